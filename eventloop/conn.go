@@ -1,0 +1,154 @@
+package eventloop
+
+import (
+	"errors"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+)
+
+// connState is where a connection is in its life.
+type connState uint8
+
+const (
+	stateHandshake connState = iota // waiting for the upgrade request
+	stateOpen                       // a WebSocket
+	stateClosing                    // our close frame is sent; waiting for the peer's
+	stateClosed                     // gone; every method is a no-op
+)
+
+// ErrClosed is returned when writing to a connection that is closing or gone.
+var ErrClosed = errors.New("eventloop: connection closed")
+
+// Conn is one client connection. Its fields are owned by its event loop; the
+// methods say which are safe from other goroutines. It holds no buffers while
+// idle: partial frames wait in gnet's inbound buffer, and the outbound queue
+// lives in the loop until the end of the current turn.
+type Conn struct {
+	gc    gnet.Conn
+	loop  *loop
+	value any
+
+	dec    decoder
+	since  int64 // handshake: accept time; open: last inbound traffic (engine clock, ns)
+	timer  int64 // open: last ping sent; closing: when our close frame left
+	hsScan int32 // handshake: bytes of the head already searched for its end
+	slot   int32 // index in loop.conns
+	group  int32 // index kept for the group registry (see SetGroupIndex)
+	pHead  int32 // first pending frame in loop.pend, when dirty
+	pTail  int32 // last pending frame in loop.pend, when dirty
+	pBytes int32 // bytes pending in loop.pend
+
+	state     connState
+	dirty     bool      // on loop.dirty: has pending frames
+	desync    bool      // stream no longer parsable (after a protocol error): discard input
+	aborting  bool      // on loop.aborts: TCP closes at the end of the turn
+	closeCode CloseCode // code sent or received, reported to Handler.Close
+}
+
+// Loop returns the index of the connection's event loop, in [0, NumLoops).
+func (c *Conn) Loop() int { return c.loop.idx }
+
+// Value returns what SetValue stored. Loop only.
+func (c *Conn) Value() any { return c.value }
+
+// SetValue stores the handler's per-connection state. Loop only.
+func (c *Conn) SetValue(v any) { c.value = v }
+
+// GroupIndex returns the index stored by SetGroupIndex. Loop only.
+func (c *Conn) GroupIndex() int32 { return c.group }
+
+// SetGroupIndex stores the connection's position in the one group (e.g. a
+// room's member list on this loop) that owns it, so that leaving is O(1).
+// Loop only.
+func (c *Conn) SetGroupIndex(i int32) { c.group = i }
+
+// Open reports whether the connection is an open WebSocket (not closing).
+// Loop only.
+func (c *Conn) Open() bool { return c.state == stateOpen }
+
+// RemoteAddr returns the peer's address, or "" once closed. Loop only.
+func (c *Conn) RemoteAddr() string {
+	if c.state == stateClosed {
+		return ""
+	}
+	if a := c.gc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// Write queues one complete frame (see AppendFrame). Loop only. The frame
+// leaves at the end of the current callback or task, coalesced with other
+// frames for the same connection; frame must not be modified afterwards.
+// Past the outbound limit the connection is closed with 4008.
+func (c *Conn) Write(frame []byte) error {
+	if c.state != stateOpen {
+		return ErrClosed
+	}
+	if c.gc.OutboundBuffered()+int(c.pBytes)+len(frame) > c.loop.eng.cfg.MaxOutboundBytes {
+		c.slowConsumer()
+		return ErrClosed
+	}
+	c.loop.queue(c, frame)
+	return nil
+}
+
+// Send queues frame for c from any goroutine; it is written on c's loop, in
+// order with other Sends and fan-outs.
+func (c *Conn) Send(frame []byte) {
+	c.loop.post(task{conn: c, frame: frame})
+}
+
+// Exec runs fn on c's event loop, from any goroutine, in order with Sends and
+// fan-outs. fn may use every loop-only method of connections on that loop.
+func (c *Conn) Exec(fn func()) {
+	c.loop.post(task{fn: fn})
+}
+
+// Close starts the closing handshake: it sends a close frame with code and
+// reason and drops TCP when the peer answers or after CloseTimeout. Loop only.
+func (c *Conn) Close(code CloseCode, reason string) {
+	if c.state != stateOpen {
+		return
+	}
+	c.loop.queue(c, closeFrame(code, reason))
+	c.state = stateClosing
+	c.closeCode = code
+	c.timer = c.loop.eng.now()
+	c.loop.stats.websockets.Add(-1)
+}
+
+// fail closes the connection after a protocol violation: the close frame is
+// sent and, since the input can no longer be parsed, all further input is
+// discarded until the peer closes TCP or CloseTimeout passes.
+func (c *Conn) fail(code CloseCode, reason string) {
+	c.loop.stats.protocolErrs.Add(1)
+	c.Close(code, reason)
+	c.desync = true
+}
+
+// slowConsumer closes a connection whose outbound queue is over its limit.
+// The peer is not reading, so there is no point waiting for its close frame.
+func (c *Conn) slowConsumer() {
+	c.loop.stats.slowConsumers.Add(1)
+	c.loop.eng.cfg.Logger.Debug("slow consumer closed", "remote", c.RemoteAddr(),
+		"queued", c.gc.OutboundBuffered()+int(c.pBytes))
+	c.Close(CloseSlowConsumer, "slow consumer")
+	c.abort()
+}
+
+// abort drops TCP at the end of the current turn (never in the middle of an
+// iteration over connections, which closing could reorder).
+func (c *Conn) abort() {
+	if c.state == stateClosed || c.aborting {
+		return
+	}
+	c.aborting = true
+	c.loop.aborts = append(c.loop.aborts, c)
+}
+
+// writeControl queues a control frame carrying a copy of p (≤ 125 bytes).
+func (c *Conn) writeControl(op ws.OpCode, p []byte) {
+	c.loop.queue(c, AppendFrame(make([]byte, 0, 2+len(p)), op, p))
+}

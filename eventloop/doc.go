@@ -1,0 +1,23 @@
+// Package eventloop is chatd's WebSocket transport: a gnet v2 reactor with a
+// few event loops and no goroutine per connection.
+//
+// It owns everything between the socket and a complete WebSocket message: the
+// HTTP/1.1 upgrade handshake parsed incrementally from the connection's
+// inbound buffer, RFC 6455 framing (fragments, control frames, the close
+// handshake, UTF-8 checks), the limits that keep one peer from hurting the
+// others (message size, header size, handshake time, outbound bytes), ping and
+// idle timers, and a fan-out primitive that writes one pre-encoded frame to
+// many connections with one task per event loop.
+//
+// It knows nothing about chat: the server above it implements [Handler] and
+// receives whole messages; it writes frames built with [AppendFrame] or
+// [TextFrame].
+//
+// Threading model. Every connection belongs to one event loop. Handler
+// callbacks run on that loop, one at a time per loop. Methods documented as
+// "loop only" must be called on the connection's loop (from a callback, or
+// from a function passed to [Conn.Exec]); everything else is safe from any
+// goroutine. Frames written on a loop are queued and flushed at the end of the
+// callback or task, so several frames for one connection leave in one write
+// system call.
+package eventloop

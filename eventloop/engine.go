@@ -1,0 +1,272 @@
+package eventloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Engine is a running WebSocket transport.
+type Engine struct {
+	gnet.BuiltinEventEngine
+
+	cfg   Config
+	loops []*loop // fixed at start; bound to gnet loops as they show up
+	base  time.Time
+	tick  time.Duration
+	stats engineStats
+
+	bindMu   sync.Mutex
+	geng     gnet.Engine
+	addr     string
+	booted   chan struct{}
+	done     chan error // gnet.Run's result
+	draining atomic.Bool
+	stopOnce sync.Once
+}
+
+// Start listens on cfg.Addr and runs the event loops in the background. It
+// returns once the listener is up, or with the error that prevented it.
+func Start(cfg Config) (*Engine, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, base: time.Now(), tick: cfg.tickInterval(),
+		booted: make(chan struct{}), done: make(chan error, 1)}
+	for i := 0; i < cfg.Loops; i++ {
+		e.loops = append(e.loops, newLoop(e, i))
+	}
+	opts := []gnet.Option{
+		gnet.WithNumEventLoop(cfg.Loops),
+		gnet.WithReuseAddr(true), // a restart must not trip over TIME_WAIT sockets
+		gnet.WithReusePort(cfg.ReusePort),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{cfg.Logger}),
+	}
+	if cfg.TCPKeepAlive > 0 {
+		opts = append(opts, gnet.WithTCPKeepAlive(cfg.TCPKeepAlive))
+	}
+	go func() { e.done <- gnet.Run(e, "tcp://"+cfg.Addr, opts...) }()
+	select {
+	case <-e.booted:
+		return e, nil
+	case err := <-e.done:
+		if err == nil {
+			err = errors.New("engine stopped during start")
+		}
+		return nil, fmt.Errorf("eventloop: listen on %s: %w", cfg.Addr, err)
+	}
+}
+
+// Addr returns the bound listen address ("127.0.0.1:40123").
+func (e *Engine) Addr() string { return e.addr }
+
+// NumLoops returns the number of event loops; loop indexes are below it.
+func (e *Engine) NumLoops() int { return len(e.loops) }
+
+// now is the engine's monotonic clock in nanoseconds.
+func (e *Engine) now() int64 { return int64(time.Since(e.base)) }
+
+// OnBoot records the engine and the address it really bound.
+func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
+	e.geng = eng
+	e.addr = e.cfg.Addr
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			e.addr = sockaddrString(sa)
+		}
+		_ = unix.Close(fd)
+	}
+	close(e.booted)
+	return gnet.None
+}
+
+func sockaddrString(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+	case *unix.SockaddrInet6:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+	}
+	return ""
+}
+
+// loopOf returns our loop for a gnet loop, binding a free one on first sight.
+func (e *Engine) loopOf(gl gnet.EventLoop) *loop {
+	for _, l := range e.loops {
+		if l.bound.Load() && l.gl == gl {
+			return l
+		}
+	}
+	e.bindMu.Lock()
+	defer e.bindMu.Unlock()
+	for _, l := range e.loops {
+		if !l.bound.Load() {
+			l.gl = gl
+			l.bound.Store(true)
+			return l
+		}
+		if l.gl == gl {
+			return l
+		}
+	}
+	panic("eventloop: more gnet loops than configured")
+}
+
+// OnOpen registers a new TCP connection; it becomes a WebSocket in OnTraffic.
+func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	l := e.loopOf(gc.EventLoop())
+	c := &Conn{gc: gc, loop: l, since: e.now(), group: -1}
+	gc.SetContext(c)
+	l.addConn(c)
+	e.stats.accepted.Add(1)
+	if e.draining.Load() {
+		return nil, gnet.Close
+	}
+	return nil, gnet.None
+}
+
+// OnClose is called by gnet once per connection, whoever closed it.
+func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
+	c, ok := gc.Context().(*Conn)
+	if !ok || c.state == stateClosed {
+		return gnet.None
+	}
+	l := c.loop
+	prev := c.state
+	c.state = stateClosed
+	c.dec = decoder{}
+	l.removeConn(c)
+	if prev == stateOpen {
+		l.stats.websockets.Add(-1)
+		c.closeCode = CloseNoStatus
+	}
+	if prev != stateHandshake {
+		e.cfg.Handler.Close(c, c.closeCode)
+	}
+	return gnet.None
+}
+
+// OnTraffic handles whatever the peer sent: the request head while
+// handshaking, then frames. It consumes every complete unit in the buffer.
+func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
+	c := gc.Context().(*Conn)
+	l := c.loop
+	l.current, l.closeMe = c, false
+	if c.state == stateHandshake {
+		e.handshake(c)
+	}
+	if c.state == stateOpen || c.state == stateClosing {
+		e.readFrames(c)
+	}
+	l.endTurn()
+	l.current = nil
+	if l.closeMe {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// readFrames decodes and dispatches every complete frame in c's buffer.
+func (e *Engine) readFrames(c *Conn) {
+	gc, l := c.gc, c.loop
+	l.stats.bytesIn.Add(int64(gc.InboundBuffered()))
+	if c.state == stateOpen {
+		c.since = e.now()
+	}
+	for {
+		if c.desync || c.aborting {
+			_, _ = gc.Discard(-1)
+			return
+		}
+		ev := c.dec.next(gc, e.cfg.MaxMessageBytes)
+		switch ev.kind {
+		case evNeedMore:
+			return
+		case evMessage:
+			if c.state == stateOpen {
+				l.stats.messagesIn.Add(1)
+				e.cfg.Handler.Message(c, ev.payload, ev.binary)
+			}
+		case evPing:
+			if c.state == stateOpen {
+				c.writeControl(0xA, ev.payload)
+			}
+		case evClose:
+			if c.state == stateOpen {
+				// Echo the peer's code (RFC 6455 §5.5.1), then drop TCP.
+				reply := []byte{0x88, 0}
+				if ev.code != CloseNoStatus {
+					reply = closeFrame(ev.code, "")
+				}
+				l.queue(c, reply)
+				c.state = stateClosing
+				c.closeCode = ev.code
+				l.stats.websockets.Add(-1)
+			}
+			c.abort()
+		case evError:
+			if c.state == stateOpen {
+				c.fail(ev.code, ev.reason)
+			} else {
+				c.abort()
+			}
+			continue
+		}
+		_, _ = gc.Discard(ev.n)
+	}
+}
+
+// OnTick drives the timer sweeps: one task per loop per tick.
+func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	for _, l := range e.loops {
+		if l.bound.Load() {
+			_ = l.gl.Execute(context.Background(), l.sweepFn)
+		}
+	}
+	return e.tick, gnet.None
+}
+
+// sweep enforces the handshake deadline, pings quiet connections, closes idle
+// ones and drops those whose closing handshake stalled. One pass over the
+// loop's connections per tick is a few nanoseconds each: cheaper and simpler
+// than a timer per connection, and exact to one tick.
+func (l *loop) sweep() {
+	e := l.eng
+	now := e.now()
+	cfg := &e.cfg
+	for _, c := range l.conns {
+		switch c.state {
+		case stateHandshake:
+			if now-c.since >= int64(cfg.HandshakeTimeout) {
+				e.stats.hsFailure[HandshakeTimeout].Add(1)
+				c.abort()
+			}
+		case stateOpen:
+			quiet := now - c.since
+			switch {
+			case quiet >= int64(cfg.IdleTimeout):
+				l.stats.idleCloses.Add(1)
+				c.Close(CloseGoingAway, "idle timeout")
+			case quiet >= int64(cfg.PingInterval) && now-c.timer >= int64(cfg.PingInterval):
+				c.timer = now
+				c.writeControl(0x9, nil)
+			}
+		case stateClosing:
+			if now-c.timer >= int64(cfg.CloseTimeout) {
+				c.abort()
+			}
+		}
+	}
+	l.endTurn()
+}

@@ -1,0 +1,86 @@
+package eventloop
+
+// handshake consumes the upgrade request once its head is complete. It
+// either opens the WebSocket (and frames that followed the head in the same
+// read are decoded right after), answers a plain HTTP request, or refuses.
+func (e *Engine) handshake(c *Conn) {
+	gc := c.gc
+	n := gc.InboundBuffered()
+	e.loops[c.loop.idx].stats.bytesIn.Add(int64(n) - int64(c.hsScan))
+	limit := e.cfg.MaxHeaderBytes
+	b, _ := gc.Peek(min(n, limit))
+	end := findHeadEnd(b, int(c.hsScan))
+	if end < 0 {
+		if n >= limit {
+			e.refuse(c, HandshakeTooLarge, errorResponse(431, "request header too large"))
+			return
+		}
+		c.hsScan = int32(n)
+		return
+	}
+	req, err := parseRequest(b[:end])
+	_, _ = gc.Discard(end)
+	c.hsScan = 0
+	if err != nil {
+		reason := HandshakeMalformed
+		if err == errBadVersion {
+			reason = HandshakeVersion
+		}
+		e.refuse(c, reason, errorResponse(statusFor(err), err.Error()))
+		return
+	}
+	if a := gc.RemoteAddr(); a != nil {
+		req.RemoteAddr = a.String()
+	}
+	if !req.Upgrade {
+		e.stats.http.Add(1)
+		resp := e.cfg.Handler.HTTP(req)
+		if resp == nil {
+			resp = errorResponse(404, "not found")
+		}
+		e.reply(c, resp, req.Method == "HEAD")
+		return
+	}
+	if e.draining.Load() {
+		e.refuse(c, HandshakeFull, errorResponse(503, "server shutting down"))
+		return
+	}
+	if max := e.cfg.MaxConns; max > 0 && e.openWebSockets() >= int64(max) {
+		e.refuse(c, HandshakeFull, errorResponse(503, "node full"))
+		return
+	}
+	if resp := e.cfg.Handler.Upgrade(c, req); resp != nil {
+		e.refuse(c, HandshakeRefused, resp)
+		return
+	}
+	c.loop.queue(c, switchingProtocols(req.key))
+	c.state = stateOpen
+	c.since = e.now()
+	c.timer = c.since
+	c.loop.stats.websockets.Add(1)
+	e.stats.upgraded.Add(1)
+	e.cfg.Handler.Open(c)
+}
+
+// openWebSockets counts open WebSockets over all loops.
+func (e *Engine) openWebSockets() int64 {
+	var n int64
+	for _, l := range e.loops {
+		n += l.stats.websockets.Load()
+	}
+	return n
+}
+
+// refuse answers a failed handshake and closes after the response.
+func (e *Engine) refuse(c *Conn, why HandshakeFailure, resp *Response) {
+	e.stats.hsFailure[why].Add(1)
+	e.reply(c, resp, false)
+}
+
+// reply writes an HTTP response and closes the connection once it is out.
+func (e *Engine) reply(c *Conn, resp *Response, head bool) {
+	c.loop.queue(c, encodeResponse(resp, head))
+	c.state = stateClosing
+	c.desync = true
+	c.abort()
+}

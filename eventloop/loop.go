@@ -1,0 +1,126 @@
+package eventloop
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// loop is chatd's side of one gnet event loop: its connections, its outbound
+// queue for the current turn, and its mailbox of work posted by other
+// goroutines. Fields below "loop only" are touched by the loop's goroutine
+// alone.
+type loop struct {
+	idx   int
+	eng   *Engine
+	bound atomic.Bool    // gl is set (the loop has seen a connection)
+	gl    gnet.EventLoop // written once before bound is set
+
+	// loop only
+	conns   []*Conn     // every connection, for the timer sweep
+	pend    []pendFrame // frames queued this turn, chained per connection
+	dirty   []*Conn     // connections with pending frames
+	aborts  []*Conn     // connections to drop at the end of the turn
+	iov     [][]byte    // scratch for writev
+	current *Conn       // connection whose OnTraffic is running
+	closeMe bool        // current must be closed when OnTraffic returns
+
+	// mailbox, filled from any goroutine
+	mu        sync.Mutex
+	box       []task
+	spare     []task
+	scheduled bool
+	drainFn   gnet.RunnableFunc
+	sweepFn   gnet.RunnableFunc
+
+	stats loopStats
+}
+
+// task is one unit of work posted to a loop: a function to run, a frame for
+// one connection, or a frame for every member of an audience on this loop.
+type task struct {
+	fn      func()
+	frame   []byte
+	conn    *Conn
+	aud     Audience
+	exclude *Conn
+}
+
+func newLoop(e *Engine, idx int) *loop {
+	l := &loop{idx: idx, eng: e}
+	l.drainFn = func(context.Context) error { l.drain(); return nil }
+	l.sweepFn = func(context.Context) error { l.sweep(); return nil }
+	return l
+}
+
+// post appends t to the mailbox and schedules one drain task if none is
+// pending: however many tasks arrive before the loop gets to them, they cost
+// one wake-up and are written in one batch.
+func (l *loop) post(t task) {
+	l.mu.Lock()
+	l.box = append(l.box, t)
+	wake := !l.scheduled
+	l.scheduled = true
+	l.mu.Unlock()
+	if wake {
+		if err := l.gl.Execute(context.Background(), l.drainFn); err != nil {
+			// The engine is shutting down; nothing will be delivered.
+			l.mu.Lock()
+			clear(l.box)
+			l.box = l.box[:0]
+			l.scheduled = false
+			l.mu.Unlock()
+		}
+	}
+}
+
+// drain runs the mailbox on the loop.
+func (l *loop) drain() {
+	l.mu.Lock()
+	items := l.box
+	l.box, l.spare = l.spare, nil
+	l.scheduled = false
+	l.mu.Unlock()
+
+	for i := range items {
+		t := &items[i]
+		switch {
+		case t.fn != nil:
+			t.fn()
+		case t.conn != nil:
+			_ = t.conn.Write(t.frame)
+		case t.aud != nil:
+			for _, c := range t.aud.Members(l.idx) {
+				if c != t.exclude {
+					_ = c.Write(t.frame)
+				}
+			}
+		}
+	}
+	clear(items)
+	l.mu.Lock()
+	if l.spare == nil {
+		l.spare = items[:0]
+	}
+	l.mu.Unlock()
+	l.endTurn()
+}
+
+// addConn registers a new connection for the timer sweep.
+func (l *loop) addConn(c *Conn) {
+	c.slot = int32(len(l.conns))
+	l.conns = append(l.conns, c)
+	l.stats.conns.Add(1)
+}
+
+// removeConn forgets a closed connection (swap-delete).
+func (l *loop) removeConn(c *Conn) {
+	last := l.conns[len(l.conns)-1]
+	l.conns[c.slot] = last
+	last.slot = c.slot
+	l.conns[len(l.conns)-1] = nil
+	l.conns = l.conns[:len(l.conns)-1]
+	l.stats.conns.Add(-1)
+}

@@ -1,0 +1,94 @@
+package eventloop
+
+import "sync/atomic"
+
+// HandshakeFailure names why a connection never became a WebSocket.
+type HandshakeFailure uint8
+
+// Handshake failure reasons, for metrics.
+const (
+	HandshakeMalformed HandshakeFailure = iota // 400: not HTTP, or a bad upgrade request
+	HandshakeVersion                           // 426: Sec-WebSocket-Version is not 13
+	HandshakeTooLarge                          // 431: request head over MaxHeaderBytes
+	HandshakeTimeout                           // no complete head within HandshakeTimeout
+	HandshakeRefused                           // the handler refused it (origin, path)
+	HandshakeFull                              // 503: MaxConns reached
+	numHandshakeFailures
+)
+
+// String returns the reason's metric label.
+func (f HandshakeFailure) String() string {
+	return [...]string{"malformed", "version", "too_large", "timeout", "refused", "full"}[f]
+}
+
+// loopStats are one loop's counters. Only the loop writes them; anyone may
+// read them, hence atomics (uncontended: each loop has its own).
+type loopStats struct {
+	conns         atomic.Int64 // TCP connections on this loop now
+	websockets    atomic.Int64 // of which are open WebSockets
+	bytesIn       atomic.Int64
+	bytesOut      atomic.Int64
+	messagesIn    atomic.Int64
+	framesOut     atomic.Int64
+	writeCalls    atomic.Int64 // write/writev calls: framesOut/writeCalls is the coalescing ratio
+	slowConsumers atomic.Int64
+	idleCloses    atomic.Int64
+	protocolErrs  atomic.Int64
+	_             [64]byte // keep loops' counters off each other's cache lines
+}
+
+// Stats is a snapshot of the transport's counters.
+type Stats struct {
+	Conns             int64   // TCP connections now
+	WebSockets        int64   // open WebSocket connections now
+	Accepted          int64   // TCP connections accepted since start
+	Upgraded          int64   // handshakes completed since start
+	HTTPRequests      int64   // plain HTTP requests answered
+	HandshakeFailures []int64 // by HandshakeFailure
+	BytesIn           int64
+	BytesOut          int64
+	MessagesIn        int64
+	FramesOut         int64
+	WriteCalls        int64
+	SlowConsumers     int64   // connections closed with 4008
+	IdleCloses        int64   // connections closed for inactivity
+	ProtocolErrors    int64   // connections failed for a protocol violation
+	LoopConns         []int64 // TCP connections per loop
+}
+
+// engineStats are counters touched outside the hot path.
+type engineStats struct {
+	accepted  atomic.Int64
+	upgraded  atomic.Int64
+	http      atomic.Int64
+	hsFailure [numHandshakeFailures]atomic.Int64
+}
+
+// Stats returns a snapshot of the counters.
+func (e *Engine) Stats() Stats {
+	s := Stats{
+		Accepted:          e.stats.accepted.Load(),
+		Upgraded:          e.stats.upgraded.Load(),
+		HTTPRequests:      e.stats.http.Load(),
+		HandshakeFailures: make([]int64, numHandshakeFailures),
+		LoopConns:         make([]int64, len(e.loops)),
+	}
+	for i := range e.stats.hsFailure {
+		s.HandshakeFailures[i] = e.stats.hsFailure[i].Load()
+	}
+	for i, l := range e.loops {
+		st := &l.stats
+		s.LoopConns[i] = st.conns.Load()
+		s.Conns += st.conns.Load()
+		s.WebSockets += st.websockets.Load()
+		s.BytesIn += st.bytesIn.Load()
+		s.BytesOut += st.bytesOut.Load()
+		s.MessagesIn += st.messagesIn.Load()
+		s.FramesOut += st.framesOut.Load()
+		s.WriteCalls += st.writeCalls.Load()
+		s.SlowConsumers += st.slowConsumers.Load()
+		s.IdleCloses += st.idleCloses.Load()
+		s.ProtocolErrors += st.protocolErrs.Load()
+	}
+	return s
+}

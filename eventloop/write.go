@@ -1,0 +1,112 @@
+package eventloop
+
+// The outbound path. Frames written during a turn of the loop (one OnTraffic
+// call, one mailbox drain, one timer sweep) are queued per connection and
+// flushed at the end of the turn: one write(2) for a single frame, one
+// writev(2) for several. A 160-byte write costs ~3.5 µs of CPU on loopback
+// here and a batch of 16 ~0.5 µs per frame, so under load the syscalls, not
+// the Go code, set the cost per delivery; batching is what brings it down.
+
+// pendFrame is one queued frame; frames of a connection form a chain.
+type pendFrame struct {
+	b    []byte
+	next int32 // next frame of the same connection, -1 at the end
+}
+
+// iovMax is the kernel's limit on iovecs per writev (UIO_MAXIOV).
+const iovMax = 1024
+
+// queue appends frame to c's pending chain.
+func (l *loop) queue(c *Conn, frame []byte) {
+	i := int32(len(l.pend))
+	l.pend = append(l.pend, pendFrame{b: frame, next: -1})
+	if c.dirty {
+		l.pend[c.pTail].next = i
+	} else {
+		c.dirty = true
+		c.pHead = i
+		l.dirty = append(l.dirty, c)
+	}
+	c.pTail = i
+	c.pBytes += int32(len(frame))
+}
+
+// flush writes every pending chain. A write error makes gnet close the
+// connection at once (calling OnClose); the loop copes with that because it
+// only reads l.dirty by index.
+func (l *loop) flush() {
+	var frames, calls, bytes int64
+	for i := 0; i < len(l.dirty); i++ {
+		c := l.dirty[i]
+		c.dirty = false
+		n := c.pBytes
+		c.pBytes = 0
+		if c.state == stateClosed {
+			continue
+		}
+		bytes += int64(n)
+		e := c.pHead
+		if l.pend[e].next < 0 {
+			_, _ = c.gc.Write(l.pend[e].b)
+			frames++
+			calls++
+			continue
+		}
+		iov := l.iov[:0]
+		for ; e >= 0; e = l.pend[e].next {
+			iov = append(iov, l.pend[e].b)
+			if len(iov) == iovMax {
+				_, _ = c.gc.Writev(iov)
+				frames += int64(len(iov))
+				calls++
+				iov = iov[:0]
+				if c.state == stateClosed {
+					break
+				}
+			}
+		}
+		if len(iov) > 0 && c.state != stateClosed {
+			_, _ = c.gc.Writev(iov)
+			frames += int64(len(iov))
+			calls++
+		}
+		clear(iov)
+		l.iov = iov[:0]
+	}
+	clear(l.pend)
+	l.pend = l.pend[:0]
+	clear(l.dirty)
+	l.dirty = l.dirty[:0]
+	if calls > 0 {
+		l.stats.framesOut.Add(frames)
+		l.stats.writeCalls.Add(calls)
+		l.stats.bytesOut.Add(bytes)
+	}
+}
+
+// endTurn flushes the queued frames, then drops the connections marked for
+// abort (after their last frames, e.g. a 4008 close, had their chance).
+func (l *loop) endTurn() {
+	// Closing a connection runs Handler.Close, which may queue more frames
+	// or aborts: repeat until both lists are empty.
+	for len(l.dirty) > 0 || len(l.aborts) > 0 {
+		if len(l.dirty) > 0 {
+			l.flush()
+		}
+		aborts := l.aborts
+		l.aborts = nil
+		for _, c := range aborts {
+			if c == l.current {
+				l.closeMe = true
+				continue
+			}
+			if c.state != stateClosed {
+				_ = l.gl.Close(c.gc)
+			}
+		}
+		clear(aborts)
+		if l.aborts == nil {
+			l.aborts = aborts[:0]
+		}
+	}
+}
