@@ -1,0 +1,12 @@
+// Package rooms is the node-local room registry: which connections of this
+// process are in which room, and the fan-out of one pre-encoded frame to a
+// room's local members.
+//
+// It sits between the chat server (which knows JSON and the cluster) and the
+// transport (which knows connections and event loops), and knows neither
+// JSON nor Redis. Rooms live in shards, each with its own lock, keyed by a
+// hash of the room id. Within a room, members are kept per event loop, and a
+// loop's list is only ever changed on that loop: the fan-out task that runs
+// on a loop reads its list without a lock, and joins and leaves on different
+// loops never contend. A room with no local members is removed.
+package rooms

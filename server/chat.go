@@ -1,0 +1,236 @@
+package server
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/chatd/chatd/eventloop"
+)
+
+// handle dispatches one request. It runs on the connection's loop.
+func (s *session) handle(p []byte) {
+	cfg := &s.srv.cfg
+	now := s.srv.now()
+	if !s.rate.allow(now, cfg.RateLimit, cfg.RateBurst) {
+		s.srv.metrics.rateLimited()
+		if s.rate.abusive(now, int64(cfg.RateAbuseWindow), cfg.RateAbuseRefusals) {
+			s.c.Close(eventloop.ClosePolicy, "rate limit abuse")
+			return
+		}
+		s.sendError(errRateLimited)
+		return
+	}
+	var req Request
+	if e := parseRequest(p, &req); e != nil {
+		s.sendError(e)
+		return
+	}
+	switch req.Type {
+	case TypeJoin:
+		s.join(&req)
+	case TypeMessage:
+		s.message(&req)
+	case TypeLeaveRoom:
+		// The reference app sends no reply to leaveRoom.
+		if s.roomID != "" {
+			s.leave(true, s.resume)
+		}
+	case TypeGetRoomList:
+		s.roomList()
+	default:
+		s.sendError(errUnknownType)
+	}
+}
+
+// join leaves the current room (announcing it), then joins req.RoomID.
+func (s *session) join(req *Request) {
+	cfg := &s.srv.cfg
+	if strings.TrimSpace(req.RoomID) == "" || strings.TrimSpace(req.Username) == "" {
+		s.sendError(errJoinRequired)
+		return
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"username", req.Username, cfg.MaxUsernameBytes}, {"roomId", req.RoomID, cfg.MaxRoomIDBytes},
+		{"roomName", req.RoomName, cfg.MaxRoomNameBytes}} {
+		if e := checkName(f.name, f.v, f.max); e != nil {
+			s.sendError(e)
+			return
+		}
+	}
+	roomID, username, name := req.RoomID, req.Username, req.RoomName
+	if name == "" {
+		name = roomID
+	}
+	if s.roomID != "" {
+		s.leave(true, func() { s.enter(roomID, username, name) })
+		return
+	}
+	s.enter(roomID, username, name)
+}
+
+// enter subscribes the node to the room, records the membership in the
+// cluster, and only then tells the client it joined: from roomJoined on, it
+// receives every event of the room.
+func (s *session) enter(roomID, username, name string) {
+	if s.closed {
+		return
+	}
+	s.busy = true
+	s.username = username
+	b := s.srv.broker
+	m := s.member(roomID)
+	b.Subscribe(roomID, func(err error) {
+		if err != nil {
+			s.exec(func() { s.joinFailed(roomID, err, false) })
+			return
+		}
+		b.Join(m, name, func(count int, err error) {
+			s.exec(func() {
+				if err != nil {
+					s.joinFailed(roomID, err, true)
+					return
+				}
+				s.entered(roomID, count)
+			})
+		})
+	})
+}
+
+// entered completes a join on the loop.
+func (s *session) entered(roomID string, count int) {
+	srv := s.srv
+	if s.closed {
+		// The client left while the join was in flight: undo it.
+		m := s.member(roomID)
+		srv.broker.Leave(m, func(n int, err error) {
+			srv.broker.Unsubscribe(roomID)
+			if err == nil {
+				srv.publishPresence(TypeUserLeft, m, n, "")
+			}
+		})
+		return
+	}
+	s.roomID = roomID
+	s.room = srv.rooms.Join(roomID, s.c)
+	srv.metrics.joined()
+	s.send(frameOf(&RoomJoined{Type: TypeRoomJoined, RoomID: roomID, MemberCount: count,
+		Message: "Joined room " + roomID}))
+	srv.publishPresence(TypeUserJoined, s.member(roomID), count, s.userID)
+	s.resume()
+}
+
+// joinFailed reports a failed join and releases what it took.
+func (s *session) joinFailed(roomID string, err error, subscribed bool) {
+	if subscribed {
+		s.srv.broker.Unsubscribe(roomID)
+	}
+	s.srv.cfg.Logger.Warn("join failed", "room", roomID, "user", s.userID, "err", err)
+	if s.closed {
+		return
+	}
+	if errors.Is(err, ErrUnavailable) {
+		s.sendError(reqErr(CodeUnavailable, msgJoinFailed+": cluster unavailable"))
+	} else {
+		s.sendError(errJoinFailed)
+	}
+	s.resume()
+}
+
+// leave removes the session from its room: locally at once (no more
+// deliveries), then in the cluster, then announces it. explicit leaves
+// (leaveRoom, re-join) exclude the leaver from its own userLeft, like the
+// reference app; a disconnect does not. then runs on the loop afterwards.
+func (s *session) leave(explicit bool, then func()) {
+	srv := s.srv
+	roomID := s.roomID
+	m := s.member(roomID)
+	srv.rooms.Leave(s.room, s.c)
+	s.room, s.roomID = nil, ""
+	srv.metrics.left()
+	exclude := ""
+	if explicit {
+		exclude = s.userID
+	}
+	if then != nil {
+		s.busy = true
+	}
+	srv.broker.Leave(m, func(n int, err error) {
+		srv.broker.Unsubscribe(roomID)
+		if err != nil {
+			srv.cfg.Logger.Warn("leave failed", "room", roomID, "user", m.UserID, "err", err)
+		} else {
+			srv.publishPresence(TypeUserLeft, m, n, exclude)
+		}
+		if then != nil {
+			s.exec(then)
+		}
+	})
+}
+
+// message sends a chat message: echoed to the sender at once, published to
+// the room for everyone else. The frame is encoded once, for both.
+func (s *session) message(req *Request) {
+	if s.roomID == "" {
+		s.sendError(errNotInRoom)
+		return
+	}
+	if req.Content == "" {
+		s.sendError(errBadContent)
+		return
+	}
+	msg := &Chat{Type: TypeMessage, Content: req.Content, Username: s.username, UserID: s.userID,
+		Timestamp: jsTime(time.Now())}
+	frame := frameOf(msg)
+	s.send(frame)
+	s.srv.metrics.chatMessage()
+	s.srv.broker.Publish(&Event{Room: s.roomID, Payload: msg, ExcludeUserID: s.userID, Frame: frame},
+		s.publishFailed)
+}
+
+// publishFailed tells the sender its message did not reach the cluster.
+// It may run on any goroutine.
+func (s *session) publishFailed(error) {
+	s.exec(func() {
+		if !s.closed {
+			s.sendError(reqErr(CodeUnavailable, "Message not delivered: cluster unavailable"))
+		}
+	})
+}
+
+// roomList answers getRoomList from the cluster's state.
+func (s *session) roomList() {
+	s.busy = true
+	s.srv.broker.Rooms(func(list []RoomInfo, err error) {
+		s.exec(func() {
+			if s.closed {
+				return
+			}
+			if err != nil {
+				s.sendError(reqErr(CodeUnavailable, "Room list unavailable: cluster unavailable"))
+			} else {
+				if list == nil {
+					list = []RoomInfo{}
+				}
+				s.send(frameOf(&RoomList{Type: TypeRoomList, Rooms: list}))
+			}
+			s.resume()
+		})
+	})
+}
+
+// disconnect cleans up after the connection is gone.
+func (s *session) disconnect() {
+	s.closed = true
+	s.queue = nil
+	s.srv.users.remove(s)
+	if s.roomID != "" {
+		s.leave(false, nil)
+	}
+}
+
+// ErrUnavailable is wrapped by broker errors that mean "the cluster cannot
+// be reached", as opposed to a refusal.
+var ErrUnavailable = errors.New("cluster unavailable")

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/chatd/chatd/eventloop"
+)
+
+// handler is the Server seen by the transport.
+type handler Server
+
+// Upgrade accepts WebSocket upgrades on the WebSocket paths from allowed
+// origins.
+func (h *handler) Upgrade(_ *eventloop.Conn, r *eventloop.Request) *eventloop.Response {
+	if r.Path != "/" && r.Path != "/ws" {
+		return &eventloop.Response{Status: 404, Body: []byte("no WebSocket endpoint at this path\n")}
+	}
+	if !h.originAllowed(r.Get("Origin"), r.Host) {
+		h.metrics.originRefused()
+		return &eventloop.Response{Status: 403, Body: []byte("origin not allowed\n")}
+	}
+	return nil
+}
+
+// originAllowed applies the origin policy (Config.AllowedOrigins).
+func (h *handler) originAllowed(origin, host string) bool {
+	list := h.cfg.AllowedOrigins
+	if slices.Contains(list, "*") || (origin != "" && slices.Contains(list, origin)) {
+		return true
+	}
+	if len(list) > 0 {
+		return false
+	}
+	if origin == "" {
+		return true // not a browser: origin checks protect browsers' users only
+	}
+	_, rest, ok := strings.Cut(origin, "://")
+	if !ok {
+		return false
+	}
+	return hostname(rest) == hostname(host)
+}
+
+// hostname strips the port from host[:port].
+func hostname(hp string) string {
+	if h, _, err := net.SplitHostPort(hp); err == nil {
+		return strings.ToLower(h)
+	}
+	return strings.ToLower(strings.Trim(hp, "[]"))
+}
+
+// HTTP serves the web client and the side endpoints.
+func (h *handler) HTTP(r *eventloop.Request) *eventloop.Response {
+	return (*Server)(h).serveHTTP(r)
+}
+
+// Open greets a new connection with its user id.
+func (h *handler) Open(c *eventloop.Conn) {
+	s := &session{srv: (*Server)(h), c: c, userID: newID()}
+	c.SetValue(s)
+	h.users.add(s)
+	h.metrics.connected()
+	s.send(frameOf(&Connected{Type: TypeConnected, Message: "Connected", UserID: s.userID}))
+}
+
+// Message hands a request to the connection's session.
+func (h *handler) Message(c *eventloop.Conn, p []byte, _ bool) {
+	h.metrics.messageIn()
+	c.Value().(*session).receive(p)
+}
+
+// Close announces the user's departure.
+func (h *handler) Close(c *eventloop.Conn, code eventloop.CloseCode) {
+	h.metrics.disconnected()
+	if s, ok := c.Value().(*session); ok {
+		s.disconnect()
+	}
+}

@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/chatd/chatd/eventloop"
+	"github.com/chatd/chatd/rooms"
+)
+
+// Server is one chat node.
+type Server struct {
+	cfg     Config
+	eng     *eventloop.Engine
+	rooms   *rooms.Registry
+	broker  Broker
+	users   *userIndex
+	metrics *metrics
+	base    time.Time
+	ready   bool
+}
+
+// New checks the configuration and prepares a node; Start runs it.
+func New(cfg Config) (*Server, error) {
+	if !sonicNative() {
+		return nil, errors.New("server: sonic is not on its native path on this Go version/architecture; refusing to run slow")
+	}
+	if err := pretouch(); err != nil {
+		return nil, fmt.Errorf("server: pretouch codecs: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Broker == nil {
+		cfg.Broker = NewMemoryBroker()
+	}
+	return &Server{cfg: cfg, broker: cfg.Broker, users: newUserIndex(), metrics: newMetrics(),
+		base: time.Now()}, nil
+}
+
+// Start listens and serves until Shutdown.
+func (s *Server) Start() error {
+	eng, err := eventloop.Start(eventloop.Config{
+		Addr:             s.cfg.Addr,
+		Loops:            s.cfg.Loops,
+		ReusePort:        s.cfg.ReusePort,
+		MaxMessageBytes:  s.cfg.MaxMessageBytes,
+		MaxHeaderBytes:   s.cfg.MaxHeaderBytes,
+		MaxOutboundBytes: s.cfg.MaxOutboundBytes,
+		MaxConns:         s.cfg.MaxConns,
+		HandshakeTimeout: s.cfg.HandshakeTimeout,
+		PingInterval:     s.cfg.PingInterval,
+		IdleTimeout:      s.cfg.IdleTimeout,
+		CloseTimeout:     s.cfg.CloseTimeout,
+		Handler:          (*handler)(s),
+		Logger:           s.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	s.eng = eng
+	s.rooms = rooms.New(eng)
+	if err := s.broker.Start(s); err != nil {
+		_ = eng.Shutdown(context.Background())
+		return fmt.Errorf("server: start broker: %w", err)
+	}
+	s.ready = true
+	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID)
+	return nil
+}
+
+// Addr returns the bound listen address.
+func (s *Server) Addr() string { return s.eng.Addr() }
+
+// Logger returns the node's logger.
+func (s *Server) Logger() *slog.Logger { return s.cfg.Logger }
+
+// Shutdown closes every client with 1001 and stops, within ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready = false
+	err := s.eng.Shutdown(ctx)
+	if cerr := s.broker.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// now is the server's monotonic clock in nanoseconds.
+func (s *Server) now() int64 { return int64(time.Since(s.base)) }
+
+// Deliver implements Deliverer: one event, one frame, to every local member
+// of the room except the excluded user.
+func (s *Server) Deliver(room string, frame []byte, excludeUserID string) {
+	var ex *eventloop.Conn
+	if excludeUserID != "" {
+		if sess := s.users.get(excludeUserID); sess != nil {
+			ex = sess.c
+		}
+	}
+	if s.rooms.Fanout(room, frame, ex) {
+		s.metrics.delivered()
+	}
+}
+
+// publishPresence announces a join or leave to the room.
+func (s *Server) publishPresence(typ string, m Member, count int, exclude string) {
+	s.broker.Publish(&Event{Room: m.RoomID, ExcludeUserID: exclude,
+		Payload: &Presence{Type: typ, Username: m.Username, UserID: m.UserID, MemberCount: count}}, nil)
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// parseRequest decodes and classifies one request payload. Text frames are
+// already valid UTF-8; binary ones are checked here, since a JSON text must
+// be UTF-8 and whatever we echo goes out in text frames.
+func parseRequest(p []byte, r *Request) *requestError {
+	if !utf8.Valid(p) {
+		return errInvalidJSON
+	}
+	i := 0
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	if i == len(p) {
+		return errInvalidJSON
+	}
+	if p[i] != '{' {
+		var v any
+		if jsonAPI.Unmarshal(p, &v) == nil {
+			return errNotObject
+		}
+		return errInvalidJSON
+	}
+	if decodeRequest(p, r) == nil {
+		return nil
+	}
+	// Slow path, only for bad requests: find out what exactly is wrong.
+	var m map[string]any
+	if jsonAPI.Unmarshal(p, &m) != nil {
+		return errInvalidJSON
+	}
+	if t, ok := m["type"]; ok {
+		if _, isString := t.(string); !isString {
+			return errBadType
+		}
+	}
+	for _, f := range []string{"roomId", "username", "roomName", "content"} {
+		if v, ok := m[f]; ok && v != nil {
+			if _, isString := v.(string); !isString {
+				if f == "content" {
+					return errBadContent
+				}
+				return reqErr(CodeBadField, `Field "`+f+`" must be a string`)
+			}
+		}
+	}
+	return errInvalidJSON
+}
+
+// checkName validates a username, roomId or roomName: at most max bytes and
+// no control characters.
+func checkName(field, v string, max int) *requestError {
+	if len(v) > max {
+		return reqErr(CodeNameTooLong, field+" is too long (max "+strconv.Itoa(max)+" bytes)")
+	}
+	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return reqErr(CodeControlChars, field+" must not contain control characters")
+	}
+	return nil
+}
