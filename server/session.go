@@ -12,8 +12,8 @@ type session struct {
 	srv      *Server
 	c        *eventloop.Conn
 	userID   string
-	username string     // set by the last join
-	roomID   string     // current room, "" when none
+	username string      // set by the last join
+	roomID   string      // current room, "" when none
 	room     *rooms.Room // local membership in roomID
 	// busy is set while a cluster request of this connection is in flight
 	// (join, leave, room list). Later requests wait in queue, so that the
