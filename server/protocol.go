@@ -90,9 +90,11 @@ type Error struct {
 	Code    string `json:"code"`
 }
 
-// jsonAPI decodes requests. CopyString because the payload lives in the
+// jsonAPI decodes requests. ValidateString refuses raw control characters in
+// strings and CaseSensitive matches keys exactly, as JSON.parse does.
+// CopyString because the payload lives in the
 // event loop's read buffer, which is reused once the handler returns.
-var jsonAPI = sonic.Config{CopyString: true}.Froze()
+var jsonAPI = sonic.Config{CopyString: true, ValidateString: true, CaseSensitive: true}.Froze()
 
 // encodeOpts: no HTML escaping, like JavaScript's JSON.stringify.
 const encodeOpts encoder.Options = 0

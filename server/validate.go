@@ -1,10 +1,13 @@
 package server
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/bytedance/sonic"
 )
 
 // parseRequest decodes and classifies one request payload. Text frames are
@@ -22,8 +25,7 @@ func parseRequest(p []byte, r *Request) *requestError {
 		return errInvalidJSON
 	}
 	if p[i] != '{' {
-		var v any
-		if jsonAPI.Unmarshal(p, &v) == nil {
+		if json.Valid(p) {
 			return errNotObject
 		}
 		return errInvalidJSON
@@ -33,7 +35,7 @@ func parseRequest(p []byte, r *Request) *requestError {
 	}
 	// Slow path, only for bad requests: find out what exactly is wrong.
 	var m map[string]any
-	if jsonAPI.Unmarshal(p, &m) != nil {
+	if jsonSlowAPI.Unmarshal(p, &m) != nil {
 		return errInvalidJSON
 	}
 	if t, ok := m["type"]; ok {
@@ -53,6 +55,10 @@ func parseRequest(p []byte, r *Request) *requestError {
 	}
 	return errInvalidJSON
 }
+
+// jsonSlowAPI classifies bad requests: numbers stay text, so 1e700 is
+// valid JSON (as for JSON.parse) rather than an overflow.
+var jsonSlowAPI = sonic.Config{UseNumber: true, ValidateString: true, CaseSensitive: true}.Froze()
 
 // checkName validates a username, roomId or roomName: at most max bytes and
 // no control characters.
