@@ -84,6 +84,7 @@ func (l *loop) drain() {
 	l.scheduled = false
 	l.mu.Unlock()
 
+	var delivered int64
 	for i := range items {
 		t := &items[i]
 		switch {
@@ -93,11 +94,14 @@ func (l *loop) drain() {
 			_ = t.conn.Write(t.frame)
 		case t.aud != nil:
 			for _, c := range t.aud.Members(l.idx) {
-				if c != t.exclude {
-					_ = c.Write(t.frame)
+				if c != t.exclude && c.Write(t.frame) == nil {
+					delivered++
 				}
 			}
 		}
+	}
+	if delivered > 0 {
+		l.stats.deliveries.Add(delivered)
 	}
 	clear(items)
 	l.mu.Lock()

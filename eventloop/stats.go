@@ -30,6 +30,7 @@ type loopStats struct {
 	bytesOut      atomic.Int64
 	messagesIn    atomic.Int64
 	framesOut     atomic.Int64
+	deliveries    atomic.Int64 // frames queued to audience members by fan-outs
 	writeCalls    atomic.Int64 // write/writev calls: framesOut/writeCalls is the coalescing ratio
 	slowConsumers atomic.Int64
 	idleCloses    atomic.Int64
@@ -49,6 +50,7 @@ type Stats struct {
 	BytesOut          int64
 	MessagesIn        int64
 	FramesOut         int64
+	Deliveries        int64 // fan-out frames queued to members (one per member)
 	WriteCalls        int64
 	SlowConsumers     int64   // connections closed with 4008
 	IdleCloses        int64   // connections closed for inactivity
@@ -85,6 +87,7 @@ func (e *Engine) Stats() Stats {
 		s.BytesOut += st.bytesOut.Load()
 		s.MessagesIn += st.messagesIn.Load()
 		s.FramesOut += st.framesOut.Load()
+		s.Deliveries += st.deliveries.Load()
 		s.WriteCalls += st.writeCalls.Load()
 		s.SlowConsumers += st.slowConsumers.Load()
 		s.IdleCloses += st.idleCloses.Load()

@@ -13,8 +13,9 @@ func (s *session) handle(p []byte) {
 	cfg := &s.srv.cfg
 	now := s.srv.now()
 	if !s.rate.allow(now, cfg.RateLimit, cfg.RateBurst) {
-		s.srv.metrics.rateLimited()
+		s.srv.metrics.rateLimitedRefusal()
 		if s.rate.abusive(now, int64(cfg.RateAbuseWindow), cfg.RateAbuseRefusals) {
+			s.srv.metrics.rateLimitClose()
 			s.c.Close(eventloop.ClosePolicy, "rate limit abuse")
 			return
 		}

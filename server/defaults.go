@@ -41,4 +41,6 @@ const (
 	DefaultRedisMaxBackoff   = 5 * time.Second  // reconnect backoff cap
 	DefaultPublishBatch      = 256              // publishes per Redis pipeline round trip at most
 	DefaultPublishQueue      = 65536            // publishes waiting for Redis; more fail with cluster_unavailable
+	DefaultStateQueue        = 65536            // joins/leaves waiting for Redis; more fail with cluster_unavailable
+	DefaultRoomScanInterval  = 10 * time.Second // room lists SCAN for reference-app rooms (not in our index) at most this often
 )

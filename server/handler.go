@@ -24,23 +24,19 @@ func (h *handler) Upgrade(_ *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 	return nil
 }
 
-// originAllowed applies the origin policy (Config.AllowedOrigins).
+// originAllowed applies the origin policy (Config.AllowedOrigins). A request
+// without Origin is not from a browser and is always allowed: the policy
+// protects browser users from foreign pages, not the server from clients.
 func (h *handler) originAllowed(origin, host string) bool {
-	list := h.cfg.AllowedOrigins
-	if slices.Contains(list, "*") || (origin != "" && slices.Contains(list, origin)) {
+	if origin == "" {
 		return true
 	}
+	list := h.cfg.AllowedOrigins
 	if len(list) > 0 {
-		return false
-	}
-	if origin == "" {
-		return true // not a browser: origin checks protect browsers' users only
+		return slices.Contains(list, "*") || slices.Contains(list, origin)
 	}
 	_, rest, ok := strings.Cut(origin, "://")
-	if !ok {
-		return false
-	}
-	return hostname(rest) == hostname(host)
+	return ok && hostname(rest) == hostname(host)
 }
 
 // hostname strips the port from host[:port].

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatd/chatd/eventloop"
@@ -20,7 +21,7 @@ type Server struct {
 	users   *userIndex
 	metrics *metrics
 	base    time.Time
-	ready   bool
+	ready   atomic.Bool // accepting clients (false before Start and while draining)
 }
 
 // New checks the configuration and prepares a node; Start runs it.
@@ -35,8 +36,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Broker == nil {
 		cfg.Broker = NewMemoryBroker()
 	}
-	return &Server{cfg: cfg, broker: cfg.Broker, users: newUserIndex(), metrics: newMetrics(),
-		base: time.Now()}, nil
+	s := &Server{cfg: cfg, broker: cfg.Broker, users: newUserIndex(), metrics: newMetrics(), base: time.Now()}
+	s.metrics.reg.MustRegister(transportCollector{s})
+	return s, nil
 }
 
 // Start listens and serves until Shutdown.
@@ -65,7 +67,7 @@ func (s *Server) Start() error {
 		_ = eng.Shutdown(context.Background())
 		return fmt.Errorf("server: start broker: %w", err)
 	}
-	s.ready = true
+	s.ready.Store(true)
 	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID)
 	return nil
 }
@@ -78,7 +80,7 @@ func (s *Server) Logger() *slog.Logger { return s.cfg.Logger }
 
 // Shutdown closes every client with 1001 and stops, within ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.ready = false
+	s.ready.Store(false)
 	err := s.eng.Shutdown(ctx)
 	if cerr := s.broker.Close(); err == nil {
 		err = cerr
@@ -98,9 +100,12 @@ func (s *Server) Deliver(room string, frame []byte, excludeUserID string) {
 			ex = sess.c
 		}
 	}
-	if s.rooms.Fanout(room, frame, ex) {
-		s.metrics.delivered()
+	r := s.rooms.Get(room)
+	if r == nil {
+		return
 	}
+	s.eng.Fanout(frame, r, ex)
+	s.metrics.fanout(r.LocalCount())
 }
 
 // publishPresence announces a join or leave to the room.

@@ -24,10 +24,13 @@ func (s *Server) serveHTTP(r *eventloop.Request) *eventloop.Response {
 	case "/healthz":
 		return &eventloop.Response{Status: 200, Body: []byte("ok\n")}
 	case "/readyz":
-		if s.ready && s.broker.Healthy() {
+		if s.ready.Load() && s.broker.Healthy() {
 			return &eventloop.Response{Status: 200, Body: []byte("ready\n")}
 		}
 		return &eventloop.Response{Status: 503, Body: []byte("not ready\n")}
+	case "/metrics":
+		return &eventloop.Response{Status: 200, ContentType: "text/plain; version=0.0.4; charset=utf-8",
+			Body: s.metricsText()}
 	case "/", "/index.html":
 		return staticFile("index.html")
 	}

@@ -1,0 +1,35 @@
+# chatd: common tasks. `make help` lists them.
+GO ?= go
+BIN ?= bin
+
+.PHONY: help build run test test-race bench fuzz ci clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build chatd and chatbench into ./bin
+	$(GO) build -o $(BIN)/chatd ./cmd/chatd
+	$(GO) build -o $(BIN)/chatbench ./cmd/chatbench
+
+run: ## run one node on :8080 with the embedded broker
+	$(GO) run ./cmd/chatd
+
+test: ## the test suite (the README's test command)
+	$(GO) test ./...
+
+test-race: ## the test suite under the race detector
+	$(GO) test -race ./...
+
+bench: ## micro-benchmarks (parser, fan-out, codec)
+	$(GO) test -run '^$$' -bench . -benchmem ./eventloop/ ./rooms/ ./server/
+
+fuzz: ## run each fuzz target for 60 s
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./server/
+	$(GO) test -run '^$$' -fuzz FuzzDecoder -fuzztime 60s ./eventloop/
+	$(GO) test -run '^$$' -fuzz FuzzHandshake -fuzztime 60s ./eventloop/
+
+ci: ## what CI runs (installs redis-server and chromium when missing)
+	./.ci/run
+
+clean:
+	rm -rf $(BIN)

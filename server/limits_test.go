@@ -1,0 +1,154 @@
+package server_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/server"
+	"github.com/gorilla/websocket"
+)
+
+// expectClose reads until the server closes and checks the close code.
+func expectClose(t testing.TB, ws *websocket.Conn, code int) {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != code {
+			t.Fatalf("got %v, want close %d", err, code)
+		}
+		return
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := startServer(t, func(c *server.Config) {
+		c.RateLimit, c.RateBurst, c.RateAbuseRefusals, c.RateAbuseWindow = 0.001, 5, 10, time.Minute
+	})
+	c := connect(t, s)
+	c.join("rate", "r") // token 1
+	for i := 0; i < 4; i++ {
+		c.send(`{"type":"message","content":"ok"}`)
+		c.expect("message")
+	}
+	for i := 0; i < 9; i++ {
+		c.send(`{"type":"message","content":"too fast"}`)
+		c.expectError("Too many messages, slow down", "rate_limited")
+	}
+	if m := scrape(t, s); m["chatd_rate_limit_refusals_total"] != 9 || m["chatd_rate_limit_closes_total"] != 0 {
+		t.Fatalf("counters %v %v", m["chatd_rate_limit_refusals_total"], m["chatd_rate_limit_closes_total"])
+	}
+	c.send(`{"type":"message","content":"abuse"}`) // the 10th refusal closes
+	expectClose(t, c.ws, 1008)
+	if m := scrape(t, s); m["chatd_rate_limit_refusals_total"] != 10 || m["chatd_rate_limit_closes_total"] != 1 {
+		t.Fatalf("counters %v %v", m["chatd_rate_limit_refusals_total"], m["chatd_rate_limit_closes_total"])
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	s := startServer(t, func(c *server.Config) { c.MaxConns = 2 })
+	connect(t, s)
+	b := connect(t, s)
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/ws", nil)
+	if err == nil || resp == nil || resp.StatusCode != 503 {
+		t.Fatalf("third connection: %v %v", err, resp)
+	}
+	if m := scrape(t, s); m[`chatd_handshakes_failed_total{reason="full"}`] != 1 {
+		t.Fatalf("full counter %v", m)
+	}
+	// A slot frees when a client leaves.
+	b.ws.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/ws", nil)
+		if err == nil {
+			ws.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("slot never freed")
+		}
+		time.Sleep(10 * time.Millisecond) // the server notices the close asynchronously
+	}
+}
+
+func TestMessageTooBig(t *testing.T) {
+	s := startServer(t, func(c *server.Config) { c.MaxMessageBytes = 1024 })
+	c := connect(t, s)
+	c.join("big", "b")
+	c.send(`{"type":"message","content":"` + strings.Repeat("x", 990) + `"}`) // fits
+	c.expect("message")
+	c.send(`{"type":"message","content":"` + strings.Repeat("x", 1000) + `"}`)
+	expectClose(t, c.ws, 1009)
+}
+
+func TestOriginPolicy(t *testing.T) {
+	dial := func(s *server.Server, origin string) int {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		ws, resp, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/", h)
+		if err == nil {
+			ws.Close()
+			return 101
+		}
+		if resp == nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode
+	}
+	def := startServer(t, nil)
+	for origin, want := range map[string]int{
+		"":                          101, // not a browser
+		"http://127.0.0.1:3000":     101, // same host, another port (the reference client's dev server)
+		"https://127.0.0.1":         101,
+		"http://evil.example":       403,
+		"http://127.0.0.1.evil.com": 403,
+		"null":                      403,
+	} {
+		if got := dial(def, origin); got != want {
+			t.Errorf("default policy, Origin %q: %d, want %d", origin, got, want)
+		}
+	}
+	if m := scrape(t, def); m["chatd_origin_refusals_total"] != 3 || m[`chatd_handshakes_failed_total{reason="refused"}`] != 3 {
+		t.Errorf("refusal counters %v", m)
+	}
+	listed := startServer(t, func(c *server.Config) { c.AllowedOrigins = []string{"https://chat.example"} })
+	for origin, want := range map[string]int{"https://chat.example": 101, "http://127.0.0.1:3000": 403, "": 101} {
+		if got := dial(listed, origin); got != want {
+			t.Errorf("listed policy, Origin %q: %d, want %d", origin, got, want)
+		}
+	}
+	all := startServer(t, func(c *server.Config) { c.AllowedOrigins = []string{"*"} })
+	if got := dial(all, "http://evil.example"); got != 101 {
+		t.Errorf("* policy: %d", got)
+	}
+}
+
+// Only / and /ws accept upgrades.
+func TestUpgradePaths(t *testing.T) {
+	s := startServer(t, nil)
+	for path, want := range map[string]int{"/": 101, "/ws": 101, "/ws?token=x": 101, "/other": 404} {
+		ws, resp, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+path, nil)
+		got := 101
+		if err != nil {
+			if resp == nil {
+				t.Fatal(err)
+			}
+			got = resp.StatusCode
+		} else {
+			ws.Close()
+		}
+		if got != want {
+			t.Errorf("%s: %d want %d", path, got, want)
+		}
+	}
+}
