@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config describes one run. The CLI fills it from a preset (Preset) and flags; every child process
+// of -procs parses the same flags, so all of them derive the same layout and schedule.
+type Config struct {
+	Workload string   // fanout, bigroom, storm, idle, churn
+	URLs     []string // ws:// URLs; a room's members are spread over them round-robin
+
+	Clients   int     // room members across all processes (churn: the stable members)
+	Rooms     int     // rooms; member i is in room i % Rooms
+	Rate      float64 // messages per second per member
+	TotalRate float64 // if > 0: messages per second over all members (overrides Rate)
+	Count     int     // at most this many messages per member (0: no cap)
+	Size      int     // message content bytes (padded; at least the header's own length)
+
+	Warmup   time.Duration // sending before measuring: counted for loss, not for latency or rate
+	Duration time.Duration // measured sending (idle: how long to hold)
+	Drain    time.Duration // after sending, wait at most this long for in-flight deliveries
+
+	ChurnRate float64 // churn: connect/join/leave/disconnect cycles per second
+
+	WaitNotices    bool          // wait until every member has seen its room full (bigroom)
+	SettleTimeout  time.Duration // bound for that wait
+	JoinTimeout    time.Duration // bound for the whole connect+join phase
+	ConnectTimeout time.Duration // per connection: TCP connect plus the upgrade
+
+	Src             []string // local source addresses to bind (IP_BIND_ADDRESS_NO_PORT)
+	DialConcurrency int      // connections in connect/handshake at once
+	Loops           int      // client event loops in this process
+	Pids            []int    // server processes to sample (CPU, RSS)
+	Progress        time.Duration
+	JSON            bool
+	Procs           int    // load processes; >1 re-executes the CLI as children
+	RoomPrefix      string // room ids are <RoomPrefix>-<n>
+	CPUProfile      string // write this process's CPU profile here
+
+	// Set in a child process: its index among Procs.
+	ProcIndex int
+}
+
+// Workloads lists the presets.
+var Workloads = []string{"fanout", "bigroom", "storm", "idle", "churn"}
+
+// Preset returns the defaults of a workload.
+func Preset(workload string) (*Config, error) {
+	c := &Config{
+		Workload:        workload,
+		URLs:            []string{"ws://127.0.0.1:8080/ws"},
+		Warmup:          2 * time.Second,
+		Duration:        10 * time.Second,
+		Drain:           5 * time.Second,
+		SettleTimeout:   2 * time.Minute,
+		JoinTimeout:     2 * time.Minute,
+		ConnectTimeout:  10 * time.Second,
+		DialConcurrency: 256,
+		Loops:           runtime.GOMAXPROCS(0),
+		Progress:        time.Second,
+		Procs:           1,
+	}
+	switch workload {
+	case "fanout":
+		c.Clients, c.Rooms, c.Rate = 1000, 10, 1
+	case "bigroom":
+		c.Clients, c.Rooms, c.TotalRate = 2000, 1, 20
+		c.WaitNotices = true
+		c.SettleTimeout = 5 * time.Minute
+	case "storm":
+		c.Clients, c.Rooms, c.Rate = 500, 1, 2
+	case "idle":
+		c.Clients, c.Rooms, c.Rate = 1000, 100, 0
+		c.Warmup = 0
+	case "churn":
+		c.Clients, c.Rooms, c.Rate = 100, 10, 1
+		c.ChurnRate = 50
+	default:
+		return nil, fmt.Errorf("unknown workload %q (want one of %v)", workload, Workloads)
+	}
+	return c, nil
+}
+
+// Validate checks a config for this process and the machine's file limit.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.URLs) == 0:
+		return errors.New("no -url given")
+	case c.Clients < 1:
+		return errors.New("-clients must be at least 1")
+	case c.Rooms < 1 || c.Rooms > c.Clients:
+		return fmt.Errorf("-rooms must be between 1 and -clients (%d)", c.Clients)
+	case c.Rate < 0 || c.TotalRate < 0 || c.ChurnRate < 0:
+		return errors.New("rates must not be negative")
+	case c.Count < 0 || c.Size < 0:
+		return errors.New("-count and -size must not be negative")
+	case c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0:
+		return errors.New("-duration must be positive, -warmup and -drain not negative")
+	case c.Procs < 1 || c.Procs > c.Clients:
+		return fmt.Errorf("-procs must be between 1 and -clients (%d)", c.Clients)
+	case c.ProcIndex < 0 || c.ProcIndex >= c.Procs:
+		return fmt.Errorf("process index %d out of range for %d processes", c.ProcIndex, c.Procs)
+	case c.Loops < 1:
+		return errors.New("-loops must be at least 1")
+	case c.DialConcurrency < 1:
+		return errors.New("-dial-concurrency must be at least 1")
+	}
+	if c.Workload == "churn" && c.ChurnRate == 0 {
+		return errors.New("churn needs -churn-rate > 0")
+	}
+	lo, hi := c.layout().owned(c.ProcIndex, c.Procs)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil {
+		// Each connection is one descriptor; keep a margin for the epoll and event fds, pipes,
+		// /proc reads and the churners in flight.
+		need := uint64(hi-lo) + uint64(c.DialConcurrency) + 64
+		if need > lim.Cur {
+			return fmt.Errorf("this process would hold %d connections but may open only %d files: use -procs %d or more",
+				hi-lo, lim.Cur, (c.Clients+int(lim.Cur)-c.DialConcurrency-64)/(int(lim.Cur)-c.DialConcurrency-64)+1)
+		}
+	}
+	return nil
+}
+
+// sendInterval is the time between two messages of one member, in nanoseconds (0: none).
+func (c *Config) sendInterval() int64 {
+	rate := c.Rate
+	if c.TotalRate > 0 {
+		rate = c.TotalRate / float64(c.Clients)
+	}
+	if rate <= 0 {
+		return 0
+	}
+	iv := math.Round(1e9 / rate)
+	if iv < 1 {
+		iv = 1
+	}
+	return int64(iv)
+}
+
+func (c *Config) layout() layout {
+	return layout{members: c.Clients, rooms: c.Rooms, urls: len(c.URLs)}
+}
+
+func (c *Config) schedule() schedule {
+	return schedule{
+		interval: c.sendInterval(),
+		window:   int64(c.Warmup + c.Duration),
+		count:    c.Count,
+		members:  c.Clients,
+	}
+}

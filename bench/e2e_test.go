@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startChatd builds ./cmd/chatd (or uses $CHATD_BIN) and runs one node (embedded broker) on a
+// free loopback port.
+func startChatd(t *testing.T) (addr string, pid int) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs chatd")
+	}
+	bin := os.Getenv("CHATD_BIN")
+	if bin == "" {
+		if _, err := os.Stat(filepath.Join("..", "cmd", "chatd")); err != nil {
+			t.Skipf("cmd/chatd not present yet: %v", err)
+		}
+		bin = filepath.Join(t.TempDir(), "chatd")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/chatd")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build chatd: %v\n%s", err, out)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "-addr", addr, "-log-level", "warn")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start chatd: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("chatd output:\n%s", logs.String())
+		}
+	})
+	// Ready when it accepts connections (or fail if it exits first).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("chatd exited before listening: %v\n%s", err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chatd did not listen on %s: %v", addr, err)
+		}
+	}
+	return addr, cmd.Process.Pid
+}
+
+// TestEndToEndFanoutAgainstChatd runs a short, count-bounded fanout against a real chatd: every
+// message must reach every other member of its room exactly once, in order.
+func TestEndToEndFanoutAgainstChatd(t *testing.T) {
+	addr, pid := startChatd(t)
+	const clients, rooms, count = 50, 5, 10
+	// Two URLs on the same node: exercises spreading a room's members over URLs.
+	args := []string{"fanout", "-url", fmt.Sprintf("ws://%s/ws,ws://%s", addr, addr),
+		"-clients", strconv.Itoa(clients), "-rooms", strconv.Itoa(rooms), "-rate", "5", "-count", strconv.Itoa(count),
+		"-warmup", "0", "-duration", "1m", "-drain", "30s", "-progress", "0", "-pids", strconv.Itoa(pid)}
+	cfg, err := ParseFlags(args[0], args[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunLocal(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary bytes.Buffer
+	WriteSummary(&summary, res)
+	sent := uint64(clients * count)
+	if !res.Pass || res.Sent != sent || res.Expected != sent*(clients/rooms-1) || res.Delivered != res.Expected ||
+		res.Lost != 0 || res.Duplicated != 0 || res.OutOfOrder != 0 || res.Echoes != sent {
+		t.Fatalf("fanout against chatd:\n%s", summary.String())
+	}
+	if len(res.Server) != 1 || res.Server[0].RSSStartKB <= 0 {
+		t.Fatalf("server not sampled: %+v", res.Server)
+	}
+	t.Logf("\n%s", summary.String())
+
+	// The same through the CLI with two load processes and a JSON line.
+	var out, errOut bytes.Buffer
+	cliArgs := append(append([]string{}, args...), "-procs", "2", "-json")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := ParseFlags(cliArgs[0], cliArgs[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres, err := RunParent(context.Background(), pcfg, exe, cliArgs, nil, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !pres.Pass || pres.Delivered != res.Expected || pres.Procs != 2 {
+		WriteSummary(&out, pres)
+		t.Fatalf("2 processes against chatd:\n%s\n%s", out.String(), errOut.String())
+	}
+	if err := WriteJSON(&out, pres); err != nil || !strings.Contains(out.String(), `"pass":true`) {
+		t.Fatalf("json %v: %s", err, out.String())
+	}
+}
