@@ -88,7 +88,7 @@ func parseRequest(head []byte) (*Request, error) {
 	}
 	method, rest1, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(rest1, " ")
-	if !ok1 || !ok2 || !validToken(method) || target == "" || strings.ContainsAny(target, " \t") ||
+	if !ok1 || !ok2 || !validToken(method) || !validTarget(target) ||
 		!strings.HasPrefix(proto, "HTTP/1.") || len(proto) != 8 || (proto[7] != '0' && proto[7] != '1') {
 		return nil, errMalformed
 	}
@@ -157,6 +157,21 @@ func validToken(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c <= ' ' || c >= 0x7F || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validTarget reports whether s is a non-empty request-target without
+// whitespace or control bytes (a bare CR or LF would otherwise reach the
+// handler inside Target and Path).
+func validTarget(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7F {
 			return false
 		}
 	}

@@ -32,7 +32,7 @@ type Conn struct {
 	dec    decoder
 	since  int64 // handshake: accept time; open: last inbound traffic (engine clock, ns)
 	timer  int64 // open: last ping sent; closing: when our close frame left
-	hsScan int32 // handshake: bytes of the head already searched for its end
+	seen   int32 // bytes at the head of the inbound buffer already counted in BytesIn (handshake: and searched for the head's end)
 	slot   int32 // index in loop.conns
 	group  int32 // index kept for the group registry (see SetGroupIndex)
 	pHead  int32 // first pending frame in loop.pend, when dirty

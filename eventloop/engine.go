@@ -180,18 +180,22 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 // readFrames decodes and dispatches every complete frame in c's buffer.
 func (e *Engine) readFrames(c *Conn) {
 	gc, l := c.gc, c.loop
-	l.stats.bytesIn.Add(int64(gc.InboundBuffered()))
+	// Count only bytes that arrived since the last turn: an incomplete
+	// frame stays in the buffer and must not be counted again.
+	l.stats.bytesIn.Add(int64(gc.InboundBuffered()) - int64(c.seen))
 	if c.state == stateOpen {
 		c.since = e.now()
 	}
 	for {
 		if c.desync || c.aborting {
 			_, _ = gc.Discard(-1)
+			c.seen = 0
 			return
 		}
 		ev := c.dec.next(gc, e.cfg.MaxMessageBytes)
 		switch ev.kind {
 		case evNeedMore:
+			c.seen = int32(gc.InboundBuffered())
 			return
 		case evMessage:
 			if c.state == stateOpen {

@@ -28,7 +28,7 @@ type echoHandler struct {
 }
 
 func newEchoHandler() *echoHandler {
-	return &echoHandler{closeCh: make(chan eventloop.CloseCode, 1024), openCh: make(chan *eventloop.Conn, 100000)}
+	return &echoHandler{closeCh: make(chan eventloop.CloseCode, 100000), openCh: make(chan *eventloop.Conn, 100000)}
 }
 
 func (h *echoHandler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Response {

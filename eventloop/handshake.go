@@ -6,21 +6,21 @@ package eventloop
 func (e *Engine) handshake(c *Conn) {
 	gc := c.gc
 	n := gc.InboundBuffered()
-	e.loops[c.loop.idx].stats.bytesIn.Add(int64(n) - int64(c.hsScan))
+	c.loop.stats.bytesIn.Add(int64(n) - int64(c.seen))
 	limit := e.cfg.MaxHeaderBytes
 	b, _ := gc.Peek(min(n, limit))
-	end := findHeadEnd(b, int(c.hsScan))
+	end := findHeadEnd(b, int(c.seen))
 	if end < 0 {
 		if n >= limit {
 			e.refuse(c, HandshakeTooLarge, errorResponse(431, "request header too large"))
 			return
 		}
-		c.hsScan = int32(n)
+		c.seen = int32(n)
 		return
 	}
 	req, err := parseRequest(b[:end])
 	_, _ = gc.Discard(end)
-	c.hsScan = 0
+	c.seen = int32(n - end) // frames that came with the head are counted already
 	if err != nil {
 		reason := HandshakeMalformed
 		if err == errBadVersion {
@@ -78,9 +78,11 @@ func (e *Engine) refuse(c *Conn, why HandshakeFailure, resp *Response) {
 }
 
 // reply writes an HTTP response and closes the connection once it is out.
+// The state stays stateHandshake: the connection never was a WebSocket, so
+// OnClose must not report it to Handler.Close. reply runs inside OnTraffic,
+// so the connection is closed when that call returns.
 func (e *Engine) reply(c *Conn, resp *Response, head bool) {
 	c.loop.queue(c, encodeResponse(resp, head))
-	c.state = stateClosing
 	c.desync = true
 	c.abort()
 }

@@ -44,8 +44,15 @@ func (e *Engine) stop() error {
 	e.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err = e.geng.Stop(ctx)
-		<-e.done
+		// gnet's Stop polls for the end every 500 ms; gnet.Run returns as
+		// soon as the loops are down, so wait for whichever comes first.
+		stopped := make(chan error, 1)
+		go func() { stopped <- e.geng.Stop(ctx) }()
+		select {
+		case err = <-e.done:
+		case err = <-stopped:
+			<-e.done
+		}
 	})
 	return err
 }

@@ -1,5 +1,7 @@
 package eventloop
 
+import "encoding/binary"
+
 // Incremental UTF-8 validation.
 //
 // Text messages must be valid UTF-8 (RFC 6455 §8.1), and a fragmented message
@@ -84,9 +86,7 @@ func utf8Step(s uint8, p []byte) uint8 {
 		if s == utf8Accept {
 			// Fast path: skip 8 ASCII bytes at a time.
 			for i+8 <= len(p) {
-				v := uint64(p[i]) | uint64(p[i+1])<<8 | uint64(p[i+2])<<16 | uint64(p[i+3])<<24 |
-					uint64(p[i+4])<<32 | uint64(p[i+5])<<40 | uint64(p[i+6])<<48 | uint64(p[i+7])<<56
-				if v&0x8080808080808080 != 0 {
+				if binary.LittleEndian.Uint64(p[i:])&0x8080808080808080 != 0 {
 					break
 				}
 				i += 8
