@@ -26,7 +26,8 @@ bench: ## micro-benchmarks (parser, fan-out, codec)
 fuzz: ## run each fuzz target for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./server/
 	$(GO) test -run '^$$' -fuzz FuzzDecoder -fuzztime 60s ./eventloop/
-	$(GO) test -run '^$$' -fuzz FuzzHandshake -fuzztime 60s ./eventloop/
+	$(GO) test -run '^$$' -fuzz FuzzUTF8 -fuzztime 60s ./eventloop/
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./eventloop/
 
 ci: ## what CI runs (installs redis-server and chromium when missing)
 	./.ci/run

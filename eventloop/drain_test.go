@@ -1,0 +1,88 @@
+package eventloop_test
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/eventloop"
+	"github.com/gorilla/websocket"
+)
+
+// Drain spreads the 1001 closes over its window instead of closing every
+// client in the same instant, refuses newcomers meanwhile, and returns once
+// all are gone.
+func TestDrainSpreadsCloses(t *testing.T) {
+	h := newEchoHandler()
+	e, err := eventloop.Start(eventloop.Config{Addr: "127.0.0.1:0", Loops: 2, Handler: h,
+		CloseTimeout: 200 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var mu sync.Mutex
+	var at []time.Time
+	var wg sync.WaitGroup
+	for range n {
+		ws := dial(t, e)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, _, err := ws.ReadMessage()
+			if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 1001 {
+				t.Errorf("got %v, want close 1001", err)
+			}
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+		}()
+	}
+	collectOpen(t, h, n)
+	addr := e.Addr()
+	const window = time.Second
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- e.Drain(ctx, window)
+	}()
+	wg.Wait() // every client got its 1001
+	if err := <-done; err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	// The last batch leaves (steps-1)/steps of the window after the first:
+	// a loaded machine only stretches this, so a lower bound is safe.
+	if spread := at[n-1].Sub(at[0]); spread < window/3 {
+		t.Fatalf("closes spread over %v, want most of %v", spread, window)
+	}
+	if _, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil); err == nil {
+		t.Fatal("a drained engine still accepts")
+	}
+}
+
+// EachConn visits every open WebSocket once, on its loop.
+func TestEachConn(t *testing.T) {
+	h := newEchoHandler()
+	e := startEngine(t, h, nil)
+	const n = 10
+	for range n {
+		dial(t, e)
+	}
+	collectOpen(t, h, n)
+	var mu sync.Mutex
+	seen := map[*eventloop.Conn]bool{}
+	if err := e.EachConn(context.Background(), func(c *eventloop.Conn) {
+		mu.Lock()
+		seen[c] = true
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n {
+		t.Fatalf("visited %d, want %d", len(seen), n)
+	}
+}
