@@ -22,6 +22,10 @@ func (s *session) handle(p []byte) {
 		s.sendError(errRateLimited)
 		return
 	}
+	if s.srv.draining.Load() {
+		s.sendError(errDraining)
+		return
+	}
 	var req Request
 	if e := parseRequest(p, &req); e != nil {
 		s.sendError(e)
@@ -158,7 +162,9 @@ func (s *session) leave(explicit bool, then func()) {
 	if then != nil {
 		s.busy = true
 	}
+	srv.leaving.Add(1)
 	srv.broker.Leave(m, func(n int, err error) {
+		defer srv.leaving.Done()
 		srv.broker.Unsubscribe(roomID)
 		if err != nil {
 			srv.cfg.Logger.Warn("leave failed", "room", roomID, "user", m.UserID, "err", err)

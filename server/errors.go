@@ -22,7 +22,7 @@ const (
 	CodeUnavailable   ErrorCode = "cluster_unavailable" // the cluster (Redis) is unreachable
 	CodeRateLimited   ErrorCode = "rate_limited"        // over the per-connection message rate
 	CodeQueueFull     ErrorCode = "busy"                // too many requests waiting behind a slow one
-	CodeInternalError ErrorCode = "internal"            // a bug; logged
+	CodeDraining      ErrorCode = "draining"            // the node is shutting down; reconnect elsewhere
 )
 
 // Reference texts.
@@ -56,4 +56,5 @@ var (
 	errRateLimited  = reqErr(CodeRateLimited, "Too many messages, slow down")
 	errQueueFull    = reqErr(CodeQueueFull, "Too many requests in flight")
 	errJoinFailed   = reqErr(CodeJoinFailed, msgJoinFailed)
+	errDraining     = reqErr(CodeDraining, "Server shutting down")
 )

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,14 +15,16 @@ import (
 
 // Server is one chat node.
 type Server struct {
-	cfg     Config
-	eng     *eventloop.Engine
-	rooms   *rooms.Registry
-	broker  Broker
-	users   *userIndex
-	metrics *metrics
-	base    time.Time
-	ready   atomic.Bool // accepting clients (false before Start and while draining)
+	cfg      Config
+	eng      *eventloop.Engine
+	rooms    *rooms.Registry
+	broker   Broker
+	users    *userIndex
+	metrics  *metrics
+	base     time.Time
+	ready    atomic.Bool    // accepting clients (false before Start and while draining)
+	draining atomic.Bool    // Drain has begun: requests are refused
+	leaving  sync.WaitGroup // leaves handed to the broker and not yet published
 }
 
 // New checks the configuration and prepares a node; Start runs it.
@@ -78,14 +81,45 @@ func (s *Server) Addr() string { return s.eng.Addr() }
 // Logger returns the node's logger.
 func (s *Server) Logger() *slog.Logger { return s.cfg.Logger }
 
-// Shutdown closes every client with 1001 and stops, within ctx.
-func (s *Server) Shutdown(ctx context.Context) error {
+// Shutdown stops the node gracefully at once: Drain with no window.
+func (s *Server) Shutdown(ctx context.Context) error { return s.Drain(ctx, 0) }
+
+// Drain stops the node gracefully: it turns not ready, refuses new clients,
+// announces every local member's leave to the cluster at once (so other
+// nodes' counts drop now, not after the heartbeat TTL), closes the clients
+// with 1001 spread over window (so they do not reconnect elsewhere all in
+// the same instant), and stops. ctx bounds the whole of it.
+func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	s.ready.Store(false)
-	err := s.eng.Shutdown(ctx)
+	s.draining.Store(true)
+	s.eng.StopAccepting()
+	err := s.eng.EachConn(ctx, func(c *eventloop.Conn) {
+		if sess, ok := c.Value().(*session); ok && sess.roomID != "" {
+			sess.leave(false, nil)
+		}
+	})
+	if err == nil {
+		err = waitCtx(ctx, &s.leaving) // the leaves reached the broker
+	}
+	if derr := s.eng.Drain(ctx, window); err == nil {
+		err = derr
+	}
 	if cerr := s.broker.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// waitCtx waits for wg or ctx.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // now is the server's monotonic clock in nanoseconds.
