@@ -8,21 +8,21 @@ type ErrorCode string
 
 // The error replies, one table for the product (README lists them).
 const (
-	CodeInvalidJSON   ErrorCode = "invalid_json"        // Invalid JSON format
-	CodeNotObject     ErrorCode = "not_object"          // a JSON value that is not an object
-	CodeBadType       ErrorCode = "bad_type"            // "type" present but not a string
-	CodeUnknownType   ErrorCode = "unknown_type"        // Unknown message type
-	CodeJoinRequired  ErrorCode = "join_fields"         // roomId & username required
-	CodeBadField      ErrorCode = "bad_field"           // a field of the wrong JSON type
-	CodeNameTooLong   ErrorCode = "too_long"            // username, roomId or roomName over its limit
-	CodeControlChars  ErrorCode = "control_chars"       // control characters in a name
-	CodeNotInRoom     ErrorCode = "not_in_room"         // Join a room first
-	CodeBadContent    ErrorCode = "bad_content"         // content missing, not a string, or empty
-	CodeJoinFailed    ErrorCode = "join_failed"         // Join failed (the cluster refused or failed)
-	CodeUnavailable   ErrorCode = "cluster_unavailable" // the cluster (Redis) is unreachable
-	CodeRateLimited   ErrorCode = "rate_limited"        // over the per-connection message rate
-	CodeQueueFull     ErrorCode = "busy"                // too many requests waiting behind a slow one
-	CodeDraining      ErrorCode = "draining"            // the node is shutting down; reconnect elsewhere
+	CodeInvalidJSON  ErrorCode = "invalid_json"        // Invalid JSON format
+	CodeNotObject    ErrorCode = "not_object"          // a JSON value that is not an object
+	CodeBadType      ErrorCode = "bad_type"            // "type" present but not a string
+	CodeUnknownType  ErrorCode = "unknown_type"        // Unknown message type
+	CodeJoinRequired ErrorCode = "join_fields"         // roomId & username required
+	CodeBadField     ErrorCode = "bad_field"           // a field of the wrong JSON type
+	CodeNameTooLong  ErrorCode = "too_long"            // username, roomId or roomName over its limit
+	CodeControlChars ErrorCode = "control_chars"       // control characters in a name
+	CodeNotInRoom    ErrorCode = "not_in_room"         // Join a room first
+	CodeBadContent   ErrorCode = "bad_content"         // content missing, not a string, or empty
+	CodeJoinFailed   ErrorCode = "join_failed"         // Join failed (the cluster refused or failed)
+	CodeUnavailable  ErrorCode = "cluster_unavailable" // the cluster (Redis) is unreachable
+	CodeRateLimited  ErrorCode = "rate_limited"        // over the per-connection message rate
+	CodeQueueFull    ErrorCode = "busy"                // too many requests waiting behind a slow one
+	CodeDraining     ErrorCode = "draining"            // the node is shutting down; reconnect elsewhere
 )
 
 // Reference texts.
