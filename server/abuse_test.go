@@ -59,7 +59,7 @@ func maskedText(p string) []byte {
 // A member that never reads is closed as a slow consumer (4008) and
 // counted; the room's other members keep receiving everything.
 func TestSlowConsumerInRoom(t *testing.T) {
-	s := startServer(t, func(c *server.Config) { c.RateLimit, c.MaxOutboundBytes = -1, 256 << 10 })
+	s := startServer(t, func(c *server.Config) { c.RateLimit, c.MaxOutboundBytes = -1, 256<<10 })
 	slow, _ := rawUpgrade(t, s.Addr())
 	if _, err := slow.Write(maskedText(`{"type":"join","roomId":"flood","username":"slow"}`)); err != nil {
 		t.Fatal(err)

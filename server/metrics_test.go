@@ -76,15 +76,15 @@ func TestMetricsAfterSession(t *testing.T) {
 
 	m := scrape(t, s)
 	for k, want := range map[string]float64{
-		"chatd_websocket_connections_total":             2,
-		"chatd_websocket_connections":                   2,
-		"chatd_handshakes_total":                        2,
-		"chatd_joins_total":                             2,
-		"chatd_leaves_total":                            1,
-		"chatd_chat_messages_total":                     3,
-		"chatd_messages_in_total":                       7, // 2 joins, 3 messages, 1 bad, 1 leave
+		"chatd_websocket_connections_total":                2,
+		"chatd_websocket_connections":                      2,
+		"chatd_handshakes_total":                           2,
+		"chatd_joins_total":                                2,
+		"chatd_leaves_total":                               1,
+		"chatd_chat_messages_total":                        3,
+		"chatd_messages_in_total":                          7, // 2 joins, 3 messages, 1 bad, 1 leave
 		"chatd_error_replies_total{code=\"unknown_type\"}": 1,
-		"chatd_rooms":                                   1,
+		"chatd_rooms":                                      1,
 		// userJoined(bob)->alice, 3 messages->bob, userLeft(bob)->alice; alice's own join reaches no one.
 		"chatd_deliveries_total": 5,
 	} {
