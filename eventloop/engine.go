@@ -30,12 +30,26 @@ type Engine struct {
 	booted   chan struct{}
 	done     chan error // gnet.Run's result
 	draining atomic.Bool
+	stopped  atomic.Bool // the loops are gone (or never started)
 	stopOnce sync.Once
 }
 
-// Start listens on cfg.Addr and runs the event loops in the background. It
-// returns once the listener is up, or with the error that prevented it.
+// Start is New followed by Engine.Start.
 func Start(cfg Config) (*Engine, error) {
+	e, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Start(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// New checks cfg and prepares an engine without listening yet, so that the
+// handler can be wired to it (e.g. a registry needing NumLoops) before the
+// first callback can run.
+func New(cfg Config) (*Engine, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -45,6 +59,14 @@ func Start(cfg Config) (*Engine, error) {
 	for i := 0; i < cfg.Loops; i++ {
 		e.loops = append(e.loops, newLoop(e, i))
 	}
+	return e, nil
+}
+
+// Start listens on the configured address and runs the event loops in the
+// background. It returns once the listener is up, or with the error that
+// prevented it.
+func (e *Engine) Start() error {
+	cfg := &e.cfg
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(cfg.Loops),
 		gnet.WithReuseAddr(true), // a restart must not trip over TIME_WAIT sockets
@@ -59,12 +81,13 @@ func Start(cfg Config) (*Engine, error) {
 	go func() { e.done <- gnet.Run(e, "tcp://"+cfg.Addr, opts...) }()
 	select {
 	case <-e.booted:
-		return e, nil
+		return nil
 	case err := <-e.done:
 		if err == nil {
 			err = errors.New("engine stopped during start")
 		}
-		return nil, fmt.Errorf("eventloop: listen on %s: %w", cfg.Addr, err)
+		e.stopped.Store(true)
+		return fmt.Errorf("eventloop: listen on %s: %w", cfg.Addr, err)
 	}
 }
 

@@ -56,9 +56,9 @@ func newLoop(e *Engine, idx int) *loop {
 }
 
 // post appends t to the mailbox and schedules one drain task if none is
-// pending: however many tasks arrive before the loop gets to them, they cost
+// pending (it reports false when the loop is gone and t was dropped): however many tasks arrive before the loop gets to them, they cost
 // one wake-up and are written in one batch.
-func (l *loop) post(t task) {
+func (l *loop) post(t task) bool {
 	l.mu.Lock()
 	l.box = append(l.box, t)
 	wake := !l.scheduled
@@ -72,8 +72,10 @@ func (l *loop) post(t task) {
 			l.box = l.box[:0]
 			l.scheduled = false
 			l.mu.Unlock()
+			return false
 		}
 	}
+	return true
 }
 
 // drain runs the mailbox on the loop.

@@ -26,6 +26,9 @@ const drainSteps = 50
 // stopping the engine.
 func (e *Engine) Drain(ctx context.Context, window time.Duration) error {
 	e.StopAccepting()
+	if e.stopped.Load() {
+		return nil
+	}
 	steps := 1
 	if window > 0 {
 		steps = int(min(max(window/(20*time.Millisecond), 1), drainSteps))
@@ -87,20 +90,25 @@ func (l *loop) closeBatch(left int) {
 // returns once every loop has run it (or ctx ends). fn may write to the
 // connection and change the handler's state, but must not close it.
 func (e *Engine) EachConn(ctx context.Context, fn func(*Conn)) error {
+	if e.stopped.Load() {
+		return nil
+	}
 	var wg sync.WaitGroup
 	for _, l := range e.loops {
 		if !l.bound.Load() {
 			continue
 		}
 		wg.Add(1)
-		l.post(task{fn: func() {
+		if !l.post(task{fn: func() {
 			defer wg.Done()
 			for _, c := range l.conns {
 				if c.state == stateOpen {
 					fn(c)
 				}
 			}
-		}})
+		}}) {
+			wg.Done()
+		}
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -127,6 +135,7 @@ func (e *Engine) stop() error {
 		case err = <-stopped:
 			<-e.done
 		}
+		e.stopped.Store(true)
 	})
 	return err
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -132,7 +134,7 @@ func (s *session) joinFailed(roomID string, err error, subscribed bool) {
 	if subscribed {
 		s.srv.broker.Unsubscribe(roomID)
 	}
-	s.srv.cfg.Logger.Warn("join failed", "room", roomID, "user", s.userID, "err", err)
+	s.srv.logClusterError("join failed", err, "room", roomID, "user", s.userID)
 	if s.closed {
 		return
 	}
@@ -167,7 +169,7 @@ func (s *session) leave(explicit bool, then func()) {
 		defer srv.leaving.Done()
 		srv.broker.Unsubscribe(roomID)
 		if err != nil {
-			srv.cfg.Logger.Warn("leave failed", "room", roomID, "user", m.UserID, "err", err)
+			srv.logClusterError("leave failed", err, "room", roomID, "user", m.UserID)
 		} else {
 			srv.publishPresence(TypeUserLeft, m, n, exclude)
 		}
@@ -241,3 +243,14 @@ func (s *session) disconnect() {
 // ErrUnavailable is wrapped by broker errors that mean "the cluster cannot
 // be reached", as opposed to a refusal.
 var ErrUnavailable = errors.New("cluster unavailable")
+
+// logClusterError logs a failed cluster request: at debug level when the
+// cluster is simply unreachable (the broker logs each outage once), at warn
+// level otherwise.
+func (srv *Server) logClusterError(msg string, err error, args ...any) {
+	lv := slog.LevelWarn
+	if errors.Is(err, ErrUnavailable) {
+		lv = slog.LevelDebug
+	}
+	srv.cfg.Logger.Log(context.Background(), lv, msg, append(args, "err", err)...)
+}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -150,5 +151,28 @@ func TestUpgradePaths(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: %d want %d", path, got, want)
 		}
+	}
+}
+
+// Shutdown is idempotent: a second call returns at once.
+func TestShutdownTwice(t *testing.T) {
+	s := startServer(t, func(c *server.Config) { c.CloseTimeout = 100 * time.Millisecond })
+	c := connect(t, s)
+	c.join("bye", "b")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, c.ws, 1001)
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("second Shutdown blocked")
 	}
 }

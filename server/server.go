@@ -46,7 +46,7 @@ func New(cfg Config) (*Server, error) {
 
 // Start listens and serves until Shutdown.
 func (s *Server) Start() error {
-	eng, err := eventloop.Start(eventloop.Config{
+	eng, err := eventloop.New(eventloop.Config{
 		Addr:             s.cfg.Addr,
 		Loops:            s.cfg.Loops,
 		ReusePort:        s.cfg.ReusePort,
@@ -64,11 +64,16 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
+	// Everything the handler touches exists before the first connection:
+	// the loops start last.
 	s.eng = eng
 	s.rooms = rooms.New(eng)
 	if err := s.broker.Start(s); err != nil {
-		_ = eng.Shutdown(context.Background())
 		return fmt.Errorf("server: start broker: %w", err)
+	}
+	if err := eng.Start(); err != nil {
+		_ = s.broker.Close()
+		return err
 	}
 	s.ready.Store(true)
 	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID)

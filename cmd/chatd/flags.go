@@ -24,6 +24,7 @@ type options struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+	redis           *redisFlags
 }
 
 // parseFlags parses args; every flag may also come from the environment
@@ -47,6 +48,7 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	help := fs.Bool("help", false, "show this help")
+	o.redis = addRedisFlags(fs)
 
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w (see chatd -help)", err)
@@ -71,6 +73,9 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	})
 	if envErr != nil {
 		return nil, envErr
+	}
+	if err := o.redis.resolve(getenv); err != nil {
+		return nil, err
 	}
 	c.Addr = *addr
 	if p := getenv("PORT"); p != "" && !set["addr"] && getenv("CHATD_ADDR") == "" {

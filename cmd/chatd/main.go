@@ -30,6 +30,12 @@ func run(args []string) int {
 	log := newLogger(opts.logFormat, opts.logLevel)
 	cfg := opts.cfg
 	cfg.Logger = log
+	if b, err := opts.redis.broker(&cfg, log); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	} else if b != nil {
+		cfg.Broker = b
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/chatd/chatd/server"
+	"github.com/redis/go-redis/v9"
+)
+
+// redisFlags are the cluster-mode flags. With no Redis configured the node
+// runs alone on the embedded broker.
+type redisFlags struct {
+	url               string
+	failFast          bool
+	heartbeatInterval time.Duration
+	heartbeatTTL      time.Duration
+	subscribeLinger   time.Duration
+}
+
+func addRedisFlags(fs *flag.FlagSet) *redisFlags {
+	r := &redisFlags{}
+	fs.StringVar(&r.url, "redis", "", "Redis URL for cluster mode, e.g. redis://127.0.0.1:6379 (env REDIS_URL, or the reference app's REDIS_HOST, REDIS_PORT, REDIS_PASSWORD); empty: one node, no Redis")
+	fs.BoolVar(&r.failFast, "redis-fail-fast", false, "exit at start-up if Redis cannot be reached (default: start anyway, report not ready and keep retrying)")
+	fs.DurationVar(&r.heartbeatInterval, "heartbeat-interval", server.DefaultHeartbeatInterval, "cluster mode: heartbeat refresh and dead-node check period")
+	fs.DurationVar(&r.heartbeatTTL, "heartbeat-ttl", server.DefaultHeartbeatTTL, "cluster mode: a crashed node's members are removed at most this long after its last heartbeat (at least twice -heartbeat-interval)")
+	fs.DurationVar(&r.subscribeLinger, "subscribe-linger", server.DefaultSubscribeLinger, "cluster mode: keep a room subscribed this long after its last local member left")
+	return r
+}
+
+// resolve fills in the URL from the environment when -redis (or
+// CHATD_REDIS) was not given: REDIS_URL, else REDIS_HOST / REDIS_PORT /
+// REDIS_PASSWORD as the reference app reads them (any of them set enables
+// cluster mode; host defaults to localhost, port to 6379).
+func (r *redisFlags) resolve(getenv func(string) string) error {
+	if r.url == "" {
+		r.url = getenv("REDIS_URL")
+	}
+	if r.url == "" {
+		host, port, pass := getenv("REDIS_HOST"), getenv("REDIS_PORT"), getenv("REDIS_PASSWORD")
+		if host != "" || port != "" || pass != "" {
+			if host == "" {
+				host = "localhost"
+			}
+			if port == "" {
+				port = "6379"
+			}
+			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+				return fmt.Errorf("REDIS_PORT=%q is not a port number", port)
+			}
+			u := url.URL{Scheme: "redis", Host: net.JoinHostPort(host, port)}
+			if pass != "" {
+				u.User = url.UserPassword("", pass)
+			}
+			r.url = u.String()
+		}
+	}
+	if r.url == "" {
+		return nil
+	}
+	if _, err := redis.ParseURL(r.url); err != nil {
+		return fmt.Errorf("-redis %q: %w", redactURL(r.url), err)
+	}
+	if r.heartbeatTTL < 2*r.heartbeatInterval {
+		return fmt.Errorf("-heartbeat-ttl (%v) must be at least twice -heartbeat-interval (%v)", r.heartbeatTTL, r.heartbeatInterval)
+	}
+	return nil
+}
+
+// broker returns the RedisBroker for cfg (setting cfg.NodeID if it was
+// empty, so that logs and the cluster agree), or nil without Redis.
+func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (*server.RedisBroker, error) {
+	if r.url == "" {
+		return nil, nil
+	}
+	redis.SetLogger(redisLogger{log})
+	b, err := server.NewRedisBroker(server.RedisOptions{
+		URL:               r.url,
+		NodeID:            cfg.NodeID,
+		Logger:            log,
+		FailFast:          r.failFast,
+		OpTimeout:         cfg.BrokerTimeout,
+		HeartbeatInterval: r.heartbeatInterval,
+		HeartbeatTTL:      r.heartbeatTTL,
+		SubscribeLinger:   r.subscribeLinger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.NodeID = b.NodeID()
+	log.Info("cluster mode", "redis", redactURL(r.url), "node", b.NodeID())
+	return b, nil
+}
+
+// redactURL hides a password in a Redis URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// redisLogger routes go-redis's own messages (dial failures, one per
+// attempt during an outage) to debug level: the broker logs outages once.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "component", "go-redis")
+}

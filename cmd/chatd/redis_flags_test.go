@@ -1,0 +1,39 @@
+package main
+
+import "testing"
+
+func TestRedisFlagsFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, ""},
+		{[]string{"-redis", "redis://h:1"}, map[string]string{"REDIS_URL": "redis://other:2"}, "redis://h:1"},
+		{nil, map[string]string{"CHATD_REDIS": "redis://c:3", "REDIS_URL": "redis://other:2"}, "redis://c:3"},
+		{nil, map[string]string{"REDIS_URL": "redis://u:4"}, "redis://u:4"},
+		{nil, map[string]string{"REDIS_HOST": "redis", "REDIS_PORT": "6380"}, "redis://redis:6380"},
+		{nil, map[string]string{"REDIS_PASSWORD": "p@ss"}, "redis://:p%40ss@localhost:6379"},
+	} {
+		o, err := parseFlags(tc.args, func(k string) string { return tc.env[k] })
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		if o.redis.url != tc.want {
+			t.Errorf("%v %v: url %q, want %q", tc.args, tc.env, o.redis.url, tc.want)
+		}
+	}
+	for _, args := range [][]string{
+		{"-redis", "http://x"},
+		{"-redis", "redis://x:1", "-heartbeat-ttl", "1s", "-heartbeat-interval", "2s"},
+	} {
+		if _, err := parseFlags(args, func(string) string { return "" }); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	if _, err := parseFlags(nil, func(k string) string {
+		return map[string]string{"REDIS_PORT": "x"}[k]
+	}); err == nil {
+		t.Errorf("bad REDIS_PORT accepted")
+	}
+}

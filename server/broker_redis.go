@@ -1,0 +1,345 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisBroker connects nodes through one Redis (DESIGN §4), interoperating
+// with the reference app's nodes on the same Redis:
+//
+//   - Events: PUBLISH room:<roomId> with the client-visible JSON plus
+//     excludeUserId (and our origin node id after it), pipelined by one
+//     goroutine (broker_redis_publish.go). One subscriber goroutine SUBSCRIBEs
+//     to the rooms this node has members in, reference-counted, batched, with
+//     a linger before UNSUBSCRIBE, and decodes each event once per node
+//     (broker_redis_subscribe.go).
+//   - State: the reference keys room_info:, room_members:, user_data:, changed
+//     only by Lua scripts (atomic), from one goroutine in order
+//     (broker_redis_state.go, broker_redis_scripts.go).
+//   - Liveness: a heartbeat key with a TTL per node and the node's member
+//     list; survivors reap dead nodes (broker_redis_liveness.go).
+//   - Faults: while Redis is unreachable, requests fail at once with errors
+//     wrapping ErrUnavailable and Healthy is false; one log line per outage;
+//     reconnects back off up to MaxBackoff; on return every room is
+//     re-subscribed and the node's members are re-registered.
+type RedisBroker struct {
+	opt    RedisOptions
+	log    *slog.Logger
+	client *redis.Client
+	d      Deliverer
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closing atomic.Bool // Close has begun
+	closed  atomic.Bool // no new requests
+
+	// origin is the node id as a JSON string, appended to published events.
+	origin []byte
+
+	// Health: the command connection (heartbeat, state, publish) and the
+	// subscriber connection are tracked apart; Healthy needs both.
+	hmu       sync.Mutex
+	cmdUp     bool
+	subUp     bool
+	healthy   atomic.Bool
+	cmdOK     atomic.Bool // cmdUp, readable without the lock
+	everUp    bool
+	downSince time.Time
+	subReady  chan struct{} // closed when the subscriber first works
+	subOnce   sync.Once
+	wake      chan struct{} // wakes the liveness loop (a failure was seen)
+
+	// Publishing.
+	pubq chan pubItem
+
+	// Subscriptions (broker_redis_subscribe.go).
+	smu    sync.Mutex
+	subs   map[string]*subRoom
+	dirty  map[string]struct{}
+	ps     *redis.PubSub
+	gen    uint64
+	subSig chan struct{}
+
+	// Local members and the state pipeline (broker_redis_state.go).
+	lmu           sync.Mutex
+	local         map[string]*localRoom
+	departed      map[Member]struct{}
+	stateq        chan *stateOp
+	needReconcile atomic.Bool
+
+	// Room lists (coalesced).
+	rmu          sync.Mutex
+	roomWaiters  []func([]RoomInfo, error)
+	roomsRunning bool
+	lastScan     time.Time
+
+	inflight atomic.Int64 // queued publishes and state ops not yet finished
+	stats    redisCounters
+}
+
+// redisCounters are the broker's counters (see Stats).
+type redisCounters struct {
+	published, publishFailed       atomic.Int64
+	publishTrips                   atomic.Int64
+	received, dropped, forwarded   atomic.Int64
+	subscribeCmds, unsubscribeCmds atomic.Int64
+	reaped, reconciles, outages    atomic.Int64
+}
+
+// RedisStats is a snapshot of a RedisBroker's counters.
+type RedisStats struct {
+	Published        int64 // events published to Redis
+	PublishFailed    int64 // events that could not be published
+	PublishTrips     int64 // publish pipelines sent (round trips)
+	Received         int64 // events received from Redis (this node's subscriptions)
+	Dropped          int64 // received payloads that were not a JSON object with a type
+	ForwardedUnknown int64 // received events of unknown type, forwarded minus excludeUserId
+	SubscribeCmds    int64 // SUBSCRIBE commands sent (each may carry many channels)
+	UnsubscribeCmds  int64 // UNSUBSCRIBE commands sent
+	Reaped           int64 // members of dead nodes this node removed
+	Reconciles       int64 // re-registrations of this node's members
+	Outages          int64 // times Redis became unreachable
+	Subscribed       int   // rooms subscribed or being subscribed now
+}
+
+// NewRedisBroker returns a broker for o; Start connects it.
+func NewRedisBroker(o RedisOptions) (*RedisBroker, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ro, err := o.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	b := &RedisBroker{
+		opt:      o,
+		log:      o.Logger.With("component", "redis", "node", o.NodeID),
+		client:   redis.NewClient(ro),
+		origin:   appendJSONString(nil, o.NodeID),
+		subReady: make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		pubq:     make(chan pubItem, o.PublishQueue),
+		subs:     make(map[string]*subRoom),
+		dirty:    make(map[string]struct{}),
+		subSig:   make(chan struct{}, 1),
+		local:    make(map[string]*localRoom),
+		stateq:   make(chan *stateOp, o.StateQueue),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.needReconcile.Store(true) // take over what a previous run with this id left
+	return b, nil
+}
+
+// NodeID returns the node's id in the cluster.
+func (b *RedisBroker) NodeID() string { return b.opt.NodeID }
+
+// Start implements Broker: it connects to Redis and starts the broker's
+// goroutines. If Redis cannot be reached, Start fails with FailFast, and
+// otherwise logs it and returns: the broker keeps trying in the background.
+func (b *RedisBroker) Start(d Deliverer) error {
+	b.d = d
+	ctx, cancel := context.WithTimeout(b.ctx, b.opt.DialTimeout)
+	err := b.client.Ping(ctx).Err()
+	cancel()
+	addr := b.client.Options().Addr
+	if err != nil {
+		if b.opt.FailFast {
+			_ = b.client.Close()
+			return fmt.Errorf("redis at %s unreachable (fail-fast is set): %w", addr, err)
+		}
+		b.log.Warn("redis unreachable at start-up; serving anyway, cluster requests fail until it is reachable",
+			"addr", addr, "err", err)
+		b.hmu.Lock()
+		b.downSince = time.Now()
+		b.hmu.Unlock()
+		b.stats.outages.Add(1)
+	} else {
+		b.setCmd(true, nil)
+	}
+	b.wg.Add(4)
+	go b.publishLoop()
+	go b.subscribeLoop()
+	go b.subscriptionLoop()
+	go b.stateLoop()
+	b.wg.Add(1)
+	go b.livenessLoop()
+	if err == nil {
+		// Give the subscriber its first round trip, so that a node that
+		// starts healthy accepts joins from its first connection on.
+		t := time.NewTimer(b.opt.DialTimeout)
+		select {
+		case <-b.subReady:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return nil
+}
+
+// Healthy implements Broker.
+func (b *RedisBroker) Healthy() bool { return b.healthy.Load() }
+
+// Stats returns the broker's counters.
+func (b *RedisBroker) Stats() RedisStats {
+	b.smu.Lock()
+	n := len(b.subs)
+	b.smu.Unlock()
+	c := &b.stats
+	return RedisStats{
+		Published: c.published.Load(), PublishFailed: c.publishFailed.Load(), PublishTrips: c.publishTrips.Load(),
+		Received: c.received.Load(), Dropped: c.dropped.Load(), ForwardedUnknown: c.forwarded.Load(),
+		SubscribeCmds: c.subscribeCmds.Load(), UnsubscribeCmds: c.unsubscribeCmds.Load(),
+		Reaped: c.reaped.Load(), Reconciles: c.reconciles.Load(), Outages: c.outages.Load(),
+		Subscribed: n,
+	}
+}
+
+// Close implements Broker. It waits (up to OpTimeout) for queued joins,
+// leaves and publishes to reach Redis, withdraws the node's heartbeat (so
+// survivors clean up whatever is left at once rather than after the TTL),
+// and stops.
+func (b *RedisBroker) Close() error {
+	if b.closing.Swap(true) {
+		return nil
+	}
+	// The leaves of the node's last clients (and the userLeft they publish)
+	// are still on their way: let them through.
+	deadline := time.Now().Add(b.opt.OpTimeout)
+	for b.inflight.Load() > 0 && b.cmdOK.Load() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.closed.Store(true)
+	if b.cmdOK.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), b.opt.OpTimeout)
+		b.lmu.Lock()
+		empty := len(b.local) == 0
+		b.lmu.Unlock()
+		pipe := b.client.Pipeline()
+		pipe.Del(ctx, nodeAliveKey(b.opt.NodeID))
+		if empty {
+			pipe.Del(ctx, nodeMembersKey(b.opt.NodeID))
+			pipe.SRem(ctx, keyNodes, b.opt.NodeID)
+		}
+		_, _ = pipe.Exec(ctx)
+		cancel()
+	}
+	b.cancel()
+	b.smu.Lock()
+	ps := b.ps
+	b.ps = nil
+	b.smu.Unlock()
+	if ps != nil {
+		_ = ps.Close()
+	}
+	b.wg.Wait()
+	return b.client.Close()
+}
+
+// unavailable wraps ErrUnavailable with what failed.
+func unavailable(what string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%w: %s", ErrUnavailable, what)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
+}
+
+var errBrokerClosed = fmt.Errorf("%w: broker closed", ErrUnavailable)
+
+// isRedisReply reports whether err is an error reply from Redis (the
+// connection is fine) rather than a network or timeout error.
+func isRedisReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// setCmd records the state of the command side.
+func (b *RedisBroker) setCmd(up bool, err error) {
+	b.hmu.Lock()
+	b.cmdUp = up
+	b.cmdOK.Store(up)
+	b.updateHealthLocked(err)
+	b.hmu.Unlock()
+	if !up {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// setSub records the state of the subscriber side.
+func (b *RedisBroker) setSub(up bool, err error) {
+	b.hmu.Lock()
+	b.subUp = up
+	b.updateHealthLocked(err)
+	b.hmu.Unlock()
+	if up {
+		b.subOnce.Do(func() { close(b.subReady) })
+	}
+}
+
+// updateHealthLocked logs the transitions of the overall health: once when
+// an outage starts, once when it ends.
+func (b *RedisBroker) updateHealthLocked(err error) {
+	now := b.cmdUp && b.subUp
+	was := b.healthy.Load()
+	if now == was {
+		return
+	}
+	b.healthy.Store(now)
+	if b.closed.Load() {
+		return
+	}
+	if now {
+		if b.everUp && !b.downSince.IsZero() {
+			b.log.Info("redis reachable again; re-subscribing rooms and re-registering members",
+				"outage", time.Since(b.downSince).Round(time.Millisecond))
+		} else if !b.downSince.IsZero() {
+			b.log.Info("redis reachable", "after", time.Since(b.downSince).Round(time.Millisecond))
+		} else {
+			b.log.Info("connected to redis", "addr", b.client.Options().Addr)
+		}
+		b.everUp = true
+		b.downSince = time.Time{}
+		return
+	}
+	if b.everUp && b.downSince.IsZero() {
+		b.downSince = time.Now()
+		b.stats.outages.Add(1)
+		b.log.Warn("redis unreachable; cluster requests fail until it returns, retrying with backoff",
+			"err", err)
+	}
+}
+
+// backoff doubles d up to the configured cap.
+func (b *RedisBroker) backoff(d time.Duration) time.Duration {
+	d *= 2
+	if d > b.opt.MaxBackoff {
+		d = b.opt.MaxBackoff
+	}
+	return d
+}
+
+// sleep waits d or until the broker closes; false if it closed.
+func (b *RedisBroker) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-b.ctx.Done():
+		return false
+	}
+}
+
+const minBackoff = 50 * time.Millisecond

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// pubItem is one event waiting for its PUBLISH.
+type pubItem struct {
+	channel string
+	payload []byte
+	failed  func(error)
+}
+
+// Publish implements Broker. It never waits for Redis: the event is encoded
+// here (from the frame the caller already has, when it has one) and queued
+// for the publisher goroutine. When Redis is known to be unreachable, or
+// the queue is full, failed runs at once with an error wrapping
+// ErrUnavailable.
+func (b *RedisBroker) Publish(ev *Event, failed func(error)) {
+	if b.closed.Load() {
+		b.publishFailed(failed, errBrokerClosed)
+		return
+	}
+	if !b.cmdOK.Load() {
+		b.publishFailed(failed, unavailable("redis unreachable", nil))
+		return
+	}
+	it := pubItem{channel: roomChannel(ev.Room), payload: envelopeOf(ev.frame(), ev.ExcludeUserID, b.origin),
+		failed: failed}
+	b.inflight.Add(1)
+	select {
+	case b.pubq <- it:
+	default:
+		b.inflight.Add(-1)
+		b.publishFailed(failed, unavailable("publish queue full", nil))
+	}
+}
+
+func (b *RedisBroker) publishFailed(failed func(error), err error) {
+	b.stats.publishFailed.Add(1)
+	if failed != nil {
+		failed(err)
+	}
+}
+
+// publishLoop sends queued events: whatever has queued up while the previous
+// round trip was in flight goes out in one pipeline (up to PublishBatch), in
+// queue order, on one connection, so a node's events keep their order.
+func (b *RedisBroker) publishLoop() {
+	defer b.wg.Done()
+	pipe := b.client.Pipeline()
+	batch := make([]pubItem, 0, b.opt.PublishBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case it := <-b.pubq:
+			batch = append(batch, it)
+		case <-b.ctx.Done():
+			b.failQueuedPublishes()
+			return
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case it := <-b.pubq:
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		b.publishBatch(pipe, batch)
+		b.inflight.Add(-int64(len(batch)))
+		clear(batch)
+	}
+}
+
+func (b *RedisBroker) publishBatch(pipe redis.Pipeliner, batch []pubItem) {
+	if !b.cmdOK.Load() {
+		err := unavailable("redis unreachable", nil)
+		for i := range batch {
+			b.publishFailed(batch[i].failed, err)
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+	cmds := make([]*redis.IntCmd, len(batch))
+	for i := range batch {
+		cmds[i] = pipe.Publish(ctx, batch[i].channel, batch[i].payload)
+	}
+	_, err := pipe.Exec(ctx)
+	cancel()
+	b.stats.publishTrips.Add(1)
+	if err == nil {
+		b.stats.published.Add(int64(len(batch)))
+		return
+	}
+	down := false
+	for i, c := range cmds {
+		if cerr := c.Err(); cerr != nil {
+			if !isRedisReply(cerr) {
+				down = true
+			}
+			b.publishFailed(batch[i].failed, unavailable("publish", cerr))
+		} else {
+			b.stats.published.Add(1)
+		}
+	}
+	if down && b.ctx.Err() == nil {
+		b.setCmd(false, err)
+	}
+}
+
+// failQueuedPublishes fails what is still queued when the broker stops.
+func (b *RedisBroker) failQueuedPublishes() {
+	for {
+		select {
+		case it := <-b.pubq:
+			b.inflight.Add(-1)
+			b.publishFailed(it.failed, errBrokerClosed)
+		default:
+			return
+		}
+	}
+}
+
+// envelopeOf turns a client frame into the Pub/Sub payload: the frame's
+// JSON object with excludeUserId (if any) and origin appended, so the
+// client fields come first in the client's order, excludeUserId last of the
+// reference fields, like the reference app's payloads.
+func envelopeOf(frame []byte, exclude string, origin []byte) []byte {
+	js := frame[frameHeaderLen(frame):]
+	buf := make([]byte, 0, len(js)+len(exclude)+len(origin)+32)
+	buf = append(buf, js[:len(js)-1]...) // without the closing brace
+	if exclude != "" {
+		buf = append(buf, `,"excludeUserId":`...)
+		buf = appendJSONString(buf, exclude)
+	}
+	buf = append(buf, `,"origin":`...)
+	buf = append(buf, origin...)
+	return append(buf, '}')
+}
+
+// frameHeaderLen is the length of an unmasked server frame's header.
+func frameHeaderLen(frame []byte) int {
+	switch frame[1] & 0x7f {
+	case 126:
+		return 4
+	case 127:
+		return 10
+	}
+	return 2
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s)
+			return append(buf, q...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}

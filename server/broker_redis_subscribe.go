@@ -1,0 +1,428 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/bytedance/sonic"
+	"github.com/chatd/chatd/eventloop"
+	"github.com/redis/go-redis/v9"
+)
+
+// Subscriptions.
+//
+// One PubSub connection carries every room of the node, and one goroutine
+// (subscribeLoop) reads it: Redis delivers a channel's messages on one
+// connection in publish order, so one reader keeps each room's cluster-wide
+// order without any sequencing of ours, and Deliver is called from one
+// goroutine as the Broker contract asks. The reader only decodes the
+// envelope and encodes the client frame once per event; the fan-out itself
+// runs on the event loops (rooms.Fanout queues one task per loop), so one
+// goroutine is far from the bottleneck (a few µs per event, versus the
+// loops' per-member writes). Sharding by room over several connections
+// would add ordering and resubscription bookkeeping for no gain at the
+// target load, and a single subscriber is what DESIGN §2 calls for.
+//
+// Each room's subscription is reference-counted (one reference per local
+// member, or join in flight). Commands are sent by a second goroutine
+// (subscriptionLoop), which batches the rooms that changed since its last
+// round into one SUBSCRIBE and one UNSUBSCRIBE. A room whose last reference
+// is dropped stays subscribed for SubscribeLinger.
+//
+// Confirmations: go-redis's Subscribe returns once the command is written.
+// Subscribe's done runs only when Redis' "subscribe" reply for the room has
+// been read by subscribeLoop, and only if no UNSUBSCRIBE for the room was
+// sent after it (pending counts commands sent but not yet confirmed).
+//
+// Reconnection: any error on the PubSub connection ends it; subscribeLoop
+// opens a new one (a new generation) with backoff, marks every room
+// unconfirmed and not sent, and subscriptionLoop re-subscribes every room
+// that is wanted, in batches. Confirmations of an older generation are
+// ignored. (go-redis would resubscribe by itself, but then a SUBSCRIBE
+// written on a connection that died would be neither confirmed nor resent;
+// owning the generation keeps the confirmation state exact.)
+
+// subRoom is the subscription state of one room.
+type subRoom struct {
+	refs      int
+	want      bool // referenced or lingering: should be subscribed
+	sent      bool // the last command sent for it (this generation) was SUBSCRIBE
+	pending   int  // commands sent and not yet confirmed
+	confirmed bool
+	waiters   []*subWaiter
+	lingerGen uint64
+}
+
+type subWaiter struct {
+	done  func(error)
+	timer *time.Timer
+}
+
+// subscribeBatch bounds the channels of one SUBSCRIBE or UNSUBSCRIBE.
+const subscribeBatch = 1024
+
+// Subscribe implements Broker.
+func (b *RedisBroker) Subscribe(room string, done func(error)) {
+	if b.closed.Load() {
+		done(errBrokerClosed)
+		return
+	}
+	b.smu.Lock()
+	r := b.subs[room]
+	if r == nil {
+		r = &subRoom{}
+		b.subs[room] = r
+	}
+	r.refs++
+	r.lingerGen++ // cancels a pending linger
+	r.want = true
+	if r.confirmed {
+		b.smu.Unlock()
+		done(nil)
+		return
+	}
+	if !b.Healthy() {
+		b.releaseLocked(room, r)
+		b.smu.Unlock()
+		done(unavailable("redis unreachable", nil))
+		return
+	}
+	w := &subWaiter{done: done}
+	r.waiters = append(r.waiters, w)
+	w.timer = time.AfterFunc(b.opt.OpTimeout, func() { b.subscribeTimedOut(room, r, w) })
+	if !r.sent {
+		b.markDirtyLocked(room)
+	}
+	b.smu.Unlock()
+}
+
+// Unsubscribe implements Broker.
+func (b *RedisBroker) Unsubscribe(room string) {
+	b.smu.Lock()
+	if r := b.subs[room]; r != nil && r.refs > 0 {
+		b.releaseLocked(room, r)
+	}
+	b.smu.Unlock()
+}
+
+// releaseLocked drops a reference; the last one starts the linger.
+func (b *RedisBroker) releaseLocked(room string, r *subRoom) {
+	r.refs--
+	if r.refs > 0 {
+		return
+	}
+	r.lingerGen++
+	gen := r.lingerGen
+	time.AfterFunc(b.opt.SubscribeLinger, func() {
+		b.smu.Lock()
+		if b.subs[room] == r && r.refs == 0 && r.lingerGen == gen {
+			r.want = false
+			b.markDirtyLocked(room)
+		}
+		b.smu.Unlock()
+	})
+}
+
+// subscribeTimedOut fails a waiter whose confirmation did not come in time.
+func (b *RedisBroker) subscribeTimedOut(room string, r *subRoom, w *subWaiter) {
+	b.smu.Lock()
+	i := -1
+	for j, x := range r.waiters {
+		if x == w {
+			i = j
+			break
+		}
+	}
+	if i < 0 { // confirmed meanwhile
+		b.smu.Unlock()
+		return
+	}
+	r.waiters = append(r.waiters[:i], r.waiters[i+1:]...)
+	b.releaseLocked(room, r)
+	b.smu.Unlock()
+	w.done(unavailable("subscription not confirmed in time", nil))
+}
+
+func (b *RedisBroker) markDirtyLocked(room string) {
+	b.dirty[room] = struct{}{}
+	select {
+	case b.subSig <- struct{}{}:
+	default:
+	}
+}
+
+// subscriptionLoop sends SUBSCRIBE/UNSUBSCRIBE for the rooms that changed,
+// many channels per command.
+func (b *RedisBroker) subscriptionLoop() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.subSig:
+		case <-b.ctx.Done():
+			return
+		}
+		b.smu.Lock()
+		ps, gen := b.ps, b.gen
+		if ps == nil {
+			b.smu.Unlock() // a new generation marks every wanted room dirty
+			continue
+		}
+		var sub, unsub []string
+		for room := range b.dirty {
+			delete(b.dirty, room)
+			r := b.subs[room]
+			if r == nil {
+				continue
+			}
+			switch {
+			case r.want && !r.sent:
+				r.sent = true
+				r.pending++
+				sub = append(sub, roomChannel(room))
+			case !r.want && r.sent:
+				r.sent = false
+				r.confirmed = false
+				r.pending++
+				unsub = append(unsub, roomChannel(room))
+			case !r.want && !r.sent && r.pending == 0 && r.refs == 0 && len(r.waiters) == 0:
+				delete(b.subs, room)
+			}
+		}
+		b.smu.Unlock()
+		var err error
+		for len(sub) > 0 && err == nil {
+			n := min(len(sub), subscribeBatch)
+			err = ps.Subscribe(b.ctx, sub[:n]...)
+			b.stats.subscribeCmds.Add(1)
+			sub = sub[n:]
+		}
+		for len(unsub) > 0 && err == nil {
+			n := min(len(unsub), subscribeBatch)
+			err = ps.Unsubscribe(b.ctx, unsub[:n]...)
+			b.stats.unsubscribeCmds.Add(1)
+			unsub = unsub[n:]
+		}
+		if err != nil && b.ctx.Err() == nil {
+			// The connection is broken: start a new generation, which
+			// re-sends everything that is wanted.
+			b.endGeneration(gen)
+		}
+	}
+}
+
+// endGeneration closes generation gen's connection (if still current), which
+// makes subscribeLoop's read fail and open a new one.
+func (b *RedisBroker) endGeneration(gen uint64) {
+	b.smu.Lock()
+	ps := b.ps
+	if b.gen != gen || ps == nil {
+		b.smu.Unlock()
+		return
+	}
+	b.ps = nil
+	b.smu.Unlock()
+	_ = ps.Close()
+}
+
+// newGeneration installs a fresh connection: nothing is subscribed on it
+// yet, so every wanted room is to be (re-)subscribed.
+func (b *RedisBroker) newGeneration(ps *redis.PubSub) uint64 {
+	b.smu.Lock()
+	defer b.smu.Unlock()
+	b.gen++
+	b.ps = ps
+	for room, r := range b.subs {
+		r.sent, r.pending, r.confirmed = false, 0, false
+		if r.want {
+			b.dirty[room] = struct{}{}
+		} else if r.refs == 0 && len(r.waiters) == 0 {
+			delete(b.subs, room)
+		}
+	}
+	select {
+	case b.subSig <- struct{}{}:
+	default:
+	}
+	return b.gen
+}
+
+// subscribeLoop owns the PubSub connection: it (re)connects with backoff and
+// reads confirmations and events.
+func (b *RedisBroker) subscribeLoop() {
+	defer b.wg.Done()
+	wait := minBackoff
+	for b.ctx.Err() == nil {
+		ps := b.client.Subscribe(b.ctx)
+		// PING connects now (rather than at the first SUBSCRIBE) and its
+		// reply tells the reader the connection works.
+		if err := ps.Ping(b.ctx); err != nil {
+			_ = ps.Close()
+			if b.ctx.Err() != nil {
+				return
+			}
+			b.setSub(false, err)
+			b.sleep(wait)
+			wait = b.backoff(wait)
+			continue
+		}
+		gen := b.newGeneration(ps)
+		started := time.Now()
+		err := b.receive(ps, gen)
+		b.endGeneration(gen)
+		_ = ps.Close()
+		if b.ctx.Err() != nil {
+			return
+		}
+		b.setSub(false, err)
+		if time.Since(started) > b.opt.MaxBackoff {
+			wait = minBackoff
+		}
+		b.sleep(wait)
+		wait = b.backoff(wait)
+	}
+}
+
+// receive reads one connection until it fails. Silence longer than the
+// heartbeat interval is answered with a PING; a second silent interval
+// with a PING outstanding means the connection is dead.
+func (b *RedisBroker) receive(ps *redis.PubSub, gen uint64) error {
+	pinged := true // the PING sent by subscribeLoop
+	for {
+		m, err := ps.ReceiveTimeout(b.ctx, b.opt.HeartbeatInterval)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+				if err := ps.Ping(b.ctx); err != nil {
+					return err
+				}
+				pinged = true
+				continue
+			}
+			return err
+		}
+		pinged = false
+		switch m := m.(type) {
+		case *redis.Message:
+			b.stats.received.Add(1)
+			b.deliver(m.Channel, m.Payload)
+		case *redis.Subscription:
+			b.confirm(gen, m.Kind, m.Channel)
+			b.setSub(true, nil)
+		case *redis.Pong:
+			b.setSub(true, nil)
+		}
+	}
+}
+
+// confirm handles a subscribe/unsubscribe reply.
+func (b *RedisBroker) confirm(gen uint64, kind, channel string) {
+	room, ok := strings.CutPrefix(channel, prefixRoomChannel)
+	if !ok {
+		return
+	}
+	b.smu.Lock()
+	r := b.subs[room]
+	if r == nil || b.gen != gen {
+		b.smu.Unlock()
+		return
+	}
+	if r.pending > 0 {
+		r.pending--
+	}
+	var ws []*subWaiter
+	if r.pending == 0 {
+		switch {
+		case kind == "subscribe" && r.sent:
+			r.confirmed = true
+			ws = r.waiters
+			r.waiters = nil
+		case kind == "unsubscribe" && !r.sent:
+			r.confirmed = false
+			if !r.want && r.refs == 0 && len(r.waiters) == 0 {
+				delete(b.subs, room)
+			}
+		}
+	}
+	b.smu.Unlock()
+	for _, w := range ws {
+		w.timer.Stop()
+		w.done(nil)
+	}
+}
+
+// deliver decodes one event (once per node), encodes the client frame (once
+// per node) and hands it to the node's fan-out.
+//
+// Known types (message, userJoined, userLeft) are re-encoded from their
+// structs, so clients see exactly the reference field set whatever extra
+// fields the publisher added. Other types (a newer reference app, say) are
+// forwarded as the publisher wrote them minus excludeUserId and origin,
+// keeping the field order, as a reference node would. Payloads that are not
+// a JSON object with a string type are dropped and counted (Stats.Dropped).
+func (b *RedisBroker) deliver(channel, payload string) {
+	room, ok := strings.CutPrefix(channel, prefixRoomChannel)
+	if !ok {
+		return
+	}
+	var env Envelope
+	if err := envelopeAPI.UnmarshalFromString(payload, &env); err != nil || env.Type == "" {
+		b.dropped(room, payload, err)
+		return
+	}
+	var frame []byte
+	switch env.Type {
+	case TypeMessage:
+		frame = frameOf(&Chat{Type: env.Type, Content: env.Content, Username: env.Username, UserID: env.UserID,
+			Timestamp: env.Timestamp})
+	case TypeUserJoined, TypeUserLeft:
+		n := 0
+		if env.MemberCount != nil {
+			n = *env.MemberCount
+		}
+		frame = frameOf(&Presence{Type: env.Type, Username: env.Username, UserID: env.UserID, MemberCount: n})
+	default:
+		node, err := sonic.GetFromString(payload)
+		if err == nil {
+			_, err = node.Unset("excludeUserId")
+		}
+		if err == nil {
+			_, err = node.Unset("origin")
+		}
+		var js []byte
+		if err == nil {
+			js, err = node.MarshalJSON()
+		}
+		if err != nil {
+			b.dropped(room, payload, err)
+			return
+		}
+		b.stats.forwarded.Add(1)
+		frame = rawFrame(js)
+	}
+	b.d.Deliver(room, frame, env.ExcludeUserID)
+}
+
+func (b *RedisBroker) dropped(room, payload string, err error) {
+	if n := b.stats.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th, ...
+		if len(payload) > 200 {
+			payload = payload[:200] + "..."
+		}
+		b.log.Warn("dropped a room event that is not a JSON object with a type", "room", room,
+			"payload", payload, "err", err, "dropped", n)
+	}
+}
+
+// rawFrame wraps a JSON text in a text frame.
+func rawFrame(js []byte) []byte {
+	h := eventloop.FrameHeaderSize(len(js))
+	f := make([]byte, h+len(js))
+	eventloop.PutFrameHeader(f[:h], 0x1, len(js))
+	copy(f[h:], js)
+	return f
+}
+
+// envelopeAPI decodes Pub/Sub payloads. Unlike jsonAPI it does not copy
+// strings: the payload is an immutable Go string owned by the event.
+var envelopeAPI = sonic.Config{}.Froze()

@@ -1,0 +1,188 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/server"
+	"github.com/chatd/chatd/server/internal/redistest"
+)
+
+// buildChatd builds the chatd binary into dir.
+func buildChatd(t *testing.T, dir string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(dir, "chatd")
+	start := time.Now()
+	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/chatd/chatd/cmd/chatd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./cmd/chatd: %v\n%s", err, out)
+	}
+	t.Logf("built chatd in %v", time.Since(start).Round(time.Millisecond))
+	return bin
+}
+
+// A node killed with SIGKILL: the survivors remove its members, announce
+// userLeft with the corrected counts (once), and delete the rooms it alone
+// had, within the heartbeat TTL.
+func TestClusterNodeKilled(t *testing.T) {
+	rs := redistest.Start(t)
+	if rs.Mini() {
+		t.Skip("needs a real redis-server: miniredis does not expire keys (heartbeats) by itself")
+	}
+	const interval, ttl = time.Second, 3 * time.Second
+	dir := t.TempDir()
+	bin := buildChatd(t, dir)
+	nodes := startCluster(t, rs, 2, func(o *server.RedisOptions) {
+		o.HeartbeatInterval, o.HeartbeatTTL = interval, ttl
+	})
+	A, B := nodes[0], nodes[1]
+	var doomed *exec.Cmd
+	var doomedExited chan struct{}
+
+	// The doomed node: a real child process. Its heartbeat key appears only
+	// once it has bound its port (the engine starts before the broker), so
+	// a port taken meanwhile by another process cannot fool the wait.
+	rc := rs.Client()
+	var addr string
+	for attempt := 0; ; attempt++ {
+		addr = "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
+		logPath := filepath.Join(dir, fmt.Sprintf("doomed-%d.log", attempt))
+		logf, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-addr", addr, "-redis", rs.URL(), "-node-id", "doomed", "-loops", "1",
+			"-heartbeat-interval", interval.String(), "-heartbeat-ttl", ttl.String())
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		logf.Close()
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				b, _ := os.ReadFile(logPath)
+				t.Logf("doomed node's log:\n%s", b)
+			}
+		})
+		started := false
+		waitFor(t, 20*time.Second, "the child node up", func() bool {
+			select {
+			case <-exited:
+				return true
+			default:
+			}
+			started = rc.Exists(context.Background(), "chatd:node:doomed:alive").Val() == 1 && readyz(addr) == 200
+			return started
+		})
+		if started {
+			doomed, doomedExited = cmd, exited
+			break
+		}
+		if attempt == 2 {
+			t.Fatalf("the child node exited at start three times")
+		}
+		t.Logf("the child node exited at start (port taken?); again")
+	}
+	a := dialChat(t, A.srv.Addr())
+	b := dialChat(t, B.srv.Addr())
+	c := dialChat(t, A.srv.Addr())
+	d1, d2, d3, d4 := dialChat(t, addr), dialChat(t, addr), dialChat(t, addr), dialChat(t, addr)
+	a.join("k", "a")
+	d1.join("k", "d1")
+	a.expect("userJoined")
+	d2.join("k", "d2")
+	a.expect("userJoined")
+	d1.expect("userJoined")
+	if m := b.join("k", "b"); m.num("memberCount") != 4 {
+		t.Fatalf("count %v", m)
+	}
+	a.expect("userJoined")
+	c.join("k2", "c")
+	if m := d3.join("k2", "d3"); m.num("memberCount") != 2 {
+		t.Fatalf("count %v", m)
+	}
+	c.expect("userJoined")
+	d4.join("k3", "d4")
+
+	if err := doomed.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	<-doomedExited
+	limit := ttl + interval + time.Second // + scheduling and the reap itself
+
+	// Each survivor hears both departures once, with falling counts.
+	for _, cl := range []*client{a, b} {
+		var ids []string
+		for n := 3; n >= 2; n-- {
+			m := expectWithin(cl, "userLeft", limit)
+			if m.num("memberCount") != n {
+				t.Fatalf("userLeft %v, want count %d", m, n)
+			}
+			ids = append(ids, m.str("userId"))
+		}
+		slices.Sort(ids)
+		want := []string{d1.userID, d2.userID}
+		slices.Sort(want)
+		if !slices.Equal(ids, want) {
+			t.Fatalf("userLeft for %v, want %v", ids, want)
+		}
+	}
+	if m := expectWithin(c, "userLeft", limit); m.str("userId") != d3.userID || m.str("username") != "d3" || m.num("memberCount") != 1 {
+		t.Fatalf("got %v", m)
+	}
+	took := time.Since(killed)
+	t.Logf("dead node's members removed %v after kill -9 (TTL %v, interval %v)", took.Round(time.Millisecond), ttl, interval)
+	if took > ttl+500*time.Millisecond { // (+ scheduling and the reap itself)
+		t.Fatalf("took %v, more than the TTL", took)
+	}
+	// Announced once: the next event after them is a new message.
+	sendChat(a, "still here")
+	if m := b.expect("message"); m.str("content") != "still here" {
+		t.Fatalf("got %v (a duplicate userLeft?)", m)
+	}
+
+	// Redis agrees.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	mem := rc.SMembers(ctx, "room_members:k").Val()
+	slices.Sort(mem)
+	want := []string{a.userID, b.userID}
+	slices.Sort(want)
+	if !slices.Equal(mem, want) {
+		t.Fatalf("room_members:k %v, want %v", mem, want)
+	}
+	waitFor(t, 5*time.Second, "the dead node forgotten", func() bool {
+		return !rc.SIsMember(ctx, "chatd:nodes", "doomed").Val() &&
+			rc.Exists(ctx, "chatd:node:doomed:members", "user_data:k:"+d1.userID, "room_info:k3", "room_members:k3").Val() == 0
+	})
+	rooms := roomList(c)
+	if got := roomsString(rooms); len(rooms) != 2 || rooms[0].str("roomId") != "k" || rooms[0].num("memberCount") != 2 ||
+		rooms[1].str("roomId") != "k2" || rooms[1].num("memberCount") != 1 {
+		t.Fatalf("room list %s", got)
+	}
+	var reaped int64
+	for _, n := range nodes {
+		reaped += n.broker.Stats().Reaped
+	}
+	if reaped != 4 {
+		t.Fatalf("reaped %d members in all, want 4", reaped)
+	}
+}
