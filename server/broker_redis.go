@@ -83,7 +83,9 @@ type RedisBroker struct {
 	lastScan     time.Time
 
 	inflight atomic.Int64 // queued publishes and state ops not yet finished
-	stats    redisCounters
+	// onPublishTrip, if set before Start, observes each publish round trip.
+	onPublishTrip func(time.Duration)
+	stats         redisCounters
 }
 
 // redisCounters are the broker's counters (see Stats).
@@ -93,6 +95,7 @@ type redisCounters struct {
 	received, dropped, forwarded   atomic.Int64
 	subscribeCmds, unsubscribeCmds atomic.Int64
 	reaped, reconciles, outages    atomic.Int64
+	reconnects                     atomic.Int64
 }
 
 // RedisStats is a snapshot of a RedisBroker's counters.
@@ -108,6 +111,7 @@ type RedisStats struct {
 	Reaped           int64 // members of dead nodes this node removed
 	Reconciles       int64 // re-registrations of this node's members
 	Outages          int64 // times Redis became unreachable
+	Reconnects       int64 // times Redis became reachable again after an outage
 	Subscribed       int   // rooms subscribed or being subscribed now
 }
 
@@ -200,7 +204,7 @@ func (b *RedisBroker) Stats() RedisStats {
 		Received: c.received.Load(), Dropped: c.dropped.Load(), ForwardedUnknown: c.forwarded.Load(),
 		SubscribeCmds: c.subscribeCmds.Load(), UnsubscribeCmds: c.unsubscribeCmds.Load(),
 		Reaped: c.reaped.Load(), Reconciles: c.reconciles.Load(), Outages: c.outages.Load(),
-		Subscribed: n,
+		Reconnects: c.reconnects.Load(), Subscribed: n,
 	}
 }
 
@@ -301,6 +305,9 @@ func (b *RedisBroker) updateHealthLocked(err error) {
 		return
 	}
 	if now {
+		if !b.downSince.IsZero() {
+			b.stats.reconnects.Add(1)
+		}
 		if b.everUp && !b.downSince.IsZero() {
 			b.log.Info("redis reachable again; re-subscribing rooms and re-registering members",
 				"outage", time.Since(b.downSince).Round(time.Millisecond))

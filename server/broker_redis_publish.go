@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -90,8 +91,12 @@ func (b *RedisBroker) publishBatch(pipe redis.Pipeliner, batch []pubItem) {
 	for i := range batch {
 		cmds[i] = pipe.Publish(ctx, batch[i].channel, batch[i].payload)
 	}
+	began := time.Now()
 	_, err := pipe.Exec(ctx)
 	cancel()
+	if b.onPublishTrip != nil {
+		b.onPublishTrip(time.Since(began))
+	}
 	b.stats.publishTrips.Add(1)
 	if err == nil {
 		b.stats.published.Add(int64(len(batch)))

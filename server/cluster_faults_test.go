@@ -219,10 +219,22 @@ func TestClusterRedisRestart(t *testing.T) {
 	if lists[0] != lists[1] {
 		t.Fatalf("room lists differ: %v", lists)
 	}
+	var publishErrors float64
 	for _, n := range nodes {
 		if st := n.broker.Stats(); st.Outages != 1 {
 			t.Fatalf("outages %+v", st)
 		}
+		m := scrape(t, n.srv)
+		if m["chatd_redis_outages_total"] != 1 || m["chatd_redis_reconnects_total"] != 1 || m["chatd_redis_up"] != 1 ||
+			m["chatd_redis_subscribed_rooms"] == 0 {
+			t.Fatalf("redis metrics after the outage: outages %v reconnects %v up %v subscribed %v",
+				m["chatd_redis_outages_total"], m["chatd_redis_reconnects_total"], m["chatd_redis_up"],
+				m["chatd_redis_subscribed_rooms"])
+		}
+		publishErrors += m["chatd_redis_publish_errors_total"]
+	}
+	if publishErrors == 0 {
+		t.Fatal("the refused publishes were not counted")
 	}
 }
 

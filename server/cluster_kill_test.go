@@ -49,57 +49,9 @@ func TestClusterNodeKilled(t *testing.T) {
 		o.HeartbeatInterval, o.HeartbeatTTL = interval, ttl
 	})
 	A, B := nodes[0], nodes[1]
-	var doomed *exec.Cmd
-	var doomedExited chan struct{}
-
-	// The doomed node: a real child process. Its heartbeat key appears only
-	// once it has bound its port (the engine starts before the broker), so
-	// a port taken meanwhile by another process cannot fool the wait.
 	rc := rs.Client()
-	var addr string
-	for attempt := 0; ; attempt++ {
-		addr = "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
-		logPath := filepath.Join(dir, fmt.Sprintf("doomed-%d.log", attempt))
-		logf, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "-addr", addr, "-redis", rs.URL(), "-node-id", "doomed", "-loops", "1",
-			"-heartbeat-interval", interval.String(), "-heartbeat-ttl", ttl.String())
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		logf.Close()
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			<-exited
-			if t.Failed() {
-				b, _ := os.ReadFile(logPath)
-				t.Logf("doomed node's log:\n%s", b)
-			}
-		})
-		started := false
-		waitFor(t, 20*time.Second, "the child node up", func() bool {
-			select {
-			case <-exited:
-				return true
-			default:
-			}
-			started = rc.Exists(context.Background(), "chatd:node:doomed:alive").Val() == 1 && readyz(addr) == 200
-			return started
-		})
-		if started {
-			doomed, doomedExited = cmd, exited
-			break
-		}
-		if attempt == 2 {
-			t.Fatalf("the child node exited at start three times")
-		}
-		t.Logf("the child node exited at start (port taken?); again")
-	}
+	child := startChildNode(t, bin, rs, "doomed", "-heartbeat-interval", interval.String(), "-heartbeat-ttl", ttl.String())
+	doomed, doomedExited, addr := child.cmd, child.exited, child.addr
 	a := dialChat(t, A.srv.Addr())
 	b := dialChat(t, B.srv.Addr())
 	c := dialChat(t, A.srv.Addr())
@@ -184,5 +136,65 @@ func TestClusterNodeKilled(t *testing.T) {
 	}
 	if reaped != 4 {
 		t.Fatalf("reaped %d members in all, want 4", reaped)
+	}
+}
+
+// childNode is a chatd node running as a real child process.
+type childNode struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has exited
+	addr    string
+	logPath string
+	err     error // the exit status, once exited is closed
+}
+
+// startChildNode runs bin as a cluster node named id on a free port and
+// waits until it is registered in Redis and ready. A port taken by another
+// process between the probe and the bind makes the child exit at start; it
+// is then retried on another port. The child is killed at cleanup.
+func startChildNode(t *testing.T, bin string, rs *redistest.Server, id string, args ...string) *childNode {
+	t.Helper()
+	rc := rs.Client()
+	dir := t.TempDir()
+	for attempt := 0; ; attempt++ {
+		n := &childNode{addr: "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)), exited: make(chan struct{}),
+			logPath: filepath.Join(dir, fmt.Sprintf("%s-%d.log", id, attempt))}
+		logf, err := os.Create(n.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.cmd = exec.Command(bin, append([]string{"-addr", n.addr, "-redis", rs.URL(), "-node-id", id, "-loops", "1"},
+			args...)...)
+		n.cmd.Stdout, n.cmd.Stderr = logf, logf
+		if err := n.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		logf.Close()
+		go func() { n.err = n.cmd.Wait(); close(n.exited) }()
+		t.Cleanup(func() {
+			_ = n.cmd.Process.Kill()
+			<-n.exited
+			if t.Failed() {
+				b, _ := os.ReadFile(n.logPath)
+				t.Logf("%s's log:\n%s", id, b)
+			}
+		})
+		started := false
+		waitFor(t, 20*time.Second, "the child node up", func() bool {
+			select {
+			case <-n.exited:
+				return true
+			default:
+			}
+			started = rc.Exists(context.Background(), "chatd:node:"+id+":alive").Val() == 1 && readyz(n.addr) == 200
+			return started
+		})
+		if started {
+			return n
+		}
+		if attempt == 2 {
+			t.Fatalf("the child node exited at start three times")
+		}
+		t.Logf("the child node exited at start (port taken?); again")
 	}
 }

@@ -171,4 +171,14 @@ func TestClusterThreeNodes(t *testing.T) {
 	if m := x.expect("userLeft"); m.str("userId") != y.userID || m.num("memberCount") != 1 {
 		t.Fatalf("got %v", m)
 	}
+	// Each node's Redis metrics saw the traffic.
+	for i, n := range nodes {
+		m := scrape(t, n.srv)
+		if m["chatd_redis_up"] != 1 || m["chatd_redis_published_total"] == 0 || m["chatd_redis_received_total"] == 0 ||
+			m["chatd_redis_publish_seconds_count"] == 0 || m["chatd_redis_publish_errors_total"] != 0 {
+			t.Fatalf("node %d redis metrics: up %v published %v received %v trips %v errors %v", i, m["chatd_redis_up"],
+				m["chatd_redis_published_total"], m["chatd_redis_received_total"], m["chatd_redis_publish_seconds_count"],
+				m["chatd_redis_publish_errors_total"])
+		}
+	}
 }

@@ -31,9 +31,12 @@ const (
 	DefaultMaxQueuedRequests = 64               // requests waiting behind a slow one (e.g. a join); more are refused
 	DefaultBrokerTimeout     = 5 * time.Second  // a cluster request (join, leave, room list) fails after this
 	DefaultShutdownTimeout   = 10 * time.Second // graceful stop gives up after this
+	DefaultDrainWindow       = 5 * time.Second  // a draining node closes its clients spread over this window
 	DefaultWebSocketPaths    = "/,/ws"          // paths that accept upgrades
 	DefaultAllowedOrigins    = ""               // empty: same host (any port) or no Origin header; "*" allows all
 	DefaultLogFormat         = "text"           // log format: text or json
+	DefaultLogLevel          = "info"           // log level: debug, info, warn or error (no per-message logs at info)
+	DefaultAdminAddr         = ""               // separate listener for /metrics, /healthz, /readyz; empty: main port only
 	DefaultSubscribeLinger   = 30 * time.Second // keep a room's Redis subscription this long after its last local member left
 	DefaultHeartbeatInterval = 5 * time.Second  // node heartbeat refresh period (cluster mode)
 	DefaultHeartbeatTTL      = 15 * time.Second // a node whose heartbeat is this old is dead; its members are removed

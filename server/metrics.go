@@ -27,8 +27,6 @@ type metrics struct {
 	errorReplies   *prometheus.CounterVec
 
 	publishLatency prometheus.Histogram
-	publishErrors  prometheus.Counter
-	reconnects     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -46,15 +44,13 @@ func newMetrics() *metrics {
 	m.rateLimited = counter("rate_limit_refusals_total", "Requests refused by the per-connection rate limit.")
 	m.rateAbuse = counter("rate_limit_closes_total", "Connections closed (1008) for sustained rate-limit abuse.")
 	m.originRefusals = counter("origin_refusals_total", "Upgrades refused (403) by the origin policy.")
-	m.publishErrors = counter("broker_publish_errors_total", "Room events the broker failed to publish.")
-	m.reconnects = counter("broker_reconnects_total", "Times the broker regained the cluster after losing it.")
 	m.errorReplies = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chatd", Name: "error_replies_total",
 		Help: "Error replies sent to clients, by code."}, []string{"code"})
 	m.fanoutSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "chatd", Name: "fanout_size",
 		Help:    "Local members of the room (the excluded sender included) per room event this node delivers.",
 		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
 	m.publishLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "chatd",
-		Name: "broker_publish_seconds", Help: "Time from publish to the broker's acknowledgement.",
+		Name: "redis_publish_seconds", Help: "Round trip of one pipelined batch of PUBLISH commands.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)})
 	m.reg.MustRegister(m.errorReplies, m.fanoutSize, m.publishLatency)
 	return m
@@ -143,6 +139,50 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 	count(descIdle, st.IdleCloses)
 	count(descProto, st.ProtocolErrors)
 	gauge(descRooms, int64(tc.s.rooms.Len()))
+}
+
+// redisCollector exports a RedisBroker's counters.
+type redisCollector struct{ b *RedisBroker }
+
+var (
+	descRedisPublished  = desc("redis_published_total", "Room events published to Redis.", "")
+	descRedisPubErrors  = desc("redis_publish_errors_total", "Room events that could not be published (the sender was told).", "")
+	descRedisTrips      = desc("redis_publish_round_trips_total", "Pipelined PUBLISH batches sent.", "")
+	descRedisReceived   = desc("redis_received_total", "Room events received from Redis.", "")
+	descRedisDropped    = desc("redis_dropped_total", "Received payloads that were not a JSON object with a type.", "")
+	descRedisSubscribed = desc("redis_subscribed_rooms", "Rooms this node is subscribed to now.", "")
+	descRedisOutages    = desc("redis_outages_total", "Times Redis became unreachable.", "")
+	descRedisReconnects = desc("redis_reconnects_total", "Times Redis became reachable again after an outage.", "")
+	descRedisReaped     = desc("redis_reaped_members_total", "Members of dead nodes this node removed.", "")
+	descRedisHealthy    = desc("redis_up", "1 when Redis is reachable (publish and subscribe sides).", "")
+)
+
+func (rc redisCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRedisPublished, descRedisPubErrors, descRedisTrips, descRedisReceived,
+		descRedisDropped, descRedisSubscribed, descRedisOutages, descRedisReconnects, descRedisReaped, descRedisHealthy} {
+		ch <- d
+	}
+}
+
+func (rc redisCollector) Collect(ch chan<- prometheus.Metric) {
+	st := rc.b.Stats()
+	count := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	count(descRedisPublished, st.Published)
+	count(descRedisPubErrors, st.PublishFailed)
+	count(descRedisTrips, st.PublishTrips)
+	count(descRedisReceived, st.Received)
+	count(descRedisDropped, st.Dropped)
+	count(descRedisOutages, st.Outages)
+	count(descRedisReconnects, st.Reconnects)
+	count(descRedisReaped, st.Reaped)
+	ch <- prometheus.MustNewConstMetric(descRedisSubscribed, prometheus.GaugeValue, float64(st.Subscribed))
+	up := 0.0
+	if rc.b.Healthy() {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descRedisHealthy, prometheus.GaugeValue, up)
 }
 
 // metricsText renders the registry in the Prometheus text format.

@@ -41,6 +41,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, broker: cfg.Broker, users: newUserIndex(), metrics: newMetrics(), base: time.Now()}
 	s.metrics.reg.MustRegister(transportCollector{s})
+	if rb, ok := cfg.Broker.(*RedisBroker); ok {
+		s.metrics.reg.MustRegister(redisCollector{rb})
+		rb.onPublishTrip = func(d time.Duration) { s.metrics.publishLatency.Observe(d.Seconds()) }
+	} else {
+		s.metrics.reg.Unregister(s.metrics.publishLatency) // no Redis, no round trips
+	}
 	return s, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,10 +22,69 @@ var version = "dev"
 type options struct {
 	cfg             server.Config
 	version         bool
+	help            bool
 	logFormat       string
-	logLevel        string
+	logLevel        slog.Level
 	shutdownTimeout time.Duration
+	drainWindow     time.Duration
+	adminAddr       string
 	redis           *redisFlags
+}
+
+// flagGroups orders -help: every flag belongs to exactly one group.
+var flagGroups = []struct {
+	title string
+	names []string
+}{
+	{"Listener", []string{"addr", "loops", "reuseport", "max-conns", "allowed-origins"}},
+	{"Limits (per connection)", []string{"max-message-bytes", "max-header-bytes", "max-outbound-bytes",
+		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
+		"close-timeout"}},
+	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
+		"subscribe-linger"}},
+	{"Operations", []string{"admin", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
+}
+
+// rawFlags are flag values that need parsing after the flag package.
+type rawFlags struct {
+	addr, origins, level *string
+}
+
+// newFlagSet registers every flag of chatd on a new FlagSet, bound to o.
+func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
+	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c := &o.cfg
+	var r rawFlags
+	r.addr = fs.String("addr", server.DefaultAddr, "listen address host:port (env PORT sets the port)")
+	fs.IntVar(&c.Loops, "loops", 0, "event loops (0: one per CPU)")
+	fs.BoolVar(&c.ReusePort, "reuseport", false, "set SO_REUSEPORT so several nodes can share the port")
+	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets per node (0: unlimited); more get 503")
+	r.origins = fs.String("allowed-origins", server.DefaultAllowedOrigins, "comma-separated Origin values allowed to upgrade, or * for all (empty: same host, any port)")
+
+	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest inbound message; larger closes 1009")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", server.DefaultMaxHeaderBytes, "largest upgrade request head; larger gets 431")
+	fs.IntVar(&c.MaxOutboundBytes, "max-outbound-bytes", server.DefaultMaxOutboundBytes, "queued output per connection; more closes 4008 (slow consumer)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", server.DefaultRateLimit, "requests per second per connection (negative: no limit); over it: error rate_limited")
+	fs.IntVar(&c.RateBurst, "rate-burst", server.DefaultRateBurst, "rate limit burst")
+	fs.IntVar(&c.RateAbuseRefusals, "rate-abuse-refusals", server.DefaultRateAbuseRefusals, "rate-limit refusals within 10 s that close the connection with 1008")
+	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "the upgrade request must arrive within this")
+	fs.DurationVar(&c.PingInterval, "ping-interval", server.DefaultPingInterval, "ping a connection quiet for this long")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close (1001) a connection with no inbound traffic for this long")
+	fs.DurationVar(&c.CloseTimeout, "close-timeout", server.DefaultCloseTimeout, "wait this long for the client's close frame before dropping TCP")
+
+	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
+	o.redis = addRedisFlags(fs)
+
+	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (they are always on the main port too)")
+	fs.DurationVar(&o.drainWindow, "drain-window", server.DefaultDrainWindow, "on SIGTERM, close clients spread over this window (0: at once)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "graceful stop gives up after this (must exceed -drain-window)")
+	fs.StringVar(&o.logFormat, "log-format", server.DefaultLogFormat, "log format: text or json")
+	r.level = fs.String("log-level", server.DefaultLogLevel, "log level: debug, info, warn, error")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.help, "help", false, "show this help and exit")
+
+	return fs, r
 }
 
 // parseFlags parses args; every flag may also come from the environment
@@ -32,39 +92,26 @@ type options struct {
 // reference app's PORT sets the listen port. Flags win over the environment.
 func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs, raw := newFlagSet(o)
 	c := &o.cfg
-
-	addr := fs.String("addr", server.DefaultAddr, "listen address host:port (env PORT sets the port)")
-	fs.IntVar(&c.Loops, "loops", 0, "event loops (0: one per CPU)")
-	fs.BoolVar(&c.ReusePort, "reuseport", false, "set SO_REUSEPORT so several nodes can share the port")
-	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest inbound message; larger closes 1009")
-	fs.IntVar(&c.MaxOutboundBytes, "max-outbound-bytes", server.DefaultMaxOutboundBytes, "queued output per connection; more closes 4008")
-	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets per node (0: unlimited); more get 503")
-	fs.StringVar(&o.logFormat, "log-format", server.DefaultLogFormat, "log format: text or json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "graceful stop gives up after this")
-	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	help := fs.Bool("help", false, "show this help")
-	o.redis = addRedisFlags(fs)
-
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			o.help = true
+			return o, nil
+		}
 		return nil, fmt.Errorf("%w (see chatd -help)", err)
 	}
-	if *help {
-		printHelp(fs)
-		os.Exit(0)
+	if o.help || o.version {
+		return o, nil
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (see chatd -help)", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		env := "CHATD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(f.Name)
 		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
@@ -77,7 +124,7 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	if err := o.redis.resolve(getenv); err != nil {
 		return nil, err
 	}
-	c.Addr = *addr
+	c.Addr = *raw.addr
 	if p := getenv("PORT"); p != "" && !set["addr"] && getenv("CHATD_ADDR") == "" {
 		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
 			return nil, fmt.Errorf("PORT=%q is not a port number", p)
@@ -85,24 +132,83 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 		host, _, _ := net.SplitHostPort(c.Addr)
 		c.Addr = net.JoinHostPort(host, p)
 	}
+	if *raw.origins != "" {
+		for _, o := range strings.Split(*raw.origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+	}
+	return o, o.check(*raw.level)
+}
+
+// check validates values the flag package cannot.
+func (o *options) check(level string) error {
+	c := &o.cfg
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return nil, fmt.Errorf("-addr %q: %w", c.Addr, err)
+		return fmt.Errorf("-addr %q: %w", c.Addr, err)
 	}
-	if c.MaxMessageBytes < 125 {
-		return nil, fmt.Errorf("-max-message-bytes must be at least 125")
+	if o.adminAddr != "" {
+		if _, _, err := net.SplitHostPort(o.adminAddr); err != nil {
+			return fmt.Errorf("-admin %q: %w", o.adminAddr, err)
+		}
 	}
-	return o, nil
+	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return fmt.Errorf("-log-format %q: want text or json", o.logFormat)
+	}
+	switch {
+	case c.Loops < 0 || c.Loops > 64:
+		return fmt.Errorf("-loops must be between 0 and 64")
+	case c.MaxMessageBytes < 125:
+		return fmt.Errorf("-max-message-bytes must be at least 125")
+	case c.MaxHeaderBytes < 256:
+		return fmt.Errorf("-max-header-bytes must be at least 256")
+	case c.MaxOutboundBytes < 1024:
+		return fmt.Errorf("-max-outbound-bytes must be at least 1024")
+	case c.MaxConns < 0:
+		return fmt.Errorf("-max-conns must not be negative")
+	case c.RateLimit > 0 && c.RateBurst < 1:
+		return fmt.Errorf("-rate-burst must be at least 1")
+	case c.HandshakeTimeout <= 0 || c.PingInterval <= 0 || c.IdleTimeout <= 0 || c.CloseTimeout <= 0:
+		return fmt.Errorf("timeouts must be positive")
+	case c.IdleTimeout <= c.PingInterval:
+		return fmt.Errorf("-idle-timeout (%v) must exceed -ping-interval (%v)", c.IdleTimeout, c.PingInterval)
+	case o.drainWindow < 0 || o.shutdownTimeout <= o.drainWindow:
+		return fmt.Errorf("-shutdown-timeout (%v) must exceed -drain-window (%v)", o.shutdownTimeout, o.drainWindow)
+	}
+	return nil
 }
 
-func printHelp(fs *flag.FlagSet) {
-	fmt.Println("Usage: chatd [flags]\n\nEvery flag can also be set with CHATD_<FLAG> (e.g. CHATD_LOOPS=4); PORT sets the port.\n\nFlags:")
-	fs.SetOutput(os.Stdout)
-	fs.PrintDefaults()
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return "CHATD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func newLogger(format, level string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(level))
+// printHelp writes the flags by group, each with its environment variable
+// and default.
+func printHelp(w io.Writer) {
+	fs, _ := newFlagSet(&options{})
+	fmt.Fprint(w, "Usage: chatd [flags]\n\nA WebSocket chat node. Without -redis it runs alone on an embedded broker.\n"+
+		"Every flag can also be set with CHATD_<FLAG> (e.g. CHATD_LOOPS=4); PORT sets the port,\n"+
+		"REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD) the Redis server.\n"+
+		"Signals: SIGTERM/SIGINT drain gracefully (a second one exits at once); SIGUSR1 logs the heap after a GC.\n")
+	for _, g := range flagGroups {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, name := range g.names {
+			f := fs.Lookup(name)
+			def := ""
+			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "0s" {
+				def = " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(w, "  -%s\n      %s%s [%s]\n", f.Name, f.Usage, def, envName(f.Name))
+		}
+	}
+}
+
+func newLogger(format string, lv slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))

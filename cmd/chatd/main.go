@@ -5,10 +5,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/chatd/chatd/server"
 )
@@ -23,8 +29,12 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "chatd:", err)
 		return 2
 	}
-	if opts.version {
-		fmt.Println("chatd", version)
+	switch {
+	case opts.help:
+		printHelp(os.Stdout)
+		return 0
+	case opts.version:
+		fmt.Println("chatd", version, runtime.Version())
 		return 0
 	}
 	log := newLogger(opts.logFormat, opts.logLevel)
@@ -45,23 +55,55 @@ func run(args []string) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	var admin *http.Server
+	if opts.adminAddr != "" {
+		admin = &http.Server{Addr: opts.adminAddr, Handler: srv.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := admin.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("admin listener", "addr", opts.adminAddr, "err", err)
+			}
+		}()
+		log.Info("admin listening", "addr", opts.adminAddr)
+	}
 
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
-	log.Info("shutting down", "signal", s.String(), "timeout", opts.shutdownTimeout)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	var s os.Signal
+	for s = range sig {
+		if s != syscall.SIGUSR1 {
+			break
+		}
+		logHeap(log, srv)
+	}
+	log.Info("draining", "signal", s.String(), "window", opts.drainWindow, "timeout", opts.shutdownTimeout)
+	go func() {
+		for s := range sig {
+			if s != syscall.SIGUSR1 {
+				log.Warn("second signal: exiting now")
+				os.Exit(1)
+			}
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
 	defer cancel()
-	go func() {
-		// A second signal exits at once.
-		<-sig
-		log.Warn("second signal: exiting now")
-		os.Exit(1)
-	}()
-	if err := srv.Shutdown(ctx); err != nil {
-		log.Error("shutdown", "err", err)
+	err = srv.Drain(ctx, opts.drainWindow)
+	if admin != nil {
+		_ = admin.Shutdown(ctx)
+	}
+	if err != nil {
+		log.Error("drain did not finish", "err", err)
 		return 1
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// logHeap runs a full GC, returns freed memory to the OS and logs what is
+// live, so that RSS read right after measures live memory (BENCHMARKS.md).
+func logHeap(log *slog.Logger, srv *server.Server) {
+	debug.FreeOSMemory()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	log.Info("heap after GC", "websockets", srv.Stats().WebSockets, "heap_inuse", m.HeapInuse,
+		"heap_objects", m.HeapObjects, "sys", m.Sys)
 }
