@@ -28,6 +28,7 @@ type options struct {
 	shutdownTimeout time.Duration
 	drainWindow     time.Duration
 	adminAddr       string
+	pprof           bool
 	redis           *redisFlags
 }
 
@@ -42,7 +43,7 @@ var flagGroups = []struct {
 		"close-timeout"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
-	{"Operations", []string{"admin", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
+	{"Operations", []string{"admin", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
 }
 
 // rawFlags are flag values that need parsing after the flag package.
@@ -77,6 +78,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	o.redis = addRedisFlags(fs)
 
 	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (they are always on the main port too)")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's /debug/pprof on the -admin listener (keep it private)")
 	fs.DurationVar(&o.drainWindow, "drain-window", server.DefaultDrainWindow, "on SIGTERM, close clients spread over this window (0: at once)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "graceful stop gives up after this (must exceed -drain-window)")
 	fs.StringVar(&o.logFormat, "log-format", server.DefaultLogFormat, "log format: text or json")
@@ -152,6 +154,8 @@ func (o *options) check(level string) error {
 		if _, _, err := net.SplitHostPort(o.adminAddr); err != nil {
 			return fmt.Errorf("-admin %q: %w", o.adminAddr, err)
 		}
+	} else if o.pprof {
+		return fmt.Errorf("-pprof needs -admin")
 	}
 	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
