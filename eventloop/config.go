@@ -50,6 +50,14 @@ type Config struct {
 	// after sending its own before dropping TCP. Zero: DefaultCloseTimeout.
 	CloseTimeout time.Duration
 
+	// CoalesceDelay holds frames posted to a loop from other goroutines
+	// (fan-outs, Send) for this long before writing them, so that a busy
+	// connection gets several frames per write system call: less CPU per
+	// delivery for up to this much extra latency. Replies written inside
+	// callbacks are not delayed. Zero: write at once (batching then happens
+	// only when the loop is busy).
+	CoalesceDelay time.Duration
+
 	// Handler receives requests, messages and closes. Required.
 	Handler Handler
 	// Logger receives transport logs. Zero: slog.Default().
@@ -76,6 +84,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Loops > 64 {
 		return c, errors.New("eventloop: at most 64 loops")
+	}
+	if c.CoalesceDelay < 0 || c.CoalesceDelay > time.Second {
+		return c, errors.New("eventloop: CoalesceDelay must be between 0 and 1s")
 	}
 	if c.MaxMessageBytes < 125 || c.MaxOutboundBytes < 1024 || c.MaxHeaderBytes < 256 {
 		return c, errors.New("eventloop: limits too small (message ≥ 125, outbound ≥ 1024, header ≥ 256 bytes)")

@@ -16,4 +16,5 @@ const (
 	DefaultMaxOutboundBytes = 1 << 20          // queued outbound bytes per connection; more closes 4008
 	DefaultTCPKeepAlive     = 60 * time.Second // TCP keepalive period
 	DefaultTickInterval     = time.Second      // timer sweep period (shortened for short timeouts)
+	DefaultCoalesceDelay    = 0                // hold fanned-out frames this long to batch writes; 0: write at once
 )

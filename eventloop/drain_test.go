@@ -86,3 +86,28 @@ func TestEachConn(t *testing.T) {
 		t.Fatalf("visited %d, want %d", len(seen), n)
 	}
 }
+
+// With CoalesceDelay, frames sent to one connection from another goroutine
+// within the delay leave in one write.
+func TestCoalesceDelayBatches(t *testing.T) {
+	h := newEchoHandler()
+	e := startEngine(t, h, func(c *eventloop.Config) { c.CoalesceDelay = 200 * time.Millisecond })
+	ws := dial(t, e)
+	c := collectOpen(t, h, 1)[0]
+	before := e.Stats()
+	const n = 16
+	for i := range n {
+		c.Send(eventloop.TextFrame([]byte{byte('a' + i)}))
+	}
+	for i := range n {
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, p, err := ws.ReadMessage()
+		if err != nil || string(p) != string(rune('a'+i)) {
+			t.Fatalf("frame %d: %q %v", i, p, err)
+		}
+	}
+	after := e.Stats()
+	if w, f := after.WriteCalls-before.WriteCalls, after.FramesOut-before.FramesOut; w != 1 || f != n {
+		t.Fatalf("%d frames in %d writes, want %d in 1", f, w, n)
+	}
+}

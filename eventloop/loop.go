@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -33,6 +34,7 @@ type loop struct {
 	spare     []task
 	scheduled bool
 	drainFn   gnet.RunnableFunc
+	delay     *time.Timer // with CoalesceDelay: schedules the drain
 	sweepFn   gnet.RunnableFunc
 
 	stats loopStats
@@ -65,6 +67,10 @@ func (l *loop) post(t task) bool {
 	l.scheduled = true
 	l.mu.Unlock()
 	if wake {
+		if d := l.eng.cfg.CoalesceDelay; d > 0 {
+			l.delayTimer(d)
+			return true
+		}
 		if err := l.gl.Execute(context.Background(), l.drainFn); err != nil {
 			// The engine is shutting down; nothing will be delivered.
 			l.mu.Lock()
@@ -76,6 +82,27 @@ func (l *loop) post(t task) bool {
 		}
 	}
 	return true
+}
+
+// delayTimer schedules the drain d from now (Config.CoalesceDelay): what
+// arrives meanwhile joins the batch, so a connection receiving many frames
+// gets them in fewer writes.
+func (l *loop) delayTimer(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.delay == nil {
+		l.delay = time.AfterFunc(d, func() {
+			if err := l.gl.Execute(context.Background(), l.drainFn); err != nil {
+				l.mu.Lock()
+				clear(l.box)
+				l.box = l.box[:0]
+				l.scheduled = false
+				l.mu.Unlock()
+			}
+		})
+		return
+	}
+	l.delay.Reset(d)
 }
 
 // drain runs the mailbox on the loop.

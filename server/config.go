@@ -27,6 +27,11 @@ type Config struct {
 	// eventloop.Config. Zero: the defaults of the same names.
 	HandshakeTimeout, PingInterval, IdleTimeout, CloseTimeout time.Duration
 
+	// CoalesceDelay holds room events up to this long so that busy
+	// connections get several per write (see eventloop.Config). Zero:
+	// DefaultCoalesceDelay (off).
+	CoalesceDelay time.Duration
+
 	// MaxUsernameBytes, MaxRoomIDBytes, MaxRoomNameBytes bound names. Zero:
 	// the defaults of the same names.
 	MaxUsernameBytes, MaxRoomIDBytes, MaxRoomNameBytes int

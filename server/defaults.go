@@ -19,6 +19,7 @@ const (
 	DefaultPingInterval     = eventloop.DefaultPingInterval     // 30 s: ping a quiet connection
 	DefaultIdleTimeout      = eventloop.DefaultIdleTimeout      // 75 s without inbound traffic closes 1001
 	DefaultCloseTimeout     = eventloop.DefaultCloseTimeout     // 3 s to answer our close frame
+	DefaultCoalesceDelay    = eventloop.DefaultCoalesceDelay    // 0: room events are written at once (see -coalesce-delay)
 
 	DefaultMaxConns          = 0                // open WebSockets per node; 0 = unlimited (the file limit still applies)
 	DefaultMaxUsernameBytes  = 64               // username length in bytes

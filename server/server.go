@@ -64,6 +64,7 @@ func (s *Server) Start() error {
 		PingInterval:     s.cfg.PingInterval,
 		IdleTimeout:      s.cfg.IdleTimeout,
 		CloseTimeout:     s.cfg.CloseTimeout,
+		CoalesceDelay:    s.cfg.CoalesceDelay,
 		Handler:          (*handler)(s),
 		Logger:           s.cfg.Logger,
 	})
