@@ -3,6 +3,7 @@ package eventloop_test
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,5 +110,14 @@ func TestCoalesceDelayBatches(t *testing.T) {
 	after := e.Stats()
 	if w, f := after.WriteCalls-before.WriteCalls, after.FramesOut-before.FramesOut; w != 1 || f != n {
 		t.Fatalf("%d frames in %d writes, want %d in 1", f, w, n)
+	}
+}
+
+// A port in use is reported as such (gnet alone says "bad file descriptor").
+func TestStartPortInUse(t *testing.T) {
+	e := startEngine(t, newEchoHandler(), nil)
+	_, err := eventloop.Start(eventloop.Config{Addr: e.Addr(), Loops: 1, Handler: newEchoHandler(), Logger: quietLogger()})
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("got %v, want an error saying the address is in use", err)
 	}
 }

@@ -87,6 +87,13 @@ func (e *Engine) Start() error {
 			err = errors.New("engine stopped during start")
 		}
 		e.stopped.Store(true)
+		// gnet reports a port in use as "setsockopt: bad file descriptor":
+		// ask the kernel the plain way for a message an operator can act on.
+		if ln, lerr := net.Listen("tcp", cfg.Addr); lerr != nil {
+			err = lerr
+		} else {
+			_ = ln.Close()
+		}
 		return fmt.Errorf("eventloop: listen on %s: %w", cfg.Addr, err)
 	}
 }
