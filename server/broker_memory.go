@@ -19,8 +19,8 @@ type MemoryBroker struct {
 type memRoom struct {
 	name      string
 	createdAt time.Time
-	members   map[string]string // userId -> username
-	pubMu     sync.Mutex        // one order of events for every member
+	members   map[string]struct{} // userIds
+	pubMu     sync.Mutex          // one order of events for every member
 }
 
 // NewMemoryBroker returns an empty MemoryBroker.
@@ -61,10 +61,10 @@ func (b *MemoryBroker) Join(m Member, name string, done func(int, error)) {
 	b.mu.Lock()
 	r := b.rooms[m.RoomID]
 	if r == nil {
-		r = &memRoom{name: name, createdAt: b.now(), members: make(map[string]string)}
+		r = &memRoom{name: name, createdAt: b.now(), members: make(map[string]struct{})}
 		b.rooms[m.RoomID] = r
 	}
-	r.members[m.UserID] = m.Username
+	r.members[m.UserID] = struct{}{}
 	n := len(r.members)
 	b.mu.Unlock()
 	done(n, nil)

@@ -40,7 +40,7 @@ func (s *session) handle(p []byte) {
 		s.message(&req)
 	case TypeLeaveRoom:
 		// The reference app sends no reply to leaveRoom.
-		if s.roomID != "" {
+		if s.room != nil {
 			s.leave(true, s.resume)
 		}
 	case TypeGetRoomList:
@@ -71,7 +71,7 @@ func (s *session) join(req *Request) {
 	if name == "" {
 		name = roomID
 	}
-	if s.roomID != "" {
+	if s.room != nil {
 		s.leave(true, func() { s.enter(roomID, username, name) })
 		return
 	}
@@ -120,7 +120,6 @@ func (s *session) entered(roomID string, count int) {
 		})
 		return
 	}
-	s.roomID = roomID
 	s.room = srv.rooms.Join(roomID, s.c)
 	srv.metrics.joined()
 	s.send(frameOf(&RoomJoined{Type: TypeRoomJoined, RoomID: roomID, MemberCount: count,
@@ -152,10 +151,10 @@ func (s *session) joinFailed(roomID string, err error, subscribed bool) {
 // reference app; a disconnect does not. then runs on the loop afterwards.
 func (s *session) leave(explicit bool, then func()) {
 	srv := s.srv
-	roomID := s.roomID
+	roomID := s.room.ID()
 	m := s.member(roomID)
 	srv.rooms.Leave(s.room, s.c)
-	s.room, s.roomID = nil, ""
+	s.room = nil
 	srv.metrics.left()
 	exclude := ""
 	if explicit {
@@ -182,7 +181,7 @@ func (s *session) leave(explicit bool, then func()) {
 // message sends a chat message: echoed to the sender at once, published to
 // the room for everyone else. The frame is encoded once, for both.
 func (s *session) message(req *Request) {
-	if s.roomID == "" {
+	if s.room == nil {
 		s.sendError(errNotInRoom)
 		return
 	}
@@ -195,7 +194,7 @@ func (s *session) message(req *Request) {
 	frame := frameOf(msg)
 	s.send(frame)
 	s.srv.metrics.chatMessage()
-	s.srv.broker.Publish(&Event{Room: s.roomID, Payload: msg, ExcludeUserID: s.userID, Frame: frame},
+	s.srv.broker.Publish(&Event{Room: s.room.ID(), Payload: msg, ExcludeUserID: s.userID, Frame: frame},
 		s.publishFailed)
 }
 
@@ -235,7 +234,7 @@ func (s *session) disconnect() {
 	s.closed = true
 	s.queue = nil
 	s.srv.users.remove(s)
-	if s.roomID != "" {
+	if s.room != nil {
 		s.leave(false, nil)
 	}
 }

@@ -106,7 +106,7 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	s.draining.Store(true)
 	s.eng.StopAccepting()
 	err := s.eng.EachConn(ctx, func(c *eventloop.Conn) {
-		if sess, ok := c.Value().(*session); ok && sess.roomID != "" {
+		if sess, ok := c.Value().(*session); ok && sess.room != nil {
 			sess.leave(false, nil)
 		}
 	})
