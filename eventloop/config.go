@@ -34,8 +34,14 @@ type Config struct {
 	// DefaultMaxOutboundBytes.
 	MaxOutboundBytes int
 	// MaxConns bounds open WebSocket connections; further upgrades get 503.
-	// Zero: unlimited.
+	// Zero: unlimited (MaxTCPConns still applies).
 	MaxConns int
+	// MaxTCPConns bounds TCP connections, handshakes included; past it an
+	// accepted socket gets 503 and is closed at once, before it can use up
+	// the file descriptors (gnet stops the whole engine when accept fails
+	// with EMFILE; see fdlimit.go). Zero: the file limit minus the listen
+	// backlog minus a reserve. Negative: no bound (not recommended).
+	MaxTCPConns int
 
 	// HandshakeTimeout drops a connection whose request head has not arrived
 	// this long after accept. Zero: DefaultHandshakeTimeout.
@@ -81,6 +87,19 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.CloseTimeout, DefaultCloseTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	safe, limit := defaultMaxTCPConns()
+	switch {
+	case c.MaxTCPConns == 0:
+		c.MaxTCPConns = safe
+		if limit > 0 && limit < 8192 {
+			c.Logger.Warn("the open file limit is low for a connection server; raise it (ulimit -n, LimitNOFILE)",
+				"limit", limit, "max_tcp_conns", safe)
+		}
+	case c.MaxTCPConns > safe && safe > 0:
+		c.Logger.Warn("MaxTCPConns leaves less than a listen backlog of file descriptors spare: a burst of "+
+			"pending connections can exhaust them, and the engine stops on EMFILE",
+			"max_tcp_conns", c.MaxTCPConns, "safe", safe, "file_limit", limit)
 	}
 	if c.Loops > 64 {
 		return c, errors.New("eventloop: at most 64 loops")

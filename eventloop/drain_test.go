@@ -121,3 +121,29 @@ func TestStartPortInUse(t *testing.T) {
 		t.Fatalf("got %v, want an error saying the address is in use", err)
 	}
 }
+
+// Past MaxTCPConns an accepted socket is answered 503 at once (before it
+// sends anything) and closed, and counted; the others are untouched.
+func TestMaxTCPConns(t *testing.T) {
+	h := newEchoHandler()
+	e := startEngine(t, h, func(c *eventloop.Config) { c.MaxTCPConns = 2 })
+	a, b := dial(t, e), dial(t, e)
+	collectOpen(t, h, 2)
+	c := dialTCP(t, e)
+	resp, _ := c.response()
+	if resp.StatusCode != 503 {
+		t.Fatalf("third connection got %d, want 503", resp.StatusCode)
+	}
+	c.expectEOF()
+	if n := e.Stats().HandshakeFailures[eventloop.HandshakeFull]; n != 1 {
+		t.Fatalf("full counter %d", n)
+	}
+	for _, ws := range []*websocket.Conn{a, b} {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte("still")); err != nil {
+			t.Fatal(err)
+		}
+		if _, p, err := ws.ReadMessage(); err != nil || string(p) != "still" {
+			t.Fatalf("%q %v", p, err)
+		}
+	}
+}

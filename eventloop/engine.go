@@ -101,6 +101,9 @@ func (e *Engine) Start() error {
 // Addr returns the bound listen address ("127.0.0.1:40123").
 func (e *Engine) Addr() string { return e.addr }
 
+// MaxTCPConns returns the effective TCP connection cap (0: none).
+func (e *Engine) MaxTCPConns() int { return max(e.cfg.MaxTCPConns, 0) }
+
 // NumLoops returns the number of event loops; loop indexes are below it.
 func (e *Engine) NumLoops() int { return len(e.loops) }
 
@@ -163,7 +166,23 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if e.draining.Load() {
 		return nil, gnet.Close
 	}
+	if max := e.cfg.MaxTCPConns; max > 0 && e.tcpConns() > int64(max) {
+		e.stats.hsFailure[HandshakeFull].Add(1)
+		return nodeFull, gnet.Close
+	}
 	return nil, gnet.None
+}
+
+// nodeFull answers a socket accepted over MaxTCPConns.
+var nodeFull = encodeResponse(errorResponse(503, "node full"), false)
+
+// tcpConns counts TCP connections over all loops.
+func (e *Engine) tcpConns() int64 {
+	var n int64
+	for _, l := range e.loops {
+		n += l.stats.conns.Load()
+	}
+	return n
 }
 
 // OnClose is called by gnet once per connection, whoever closed it.

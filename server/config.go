@@ -23,6 +23,9 @@ type Config struct {
 	MaxOutboundBytes int
 	// MaxConns bounds open WebSockets per node (503). Zero: unlimited.
 	MaxConns int
+	// MaxTCPConns bounds TCP connections so that the file descriptors never
+	// run out (see eventloop.Config). Zero: derived from the file limit.
+	MaxTCPConns int
 	// HandshakeTimeout, PingInterval, IdleTimeout, CloseTimeout: see
 	// eventloop.Config. Zero: the defaults of the same names.
 	HandshakeTimeout, PingInterval, IdleTimeout, CloseTimeout time.Duration

@@ -60,6 +60,7 @@ func (s *Server) Start() error {
 		MaxHeaderBytes:   s.cfg.MaxHeaderBytes,
 		MaxOutboundBytes: s.cfg.MaxOutboundBytes,
 		MaxConns:         s.cfg.MaxConns,
+		MaxTCPConns:      s.cfg.MaxTCPConns,
 		HandshakeTimeout: s.cfg.HandshakeTimeout,
 		PingInterval:     s.cfg.PingInterval,
 		IdleTimeout:      s.cfg.IdleTimeout,
@@ -83,7 +84,8 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.ready.Store(true)
-	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID)
+	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID,
+		"max_tcp_conns", eng.MaxTCPConns())
 	return nil
 }
 

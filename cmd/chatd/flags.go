@@ -37,7 +37,7 @@ var flagGroups = []struct {
 	title string
 	names []string
 }{
-	{"Listener", []string{"addr", "loops", "reuseport", "max-conns", "allowed-origins"}},
+	{"Listener", []string{"addr", "loops", "reuseport", "max-conns", "max-tcp-conns", "allowed-origins"}},
 	{"Limits (per connection)", []string{"max-message-bytes", "max-header-bytes", "max-outbound-bytes",
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
 		"close-timeout"}},
@@ -62,6 +62,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.Loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.BoolVar(&c.ReusePort, "reuseport", false, "set SO_REUSEPORT so several nodes can share the port")
 	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets per node (0: unlimited); more get 503")
+	fs.IntVar(&c.MaxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "TCP connections per node, handshakes included; more get 503 at once (0: file limit minus listen backlog minus 256)")
 	r.origins = fs.String("allowed-origins", server.DefaultAllowedOrigins, "comma-separated Origin values allowed to upgrade, or * for all (empty: same host, any port)")
 
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest inbound message; larger closes 1009")
