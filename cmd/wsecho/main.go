@@ -40,9 +40,10 @@ func (echo) Message(c *eventloop.Conn, p []byte, binary bool) {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
+	maxTCP := flag.Int("max-tcp-conns", 0, "TCP connection cap (0: file limit minus listen backlog minus 256)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	e, err := eventloop.Start(eventloop.Config{Addr: *addr, Loops: *loops, Handler: echo{}, Logger: log})
+	e, err := eventloop.Start(eventloop.Config{Addr: *addr, Loops: *loops, MaxTCPConns: *maxTCP, Handler: echo{}, Logger: log})
 	if err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)

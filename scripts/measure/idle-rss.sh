@@ -39,7 +39,7 @@ case $kind in
 # N may exceed the safe default connection cap (file limit - listen backlog -
 # 256): chatbench dials at most 256 at a time, so the backlog stays short.
 chatd) "$out/chatd" -addr "$addr" -drain-window 0 -max-tcp-conns $((n + 100)) >"$out/server.log" 2>&1 & ;;
-wsecho) "$out/wsecho" -addr "$addr" >"$out/server.log" 2>&1 & ;;
+wsecho) "$out/wsecho" -addr "$addr" -max-tcp-conns $((n + 100)) >"$out/server.log" 2>&1 & ;;
 *) echo "unknown kind $kind" >&2; exit 2 ;;
 esac
 srv=$!
