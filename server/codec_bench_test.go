@@ -1,0 +1,41 @@
+package server
+
+import (
+	"testing"
+	"time"
+)
+
+// The per-message work of a chat message on the sending node: decode the
+// request, encode the one frame that serves the echo and every local
+// delivery. Run with -benchmem: the allocations here are all a message costs
+// (the fan-out adds none per member; see eventloop's BenchmarkFanoutLoop).
+func BenchmarkDecodeMessage(b *testing.B) {
+	p := []byte(`{"type":"message","content":"Hello everyone! 👋 this is a typical chat line"}`)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var r Request
+		if e := parseRequest(p, &r); e != nil {
+			b.Fatal(e)
+		}
+	}
+}
+
+func BenchmarkEncodeChatFrame(b *testing.B) {
+	msg := &Chat{Type: TypeMessage, Content: "Hello everyone! 👋 this is a typical chat line", Username: "alice",
+		UserID: "ypk0gg3ew5", Timestamp: jsTime(time.Now())}
+	b.ReportAllocs()
+	for b.Loop() {
+		if f := frameOf(msg); len(f) == 0 {
+			b.Fatal("empty frame")
+		}
+	}
+}
+
+func BenchmarkTimestamp(b *testing.B) {
+	b.ReportAllocs()
+	now := time.Now()
+	for b.Loop() {
+		_ = jsTime(now)
+	}
+}
