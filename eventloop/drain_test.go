@@ -147,3 +147,21 @@ func TestMaxTCPConns(t *testing.T) {
 		}
 	}
 }
+
+// An idle engine drains at once, whatever the window.
+func TestDrainIdleIsImmediate(t *testing.T) {
+	e, err := eventloop.Start(eventloop.Config{Addr: "127.0.0.1:0", Loops: 2, Handler: newEchoHandler(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Drain(context.Background(), time.Hour) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an idle drain waited for its window")
+	}
+}

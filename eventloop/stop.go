@@ -44,7 +44,7 @@ func (e *Engine) Drain(ctx context.Context, window time.Duration) error {
 				l.post(task{fn: func() { l.closeBatch(left) }})
 			}
 		}
-		if step < steps-1 {
+		if step < steps-1 && e.tcpConns() > 0 {
 			timer.Reset(pause)
 			select {
 			case <-ctx.Done():
