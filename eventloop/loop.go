@@ -58,28 +58,35 @@ func newLoop(e *Engine, idx int) *loop {
 }
 
 // post appends t to the mailbox and schedules one drain task if none is
-// pending (it reports false when the loop is gone and t was dropped): however many tasks arrive before the loop gets to them, they cost
-// one wake-up and are written in one batch.
+// pending: however many tasks arrive before the loop gets to them, they cost
+// one wake-up and are written in one batch. It reports false when the loop
+// is gone and t was dropped.
 func (l *loop) post(t task) bool {
 	l.mu.Lock()
 	l.box = append(l.box, t)
 	wake := !l.scheduled
 	l.scheduled = true
 	l.mu.Unlock()
-	if wake {
-		if d := l.eng.cfg.CoalesceDelay; d > 0 {
-			l.delayTimer(d)
-			return true
-		}
-		if err := l.gl.Execute(context.Background(), l.drainFn); err != nil {
-			// The engine is shutting down; nothing will be delivered.
-			l.mu.Lock()
-			clear(l.box)
-			l.box = l.box[:0]
-			l.scheduled = false
-			l.mu.Unlock()
-			return false
-		}
+	if !wake {
+		return true
+	}
+	if d := l.eng.cfg.CoalesceDelay; d > 0 {
+		l.delayTimer(d)
+		return true
+	}
+	return l.kick()
+}
+
+// kick hands the drain task to the loop. If the engine is shutting down,
+// nothing will be delivered: the mailbox is dropped.
+func (l *loop) kick() bool {
+	if err := l.gl.Execute(context.Background(), l.drainFn); err != nil {
+		l.mu.Lock()
+		clear(l.box)
+		l.box = l.box[:0]
+		l.scheduled = false
+		l.mu.Unlock()
+		return false
 	}
 	return true
 }
@@ -91,15 +98,7 @@ func (l *loop) delayTimer(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.delay == nil {
-		l.delay = time.AfterFunc(d, func() {
-			if err := l.gl.Execute(context.Background(), l.drainFn); err != nil {
-				l.mu.Lock()
-				clear(l.box)
-				l.box = l.box[:0]
-				l.scheduled = false
-				l.mu.Unlock()
-			}
-		})
+		l.delay = time.AfterFunc(d, func() { l.kick() })
 		return
 	}
 	l.delay.Reset(d)
