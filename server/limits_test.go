@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,9 @@ func TestMessageTooBig(t *testing.T) {
 	c.expect("message")
 	c.send(`{"type":"message","content":"` + strings.Repeat("x", 1000) + `"}`)
 	expectClose(t, c.ws, 1009)
+	if m := scrape(t, s); m["chatd_protocol_error_closes_total"] != 1 {
+		t.Fatalf("protocol error closes = %v, want 1", m["chatd_protocol_error_closes_total"])
+	}
 }
 
 func TestOriginPolicy(t *testing.T) {
@@ -174,5 +178,121 @@ func TestShutdownTwice(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("second Shutdown blocked")
+	}
+}
+
+// /healthz answers while the process runs; /readyz turns 503 as soon as a
+// drain begins (checked on the admin handler, since the main port stops
+// accepting at that moment).
+func TestHealthEndpoints(t *testing.T) {
+	s := startServer(t, nil)
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/nope": 404} {
+		resp, err := http.Get("http://" + s.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	admin := httptest.NewServer(s.AdminHandler())
+	defer admin.Close()
+	get := func(path string) int {
+		resp, err := http.Get(admin.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if get("/readyz") != 200 || get("/healthz") != 200 || get("/metrics") != 200 {
+		t.Fatal("admin endpoints before the drain")
+	}
+	c := connect(t, s) // keeps the drain going for its window
+	c.join("h", "h")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- s.Drain(ctx, 2*time.Second)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for get("/readyz") != 503 {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz still 200 while draining")
+		}
+		time.Sleep(5 * time.Millisecond) // the drain starts on another goroutine: nothing to await
+	}
+	if get("/healthz") != 200 {
+		t.Fatal("/healthz failed while draining")
+	}
+	expectClose(t, c.ws, 1001)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// While a node drains, its clients' requests are refused with "draining"
+// until their turn to be closed with 1001 comes.
+func TestDrainRefusesRequests(t *testing.T) {
+	s := startServer(t, func(c *server.Config) { c.CloseTimeout = 100 * time.Millisecond })
+	const n = 10
+	var cs []*client
+	for i := 0; i < n; i++ {
+		c := connect(t, s)
+		c.join("drain", "u")
+		cs = append(cs, c)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done <- s.Drain(ctx, 10*time.Second) // one client closed every ~200 ms
+	}()
+	admin := httptest.NewServer(s.AdminHandler())
+	defer admin.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		resp, err := http.Get(admin.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("drain did not begin")
+		}
+	}
+	refused := 0
+	for _, c := range cs {
+		_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"join","roomId":"again","username":"u"}`))
+		_ = c.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
+		for {
+			_, p, err := c.ws.ReadMessage()
+			if err != nil {
+				var ce *websocket.CloseError
+				if !errors.As(err, &ce) || ce.Code != 1001 {
+					t.Fatalf("got %v, want a draining error or close 1001", err)
+				}
+				break
+			}
+			if strings.Contains(string(p), `"userLeft"`) || strings.Contains(string(p), `"userJoined"`) {
+				continue // the joins of the setup, the leaves the drain announced
+			}
+			if !strings.Contains(string(p), `"code":"draining"`) {
+				t.Fatalf("got %s during the drain", p)
+			}
+			refused++
+			expectClose(t, c.ws, 1001)
+			break
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no request was refused with draining")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
