@@ -95,7 +95,7 @@ func TestCoalesceDelayBatches(t *testing.T) {
 	e := startEngine(t, h, func(c *eventloop.Config) { c.CoalesceDelay = 200 * time.Millisecond })
 	ws := dial(t, e)
 	c := collectOpen(t, h, 1)[0]
-	before := e.Stats()
+	before := statsOnLoop(e, c)
 	const n = 16
 	for i := range n {
 		c.Send(eventloop.TextFrame([]byte{byte('a' + i)}))
@@ -107,7 +107,7 @@ func TestCoalesceDelayBatches(t *testing.T) {
 			t.Fatalf("frame %d: %q %v", i, p, err)
 		}
 	}
-	after := e.Stats()
+	after := statsOnLoop(e, c)
 	if w, f := after.WriteCalls-before.WriteCalls, after.FramesOut-before.FramesOut; w != 1 || f != n {
 		t.Fatalf("%d frames in %d writes, want %d in 1", f, w, n)
 	}
@@ -164,4 +164,14 @@ func TestDrainIdleIsImmediate(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("an idle drain waited for its window")
 	}
+}
+
+// statsOnLoop reads the counters on c's loop: writes are counted at the end
+// of their turn, which may come after the client already has the bytes.
+func statsOnLoop(e *eventloop.Engine, c *eventloop.Conn) eventloop.Stats {
+	var st eventloop.Stats
+	done := make(chan struct{})
+	c.Exec(func() { st = e.Stats(); close(done) })
+	<-done
+	return st
 }
