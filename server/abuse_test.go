@@ -81,6 +81,7 @@ func TestSlowConsumerInRoom(t *testing.T) {
 	wg.Add(2)
 	go func() { // the sender reads its echoes, or it would be a slow consumer too
 		defer wg.Done()
+		_ = sender.ws.SetReadDeadline(time.Now().Add(60 * time.Second)) // bounds the whole run
 		for i := 0; i < n; i++ {
 			if _, _, err := sender.ws.ReadMessage(); err != nil {
 				t.Error(err)

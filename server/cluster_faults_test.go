@@ -25,6 +25,7 @@ type pump struct {
 
 func startPump(t *testing.T, c *client) *pump {
 	p := &pump{ch: make(chan msg, 100000)}
+	_ = c.ws.SetReadDeadline(time.Now().Add(60 * time.Second)) // the pump outlives the helpers' 5 s reads
 	go func() {
 		for {
 			_, b, err := c.ws.ReadMessage()
