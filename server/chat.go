@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/eventloop"
+	"github.com/chatd/chatd/server/broker"
 )
 
 // handle dispatches one request. It runs on the connection's loop.
@@ -94,13 +95,13 @@ func (s *session) enter(roomID, username, name string) {
 			s.exec(func() { s.joinFailed(roomID, err, false) })
 			return
 		}
-		b.Join(m, name, func(count int, err error) {
+		b.Join(m, name, func(st broker.Membership, err error) {
 			s.exec(func() {
 				if err != nil {
 					s.joinFailed(roomID, err, true)
 					return
 				}
-				s.entered(roomID, count)
+				s.entered(roomID, st.Count)
 			})
 		})
 	})
@@ -112,10 +113,10 @@ func (s *session) entered(roomID string, count int) {
 	if s.closed {
 		// The client left while the join was in flight: undo it.
 		m := s.member(roomID)
-		srv.broker.Leave(m, func(n int, err error) {
+		srv.broker.Leave(m, func(st broker.Membership, err error) {
 			srv.broker.Unsubscribe(roomID)
 			if err == nil {
-				srv.publishPresence(TypeUserLeft, m, n, "")
+				srv.publishPresence(TypeUserLeft, m, st.Count, "")
 			}
 		})
 		return
@@ -137,7 +138,7 @@ func (s *session) joinFailed(roomID string, err error, subscribed bool) {
 	if s.closed {
 		return
 	}
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, broker.ErrUnavailable) {
 		s.sendError(reqErr(CodeUnavailable, msgJoinFailed+": cluster unavailable"))
 	} else {
 		s.sendError(errJoinFailed)
@@ -164,13 +165,13 @@ func (s *session) leave(explicit bool, then func()) {
 		s.busy = true
 	}
 	srv.leaving.Add(1)
-	srv.broker.Leave(m, func(n int, err error) {
+	srv.broker.Leave(m, func(st broker.Membership, err error) {
 		defer srv.leaving.Done()
 		srv.broker.Unsubscribe(roomID)
 		if err != nil {
-			srv.logClusterError("leave failed", err, "room", roomID, "user", m.UserID)
+			srv.logClusterError("leave failed", err, "room", roomID, "user", m.User)
 		} else {
-			srv.publishPresence(TypeUserLeft, m, n, exclude)
+			srv.publishPresence(TypeUserLeft, m, st.Count, exclude)
 		}
 		if then != nil {
 			s.exec(then)
@@ -194,8 +195,7 @@ func (s *session) message(req *Request) {
 	frame := frameOf(msg)
 	s.send(frame)
 	s.srv.metrics.chatMessage()
-	s.srv.broker.Publish(&Event{Room: s.room.ID(), Payload: msg, ExcludeUserID: s.userID, Frame: frame},
-		s.publishFailed)
+	s.srv.broker.Publish(roomEvent(s.room.ID(), frame, s.userID), s.publishFailed)
 }
 
 // publishFailed tells the sender its message did not reach the cluster.
@@ -211,7 +211,7 @@ func (s *session) publishFailed(error) {
 // roomList answers getRoomList from the cluster's state.
 func (s *session) roomList() {
 	s.busy = true
-	s.srv.broker.Rooms(func(list []RoomInfo, err error) {
+	s.srv.broker.Rooms(func(rooms []broker.Room, err error) {
 		s.exec(func() {
 			if s.closed {
 				return
@@ -219,8 +219,9 @@ func (s *session) roomList() {
 			if err != nil {
 				s.sendError(reqErr(CodeUnavailable, "Room list unavailable: cluster unavailable"))
 			} else {
-				if list == nil {
-					list = []RoomInfo{}
+				list := make([]RoomInfo, len(rooms))
+				for i, r := range rooms {
+					list[i] = RoomInfo{RoomID: r.ID, Name: r.Name, MemberCount: r.Members, CreatedAt: r.CreatedAt}
 				}
 				s.send(frameOf(&RoomList{Type: TypeRoomList, Rooms: list}))
 			}
@@ -239,16 +240,12 @@ func (s *session) disconnect() {
 	}
 }
 
-// ErrUnavailable is wrapped by broker errors that mean "the cluster cannot
-// be reached", as opposed to a refusal.
-var ErrUnavailable = errors.New("cluster unavailable")
-
 // logClusterError logs a failed cluster request: at debug level when the
 // cluster is simply unreachable (the broker logs each outage once), at warn
 // level otherwise.
 func (srv *Server) logClusterError(msg string, err error, args ...any) {
 	lv := slog.LevelWarn
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, broker.ErrUnavailable) {
 		lv = slog.LevelDebug
 	}
 	srv.cfg.Logger.Log(context.Background(), lv, msg, append(args, "err", err)...)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server"
+	redisbroker "github.com/chatd/chatd/server/broker/redis"
 	"github.com/chatd/chatd/server/internal/redistest"
 	"github.com/gorilla/websocket"
 )
@@ -245,7 +246,7 @@ func TestClusterRedisRestart(t *testing.T) {
 func TestClusterStartWithoutRedis(t *testing.T) {
 	rs := redistest.Start(t)
 	rs.Kill()
-	b, err := server.NewRedisBroker(server.RedisOptions{URL: rs.URL(), FailFast: true, Logger: testLogger(t, "ff")})
+	b, err := redisbroker.New(redisbroker.Options{URL: rs.URL(), FailFast: true, Logger: testLogger(t, "ff")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,16 +295,16 @@ func expectSkipping(c *client, typ, skip string) msg {
 // (no waiting for its heartbeat to expire) and withdraws its heartbeat.
 func TestClusterGracefulShutdown(t *testing.T) {
 	rs := redistest.Start(t)
-	slowReaper := func(o *server.RedisOptions) {
+	slowReaper := func(o *redisbroker.Options) {
 		o.HeartbeatInterval, o.HeartbeatTTL = time.Minute, 2*time.Minute // the reaper cannot be what cleans up
 	}
 	A := startClusterNode(t, rs, "A", slowReaper)
 	// B is shut down by the test, not by a cleanup (a second Shutdown
 	// would wait for its deadline).
-	o := server.RedisOptions{URL: rs.URL(), NodeID: "B", Logger: testLogger(t, "B")}
+	o := redisbroker.Options{URL: rs.URL(), NodeID: "B", Logger: testLogger(t, "B")}
 	fastCluster(&o)
 	slowReaper(&o)
-	bb, err := server.NewRedisBroker(o)
+	bb, err := redisbroker.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,18 +12,19 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server"
+	redisbroker "github.com/chatd/chatd/server/broker/redis"
 	"github.com/chatd/chatd/server/internal/redistest"
 	"github.com/gorilla/websocket"
 )
 
-// clusterNode is an in-process chat node on a RedisBroker.
+// clusterNode is an in-process chat node on a Redis broker.
 type clusterNode struct {
 	srv    *server.Server
-	broker *server.RedisBroker
+	broker *redisbroker.Broker
 }
 
 // fastCluster makes a broker's timers test-sized.
-func fastCluster(o *server.RedisOptions) {
+func fastCluster(o *redisbroker.Options) {
 	o.HeartbeatInterval = 500 * time.Millisecond
 	o.HeartbeatTTL = 2 * time.Second
 	o.SubscribeLinger = time.Second
@@ -33,15 +34,15 @@ func fastCluster(o *server.RedisOptions) {
 
 // startClusterNode starts a node on rs. mod adjusts the broker's options
 // (after fastCluster).
-func startClusterNode(t *testing.T, rs *redistest.Server, name string, mod func(*server.RedisOptions)) *clusterNode {
+func startClusterNode(t *testing.T, rs *redistest.Server, name string, mod func(*redisbroker.Options)) *clusterNode {
 	t.Helper()
 	log := testLogger(t, name)
-	o := server.RedisOptions{URL: rs.URL(), NodeID: name, Logger: log}
+	o := redisbroker.Options{URL: rs.URL(), NodeID: name, Logger: log}
 	fastCluster(&o)
 	if mod != nil {
 		mod(&o)
 	}
-	b, err := server.NewRedisBroker(o)
+	b, err := redisbroker.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func startClusterNode(t *testing.T, rs *redistest.Server, name string, mod func(
 }
 
 // startCluster starts n nodes named A, B, C, ...
-func startCluster(t *testing.T, rs *redistest.Server, n int, mod func(*server.RedisOptions)) []*clusterNode {
+func startCluster(t *testing.T, rs *redistest.Server, n int, mod func(*redisbroker.Options)) []*clusterNode {
 	t.Helper()
 	nodes := make([]*clusterNode, n)
 	for i := range nodes {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatd/chatd/server"
+	redisbroker "github.com/chatd/chatd/server/broker/redis"
 	"github.com/chatd/chatd/server/internal/redistest"
 )
 
@@ -45,7 +45,7 @@ func TestClusterNodeKilled(t *testing.T) {
 	const interval, ttl = time.Second, 3 * time.Second
 	dir := t.TempDir()
 	bin := buildChatd(t, dir)
-	nodes := startCluster(t, rs, 2, func(o *server.RedisOptions) {
+	nodes := startCluster(t, rs, 2, func(o *redisbroker.Options) {
 		o.HeartbeatInterval, o.HeartbeatTTL = interval, ttl
 	})
 	A, B := nodes[0], nodes[1]

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatd/chatd/server"
+	redisbroker "github.com/chatd/chatd/server/broker/redis"
 	"github.com/chatd/chatd/server/internal/redistest"
 )
 
@@ -16,7 +16,7 @@ import (
 func TestClusterSubscriptionsFollowMembers(t *testing.T) {
 	rs := redistest.Start(t)
 	const linger = time.Second
-	nodes := startCluster(t, rs, 2, func(o *server.RedisOptions) { o.SubscribeLinger = linger })
+	nodes := startCluster(t, rs, 2, func(o *redisbroker.Options) { o.SubscribeLinger = linger })
 	A, B := nodes[0], nodes[1]
 
 	a1 := dialChat(t, A.srv.Addr())

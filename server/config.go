@@ -3,6 +3,8 @@ package server
 import (
 	"log/slog"
 	"time"
+
+	"github.com/chatd/chatd/server/broker"
 )
 
 // Config configures a chat node. Every zero field takes the default of the
@@ -58,9 +60,9 @@ type Config struct {
 	// Host header's host (any port).
 	AllowedOrigins []string
 
-	// Broker connects the node to the cluster. Zero: a MemoryBroker (one
-	// node, no Redis).
-	Broker Broker
+	// Broker connects the node to the cluster. Required: cmd/chatd wires
+	// server/broker/memory (one node) or server/broker/redis.
+	Broker broker.Broker
 	// NodeID names this node in logs and in the cluster. Zero: random.
 	NodeID string
 	// Logger receives logs. Zero: slog.Default().

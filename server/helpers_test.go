@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server"
+	"github.com/chatd/chatd/server/broker/memory"
 	"github.com/gorilla/websocket"
 )
 
@@ -19,6 +20,9 @@ func startServer(t testing.TB, mod func(*server.Config)) *server.Server {
 	cfg := server.Config{Addr: "127.0.0.1:0", Loops: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if mod != nil {
 		mod(&cfg)
+	}
+	if cfg.Broker == nil {
+		cfg.Broker = memory.New()
 	}
 	s, err := server.New(cfg)
 	if err != nil {

@@ -25,8 +25,7 @@ type metrics struct {
 	rateAbuse      prometheus.Counter
 	originRefusals prometheus.Counter
 	errorReplies   *prometheus.CounterVec
-
-	publishLatency prometheus.Histogram
+	unknownEvents  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -49,10 +48,9 @@ func newMetrics() *metrics {
 	m.fanoutSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "chatd", Name: "fanout_size",
 		Help:    "Local members of the room (the excluded sender included) per room event this node delivers.",
 		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
-	m.publishLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "chatd",
-		Name: "redis_publish_seconds", Help: "Round trip of one pipelined batch of PUBLISH commands.",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)})
-	m.reg.MustRegister(m.errorReplies, m.fanoutSize, m.publishLatency)
+	m.unknownEvents = counter("cluster_unknown_events_total",
+		"Room events of a type chatd does not know (from other nodes), forwarded as published minus excludeUserId.")
+	m.reg.MustRegister(m.errorReplies, m.fanoutSize)
 	return m
 }
 
@@ -67,6 +65,7 @@ func (m *metrics) rateLimitClose()           { m.rateAbuse.Inc() }
 func (m *metrics) originRefused()            { m.originRefusals.Inc() }
 func (m *metrics) requestErrors(c ErrorCode) { m.errorReplies.WithLabelValues(string(c)).Inc() }
 func (m *metrics) fanout(localMembers int)   { m.fanoutSize.Observe(float64(localMembers)) }
+func (m *metrics) forwardedUnknown()         { m.unknownEvents.Inc() }
 
 // transportCollector exports the transport's and the registry's state.
 type transportCollector struct{ s *Server }
@@ -139,50 +138,6 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 	count(descIdle, st.IdleCloses)
 	count(descProto, st.ProtocolErrors)
 	gauge(descRooms, int64(tc.s.rooms.Len()))
-}
-
-// redisCollector exports a RedisBroker's counters.
-type redisCollector struct{ b *RedisBroker }
-
-var (
-	descRedisPublished  = desc("redis_published_total", "Room events published to Redis.", "")
-	descRedisPubErrors  = desc("redis_publish_errors_total", "Room events that could not be published (the sender was told).", "")
-	descRedisTrips      = desc("redis_publish_round_trips_total", "Pipelined PUBLISH batches sent.", "")
-	descRedisReceived   = desc("redis_received_total", "Room events received from Redis.", "")
-	descRedisDropped    = desc("redis_dropped_total", "Received payloads that were not a JSON object with a type.", "")
-	descRedisSubscribed = desc("redis_subscribed_rooms", "Rooms this node is subscribed to now.", "")
-	descRedisOutages    = desc("redis_outages_total", "Times Redis became unreachable.", "")
-	descRedisReconnects = desc("redis_reconnects_total", "Times Redis became reachable again after an outage.", "")
-	descRedisReaped     = desc("redis_reaped_members_total", "Members of dead nodes this node removed.", "")
-	descRedisHealthy    = desc("redis_up", "1 when Redis is reachable (publish and subscribe sides).", "")
-)
-
-func (rc redisCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRedisPublished, descRedisPubErrors, descRedisTrips, descRedisReceived,
-		descRedisDropped, descRedisSubscribed, descRedisOutages, descRedisReconnects, descRedisReaped, descRedisHealthy} {
-		ch <- d
-	}
-}
-
-func (rc redisCollector) Collect(ch chan<- prometheus.Metric) {
-	st := rc.b.Stats()
-	count := func(d *prometheus.Desc, v int64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
-	}
-	count(descRedisPublished, st.Published)
-	count(descRedisPubErrors, st.PublishFailed)
-	count(descRedisTrips, st.PublishTrips)
-	count(descRedisReceived, st.Received)
-	count(descRedisDropped, st.Dropped)
-	count(descRedisOutages, st.Outages)
-	count(descRedisReconnects, st.Reconnects)
-	count(descRedisReaped, st.Reaped)
-	ch <- prometheus.MustNewConstMetric(descRedisSubscribed, prometheus.GaugeValue, float64(st.Subscribed))
-	up := 0.0
-	if rc.b.Healthy() {
-		up = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descRedisHealthy, prometheus.GaugeValue, up)
 }
 
 // metricsText renders the registry in the Prometheus text format.

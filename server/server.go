@@ -11,6 +11,8 @@ import (
 
 	"github.com/chatd/chatd/eventloop"
 	"github.com/chatd/chatd/rooms"
+	"github.com/chatd/chatd/server/broker"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Server is one chat node.
@@ -18,7 +20,7 @@ type Server struct {
 	cfg      Config
 	eng      *eventloop.Engine
 	rooms    *rooms.Registry
-	broker   Broker
+	broker   broker.Broker
 	users    *userIndex
 	metrics  *metrics
 	base     time.Time
@@ -37,15 +39,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	if cfg.Broker == nil {
-		cfg.Broker = NewMemoryBroker()
+		return nil, errors.New("server: Config.Broker is required (cmd/chatd wires the memory broker when there is no Redis)")
 	}
 	s := &Server{cfg: cfg, broker: cfg.Broker, users: newUserIndex(), metrics: newMetrics(), base: time.Now()}
 	s.metrics.reg.MustRegister(transportCollector{s})
-	if rb, ok := cfg.Broker.(*RedisBroker); ok {
-		s.metrics.reg.MustRegister(redisCollector{rb})
-		rb.onPublishTrip = func(d time.Duration) { s.metrics.publishLatency.Observe(d.Seconds()) }
-	} else {
-		s.metrics.reg.Unregister(s.metrics.publishLatency) // no Redis, no round trips
+	if c, ok := cfg.Broker.(prometheus.Collector); ok {
+		// A broker with metrics of its own (the Redis broker's round trips,
+		// outages, ...).
+		s.metrics.reg.MustRegister(c)
 	}
 	return s, nil
 }
@@ -139,25 +140,8 @@ func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
 // now is the server's monotonic clock in nanoseconds.
 func (s *Server) now() int64 { return int64(time.Since(s.base)) }
 
-// Deliver implements Deliverer: one event, one frame, to every local member
-// of the room except the excluded user.
-func (s *Server) Deliver(room string, frame []byte, excludeUserID string) {
-	var ex *eventloop.Conn
-	if excludeUserID != "" {
-		if sess := s.users.get(excludeUserID); sess != nil {
-			ex = sess.c
-		}
-	}
-	r := s.rooms.Get(room)
-	if r == nil {
-		return
-	}
-	s.eng.Fanout(frame, r, ex)
-	s.metrics.fanout(r.LocalCount())
-}
-
 // publishPresence announces a join or leave to the room.
-func (s *Server) publishPresence(typ string, m Member, count int, exclude string) {
-	s.broker.Publish(&Event{Room: m.RoomID, ExcludeUserID: exclude,
-		Payload: &Presence{Type: typ, Username: m.Username, UserID: m.UserID, MemberCount: count}}, nil)
+func (s *Server) publishPresence(typ string, m broker.Member, count int, exclude string) {
+	frame := frameOf(&Presence{Type: typ, Username: m.Name, UserID: m.User, MemberCount: count})
+	s.broker.Publish(roomEvent(m.Room, frame, exclude), nil)
 }

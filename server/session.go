@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/chatd/chatd/eventloop"
 	"github.com/chatd/chatd/rooms"
+	"github.com/chatd/chatd/server/broker"
 )
 
 // session is one connection's chat state. It lives on the connection's
@@ -71,6 +72,11 @@ func (s *session) sendError(e *requestError) {
 }
 
 // member is this session's identity in a room.
-func (s *session) member(room string) Member {
-	return Member{RoomID: room, UserID: s.userID, Username: s.username}
+func (s *session) member(room string) broker.Member {
+	return memberOf(room, s.userID, s.username)
+}
+
+// memberOf builds a broker member.
+func memberOf(room, user, name string) broker.Member {
+	return broker.Member{Room: room, User: user, Name: name}
 }

@@ -45,12 +45,12 @@ func run(args []string) int {
 	}
 	reserveProcs(cfg.Loops, log)
 	cfg.Logger = log
-	if b, err := opts.redis.broker(&cfg, log); err != nil {
+	b, err := opts.redis.broker(&cfg, log)
+	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
-	} else if b != nil {
-		cfg.Broker = b
 	}
+	cfg.Broker = b
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server"
+	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/broker/memory"
+	redisbroker "github.com/chatd/chatd/server/broker/redis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -73,14 +76,15 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 	return nil
 }
 
-// broker returns the RedisBroker for cfg (setting cfg.NodeID if it was
-// empty, so that logs and the cluster agree), or nil without Redis.
-func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (*server.RedisBroker, error) {
+// broker returns the node's broker: the Redis broker for cfg (setting
+// cfg.NodeID if it was empty, so that logs and the cluster agree), or the
+// in-process memory broker without Redis.
+func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (broker.Broker, error) {
 	if r.url == "" {
-		return nil, nil
+		return memory.New(), nil
 	}
 	redis.SetLogger(redisLogger{log})
-	b, err := server.NewRedisBroker(server.RedisOptions{
+	b, err := redisbroker.New(redisbroker.Options{
 		URL:               r.url,
 		NodeID:            cfg.NodeID,
 		Logger:            log,

@@ -1,11 +1,12 @@
-package server
+package redis
 
 import (
 	"context"
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/chatd/chatd/server/broker"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Node liveness.
@@ -18,10 +19,12 @@ import (
 // one check period, so a dead node is found at most HeartbeatTTL after its
 // last beat. For such a node a survivor runs scriptReap, which, in one
 // atomic step per chunk, removes the dead node's members from the rooms
-// (deleting rooms that empty), publishes userLeft with the corrected count
-// for each, and finally forgets the node: when several survivors find the
-// same dead node, each member is still removed and announced exactly once,
-// by whichever script reaches it first.
+// (deleting rooms that empty) and finally forgets the node; the survivor
+// then publishes a leave with the corrected count for each member its
+// script removed. When several survivors find the same dead node, each
+// member is still removed and announced exactly once, by whichever script
+// reaches it first. (Were that survivor to die in between, counts would
+// still be right; only those announcements would be missing.)
 //
 // The same loop watches the command connection: while Redis is unreachable
 // it retries with backoff (instead of beating), and when Redis answers
@@ -35,14 +38,14 @@ const reapChunk = 500
 const reapedMarkerTTL = 24 * time.Hour
 
 // checkPeriod is how often a node looks for dead nodes.
-func (o RedisOptions) checkPeriod() time.Duration {
+func (o Options) checkPeriod() time.Duration {
 	return max(min(o.HeartbeatInterval, o.HeartbeatTTL/10), 10*time.Millisecond)
 }
 
 // aliveTTL is the lifetime of a heartbeat key.
-func (o RedisOptions) aliveTTL() time.Duration { return o.HeartbeatTTL - o.checkPeriod() }
+func (o Options) aliveTTL() time.Duration { return o.HeartbeatTTL - o.checkPeriod() }
 
-func (b *RedisBroker) livenessLoop() {
+func (b *Broker) livenessLoop() {
 	defer b.wg.Done()
 	wait := minBackoff
 	upSince := time.Now()
@@ -105,7 +108,7 @@ func (b *RedisBroker) livenessLoop() {
 
 // heartbeat refreshes the node's heartbeat; reaped reports that survivors
 // removed the node's members while it was away.
-func (b *RedisBroker) heartbeat() (reaped bool, err error) {
+func (b *Broker) heartbeat() (reaped bool, err error) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	defer cancel()
 	n, err := scriptHeartbeat.Run(ctx, b.client,
@@ -115,7 +118,7 @@ func (b *RedisBroker) heartbeat() (reaped bool, err error) {
 }
 
 // reapDead cleans up after the listed nodes whose heartbeat expired.
-func (b *RedisBroker) reapDead() {
+func (b *Broker) reapDead() {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	defer cancel()
 	nodes, err := b.client.SMembers(ctx, keyNodes).Result()
@@ -123,7 +126,7 @@ func (b *RedisBroker) reapDead() {
 		return // the next beat notices an outage
 	}
 	pipe := b.client.Pipeline()
-	alive := make([]*redis.IntCmd, len(nodes))
+	alive := make([]*goredis.IntCmd, len(nodes))
 	for i, n := range nodes {
 		if n != b.opt.NodeID {
 			alive[i] = pipe.Exists(ctx, nodeAliveKey(n))
@@ -141,21 +144,30 @@ func (b *RedisBroker) reapDead() {
 }
 
 // reap removes a dead node's members, a chunk at a time.
-func (b *RedisBroker) reap(ctx context.Context, node string) {
+func (b *Broker) reap(ctx context.Context, node string) {
 	total := 0
 	for {
 		res, err := scriptReap.Run(ctx, b.client,
 			[]string{nodeAliveKey(node), nodeMembersKey(node), nodeReapedKey(node)},
-			node, reapChunk, b.opt.NodeID, int64(reapedMarkerTTL/time.Second)).Result()
+			node, reapChunk, int64(reapedMarkerTTL/time.Second)).Result()
 		if err != nil {
 			b.log.Warn("reaping a dead node failed; retrying at the next beat", "dead", node, "err", err)
 			return
 		}
 		vals, ok := res.([]any)
-		if !ok || len(vals) != 2 {
+		if !ok || len(vals) != 3 {
 			return // alive again
 		}
 		total += toInt(vals[0])
+		removed, _ := vals[2].([]any)
+		for i := 0; i+3 < len(removed); i += 4 {
+			room, _ := removed[i].(string)
+			uid, _ := removed[i+1].(string)
+			name, _ := removed[i+2].(string)
+			// The reference form of a leave after a disconnect: nobody
+			// excluded.
+			b.publishPresence(false, broker.Member{Room: room, User: uid, Name: name}, toInt(removed[i+3]), "")
+		}
 		if toInt(vals[1]) == 0 {
 			continue
 		}
@@ -169,7 +181,7 @@ func (b *RedisBroker) reap(ctx context.Context, node string) {
 
 // subscriptionsSettled reports whether the node is healthy and every room it
 // wants is confirmed subscribed.
-func (b *RedisBroker) subscriptionsSettled() bool {
+func (b *Broker) subscriptionsSettled() bool {
 	if !b.Healthy() {
 		return false
 	}

@@ -1,13 +1,13 @@
-package server
+package isotime
 
 import (
 	"testing"
 	"time"
 )
 
-// jsTime matches toISOString (and time.Format with its layout) to the
+// Format matches toISOString (and time.Format with its layout) to the
 // millisecond, truncating like JavaScript.
-func TestJSTime(t *testing.T) {
+func TestFormat(t *testing.T) {
 	for _, tc := range []struct {
 		t    time.Time
 		want string
@@ -17,13 +17,13 @@ func TestJSTime(t *testing.T) {
 		{time.Date(1999, 12, 31, 23, 59, 59, 0, time.FixedZone("x", 3600)), "1999-12-31T22:59:59.000Z"},
 		{time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC), "9999-12-31T23:59:59.999Z"},
 	} {
-		if got := jsTime(tc.t); got != tc.want {
+		if got := Format(tc.t); got != tc.want {
 			t.Errorf("%v: %s, want %s", tc.t, got, tc.want)
 		}
 	}
 	for i := 0; i < 10000; i++ {
 		tm := time.Unix(0, int64(i)*987_654_321_123)
-		if got, want := jsTime(tm), tm.UTC().Format("2006-01-02T15:04:05.000Z"); got != want {
+		if got, want := Format(tm), tm.UTC().Format("2006-01-02T15:04:05.000Z"); got != want {
 			t.Fatalf("%v: %s, want %s", tm, got, want)
 		}
 	}

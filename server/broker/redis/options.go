@@ -1,18 +1,20 @@
-package server
+package redis
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/chatd/chatd/server/broker"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// RedisOptions configures a RedisBroker. Every zero duration or size takes
-// the default of the same name in defaults.go.
-type RedisOptions struct {
+// Options configures a Broker. Every zero duration or size takes the default
+// of the same name in server/broker/defaults.go.
+type Options struct {
 	// URL is the Redis server, redis://[:password@]host:port[/db] (or
 	// rediss:// for TLS).
 	URL string
@@ -26,55 +28,50 @@ type RedisOptions struct {
 	// succeeds, the node reports itself unhealthy and keeps retrying.
 	FailFast bool
 
-	// DialTimeout bounds connecting to Redis. Zero: DefaultRedisDialTimeout.
+	// DialTimeout bounds connecting to Redis. Zero: broker.DefaultDialTimeout.
 	DialTimeout time.Duration
 	// OpTimeout bounds one cluster request (subscribe confirmation, join,
-	// leave, room list, a publish pipeline). Zero: DefaultBrokerTimeout.
+	// leave, room list, a publish pipeline). Zero: broker.DefaultOpTimeout.
 	OpTimeout time.Duration
-	// MaxBackoff caps the reconnect backoff. Zero: DefaultRedisMaxBackoff.
+	// MaxBackoff caps the reconnect backoff. Zero: broker.DefaultMaxBackoff.
 	MaxBackoff time.Duration
 	// SubscribeLinger keeps a room subscribed this long after its last local
-	// member left. Zero: DefaultSubscribeLinger.
+	// member left. Zero: broker.DefaultSubscribeLinger.
 	SubscribeLinger time.Duration
 	// HeartbeatInterval is how often the node refreshes its heartbeat.
-	// (It looks for dead nodes every HeartbeatTTL/10, at most this.) Zero:
-	// DefaultHeartbeatInterval.
+	// (It looks for dead nodes every HeartbeatTTL/10, at most this.) Zero: broker.DefaultHeartbeatInterval.
 	HeartbeatInterval time.Duration
 	// HeartbeatTTL bounds how long a dead node goes unnoticed: a node whose
 	// last heartbeat is this old has had its members removed. At least twice
-	// HeartbeatInterval. Zero: DefaultHeartbeatTTL.
+	// HeartbeatInterval. Zero: broker.DefaultHeartbeatTTL.
 	HeartbeatTTL time.Duration
 	// RoomScanInterval is how often a room list also SCANs for rooms created
-	// by reference-app nodes (which do not maintain our index). Zero:
-	// DefaultRoomScanInterval.
+	// by reference-app nodes (which do not maintain our index). Zero: broker.DefaultRoomScanInterval.
 	RoomScanInterval time.Duration
-	// PublishBatch bounds commands per pipeline round trip. Zero:
-	// DefaultPublishBatch.
+	// PublishBatch bounds commands per pipeline round trip. Zero: broker.DefaultPublishBatch.
 	PublishBatch int
-	// PublishQueue bounds publishes waiting for Redis. Zero:
-	// DefaultPublishQueue.
+	// PublishQueue bounds publishes waiting for Redis. Zero: broker.DefaultPublishQueue.
 	PublishQueue int
-	// StateQueue bounds joins and leaves waiting for Redis. Zero:
-	// DefaultStateQueue.
+	// StateQueue bounds joins and leaves waiting for Redis. Zero: broker.DefaultStateQueue.
 	StateQueue int
 }
 
-func (o RedisOptions) withDefaults() (RedisOptions, error) {
+func (o Options) withDefaults() (Options, error) {
 	if o.URL == "" {
 		return o, errors.New("redis broker: no URL")
 	}
-	setDefault(&o.DialTimeout, DefaultRedisDialTimeout)
-	setDefault(&o.OpTimeout, DefaultBrokerTimeout)
-	setDefault(&o.MaxBackoff, DefaultRedisMaxBackoff)
-	setDefault(&o.SubscribeLinger, DefaultSubscribeLinger)
-	setDefault(&o.HeartbeatInterval, DefaultHeartbeatInterval)
-	setDefault(&o.HeartbeatTTL, DefaultHeartbeatTTL)
-	setDefault(&o.RoomScanInterval, DefaultRoomScanInterval)
-	setDefault(&o.PublishBatch, DefaultPublishBatch)
-	setDefault(&o.PublishQueue, DefaultPublishQueue)
-	setDefault(&o.StateQueue, DefaultStateQueue)
+	setDefault(&o.DialTimeout, broker.DefaultDialTimeout)
+	setDefault(&o.OpTimeout, broker.DefaultOpTimeout)
+	setDefault(&o.MaxBackoff, broker.DefaultMaxBackoff)
+	setDefault(&o.SubscribeLinger, broker.DefaultSubscribeLinger)
+	setDefault(&o.HeartbeatInterval, broker.DefaultHeartbeatInterval)
+	setDefault(&o.HeartbeatTTL, broker.DefaultHeartbeatTTL)
+	setDefault(&o.RoomScanInterval, broker.DefaultRoomScanInterval)
+	setDefault(&o.PublishBatch, broker.DefaultPublishBatch)
+	setDefault(&o.PublishQueue, broker.DefaultPublishQueue)
+	setDefault(&o.StateQueue, broker.DefaultStateQueue)
 	if o.NodeID == "" {
-		o.NodeID = "node-" + newID()
+		o.NodeID = "node-" + randomID()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -91,8 +88,27 @@ func (o RedisOptions) withDefaults() (RedisOptions, error) {
 // are reported to the sender instead), one dial attempt per try (our own
 // loops back off), RESP2 like the reference app's ioredis, and context
 // deadlines honoured.
-func (o RedisOptions) clientOptions() (*redis.Options, error) {
-	ro, err := redis.ParseURL(o.URL)
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// randomID returns 10 random base-36 digits, for a node started without an
+// id.
+func randomID() string {
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = digits[int(b[i])%len(digits)]
+	}
+	return string(b[:])
+}
+
+func (o Options) clientOptions() (*goredis.Options, error) {
+	ro, err := goredis.ParseURL(o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("redis broker: bad URL: %w", err)
 	}

@@ -1,11 +1,12 @@
-package server
+package redis
 
 import (
 	"context"
 	"encoding/json"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/chatd/chatd/server/broker"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // pubItem is one event waiting for its PUBLISH.
@@ -15,12 +16,12 @@ type pubItem struct {
 	failed  func(error)
 }
 
-// Publish implements Broker. It never waits for Redis: the event is encoded
-// here (from the frame the caller already has, when it has one) and queued
-// for the publisher goroutine. When Redis is known to be unreachable, or
-// the queue is full, failed runs at once with an error wrapping
-// ErrUnavailable.
-func (b *RedisBroker) Publish(ev *Event, failed func(error)) {
+// Publish implements broker.Broker. It never waits for Redis: the payload
+// is built here (the body with the header members appended) and queued for
+// the publisher goroutine. When Redis is known to be unreachable, or the
+// queue is full, failed runs at once with an error wrapping
+// broker.ErrUnavailable.
+func (b *Broker) Publish(ev *broker.Event, failed func(error)) {
 	if b.closed.Load() {
 		b.publishFailed(failed, errBrokerClosed)
 		return
@@ -29,7 +30,7 @@ func (b *RedisBroker) Publish(ev *Event, failed func(error)) {
 		b.publishFailed(failed, unavailable("redis unreachable", nil))
 		return
 	}
-	it := pubItem{channel: roomChannel(ev.Room), payload: envelopeOf(ev.frame(), ev.ExcludeUserID, b.origin),
+	it := pubItem{channel: roomChannel(ev.Room), payload: envelopeOf(ev.Body, ev.Exclude, b.origin),
 		failed: failed}
 	b.inflight.Add(1)
 	select {
@@ -40,7 +41,7 @@ func (b *RedisBroker) Publish(ev *Event, failed func(error)) {
 	}
 }
 
-func (b *RedisBroker) publishFailed(failed func(error), err error) {
+func (b *Broker) publishFailed(failed func(error), err error) {
 	b.stats.publishFailed.Add(1)
 	if failed != nil {
 		failed(err)
@@ -50,7 +51,7 @@ func (b *RedisBroker) publishFailed(failed func(error), err error) {
 // publishLoop sends queued events: whatever has queued up while the previous
 // round trip was in flight goes out in one pipeline (up to PublishBatch), in
 // queue order, on one connection, so a node's events keep their order.
-func (b *RedisBroker) publishLoop() {
+func (b *Broker) publishLoop() {
 	defer b.wg.Done()
 	pipe := b.client.Pipeline()
 	batch := make([]pubItem, 0, b.opt.PublishBatch)
@@ -78,7 +79,7 @@ func (b *RedisBroker) publishLoop() {
 	}
 }
 
-func (b *RedisBroker) publishBatch(pipe redis.Pipeliner, batch []pubItem) {
+func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
 	if !b.cmdOK.Load() {
 		err := unavailable("redis unreachable", nil)
 		for i := range batch {
@@ -87,16 +88,14 @@ func (b *RedisBroker) publishBatch(pipe redis.Pipeliner, batch []pubItem) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
-	cmds := make([]*redis.IntCmd, len(batch))
+	cmds := make([]*goredis.IntCmd, len(batch))
 	for i := range batch {
 		cmds[i] = pipe.Publish(ctx, batch[i].channel, batch[i].payload)
 	}
 	began := time.Now()
 	_, err := pipe.Exec(ctx)
 	cancel()
-	if b.onPublishTrip != nil {
-		b.onPublishTrip(time.Since(began))
-	}
+	b.metrics.publishTrip.Observe(time.Since(began).Seconds())
 	b.stats.publishTrips.Add(1)
 	if err == nil {
 		b.stats.published.Add(int64(len(batch)))
@@ -119,7 +118,7 @@ func (b *RedisBroker) publishBatch(pipe redis.Pipeliner, batch []pubItem) {
 }
 
 // failQueuedPublishes fails what is still queued when the broker stops.
-func (b *RedisBroker) failQueuedPublishes() {
+func (b *Broker) failQueuedPublishes() {
 	for {
 		select {
 		case it := <-b.pubq:
@@ -131,32 +130,20 @@ func (b *RedisBroker) failQueuedPublishes() {
 	}
 }
 
-// envelopeOf turns a client frame into the Pub/Sub payload: the frame's
-// JSON object with excludeUserId (if any) and origin appended, so the
-// client fields come first in the client's order, excludeUserId last of the
+// envelopeOf turns an event body (a JSON object) into the Pub/Sub payload:
+// the body with excludeUserId (if any) and origin appended, so the client
+// fields come first in the client's order, excludeUserId last of the
 // reference fields, like the reference app's payloads.
-func envelopeOf(frame []byte, exclude string, origin []byte) []byte {
-	js := frame[frameHeaderLen(frame):]
+func envelopeOf(js []byte, exclude string, origin []byte) []byte {
 	buf := make([]byte, 0, len(js)+len(exclude)+len(origin)+32)
 	buf = append(buf, js[:len(js)-1]...) // without the closing brace
 	if exclude != "" {
-		buf = append(buf, `,"excludeUserId":`...)
+		buf = append(buf, `,"`+broker.HeaderExclude+`":`...)
 		buf = appendJSONString(buf, exclude)
 	}
-	buf = append(buf, `,"origin":`...)
+	buf = append(buf, `,"`+broker.HeaderOrigin+`":`...)
 	buf = append(buf, origin...)
 	return append(buf, '}')
-}
-
-// frameHeaderLen is the length of an unmasked server frame's header.
-func frameHeaderLen(frame []byte) int {
-	switch frame[1] & 0x7f {
-	case 126:
-		return 4
-	case 127:
-		return 10
-	}
-	return 2
 }
 
 // appendJSONString appends s as a JSON string.

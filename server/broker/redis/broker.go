@@ -1,4 +1,4 @@
-package server
+package redis
 
 import (
 	"context"
@@ -9,32 +9,33 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/chatd/chatd/server/broker"
+	goredis "github.com/redis/go-redis/v9"
 )
 
-// RedisBroker connects nodes through one Redis (DESIGN §4), interoperating
+// Broker connects nodes through one Redis (DESIGN §4), interoperating
 // with the reference app's nodes on the same Redis:
 //
-//   - Events: PUBLISH room:<roomId> with the client-visible JSON plus
+//   - Events: PUBLISH room:<roomId> with the event's JSON body plus
 //     excludeUserId (and our origin node id after it), pipelined by one
-//     goroutine (broker_redis_publish.go). One subscriber goroutine SUBSCRIBEs
+//     goroutine (publish.go). One subscriber goroutine SUBSCRIBEs
 //     to the rooms this node has members in, reference-counted, batched, with
-//     a linger before UNSUBSCRIBE, and decodes each event once per node
-//     (broker_redis_subscribe.go).
+//     a linger before UNSUBSCRIBE, and hands each event to the node's
+//     Receiver, which decodes it once per node (subscribe.go).
 //   - State: the reference keys room_info:, room_members:, user_data:, changed
 //     only by Lua scripts (atomic), from one goroutine in order
-//     (broker_redis_state.go, broker_redis_scripts.go).
+//     (state.go, scripts.go).
 //   - Liveness: a heartbeat key with a TTL per node and the node's member
-//     list; survivors reap dead nodes (broker_redis_liveness.go).
+//     list; survivors reap dead nodes (liveness.go).
 //   - Faults: while Redis is unreachable, requests fail at once with errors
-//     wrapping ErrUnavailable and Healthy is false; one log line per outage;
+//     wrapping broker.ErrUnavailable and Healthy is false; one log line per outage;
 //     reconnects back off up to MaxBackoff; on return every room is
 //     re-subscribed and the node's members are re-registered.
-type RedisBroker struct {
-	opt    RedisOptions
+type Broker struct {
+	opt    Options
 	log    *slog.Logger
-	client *redis.Client
-	d      Deliverer
+	client *goredis.Client
+	recv   broker.Receiver
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -65,58 +66,56 @@ type RedisBroker struct {
 	smu    sync.Mutex
 	subs   map[string]*subRoom
 	dirty  map[string]struct{}
-	ps     *redis.PubSub
+	ps     *goredis.PubSub
 	gen    uint64
 	subSig chan struct{}
 
 	// Local members and the state pipeline (broker_redis_state.go).
 	lmu           sync.Mutex
 	local         map[string]*localRoom
-	departed      map[Member]struct{}
+	departed      map[broker.Member]struct{}
 	stateq        chan *stateOp
 	needReconcile atomic.Bool
 
 	// Room lists (coalesced).
 	rmu          sync.Mutex
-	roomWaiters  []func([]RoomInfo, error)
+	roomWaiters  []func([]broker.Room, error)
 	roomsRunning bool
 	lastScan     time.Time
 
 	inflight atomic.Int64 // queued publishes and state ops not yet finished
-	// onPublishTrip, if set before Start, observes each publish round trip.
-	onPublishTrip func(time.Duration)
-	stats         redisCounters
+	stats    counters
+	metrics  *collector
 }
 
-// redisCounters are the broker's counters (see Stats).
-type redisCounters struct {
+// counters are the broker's counters (see Stats).
+type counters struct {
 	published, publishFailed       atomic.Int64
 	publishTrips                   atomic.Int64
-	received, dropped, forwarded   atomic.Int64
+	received, dropped              atomic.Int64
 	subscribeCmds, unsubscribeCmds atomic.Int64
 	reaped, reconciles, outages    atomic.Int64
 	reconnects                     atomic.Int64
 }
 
-// RedisStats is a snapshot of a RedisBroker's counters.
-type RedisStats struct {
-	Published        int64 // events published to Redis
-	PublishFailed    int64 // events that could not be published
-	PublishTrips     int64 // publish pipelines sent (round trips)
-	Received         int64 // events received from Redis (this node's subscriptions)
-	Dropped          int64 // received payloads that were not a JSON object with a type
-	ForwardedUnknown int64 // received events of unknown type, forwarded minus excludeUserId
-	SubscribeCmds    int64 // SUBSCRIBE commands sent (each may carry many channels)
-	UnsubscribeCmds  int64 // UNSUBSCRIBE commands sent
-	Reaped           int64 // members of dead nodes this node removed
-	Reconciles       int64 // re-registrations of this node's members
-	Outages          int64 // times Redis became unreachable
-	Reconnects       int64 // times Redis became reachable again after an outage
-	Subscribed       int   // rooms subscribed or being subscribed now
+// Stats is a snapshot of a Broker's counters.
+type Stats struct {
+	Published       int64 // events published to Redis
+	PublishFailed   int64 // events that could not be published
+	PublishTrips    int64 // publish pipelines sent (round trips)
+	Received        int64 // events received from Redis (this node's subscriptions)
+	Dropped         int64 // received payloads the node's Receiver refused (not a JSON object with a type)
+	SubscribeCmds   int64 // SUBSCRIBE commands sent (each may carry many channels)
+	UnsubscribeCmds int64 // UNSUBSCRIBE commands sent
+	Reaped          int64 // members of dead nodes this node removed
+	Reconciles      int64 // re-registrations of this node's members
+	Outages         int64 // times Redis became unreachable
+	Reconnects      int64 // times Redis became reachable again after an outage
+	Subscribed      int   // rooms subscribed or being subscribed now
 }
 
-// NewRedisBroker returns a broker for o; Start connects it.
-func NewRedisBroker(o RedisOptions) (*RedisBroker, error) {
+// NewBroker returns a broker for o; Start connects it.
+func New(o Options) (*Broker, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
@@ -125,10 +124,10 @@ func NewRedisBroker(o RedisOptions) (*RedisBroker, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &RedisBroker{
+	b := &Broker{
 		opt:      o,
 		log:      o.Logger.With("component", "redis", "node", o.NodeID),
-		client:   redis.NewClient(ro),
+		client:   goredis.NewClient(ro),
 		origin:   appendJSONString(nil, o.NodeID),
 		subReady: make(chan struct{}),
 		wake:     make(chan struct{}, 1),
@@ -139,19 +138,20 @@ func NewRedisBroker(o RedisOptions) (*RedisBroker, error) {
 		local:    make(map[string]*localRoom),
 		stateq:   make(chan *stateOp, o.StateQueue),
 	}
+	b.metrics = newCollector(b)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.needReconcile.Store(true) // take over what a previous run with this id left
 	return b, nil
 }
 
 // NodeID returns the node's id in the cluster.
-func (b *RedisBroker) NodeID() string { return b.opt.NodeID }
+func (b *Broker) NodeID() string { return b.opt.NodeID }
 
-// Start implements Broker: it connects to Redis and starts the broker's
+// Start implements broker.Broker: it connects to Redis and starts the broker's
 // goroutines. If Redis cannot be reached, Start fails with FailFast, and
 // otherwise logs it and returns: the broker keeps trying in the background.
-func (b *RedisBroker) Start(d Deliverer) error {
-	b.d = d
+func (b *Broker) Start(r broker.Receiver) error {
+	b.recv = r
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.DialTimeout)
 	err := b.client.Ping(ctx).Err()
 	cancel()
@@ -190,29 +190,29 @@ func (b *RedisBroker) Start(d Deliverer) error {
 	return nil
 }
 
-// Healthy implements Broker.
-func (b *RedisBroker) Healthy() bool { return b.healthy.Load() }
+// Healthy implements broker.Broker.
+func (b *Broker) Healthy() bool { return b.healthy.Load() }
 
 // Stats returns the broker's counters.
-func (b *RedisBroker) Stats() RedisStats {
+func (b *Broker) Stats() Stats {
 	b.smu.Lock()
 	n := len(b.subs)
 	b.smu.Unlock()
 	c := &b.stats
-	return RedisStats{
+	return Stats{
 		Published: c.published.Load(), PublishFailed: c.publishFailed.Load(), PublishTrips: c.publishTrips.Load(),
-		Received: c.received.Load(), Dropped: c.dropped.Load(), ForwardedUnknown: c.forwarded.Load(),
+		Received: c.received.Load(), Dropped: c.dropped.Load(),
 		SubscribeCmds: c.subscribeCmds.Load(), UnsubscribeCmds: c.unsubscribeCmds.Load(),
 		Reaped: c.reaped.Load(), Reconciles: c.reconciles.Load(), Outages: c.outages.Load(),
 		Reconnects: c.reconnects.Load(), Subscribed: n,
 	}
 }
 
-// Close implements Broker. It waits (up to OpTimeout) for queued joins,
+// Close implements broker.Broker. It waits (up to OpTimeout) for queued joins,
 // leaves and publishes to reach Redis, withdraws the node's heartbeat (so
 // survivors clean up whatever is left at once rather than after the TTL),
 // and stops.
-func (b *RedisBroker) Close() error {
+func (b *Broker) Close() error {
 	if b.closing.Swap(true) {
 		return nil
 	}
@@ -249,25 +249,25 @@ func (b *RedisBroker) Close() error {
 	return b.client.Close()
 }
 
-// unavailable wraps ErrUnavailable with what failed.
+// unavailable wraps broker.ErrUnavailable with what failed.
 func unavailable(what string, err error) error {
 	if err == nil {
-		return fmt.Errorf("%w: %s", ErrUnavailable, what)
+		return fmt.Errorf("%w: %s", broker.ErrUnavailable, what)
 	}
-	return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
+	return fmt.Errorf("%w: %s: %v", broker.ErrUnavailable, what, err)
 }
 
-var errBrokerClosed = fmt.Errorf("%w: broker closed", ErrUnavailable)
+var errBrokerClosed = fmt.Errorf("%w: broker closed", broker.ErrUnavailable)
 
 // isRedisReply reports whether err is an error reply from Redis (the
 // connection is fine) rather than a network or timeout error.
 func isRedisReply(err error) bool {
-	var re redis.Error
+	var re goredis.Error
 	return errors.As(err, &re) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // setCmd records the state of the command side.
-func (b *RedisBroker) setCmd(up bool, err error) {
+func (b *Broker) setCmd(up bool, err error) {
 	b.hmu.Lock()
 	b.cmdUp = up
 	b.cmdOK.Store(up)
@@ -282,7 +282,7 @@ func (b *RedisBroker) setCmd(up bool, err error) {
 }
 
 // setSub records the state of the subscriber side.
-func (b *RedisBroker) setSub(up bool, err error) {
+func (b *Broker) setSub(up bool, err error) {
 	b.hmu.Lock()
 	b.subUp = up
 	b.updateHealthLocked(err)
@@ -294,7 +294,7 @@ func (b *RedisBroker) setSub(up bool, err error) {
 
 // updateHealthLocked logs the transitions of the overall health: once when
 // an outage starts, once when it ends.
-func (b *RedisBroker) updateHealthLocked(err error) {
+func (b *Broker) updateHealthLocked(err error) {
 	now := b.cmdUp && b.subUp
 	was := b.healthy.Load()
 	if now == was {
@@ -329,7 +329,7 @@ func (b *RedisBroker) updateHealthLocked(err error) {
 }
 
 // backoff doubles d up to the configured cap.
-func (b *RedisBroker) backoff(d time.Duration) time.Duration {
+func (b *Broker) backoff(d time.Duration) time.Duration {
 	d *= 2
 	if d > b.opt.MaxBackoff {
 		d = b.opt.MaxBackoff
@@ -338,7 +338,7 @@ func (b *RedisBroker) backoff(d time.Duration) time.Duration {
 }
 
 // sleep waits d or until the broker closes; false if it closed.
-func (b *RedisBroker) sleep(d time.Duration) bool {
+func (b *Broker) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

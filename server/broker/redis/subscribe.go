@@ -1,4 +1,4 @@
-package server
+package redis
 
 import (
 	"errors"
@@ -6,9 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bytedance/sonic"
-	"github.com/chatd/chatd/eventloop"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Subscriptions.
@@ -16,10 +14,10 @@ import (
 // One PubSub connection carries every room of the node, and one goroutine
 // (subscribeLoop) reads it: Redis delivers a channel's messages on one
 // connection in publish order, so one reader keeps each room's cluster-wide
-// order without any sequencing of ours, and Deliver is called from one
-// goroutine as the Broker contract asks. The reader only decodes the
-// envelope and encodes the client frame once per event; the fan-out itself
-// runs on the event loops (rooms.Fanout queues one task per loop), so one
+// order without any sequencing of ours, and Receive is called from one
+// goroutine as the broker contract asks. The node's Receiver only decodes
+// the payload and encodes the client frame once per event; the fan-out
+// itself runs on the event loops (one task per loop), so one
 // goroutine is far from the bottleneck (a few µs per event, versus the
 // loops' per-member writes). Sharding by room over several connections
 // would add ordering and resubscription bookkeeping for no gain at the
@@ -63,8 +61,8 @@ type subWaiter struct {
 // subscribeBatch bounds the channels of one SUBSCRIBE or UNSUBSCRIBE.
 const subscribeBatch = 1024
 
-// Subscribe implements Broker.
-func (b *RedisBroker) Subscribe(room string, done func(error)) {
+// Subscribe implements broker.Broker.
+func (b *Broker) Subscribe(room string, done func(error)) {
 	if b.closed.Load() {
 		done(errBrokerClosed)
 		return
@@ -98,8 +96,8 @@ func (b *RedisBroker) Subscribe(room string, done func(error)) {
 	b.smu.Unlock()
 }
 
-// Unsubscribe implements Broker.
-func (b *RedisBroker) Unsubscribe(room string) {
+// Unsubscribe implements broker.Broker.
+func (b *Broker) Unsubscribe(room string) {
 	b.smu.Lock()
 	if r := b.subs[room]; r != nil && r.refs > 0 {
 		b.releaseLocked(room, r)
@@ -108,7 +106,7 @@ func (b *RedisBroker) Unsubscribe(room string) {
 }
 
 // releaseLocked drops a reference; the last one starts the linger.
-func (b *RedisBroker) releaseLocked(room string, r *subRoom) {
+func (b *Broker) releaseLocked(room string, r *subRoom) {
 	r.refs--
 	if r.refs > 0 {
 		return
@@ -126,7 +124,7 @@ func (b *RedisBroker) releaseLocked(room string, r *subRoom) {
 }
 
 // subscribeTimedOut fails a waiter whose confirmation did not come in time.
-func (b *RedisBroker) subscribeTimedOut(room string, r *subRoom, w *subWaiter) {
+func (b *Broker) subscribeTimedOut(room string, r *subRoom, w *subWaiter) {
 	b.smu.Lock()
 	i := -1
 	for j, x := range r.waiters {
@@ -145,7 +143,7 @@ func (b *RedisBroker) subscribeTimedOut(room string, r *subRoom, w *subWaiter) {
 	w.done(unavailable("subscription not confirmed in time", nil))
 }
 
-func (b *RedisBroker) markDirtyLocked(room string) {
+func (b *Broker) markDirtyLocked(room string) {
 	b.dirty[room] = struct{}{}
 	select {
 	case b.subSig <- struct{}{}:
@@ -155,7 +153,7 @@ func (b *RedisBroker) markDirtyLocked(room string) {
 
 // subscriptionLoop sends SUBSCRIBE/UNSUBSCRIBE for the rooms that changed,
 // many channels per command.
-func (b *RedisBroker) subscriptionLoop() {
+func (b *Broker) subscriptionLoop() {
 	defer b.wg.Done()
 	for {
 		select {
@@ -214,7 +212,7 @@ func (b *RedisBroker) subscriptionLoop() {
 
 // endGeneration closes generation gen's connection (if still current), which
 // makes subscribeLoop's read fail and open a new one.
-func (b *RedisBroker) endGeneration(gen uint64) {
+func (b *Broker) endGeneration(gen uint64) {
 	b.smu.Lock()
 	ps := b.ps
 	if b.gen != gen || ps == nil {
@@ -228,7 +226,7 @@ func (b *RedisBroker) endGeneration(gen uint64) {
 
 // newGeneration installs a fresh connection: nothing is subscribed on it
 // yet, so every wanted room is to be (re-)subscribed.
-func (b *RedisBroker) newGeneration(ps *redis.PubSub) uint64 {
+func (b *Broker) newGeneration(ps *goredis.PubSub) uint64 {
 	b.smu.Lock()
 	defer b.smu.Unlock()
 	b.gen++
@@ -250,7 +248,7 @@ func (b *RedisBroker) newGeneration(ps *redis.PubSub) uint64 {
 
 // subscribeLoop owns the PubSub connection: it (re)connects with backoff and
 // reads confirmations and events.
-func (b *RedisBroker) subscribeLoop() {
+func (b *Broker) subscribeLoop() {
 	defer b.wg.Done()
 	wait := minBackoff
 	for b.ctx.Err() == nil {
@@ -287,7 +285,7 @@ func (b *RedisBroker) subscribeLoop() {
 // receive reads one connection until it fails. Silence longer than the
 // heartbeat interval is answered with a PING; a second silent interval
 // with a PING outstanding means the connection is dead.
-func (b *RedisBroker) receive(ps *redis.PubSub, gen uint64) error {
+func (b *Broker) receive(ps *goredis.PubSub, gen uint64) error {
 	pinged := true // the PING sent by subscribeLoop
 	for {
 		m, err := ps.ReceiveTimeout(b.ctx, b.opt.HeartbeatInterval)
@@ -304,20 +302,20 @@ func (b *RedisBroker) receive(ps *redis.PubSub, gen uint64) error {
 		}
 		pinged = false
 		switch m := m.(type) {
-		case *redis.Message:
+		case *goredis.Message:
 			b.stats.received.Add(1)
 			b.deliver(m.Channel, m.Payload)
-		case *redis.Subscription:
+		case *goredis.Subscription:
 			b.confirm(gen, m.Kind, m.Channel)
 			b.setSub(true, nil)
-		case *redis.Pong:
+		case *goredis.Pong:
 			b.setSub(true, nil)
 		}
 	}
 }
 
 // confirm handles a subscribe/unsubscribe reply.
-func (b *RedisBroker) confirm(gen uint64, kind, channel string) {
+func (b *Broker) confirm(gen uint64, kind, channel string) {
 	room, ok := strings.CutPrefix(channel, prefixRoomChannel)
 	if !ok {
 		return
@@ -352,59 +350,20 @@ func (b *RedisBroker) confirm(gen uint64, kind, channel string) {
 	}
 }
 
-// deliver decodes one event (once per node), encodes the client frame (once
-// per node) and hands it to the node's fan-out.
-//
-// Known types (message, userJoined, userLeft) are re-encoded from their
-// structs, so clients see exactly the reference field set whatever extra
-// fields the publisher added. Other types (a newer reference app, say) are
-// forwarded as the publisher wrote them minus excludeUserId and origin,
-// keeping the field order, as a reference node would. Payloads that are not
-// a JSON object with a string type are dropped and counted (Stats.Dropped).
-func (b *RedisBroker) deliver(channel, payload string) {
+// deliver hands one event to the node's Receiver, which decodes it once for
+// the node. Payloads it refuses (not a JSON object with a type) are dropped
+// and counted (Stats.Dropped).
+func (b *Broker) deliver(channel, payload string) {
 	room, ok := strings.CutPrefix(channel, prefixRoomChannel)
 	if !ok {
 		return
 	}
-	var env Envelope
-	if err := envelopeAPI.UnmarshalFromString(payload, &env); err != nil || env.Type == "" {
+	if err := b.recv.Receive(room, payload); err != nil {
 		b.dropped(room, payload, err)
-		return
 	}
-	var frame []byte
-	switch env.Type {
-	case TypeMessage:
-		frame = frameOf(&Chat{Type: env.Type, Content: env.Content, Username: env.Username, UserID: env.UserID,
-			Timestamp: env.Timestamp})
-	case TypeUserJoined, TypeUserLeft:
-		n := 0
-		if env.MemberCount != nil {
-			n = *env.MemberCount
-		}
-		frame = frameOf(&Presence{Type: env.Type, Username: env.Username, UserID: env.UserID, MemberCount: n})
-	default:
-		node, err := sonic.GetFromString(payload)
-		if err == nil {
-			_, err = node.Unset("excludeUserId")
-		}
-		if err == nil {
-			_, err = node.Unset("origin")
-		}
-		var js []byte
-		if err == nil {
-			js, err = node.MarshalJSON()
-		}
-		if err != nil {
-			b.dropped(room, payload, err)
-			return
-		}
-		b.stats.forwarded.Add(1)
-		frame = rawFrame(js)
-	}
-	b.d.Deliver(room, frame, env.ExcludeUserID)
 }
 
-func (b *RedisBroker) dropped(room, payload string, err error) {
+func (b *Broker) dropped(room, payload string, err error) {
 	if n := b.stats.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th, ...
 		if len(payload) > 200 {
 			payload = payload[:200] + "..."
@@ -413,16 +372,3 @@ func (b *RedisBroker) dropped(room, payload string, err error) {
 			"payload", payload, "err", err, "dropped", n)
 	}
 }
-
-// rawFrame wraps a JSON text in a text frame.
-func rawFrame(js []byte) []byte {
-	h := eventloop.FrameHeaderSize(len(js))
-	f := make([]byte, h+len(js))
-	eventloop.PutFrameHeader(f[:h], 0x1, len(js))
-	copy(f[h:], js)
-	return f
-}
-
-// envelopeAPI decodes Pub/Sub payloads. Unlike jsonAPI it does not copy
-// strings: the payload is an immutable Go string owned by the event.
-var envelopeAPI = sonic.Config{}.Froze()

@@ -1,4 +1,4 @@
-package server
+package redis
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/internal/isotime"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Room state in Redis, with the reference app's keys.
@@ -40,47 +42,47 @@ const (
 // stateOp is one queued change.
 type stateOp struct {
 	kind     opKind
-	m        Member
+	m        broker.Member
 	name     string // join: room name if the room is new
 	joinedAt string // join
-	done     func(int, error)
-	snap     map[string]*localRoom // reconcile: the node's members when it was queued
-	departed map[Member]struct{}   // reconcile: members whose leave did not reach Redis
-	announce bool                  // reconcile: announce this leave even if Redis no longer had it
+	done     func(broker.Membership, error)
+	snap     map[string]*localRoom      // reconcile: the node's members when it was queued
+	departed map[broker.Member]struct{} // reconcile: members whose leave did not reach Redis
+	announce bool                       // reconcile: announce this leave even if Redis no longer had it
 }
 
-// Join implements Broker.
-func (b *RedisBroker) Join(m Member, name string, done func(int, error)) {
+// Join implements broker.Broker.
+func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership, error)) {
 	if b.closed.Load() {
-		done(0, errBrokerClosed)
+		done(broker.Membership{}, errBrokerClosed)
 		return
 	}
 	if !b.cmdOK.Load() {
-		done(0, unavailable("redis unreachable", nil))
+		done(broker.Membership{}, unavailable("redis unreachable", nil))
 		return
 	}
-	op := &stateOp{kind: opJoin, m: m, name: name, joinedAt: jsTime(time.Now()), done: done}
+	op := &stateOp{kind: opJoin, m: m, name: name, joinedAt: isotime.Format(time.Now()), done: done}
 	b.lmu.Lock()
-	r := b.local[m.RoomID]
+	r := b.local[m.Room]
 	if r == nil {
 		r = &localRoom{name: name, members: make(map[string]localMember)}
-		b.local[m.RoomID] = r
+		b.local[m.Room] = r
 	}
-	r.members[m.UserID] = localMember{username: m.Username, joinedAt: op.joinedAt}
+	r.members[m.User] = localMember{username: m.Name, joinedAt: op.joinedAt}
 	ok := b.enqueueLocked(op)
 	if !ok {
 		b.forgetLocked(m)
 	}
 	b.lmu.Unlock()
 	if !ok {
-		done(0, unavailable("join queue full", nil))
+		done(broker.Membership{}, unavailable("join queue full", nil))
 	}
 }
 
-// Leave implements Broker. The member is forgotten locally at once, whatever
+// Leave implements broker.Broker. The member is forgotten locally at once, whatever
 // happens in Redis: if Redis cannot be told now, the re-registration after
 // the outage removes it there (and announces it).
-func (b *RedisBroker) Leave(m Member, done func(int, error)) {
+func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 	b.lmu.Lock()
 	b.forgetLocked(m)
 	ok := !b.closed.Load() && b.cmdOK.Load() && b.enqueueLocked(&stateOp{kind: opLeave, m: m, done: done})
@@ -90,32 +92,32 @@ func (b *RedisBroker) Leave(m Member, done func(int, error)) {
 	b.lmu.Unlock()
 	if !ok {
 		b.needReconcile.Store(true)
-		done(0, unavailable("redis unreachable", nil))
+		done(broker.Membership{}, unavailable("redis unreachable", nil))
 	}
 }
 
 // departedLocked remembers a member whose leave could not reach Redis: the
 // next re-registration removes it and announces userLeft, even if Redis
 // lost its data meanwhile (the other members never heard of the leave).
-func (b *RedisBroker) departedLocked(m Member) {
+func (b *Broker) departedLocked(m broker.Member) {
 	if b.departed == nil {
-		b.departed = make(map[Member]struct{})
+		b.departed = make(map[broker.Member]struct{})
 	}
 	b.departed[m] = struct{}{}
 }
 
-func (b *RedisBroker) forgetLocked(m Member) {
-	if r := b.local[m.RoomID]; r != nil {
-		delete(r.members, m.UserID)
+func (b *Broker) forgetLocked(m broker.Member) {
+	if r := b.local[m.Room]; r != nil {
+		delete(r.members, m.User)
 		if len(r.members) == 0 {
-			delete(b.local, m.RoomID)
+			delete(b.local, m.Room)
 		}
 	}
 }
 
 // enqueueLocked queues op (under lmu, so the queue order is the order of
 // the local changes).
-func (b *RedisBroker) enqueueLocked(op *stateOp) bool {
+func (b *Broker) enqueueLocked(op *stateOp) bool {
 	b.inflight.Add(1)
 	select {
 	case b.stateq <- op:
@@ -129,7 +131,7 @@ func (b *RedisBroker) enqueueLocked(op *stateOp) bool {
 // requestReconcile queues a re-registration of the node's members: the
 // node's member list in Redis is made to match its local members, in queue
 // order with the joins and leaves around it.
-func (b *RedisBroker) requestReconcile() {
+func (b *Broker) requestReconcile() {
 	b.lmu.Lock()
 	snap := make(map[string]*localRoom, len(b.local))
 	for id, r := range b.local {
@@ -150,7 +152,7 @@ func (b *RedisBroker) requestReconcile() {
 }
 
 // stateLoop applies queued changes in order, many per round trip.
-func (b *RedisBroker) stateLoop() {
+func (b *Broker) stateLoop() {
 	defer b.wg.Done()
 	pipe := b.client.Pipeline()
 	batch := make([]*stateOp, 0, b.opt.PublishBatch)
@@ -193,13 +195,13 @@ func (b *RedisBroker) stateLoop() {
 	}
 }
 
-func (b *RedisBroker) failQueuedState() {
+func (b *Broker) failQueuedState() {
 	for {
 		select {
 		case op := <-b.stateq:
 			b.inflight.Add(-1)
 			if op.done != nil {
-				op.done(0, errBrokerClosed)
+				op.done(broker.Membership{}, errBrokerClosed)
 			}
 		default:
 			return
@@ -208,19 +210,19 @@ func (b *RedisBroker) failQueuedState() {
 }
 
 // evalOp queues the script of a join or leave on pipe.
-func (b *RedisBroker) evalOp(ctx context.Context, pipe redis.Pipeliner, op *stateOp, createdAt string) *redis.Cmd {
+func (b *Broker) evalOp(ctx context.Context, pipe goredis.Pipeliner, op *stateOp, createdAt string) *goredis.Cmd {
 	node := nodeMembersKey(b.opt.NodeID)
 	if op.kind == opJoin {
-		return scriptJoin.Eval(ctx, pipe, []string{node}, op.m.RoomID, op.m.UserID, op.m.Username, op.name,
+		return scriptJoin.Eval(ctx, pipe, []string{node}, op.m.Room, op.m.User, op.m.Name, op.name,
 			createdAt, op.joinedAt, b.opt.NodeID)
 	}
-	return scriptLeave.Eval(ctx, pipe, []string{node}, op.m.RoomID, op.m.UserID)
+	return scriptLeave.Eval(ctx, pipe, []string{node}, op.m.Room, op.m.User)
 }
 
 // applyBatch runs joins and leaves in one pipeline. Scripts are sent with
 // EVAL (not EVALSHA): Redis caches them by hash anyway, and after a Redis
 // restart a NOSCRIPT retry could reorder a node's changes.
-func (b *RedisBroker) applyBatch(pipe redis.Pipeliner, batch []*stateOp) {
+func (b *Broker) applyBatch(pipe goredis.Pipeliner, batch []*stateOp) {
 	if !b.cmdOK.Load() {
 		b.needReconcile.Store(true)
 		b.lmu.Lock()
@@ -237,8 +239,8 @@ func (b *RedisBroker) applyBatch(pipe redis.Pipeliner, batch []*stateOp) {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	defer cancel()
-	now := jsTime(time.Now())
-	cmds := make([]*redis.Cmd, len(batch))
+	now := isotime.Format(time.Now())
+	cmds := make([]*goredis.Cmd, len(batch))
 	for i, op := range batch {
 		cmds[i] = b.evalOp(ctx, pipe, op, now)
 	}
@@ -247,7 +249,7 @@ func (b *RedisBroker) applyBatch(pipe redis.Pipeliner, batch []*stateOp) {
 	for i, op := range batch {
 		vals, err := cmds[i].Slice()
 		if err == nil && len(vals) < 2 {
-			err = redis.Nil
+			err = goredis.Nil
 		}
 		if err != nil {
 			if !isRedisReply(err) {
@@ -268,12 +270,12 @@ func (b *RedisBroker) applyBatch(pipe redis.Pipeliner, batch []*stateOp) {
 			name, _ := vals[2].(string)
 			created, _ := vals[3].(string)
 			b.lmu.Lock()
-			if r := b.local[op.m.RoomID]; r != nil {
+			if r := b.local[op.m.Room]; r != nil {
 				r.name, r.createdAt = name, created
 			}
 			b.lmu.Unlock()
 		}
-		op.done(count, nil)
+		op.done(broker.Membership{Count: count, Changed: toInt(vals[1]) == 1}, nil)
 	}
 	if down && b.ctx.Err() == nil {
 		b.setCmd(false, cmds[0].Err())
@@ -282,18 +284,18 @@ func (b *RedisBroker) applyBatch(pipe redis.Pipeliner, batch []*stateOp) {
 
 // opFailed reports a failed join or leave; a failed join is forgotten
 // locally (the client was told it failed).
-func (b *RedisBroker) opFailed(op *stateOp, err error) {
+func (b *Broker) opFailed(op *stateOp, err error) {
 	if op.kind == opJoin {
 		b.lmu.Lock()
-		if r := b.local[op.m.RoomID]; r != nil {
-			if lm, ok := r.members[op.m.UserID]; ok && lm.joinedAt == op.joinedAt {
+		if r := b.local[op.m.Room]; r != nil {
+			if lm, ok := r.members[op.m.User]; ok && lm.joinedAt == op.joinedAt {
 				b.forgetLocked(op.m)
 			}
 		}
 		b.lmu.Unlock()
 	}
 	if op.done != nil {
-		op.done(0, err)
+		op.done(broker.Membership{}, err)
 	}
 }
 
@@ -313,7 +315,7 @@ func toInt(v any) int {
 // with userLeft; every member of snap is (re-)recorded, re-creating rooms
 // lost with a Redis restart. If survivors reaped the node while it was cut
 // off, the members they announced as gone are announced again (userJoined).
-func (b *RedisBroker) reconcile(snap map[string]*localRoom, departed map[Member]struct{}) {
+func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Member]struct{}) {
 	restore := func() { // try again next time
 		b.needReconcile.Store(true)
 		b.lmu.Lock()
@@ -340,7 +342,7 @@ func (b *RedisBroker) reconcile(snap map[string]*localRoom, departed map[Member]
 	pipe := b.client.Pipeline()
 	reapedCmd := pipe.GetDel(ctx, nodeReapedKey(b.opt.NodeID))
 	listedCmd := pipe.HGetAll(ctx, nodeKey)
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	if _, err := pipe.Exec(ctx); err != nil && err != goredis.Nil {
 		fail(err)
 		return
 	}
@@ -356,14 +358,14 @@ func (b *RedisBroker) reconcile(snap map[string]*localRoom, departed map[Member]
 				continue
 			}
 		}
-		m := Member{RoomID: room, UserID: uid, Username: username}
+		m := broker.Member{Room: room, User: uid, Name: username}
 		delete(departed, m)
 		ops = append(ops, &stateOp{kind: opLeave, m: m})
 	}
 	stale := len(ops)
 	for m := range departed {
-		if r := snap[m.RoomID]; r != nil {
-			if _, back := r.members[m.UserID]; back {
+		if r := snap[m.Room]; r != nil {
+			if _, back := r.members[m.User]; back {
 				continue // left and joined again
 			}
 		}
@@ -374,7 +376,7 @@ func (b *RedisBroker) reconcile(snap map[string]*localRoom, departed map[Member]
 	}
 	for id, r := range snap {
 		for uid, lm := range r.members {
-			ops = append(ops, &stateOp{kind: opJoin, m: Member{RoomID: id, UserID: uid, Username: lm.username},
+			ops = append(ops, &stateOp{kind: opJoin, m: broker.Member{Room: id, User: uid, Name: lm.username},
 				name: r.name, joinedAt: lm.joinedAt})
 		}
 	}
@@ -382,16 +384,16 @@ func (b *RedisBroker) reconcile(snap map[string]*localRoom, departed map[Member]
 		if r := snap[room]; r != nil && r.createdAt != "" {
 			return r.createdAt
 		}
-		return jsTime(time.Now())
+		return isotime.Format(time.Now())
 	}
 	announced := 0
 	for len(ops) > 0 {
 		n := min(len(ops), b.opt.PublishBatch)
 		chunk := ops[:n]
 		ops = ops[n:]
-		cmds := make([]*redis.Cmd, n)
+		cmds := make([]*goredis.Cmd, n)
 		for i, op := range chunk {
-			cmds[i] = b.evalOp(ctx, pipe, op, created(op.m.RoomID))
+			cmds[i] = b.evalOp(ctx, pipe, op, created(op.m.Room))
 		}
 		_, _ = pipe.Exec(ctx)
 		for i, op := range chunk {
@@ -406,10 +408,10 @@ func (b *RedisBroker) reconcile(snap map[string]*localRoom, departed map[Member]
 			count := toInt(vals[0])
 			switch {
 			case op.kind == opLeave:
-				b.publishPresence(TypeUserLeft, op.m, count, "")
+				b.publishPresence(false, op.m, count, "")
 				announced++
 			case reaped:
-				b.publishPresence(TypeUserJoined, op.m, count, op.m.UserID)
+				b.publishPresence(true, op.m, count, op.m.User)
 				announced++
 			}
 		}
@@ -431,15 +433,15 @@ func countMembers(snap map[string]*localRoom) int {
 	return n
 }
 
-// publishPresence publishes a userJoined/userLeft of the broker's own.
-func (b *RedisBroker) publishPresence(typ string, m Member, count int, exclude string) {
-	b.Publish(&Event{Room: m.RoomID, ExcludeUserID: exclude,
-		Payload: &Presence{Type: typ, Username: m.Username, UserID: m.UserID, MemberCount: count}}, nil)
+// publishPresence publishes a membership announcement of the broker's own
+// (the node's Receiver encodes it).
+func (b *Broker) publishPresence(joined bool, m broker.Member, count int, exclude string) {
+	b.Publish(&broker.Event{Room: m.Room, Exclude: exclude, Body: b.recv.PresenceBody(joined, m, count)}, nil)
 }
 
-// Rooms implements Broker. Concurrent requests share one read of Redis, but
+// Rooms implements broker.Broker. Concurrent requests share one read of Redis, but
 // a request never gets an answer read before it was made.
-func (b *RedisBroker) Rooms(done func([]RoomInfo, error)) {
+func (b *Broker) Rooms(done func([]broker.Room, error)) {
 	if b.closed.Load() || !b.cmdOK.Load() {
 		done(nil, unavailable("redis unreachable", nil))
 		return
@@ -454,7 +456,7 @@ func (b *RedisBroker) Rooms(done func([]RoomInfo, error)) {
 	}
 }
 
-func (b *RedisBroker) roomsLoop() {
+func (b *Broker) roomsLoop() {
 	for {
 		b.rmu.Lock()
 		ws := b.roomWaiters
@@ -477,7 +479,7 @@ func (b *RedisBroker) roomsLoop() {
 // RoomScanInterval, from a SCAN for room_info:* keys, which finds rooms
 // created by reference nodes; those are added to the index for every node.
 // Index entries of rooms that have emptied are pruned.
-func (b *RedisBroker) readRooms() ([]RoomInfo, error) {
+func (b *Broker) readRooms() ([]broker.Room, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	defer cancel()
 	ids, err := b.client.SMembers(ctx, keyRooms).Result()
@@ -514,8 +516,8 @@ func (b *RedisBroker) readRooms() ([]RoomInfo, error) {
 		b.rmu.Unlock()
 	}
 	pipe := b.client.Pipeline()
-	infos := make([]*redis.SliceCmd, len(ids))
-	counts := make([]*redis.IntCmd, len(ids))
+	infos := make([]*goredis.SliceCmd, len(ids))
+	counts := make([]*goredis.IntCmd, len(ids))
 	for i, id := range ids {
 		infos[i] = pipe.HMGet(ctx, prefixRoomInfo+id, "name", "createdAt")
 		counts[i] = pipe.SCard(ctx, prefixRoomMembers+id)
@@ -523,7 +525,7 @@ func (b *RedisBroker) readRooms() ([]RoomInfo, error) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, b.roomsFailed(err)
 	}
-	list := make([]RoomInfo, 0, len(ids))
+	list := make([]broker.Room, 0, len(ids))
 	var empty []string
 	for i, id := range ids {
 		n := int(counts[i].Val())
@@ -531,7 +533,7 @@ func (b *RedisBroker) readRooms() ([]RoomInfo, error) {
 			empty = append(empty, id)
 			continue
 		}
-		info := RoomInfo{RoomID: id, Name: id, MemberCount: n}
+		info := broker.Room{ID: id, Name: id, Members: n}
 		if v := infos[i].Val(); len(v) == 2 {
 			if s, ok := v[0].(string); ok && s != "" {
 				info.Name = s
@@ -547,7 +549,7 @@ func (b *RedisBroker) readRooms() ([]RoomInfo, error) {
 		if list[i].CreatedAt != list[j].CreatedAt {
 			return list[i].CreatedAt < list[j].CreatedAt
 		}
-		return list[i].RoomID < list[j].RoomID
+		return list[i].ID < list[j].ID
 	})
 	if len(empty) > 0 {
 		for _, id := range empty {
@@ -558,7 +560,7 @@ func (b *RedisBroker) readRooms() ([]RoomInfo, error) {
 	return list, nil
 }
 
-func (b *RedisBroker) roomsFailed(err error) error {
+func (b *Broker) roomsFailed(err error) error {
 	if !isRedisReply(err) && b.ctx.Err() == nil {
 		b.setCmd(false, err)
 	}

@@ -1,6 +1,6 @@
-package server
+package redis
 
-import "github.com/redis/go-redis/v9"
+import goredis "github.com/redis/go-redis/v9"
 
 // Redis keys. The first three are the reference app's (REFERENCE-WIRE.md);
 // the chatd: ones are ours and ignored by reference nodes.
@@ -49,7 +49,7 @@ end
 // scriptJoin records a member. KEYS: node members hash. ARGV: roomId,
 // userId, username, room name (if new), createdAt (if new), joinedAt,
 // node id. Returns {count, added, name, createdAt}.
-var scriptJoin = redis.NewScript(`
+var scriptJoin = goredis.NewScript(`
 local room, uid = ARGV[1], ARGV[2]
 local ik = 'room_info:' .. room
 if redis.call('EXISTS', ik) == 0 then
@@ -67,22 +67,24 @@ return {redis.call('SCARD', mk), added, info[1] or '', info[2] or ''}
 
 // scriptLeave removes a member. KEYS: node members hash. ARGV: roomId,
 // userId. Returns {count, removed}.
-var scriptLeave = redis.NewScript(luaLeave + `
+var scriptLeave = goredis.NewScript(luaLeave + `
 local n, removed = leave(ARGV[1], ARGV[2], KEYS[1])
 return {n, removed}
 `)
 
-// scriptReap removes up to ARGV[2] members of a dead node and announces each
-// with userLeft (the reference form after a disconnect: no excludeUserId),
-// in the same atomic step: whichever survivor runs it, each member is
-// removed and announced exactly once. KEYS: the dead node's heartbeat,
-// member hash, reaped marker. ARGV: dead node id, chunk size, this node's
-// id, marker TTL in seconds. Returns -1 if the node is alive, else
-// {removed, finished}: finished once the node is forgotten (else call again).
-var scriptReap = redis.NewScript(luaLeave + `
+// scriptReap removes up to ARGV[2] members of a dead node, in one atomic
+// step per chunk: whichever survivor runs it, each member is removed exactly
+// once, and only that survivor learns of it (and announces the leave, see
+// Broker.reap). KEYS: the dead node's heartbeat, member hash, reaped marker.
+// ARGV: dead node id, chunk size, marker TTL in seconds. Returns -1 if the
+// node is alive, else {scanned, finished, removed}: finished once the node is
+// forgotten (else call again); removed lists room, userId, username and the
+// room's count after, four entries per removed member.
+var scriptReap = goredis.NewScript(luaLeave + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local kv = redis.call('HSCAN', KEYS[2], 0, 'COUNT', ARGV[2])[2]
 local done = 0
+local out = {}
 for i = 1, #kv, 2 do
   local f, uname = kv[i], kv[i + 1]
   local sep = string.find(f, '\n', 1, true)
@@ -90,26 +92,28 @@ for i = 1, #kv, 2 do
     local room, uid = string.sub(f, 1, sep - 1), string.sub(f, sep + 1)
     local n, removed = leave(room, uid, KEYS[2])
     if removed == 1 then
-      redis.call('PUBLISH', 'room:' .. room, '{"type":"userLeft","username":' .. cjson.encode(uname) ..
-        ',"userId":' .. cjson.encode(uid) .. ',"memberCount":' .. n .. ',"origin":' .. cjson.encode(ARGV[3]) .. '}')
+      out[#out + 1] = room
+      out[#out + 1] = uid
+      out[#out + 1] = uname
+      out[#out + 1] = n
     end
   else
     redis.call('HDEL', KEYS[2], f)
   end
   done = done + 1
 end
-if done > 0 then redis.call('SET', KEYS[3], '1', 'EX', ARGV[4]) end
+if done > 0 then redis.call('SET', KEYS[3], '1', 'EX', ARGV[3]) end
 if redis.call('HLEN', KEYS[2]) == 0 then
   redis.call('SREM', 'chatd:nodes', ARGV[1])
-  return {done, 1}
+  return {done, 1, out}
 end
-return {done, 0}
+return {done, 0, out}
 `)
 
 // scriptHeartbeat refreshes the node's heartbeat. KEYS: heartbeat, reaped
 // marker. ARGV: value, TTL in ms, node id. Returns 1 if the node was reaped
 // while it was away.
-var scriptHeartbeat = redis.NewScript(`
+var scriptHeartbeat = goredis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', 'chatd:nodes', ARGV[3])
 return redis.call('EXISTS', KEYS[2])
@@ -117,7 +121,7 @@ return redis.call('EXISTS', KEYS[2])
 
 // scriptPrune drops a room id from the index unless the room has members.
 // KEYS: room_members, index. ARGV: roomId.
-var scriptPrune = redis.NewScript(`
+var scriptPrune = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SREM', KEYS[2], ARGV[1])
   return 1

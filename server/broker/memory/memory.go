@@ -1,0 +1,115 @@
+// Package memory is the in-process broker of a single node: room state in
+// maps, publishing a direct call to the node's delivery. It is what chatd
+// runs on when no Redis is configured.
+package memory
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/internal/isotime"
+)
+
+// Broker implements broker.Broker within one process.
+type Broker struct {
+	r     broker.Receiver
+	mu    sync.Mutex
+	rooms map[string]*room
+	now   func() time.Time
+}
+
+type room struct {
+	name      string
+	createdAt string
+	members   map[string]struct{} // user ids
+	pubMu     sync.Mutex          // one order of events for every member
+}
+
+// New returns an empty Broker.
+func New() *Broker {
+	return &Broker{rooms: make(map[string]*room), now: time.Now}
+}
+
+// Start implements broker.Broker.
+func (b *Broker) Start(r broker.Receiver) error { b.r = r; return nil }
+
+// Subscribe implements broker.Broker; in one process every room is always
+// subscribed.
+func (b *Broker) Subscribe(_ string, done func(error)) { done(nil) }
+
+// Unsubscribe implements broker.Broker.
+func (b *Broker) Unsubscribe(string) {}
+
+// Publish implements broker.Broker. Delivery happens before it returns; the
+// per-room lock gives every member the same order when several loops
+// publish at once.
+func (b *Broker) Publish(ev *broker.Event, _ func(error)) {
+	b.mu.Lock()
+	r := b.rooms[ev.Room]
+	b.mu.Unlock()
+	if r == nil {
+		// The room emptied (e.g. the last member's leave is being announced):
+		// nobody is left to deliver to, and nobody to keep an order for.
+		b.r.Deliver(ev)
+		return
+	}
+	r.pubMu.Lock()
+	b.r.Deliver(ev)
+	r.pubMu.Unlock()
+}
+
+// Join implements broker.Broker.
+func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership, error)) {
+	b.mu.Lock()
+	r := b.rooms[m.Room]
+	if r == nil {
+		r = &room{name: name, createdAt: isotime.Format(b.now()), members: make(map[string]struct{})}
+		b.rooms[m.Room] = r
+	}
+	n := len(r.members)
+	r.members[m.User] = struct{}{}
+	st := broker.Membership{Count: len(r.members), Changed: len(r.members) > n}
+	b.mu.Unlock()
+	done(st, nil)
+}
+
+// Leave implements broker.Broker. An empty room disappears.
+func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
+	b.mu.Lock()
+	var st broker.Membership
+	if r := b.rooms[m.Room]; r != nil {
+		n := len(r.members)
+		delete(r.members, m.User)
+		st = broker.Membership{Count: len(r.members), Changed: len(r.members) < n}
+		if st.Count == 0 {
+			delete(b.rooms, m.Room)
+		}
+	}
+	b.mu.Unlock()
+	done(st, nil)
+}
+
+// Rooms implements broker.Broker.
+func (b *Broker) Rooms(done func([]broker.Room, error)) {
+	b.mu.Lock()
+	list := make([]broker.Room, 0, len(b.rooms))
+	for id, r := range b.rooms {
+		list = append(list, broker.Room{ID: id, Name: r.name, Members: len(r.members), CreatedAt: r.createdAt})
+	}
+	b.mu.Unlock()
+	// The order the Redis broker gives: creation times are milliseconds, so
+	// rooms created in the same one are ordered by id.
+	slices.SortFunc(list, func(a, b broker.Room) int {
+		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	done(list, nil)
+}
+
+// Healthy implements broker.Broker.
+func (b *Broker) Healthy() bool { return true }
+
+// Close implements broker.Broker.
+func (b *Broker) Close() error { return nil }

@@ -1,0 +1,124 @@
+package redis
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/internal/redistest"
+)
+
+// The Pub/Sub payload is the body with excludeUserId (when set) and origin
+// appended, bytes otherwise untouched, whatever the body's size.
+func TestEnvelopeOf(t *testing.T) {
+	origin := appendJSONString(nil, `n"1`)
+	for _, tc := range []struct{ body, exclude string }{
+		{`{"type":"message","content":"` + strings.Repeat("x", 300) + `","username":"al","userId":"u1","timestamp":"t"}`, "u1"},
+		{`{"type":"userLeft","username":"b","userId":"u2","memberCount":0}`, ""},
+		{`{"type":"message","content":"` + strings.Repeat("y", 70000) + `"}`, "u1"},
+	} {
+		got := string(envelopeOf([]byte(tc.body), tc.exclude, origin))
+		want := tc.body[:len(tc.body)-1]
+		if tc.exclude != "" {
+			want += `,"excludeUserId":"` + tc.exclude + `"`
+		}
+		want += `,"origin":"n\"1"}`
+		if got != want {
+			t.Fatalf("got %.200s\nwant %.200s", got, want)
+		}
+	}
+}
+
+// A payload arriving on a room channel is handed to the Receiver as is; the
+// ones it refuses are counted as dropped.
+func TestDeliverHandsPayloadToReceiver(t *testing.T) {
+	r := &recordingReceiver{refuse: "bad"}
+	b := &Broker{recv: r, log: quietLogger()}
+	b.deliver("room:r", `{"type":"x"}`)
+	b.deliver("room:r2", `bad`)
+	b.deliver("other:r", `{"type":"x"}`) // not a room channel
+	if got := strings.Join(r.got, "|"); got != `r {"type":"x"}` {
+		t.Fatalf("received %q", got)
+	}
+	if b.stats.dropped.Load() != 1 {
+		t.Fatalf("dropped %d", b.stats.dropped.Load())
+	}
+}
+
+// Under load, many publishes share one round trip.
+func TestPublishPipelines(t *testing.T) {
+	rs := redistest.Start(t)
+	b, err := New(Options{URL: rs.URL(), NodeID: "p", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(&recordingReceiver{}); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n = 20000
+	failed := 0
+	var mu sync.Mutex
+	body := []byte(`{"type":"userJoined","username":"u","userId":"x","memberCount":1}`)
+	for i := 0; i < n; i++ {
+		b.Publish(&broker.Event{Room: "load", Body: body}, func(error) { mu.Lock(); failed++; mu.Unlock() })
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for b.Stats().Published+b.Stats().PublishFailed < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", b.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := b.Stats()
+	t.Logf("%d publishes in %d round trips", st.Published, st.PublishTrips)
+	// (~80 round trips here; far more under -race, whose slower producer
+	// leaves less to batch.)
+	if failed != 0 || st.Published != n || st.PublishTrips > n/2 {
+		t.Fatalf("failed %d, stats %+v", failed, st)
+	}
+}
+
+func BenchmarkEnvelope(b *testing.B) {
+	origin := appendJSONString(nil, "node-1")
+	body := []byte(`{"type":"message","content":"Hello everyone! this is a typical chat line","username":"alice","userId":"ypk0gg3ew5","timestamp":"2026-11-26T19:41:01.978Z"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		envelopeOf(body, "ypk0gg3ew5", origin)
+	}
+}
+
+// recordingReceiver records what a broker hands it.
+type recordingReceiver struct {
+	mu     sync.Mutex
+	got    []string
+	refuse string
+}
+
+func (r *recordingReceiver) Receive(room, payload string) error {
+	if payload == r.refuse {
+		return errRefused
+	}
+	r.mu.Lock()
+	r.got = append(r.got, room+" "+payload)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recordingReceiver) Deliver(*broker.Event) {}
+
+func (r *recordingReceiver) PresenceBody(joined bool, m broker.Member, count int) []byte {
+	return []byte(`{"type":"presence"}`)
+}
+
+var errRefused = &refusedError{}
+
+type refusedError struct{}
+
+func (*refusedError) Error() string { return "refused" }
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,0 +1,66 @@
+package redis
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// collector exports the broker's counters and its publish round-trip
+// histogram. The Broker is a prometheus.Collector through it, so a node
+// registers it without knowing which broker it runs on.
+type collector struct {
+	b           *Broker
+	publishTrip prometheus.Histogram
+}
+
+func newCollector(b *Broker) *collector {
+	return &collector{b: b, publishTrip: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "chatd",
+		Name: "redis_publish_seconds", Help: "Round trip of one pipelined batch of PUBLISH commands.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)})}
+}
+
+func desc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("chatd_"+name, help, nil, nil)
+}
+
+var (
+	descPublished  = desc("redis_published_total", "Room events published to Redis.")
+	descPubErrors  = desc("redis_publish_errors_total", "Room events that could not be published (the sender was told).")
+	descTrips      = desc("redis_publish_round_trips_total", "Pipelined PUBLISH batches sent.")
+	descReceived   = desc("redis_received_total", "Room events received from Redis.")
+	descDropped    = desc("redis_dropped_total", "Received payloads that were not a JSON object with a type.")
+	descSubscribed = desc("redis_subscribed_rooms", "Rooms this node is subscribed to now.")
+	descOutages    = desc("redis_outages_total", "Times Redis became unreachable.")
+	descReconnects = desc("redis_reconnects_total", "Times Redis became reachable again after an outage.")
+	descReaped     = desc("redis_reaped_members_total", "Members of dead nodes this node removed.")
+	descUp         = desc("redis_up", "1 when Redis is reachable (publish and subscribe sides).")
+)
+
+// Describe implements prometheus.Collector.
+func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPublished, descPubErrors, descTrips, descReceived, descDropped,
+		descSubscribed, descOutages, descReconnects, descReaped, descUp} {
+		ch <- d
+	}
+	b.metrics.publishTrip.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (b *Broker) Collect(ch chan<- prometheus.Metric) {
+	st := b.Stats()
+	count := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	count(descPublished, st.Published)
+	count(descPubErrors, st.PublishFailed)
+	count(descTrips, st.PublishTrips)
+	count(descReceived, st.Received)
+	count(descDropped, st.Dropped)
+	count(descOutages, st.Outages)
+	count(descReconnects, st.Reconnects)
+	count(descReaped, st.Reaped)
+	ch <- prometheus.MustNewConstMetric(descSubscribed, prometheus.GaugeValue, float64(st.Subscribed))
+	up := 0.0
+	if b.Healthy() {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
+	b.metrics.publishTrip.Collect(ch)
+}
