@@ -208,10 +208,17 @@ func (s *session) publishFailed(error) {
 	})
 }
 
-// roomList answers getRoomList from the cluster's state.
+// roomList answers getRoomList from the node's shared room list (see
+// roomlist.go), at most once per RoomListInterval per connection.
 func (s *session) roomList() {
+	now := s.srv.now()
+	if s.listAt != 0 && now-s.listAt < int64(s.srv.cfg.RoomListInterval) {
+		s.sendError(errRoomListRate)
+		return
+	}
+	s.listAt = now
 	s.busy = true
-	s.srv.broker.Rooms(func(rooms []broker.Room, err error) {
+	s.srv.roomList.get(func(snap *roomSnapshot, err error) {
 		s.exec(func() {
 			if s.closed {
 				return
@@ -219,11 +226,7 @@ func (s *session) roomList() {
 			if err != nil {
 				s.sendError(reqErr(CodeUnavailable, "Room list unavailable: cluster unavailable"))
 			} else {
-				list := make([]RoomInfo, len(rooms))
-				for i, r := range rooms {
-					list[i] = RoomInfo{RoomID: r.ID, Name: r.Name, MemberCount: r.Members, CreatedAt: r.CreatedAt}
-				}
-				s.send(frameOf(&RoomList{Type: TypeRoomList, Rooms: list}))
+				s.send(snap.frame)
 			}
 			s.resume()
 		})

@@ -50,6 +50,7 @@ func startClusterNode(t *testing.T, rs *redistest.Server, name string, mod func(
 		c.Broker = b
 		c.NodeID = name
 		c.RateLimit = -1
+		freshRoomLists(c) // cluster tests check the list right after changes
 		c.Logger = log
 	})
 	return &clusterNode{srv: s, broker: b}

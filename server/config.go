@@ -49,6 +49,16 @@ type Config struct {
 	// with 1008. Zero: the defaults of the same names.
 	RateAbuseRefusals int
 	RateAbuseWindow   time.Duration
+	// RoomListMax bounds the rooms of a v1 roomList reply (those with the most
+	// members). Zero: DefaultRoomListMax.
+	RoomListMax int
+	// RoomListRefresh is how old the node's shared room list may be before a
+	// request rebuilds it. Zero: DefaultRoomListRefresh.
+	RoomListRefresh time.Duration
+	// RoomListInterval is the shortest time between two room list requests
+	// of one connection; sooner ones get rate_limited. Zero:
+	// DefaultRoomListInterval.
+	RoomListInterval time.Duration
 	// MaxQueuedRequests bounds requests waiting behind an in-flight cluster
 	// request. Zero: DefaultMaxQueuedRequests.
 	MaxQueuedRequests int
@@ -86,6 +96,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RateAbuseRefusals, DefaultRateAbuseRefusals)
 	setDefault(&c.RateAbuseWindow, DefaultRateAbuseWindow)
 	setDefault(&c.MaxQueuedRequests, DefaultMaxQueuedRequests)
+	setDefault(&c.RoomListMax, DefaultRoomListMax)
+	setDefault(&c.RoomListRefresh, DefaultRoomListRefresh)
+	setDefault(&c.RoomListInterval, DefaultRoomListInterval)
 	setDefault(&c.BrokerTimeout, DefaultBrokerTimeout)
 	if c.NodeID == "" {
 		c.NodeID = "node-" + newID()

@@ -32,6 +32,9 @@ const (
 	DefaultRateBurst         = 40                              // token bucket size
 	DefaultRateAbuseRefusals = 100                             // refusals within RateAbuseWindow that close the connection (1008)
 	DefaultRateAbuseWindow   = 10 * time.Second                // window for DefaultRateAbuseRefusals
+	DefaultRoomListMax       = 500                             // rooms in a v1 roomList reply at most (those with the most members)
+	DefaultRoomListRefresh   = 2 * time.Second                 // the node's shared room list is rebuilt at most this often
+	DefaultRoomListInterval  = time.Second                     // a connection may ask for the room list at most this often
 	DefaultMaxQueuedRequests = 64                              // requests waiting behind a slow one (e.g. a join); more are refused
 	DefaultBrokerTimeout     = broker.DefaultOpTimeout         // a cluster request (join, leave, room list) fails after this
 	DefaultShutdownTimeout   = 10 * time.Second                // graceful stop gives up after this

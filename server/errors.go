@@ -54,6 +54,7 @@ var (
 	errNotInRoom    = reqErr(CodeNotInRoom, msgNotInRoom)
 	errBadContent   = reqErr(CodeBadContent, `Field "content" must be a non-empty string`)
 	errRateLimited  = reqErr(CodeRateLimited, "Too many messages, slow down")
+	errRoomListRate = reqErr(CodeRateLimited, "Room list asked for too often, slow down")
 	errQueueFull    = reqErr(CodeQueueFull, "Too many requests in flight")
 	errJoinFailed   = reqErr(CodeJoinFailed, msgJoinFailed)
 	errDraining     = reqErr(CodeDraining, "Server shutting down")

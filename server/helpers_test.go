@@ -141,3 +141,11 @@ func (c *client) expectNothing(d time.Duration) {
 		c.t.Fatalf("unexpected error %v", err)
 	}
 }
+
+// freshRoomLists makes every room list request read the cluster (no shared
+// list, no per-connection interval), for tests that check the list right
+// after changing the rooms.
+func freshRoomLists(c *server.Config) {
+	c.RoomListRefresh = time.Nanosecond
+	c.RoomListInterval = time.Nanosecond
+}

@@ -88,6 +88,7 @@ var (
 	descIdle       = desc("idle_closes_total", "Connections closed for inactivity.", "")
 	descProto      = desc("protocol_error_closes_total", "Connections closed for a WebSocket protocol violation.", "")
 	descRooms      = desc("rooms", "Rooms with members on this node.", "")
+	descListBuilds = desc("room_list_builds_total", "Room lists read from the cluster (each shared by every request within -room-list-refresh).", "")
 )
 
 func desc(name, help, label string) *prometheus.Desc {
@@ -101,7 +102,7 @@ func desc(name, help, label string) *prometheus.Desc {
 func (tc transportCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descWebSockets, descLoopConns, descAccepted, descUpgraded,
 		descHSFailed, descHTTP, descBytesIn, descBytesOut, descFramesIn, descFramesOut, descDelivered, descWrites, descSlow,
-		descIdle, descProto, descRooms} {
+		descIdle, descProto, descRooms, descListBuilds} {
 		ch <- d
 	}
 }
@@ -138,6 +139,7 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 	count(descIdle, st.IdleCloses)
 	count(descProto, st.ProtocolErrors)
 	gauge(descRooms, int64(tc.s.rooms.Len()))
+	count(descListBuilds, tc.s.roomList.builds.Load())
 }
 
 // metricsText renders the registry in the Prometheus text format.

@@ -5,7 +5,7 @@ import (
 )
 
 func TestReferenceTranscript(t *testing.T) {
-	s := startServer(t, nil)
+	s := startServer(t, freshRoomLists) // the transcript asks for the list right after changes
 	a := connect(t, s)
 	a.send(`{"type":"message","content":"before join"}`)
 	a.expectError("Join a room first", "not_in_room")

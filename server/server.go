@@ -22,6 +22,7 @@ type Server struct {
 	rooms    *rooms.Registry
 	broker   broker.Broker
 	users    *userIndex
+	roomList roomLister
 	metrics  *metrics
 	base     time.Time
 	ready    atomic.Bool    // accepting clients (false before Start and while draining)
@@ -42,6 +43,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Broker is required (cmd/chatd wires the memory broker when there is no Redis)")
 	}
 	s := &Server{cfg: cfg, broker: cfg.Broker, users: newUserIndex(), metrics: newMetrics(), base: time.Now()}
+	s.roomList.srv = s
 	s.metrics.reg.MustRegister(transportCollector{s})
 	if c, ok := cfg.Broker.(prometheus.Collector); ok {
 		// A broker with metrics of its own (the Redis broker's round trips,

@@ -22,6 +22,7 @@ type session struct {
 	// finished yet.
 	queue  *[][]byte // allocated only while requests wait (8 bytes per idle session, not 24)
 	rate   tokenBucket
+	listAt int64 // Server.now() of the last room list request, 0 before the first
 	busy   bool
 	closed bool
 }

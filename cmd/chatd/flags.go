@@ -40,7 +40,7 @@ var flagGroups = []struct {
 	{"Listener", []string{"addr", "loops", "reuseport", "max-conns", "max-tcp-conns", "allowed-origins"}},
 	{"Limits (per connection)", []string{"max-message-bytes", "max-header-bytes", "max-outbound-bytes",
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
-		"close-timeout"}},
+		"close-timeout", "room-list-max", "room-list-interval", "room-list-refresh"}},
 	{"Performance", []string{"coalesce-delay"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
@@ -71,6 +71,9 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.Float64Var(&c.RateLimit, "rate-limit", server.DefaultRateLimit, "requests per second per connection (negative: no limit); over it: error rate_limited")
 	fs.IntVar(&c.RateBurst, "rate-burst", server.DefaultRateBurst, "rate limit burst")
 	fs.IntVar(&c.RateAbuseRefusals, "rate-abuse-refusals", server.DefaultRateAbuseRefusals, "rate-limit refusals within 10 s that close the connection with 1008")
+	fs.IntVar(&c.RoomListMax, "room-list-max", server.DefaultRoomListMax, "rooms in a getRoomList reply at most (those with the most members)")
+	fs.DurationVar(&c.RoomListInterval, "room-list-interval", server.DefaultRoomListInterval, "a connection may ask for the room list at most this often; sooner: error rate_limited")
+	fs.DurationVar(&c.RoomListRefresh, "room-list-refresh", server.DefaultRoomListRefresh, "the node's room list, shared by every requester, is rebuilt at most this often")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "the upgrade request must arrive within this")
 	fs.DurationVar(&c.PingInterval, "ping-interval", server.DefaultPingInterval, "ping a connection quiet for this long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close (1001) a connection with no inbound traffic for this long")
@@ -177,6 +180,10 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-max-outbound-bytes must be at least 1024")
 	case c.MaxConns < 0:
 		return fmt.Errorf("-max-conns must not be negative")
+	case c.RoomListMax < 1:
+		return fmt.Errorf("-room-list-max must be at least 1")
+	case c.RoomListInterval < 0 || c.RoomListRefresh < 0:
+		return fmt.Errorf("-room-list-interval and -room-list-refresh must not be negative")
 	case c.RateLimit > 0 && c.RateBurst < 1:
 		return fmt.Errorf("-rate-burst must be at least 1")
 	case c.HandshakeTimeout <= 0 || c.PingInterval <= 0 || c.IdleTimeout <= 0 || c.CloseTimeout <= 0:

@@ -12,7 +12,6 @@
     send: $('send'),
   };
 
-  const ROOM_LIST_EVERY_MS = 5000;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 10000;
   const MAX_ERRORS_SHOWN = 5;
@@ -26,7 +25,6 @@
     room: null,        // roomId the message list currently shows (confirmed by roomJoined)
     attempt: 0,        // reconnect attempts since the last good connection
     reconnectTimer: null,
-    roomListTimer: null,
     wasConnected: false,
   };
 
@@ -53,8 +51,6 @@
     ws.onopen = () => {
       setStatus(true);
       state.wasConnected = true;
-      requestRoomList();
-      state.roomListTimer = setInterval(requestRoomList, ROOM_LIST_EVERY_MS);
       // The server forgot us when the old connection dropped: join again with the same identity.
       if (state.wanted) sendJoin(state.wanted);
       updateControls();
@@ -68,8 +64,6 @@
     ws.onclose = () => {
       if (state.ws !== ws) return;
       state.ws = null;
-      clearInterval(state.roomListTimer);
-      state.roomListTimer = null;
       // Announce the drop once, not on every failed retry.
       if (state.wasConnected && state.room) notice('Disconnected, reconnecting…', 'disconnected');
       state.wasConnected = false;
@@ -102,6 +96,8 @@
     send(m);
   }
 
+  // The room list is asked for only when the user asks to see it (Refresh): on a node with many
+  // rooms it is the largest reply there is, and the server rate-limits it per connection.
   function requestRoomList() { send({ type: 'getRoomList' }); }
 
   // ---- inbound messages ------------------------------------------------------------------
