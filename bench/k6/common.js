@@ -121,6 +121,12 @@ export function summary(data) {
   if (seen.max !== undefined) {
     lines.push(`all joins seen by every member after ${fmt(seen.max)} (slowest member)`);
   }
+  if (data.metrics['chat_acks'] !== undefined) {
+    lines.push(
+      `v2: acks ${count('chat_acks')}, unanswered ${count('chat_unanswered')}, bad replies ${count('chat_bad_replies')}, ` +
+        `stray ${count('chat_stray')}, ack latency p99 ${fmt(trend('chat_ack_latency')['p(99)'])}`,
+    );
+  }
   const out = { stdout: lines.join('\n') + '\n' };
   if (__ENV.SUMMARY_JSON) {
     out[__ENV.SUMMARY_JSON] = JSON.stringify(data);
