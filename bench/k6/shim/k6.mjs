@@ -94,6 +94,8 @@ function scheduleStop(hosts, p) {
 
 async function run(argv) {
   const { env, script } = parseArgs(argv);
+  // k6 logs console output to stderr; stdout is the summary's.
+  console.log = console.info = console.debug = console.error;
   register('./hooks.mjs', import.meta.url);
   const registry = new Registry();
   rt.declare = (name, type, contains) => registry.declare(name, type, contains);
