@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 
 // canonicalHeader writes a header name as Go's net/http does ("sec-websocket-protocol" ->
 // "Sec-Websocket-Protocol"): k6 hands scripts the Go response's header map.
-export function canonicalHeader(name) {
+function canonicalHeader(name) {
   return name
     .split('-')
     .map((p) => p.charAt(0).toUpperCase() + p.slice(1).toLowerCase())
@@ -22,10 +22,9 @@ function goHeaders(h) {
 }
 
 export class VUHost {
-  constructor({ vu, script, env, registry, log }) {
+  constructor({ vu, script, env, registry }) {
     this.vu = vu;
     this.registry = registry;
-    this.log = log;
     this.sab = new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT);
     this.ctl = new Int32Array(this.sab);
     const { port1, port2 } = new MessageChannel();
