@@ -13,6 +13,15 @@ export const serverErrors = new Counter('chat_server_errors');
 export const latency = new Trend('chat_latency', true); // ms, from the send time in the content
 export const joinLatency = new Trend('chat_join_latency', true); // open to roomJoined
 
+// The trend stats handleSummary gets. k6's default stops at p(95): without p(99) here the
+// summary below prints "p99 -". count says how many members reported (e.g. joined).
+export const summaryTrendStats = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'];
+
+// thresholds: the run fails when the p99 delivery latency reaches P99_MS (default 100 ms).
+export function thresholds() {
+  return { chat_latency: [`p(99)<${envFloat('P99_MS', 100)}`] };
+}
+
 export function envInt(name, def) {
   const v = __ENV[name];
   return v === undefined || v === '' ? def : parseInt(v, 10);
@@ -111,6 +120,12 @@ export function summary(data) {
   const seen = trend('chat_all_joins_seen');
   if (seen.max !== undefined) {
     lines.push(`all joins seen by every member after ${fmt(seen.max)} (slowest member)`);
+  }
+  if (data.metrics['chat_acks'] !== undefined) {
+    lines.push(
+      `v2: acks ${count('chat_acks')}, unanswered ${count('chat_unanswered')}, bad replies ${count('chat_bad_replies')}, ` +
+        `stray ${count('chat_stray')}, ack latency p99 ${fmt(trend('chat_ack_latency')['p(99)'])}`,
+    );
   }
   const out = { stdout: lines.join('\n') + '\n' };
   if (__ENV.SUMMARY_JSON) {

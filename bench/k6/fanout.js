@@ -4,7 +4,8 @@
 //
 // Env: URL (comma list; a room's members alternate between them), CLIENTS, ROOMS, RATE (msg/s per
 // member), DURATION, JOIN_WAIT (time for every VU to connect and join before sending starts),
-// DRAIN (wait after sending), SIZE (content bytes), ROOM_PREFIX, SUMMARY_JSON (file for k6's data).
+// DRAIN (wait after sending), SIZE (content bytes), ROOM_PREFIX, P99_MS (latency threshold, default
+// 100), SUMMARY_JSON (file for k6's data).
 import ws from 'k6/ws';
 import { check } from 'k6';
 import * as c from './common.js';
@@ -27,9 +28,8 @@ export const options = {
       maxDuration: `${Math.ceil((JOIN_WAIT + DURATION + DRAIN) / 1000) + 60}s`,
     },
   },
-  thresholds: {
-    chat_latency: ['p(99)<100'],
-  },
+  thresholds: c.thresholds(),
+  summaryTrendStats: c.summaryTrendStats,
 };
 
 // setup runs once: every VU gets the same room prefix and the same start time.
