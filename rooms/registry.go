@@ -13,11 +13,12 @@ const numShards = 64
 
 // Registry maps room ids to the rooms that have local members.
 type Registry struct {
-	eng    *eventloop.Engine
-	loops  int
-	seed   maphash.Seed
-	shards [numShards]shard
-	count  atomic.Int64 // rooms with local members
+	eng     *eventloop.Engine
+	loops   int
+	classes int
+	seed    maphash.Seed
+	shards  [numShards]shard
+	count   atomic.Int64 // rooms with local members
 }
 
 type shard struct {
@@ -26,9 +27,13 @@ type shard struct {
 	_     [40]byte // one shard per cache line
 }
 
-// New returns an empty registry delivering through eng.
-func New(eng *eventloop.Engine) *Registry {
-	r := &Registry{eng: eng, loops: eng.NumLoops(), seed: maphash.MakeSeed()}
+// New returns an empty registry delivering through eng, whose rooms keep
+// their members in classes (at least 1, at most 255) classes.
+func New(eng *eventloop.Engine, classes int) *Registry {
+	if classes < 1 || classes > 255 {
+		panic("rooms: classes must be between 1 and 255")
+	}
+	r := &Registry{eng: eng, loops: eng.NumLoops(), classes: classes, seed: maphash.MakeSeed()}
 	for i := range r.shards {
 		r.shards[i].rooms = make(map[string]*Room)
 	}
@@ -51,45 +56,54 @@ func (r *Registry) Get(id string) *Room {
 // Len returns the number of rooms with local members.
 func (r *Registry) Len() int { return int(r.count.Load()) }
 
-// Join adds c to room id, creating the room if needed, and returns it.
-// It must run on c's event loop; c must not be in a room.
-func (r *Registry) Join(id string, c *eventloop.Conn) *Room {
+// Join adds c to room id as a member of class, through m (which must not be
+// joined), creating the room if needed, and returns the room. It must run on
+// c's event loop. A connection may be in any number of rooms, with one
+// Member for each.
+func (r *Registry) Join(id string, c *eventloop.Conn, class int, m *Member) *Room {
 	s := r.shard(id)
 	s.mu.Lock()
 	room := s.rooms[id]
 	if room == nil {
-		room = &Room{id: id, loops: make([]loopMembers, r.loops)}
+		room = &Room{id: id, classes: r.classes, lists: make([]memberList, r.loops*r.classes),
+			auds: make([]classAudience, r.classes)}
+		for k := range room.auds {
+			room.auds[k] = classAudience{r: room, class: k}
+		}
 		s.rooms[id] = room
 		r.count.Add(1)
 	}
 	room.members++
 	s.mu.Unlock()
 
-	lm := &room.loops[c.Loop()]
-	c.SetGroupIndex(int32(len(lm.conns)))
-	lm.conns = append(lm.conns, c)
-	lm.n.Store(int32(len(lm.conns)))
+	l := room.list(c.Loop(), class)
+	*m = Member{room: room, conn: c, idx: int32(len(l.conns)), class: uint8(class)}
+	l.conns = append(l.conns, c)
+	l.memb = append(l.memb, m)
+	l.n.Store(int32(len(l.conns)))
 	return room
 }
 
-// Leave removes c from room and frees the room once it has no local members.
-// It must run on c's event loop. It reports whether c was a member.
-func (r *Registry) Leave(room *Room, c *eventloop.Conn) bool {
-	lm := &room.loops[c.Loop()]
-	i := c.GroupIndex()
-	if i < 0 || int(i) >= len(lm.conns) || lm.conns[i] != c {
+// Leave removes m from its room and frees the room once it has no local
+// members. It must run on the member's event loop. It reports whether m was
+// joined.
+func (r *Registry) Leave(m *Member) bool {
+	room := m.room
+	if room == nil {
 		return false
 	}
-	last := lm.conns[len(lm.conns)-1]
-	lm.conns[i] = last
-	last.SetGroupIndex(i)
-	lm.conns[len(lm.conns)-1] = nil
-	lm.conns = lm.conns[:len(lm.conns)-1]
-	if len(lm.conns) == 0 {
-		lm.conns = nil // a big room that emptied gives its memory back
+	l := room.list(m.conn.Loop(), int(m.class))
+	i := m.idx
+	last := len(l.conns) - 1
+	l.conns[i], l.memb[i] = l.conns[last], l.memb[last]
+	l.memb[i].idx = i
+	l.conns[last], l.memb[last] = nil, nil
+	l.conns, l.memb = l.conns[:last], l.memb[:last]
+	if last == 0 {
+		l.conns, l.memb = nil, nil // a big room that emptied gives its memory back
 	}
-	lm.n.Store(int32(len(lm.conns)))
-	c.SetGroupIndex(-1)
+	l.n.Store(int32(last))
+	m.room = nil
 
 	s := r.shard(room.id)
 	s.mu.Lock()
@@ -102,15 +116,15 @@ func (r *Registry) Leave(room *Room, c *eventloop.Conn) bool {
 	return true
 }
 
-// Fanout writes frame to every local member of room id except exclude, with
-// one task per event loop that has members. Frames fanned out from one
-// goroutine arrive in call order. It reports whether the room has local
-// members.
-func (r *Registry) Fanout(id string, frame []byte, exclude *eventloop.Conn) bool {
+// Fanout writes frame to every local member of class in room id except
+// exclude, with one task per event loop that has such members. Frames fanned
+// out from one goroutine arrive in call order. It reports whether the room
+// has local members.
+func (r *Registry) Fanout(id string, class int, frame []byte, exclude *eventloop.Conn) bool {
 	room := r.Get(id)
 	if room == nil {
 		return false
 	}
-	r.eng.Fanout(frame, room, exclude)
+	r.eng.Fanout(frame, room.Class(class), exclude)
 	return true
 }

@@ -29,6 +29,8 @@ type fixture struct {
 	reg     *rooms.Registry
 	clients []*websocket.Conn
 	conns   []*eventloop.Conn // server side, same order as clients
+	mu      sync.Mutex
+	members map[string]*rooms.Member // "room/i" -> membership
 }
 
 // newFixture starts an engine with 2 loops and n connected clients.
@@ -45,7 +47,7 @@ func newFixture(t testing.TB, n int) *fixture {
 		defer cancel()
 		_ = eng.Shutdown(ctx)
 	})
-	f := &fixture{eng: eng, reg: rooms.New(eng)}
+	f := &fixture{eng: eng, reg: rooms.New(eng, 2)}
 	for i := 0; i < n; i++ {
 		ws, _, err := websocket.DefaultDialer.Dial("ws://"+eng.Addr()+"/", nil)
 		if err != nil {
@@ -70,15 +72,34 @@ func on(c *eventloop.Conn, fn func()) {
 	<-done
 }
 
-func (f *fixture) join(room string, i int) *rooms.Room {
+// member returns connection i's membership record for room (class 0 unless
+// joinClass says otherwise).
+func (f *fixture) member(room string, i int) *rooms.Member {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.members == nil {
+		f.members = map[string]*rooms.Member{}
+	}
+	k := fmt.Sprintf("%s/%d", room, i)
+	if f.members[k] == nil {
+		f.members[k] = &rooms.Member{}
+	}
+	return f.members[k]
+}
+
+func (f *fixture) join(room string, i int) *rooms.Room { return f.joinClass(room, i, 0) }
+
+func (f *fixture) joinClass(room string, i, class int) *rooms.Room {
 	var r *rooms.Room
-	on(f.conns[i], func() { r = f.reg.Join(room, f.conns[i]) })
+	m := f.member(room, i)
+	on(f.conns[i], func() { r = f.reg.Join(room, f.conns[i], class, m) })
 	return r
 }
 
 func (f *fixture) leave(r *rooms.Room, i int) bool {
 	var ok bool
-	on(f.conns[i], func() { ok = f.reg.Leave(r, f.conns[i]) })
+	m := f.member(r.ID(), i)
+	on(f.conns[i], func() { ok = f.reg.Leave(m) })
 	return ok
 }
 
@@ -114,7 +135,10 @@ func TestJoinLeaveFree(t *testing.T) {
 	if f.leave(a, 1) || f.leave(a, 3) {
 		t.Fatal("a non-member left")
 	}
-	f.reg.Fanout("a", eventloop.TextFrame([]byte("after")), nil)
+	if m := f.member("a", 0); m.Room() != a || m.Conn() != f.conns[0] || f.member("a", 1).Room() != nil {
+		t.Fatal("membership records not kept up to date")
+	}
+	f.reg.Fanout("a", 0, eventloop.TextFrame([]byte("after")), nil)
 	if read(t, f.clients[0]) != "after" || read(t, f.clients[2]) != "after" {
 		t.Fatal("members lost after a leave")
 	}
@@ -123,7 +147,7 @@ func TestJoinLeaveFree(t *testing.T) {
 	if f.reg.Get("a") != nil || f.reg.Len() != 1 || a.LocalCount() != 0 {
 		t.Fatal("empty room not freed")
 	}
-	if f.reg.Fanout("a", eventloop.TextFrame([]byte("x")), nil) {
+	if f.reg.Fanout("a", 0, eventloop.TextFrame([]byte("x")), nil) {
 		t.Fatal("fan-out to a freed room")
 	}
 	// A freed id can be joined again: a new room.
@@ -148,9 +172,9 @@ func TestFanoutAcrossLoops(t *testing.T) {
 	}
 	const frames = 20
 	for k := 0; k < frames; k++ {
-		f.reg.Fanout("big", eventloop.TextFrame([]byte(fmt.Sprint(k))), f.conns[0])
+		f.reg.Fanout("big", 0, eventloop.TextFrame([]byte(fmt.Sprint(k))), f.conns[0])
 	}
-	f.reg.Fanout("other", eventloop.TextFrame([]byte("other")), nil)
+	f.reg.Fanout("other", 0, eventloop.TextFrame([]byte("other")), nil)
 	var wg sync.WaitGroup
 	for i := 1; i < n; i++ {
 		wg.Add(1)
@@ -169,7 +193,7 @@ func TestFanoutAcrossLoops(t *testing.T) {
 		t.Fatalf("other room got %q", got)
 	}
 	// The excluded member got nothing: its first message is a later one.
-	f.reg.Fanout("big", eventloop.TextFrame([]byte("to all")), nil)
+	f.reg.Fanout("big", 0, eventloop.TextFrame([]byte("to all")), nil)
 	if got := read(t, f.clients[0]); got != "to all" {
 		t.Fatalf("excluded member got %q", got)
 	}
@@ -247,9 +271,42 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 		start <- b.N
 	}
 	for i := 0; i < b.N; i++ {
-		f.reg.Fanout("bench", frame, nil)
+		f.reg.Fanout("bench", 0, frame, nil)
 	}
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*members), "ns/delivery")
+}
+
+// A connection can be in many rooms at once, each membership left on its
+// own, and a room's classes are fanned out to separately.
+func TestManyRoomsAndClasses(t *testing.T) {
+	f := newFixture(t, 3)
+	for _, room := range []string{"r1", "r2", "r3"} {
+		f.join(room, 0)
+	}
+	f.joinClass("r1", 1, 1)
+	f.joinClass("r2", 2, 1)
+	r1 := f.reg.Get("r1")
+	if !r1.HasClass(0) || !r1.HasClass(1) || f.reg.Get("r3").HasClass(1) || f.reg.Len() != 3 {
+		t.Fatal("classes not tracked")
+	}
+	f.reg.Fanout("r1", 1, eventloop.TextFrame([]byte("class 1 of r1")), nil)
+	f.reg.Fanout("r1", 0, eventloop.TextFrame([]byte("class 0 of r1")), nil)
+	if got := read(t, f.clients[1]); got != "class 1 of r1" {
+		t.Fatalf("class 1 member got %q", got)
+	}
+	if got := read(t, f.clients[0]); got != "class 0 of r1" {
+		t.Fatalf("class 0 member got %q", got)
+	}
+	// Leaving one room keeps the others.
+	f.leave(r1, 0)
+	f.reg.Fanout("r2", 0, eventloop.TextFrame([]byte("r2")), nil)
+	f.reg.Fanout("r3", 0, eventloop.TextFrame([]byte("r3")), nil)
+	if a, b := read(t, f.clients[0]), read(t, f.clients[0]); a != "r2" || b != "r3" {
+		t.Fatalf("got %q %q", a, b)
+	}
+	if r1.LocalCount() != 1 || !f.leave(r1, 1) || f.reg.Get("r1") != nil {
+		t.Fatal("r1 not freed when its last member (of another class) left")
+	}
 }

@@ -6,36 +6,80 @@ import (
 	"github.com/chatd/chatd/eventloop"
 )
 
-// Room is a room's local members, kept per event loop. It implements
-// eventloop.Audience.
+// Room is a room's local members, kept per event loop and per class (e.g.
+// the protocol a member speaks, so that a fan-out addresses the members that
+// take one encoding of an event).
 type Room struct {
 	id      string
-	members int // local members over all loops; guarded by the shard lock
-	loops   []loopMembers
+	members int // local members over all loops and classes; guarded by the shard lock
+	classes int
+	lists   []memberList    // [loop*classes + class]
+	auds    []classAudience // one per class: what Fanout is given
 }
 
-// loopMembers are a room's members on one loop. conns is read and written on
-// that loop only; n mirrors its length for other goroutines.
-type loopMembers struct {
+// memberList is a room's members of one class on one loop. conns and memb
+// are parallel (the fan-out reads conns alone); both are read and written on
+// that loop only, n mirrors their length for other goroutines.
+type memberList struct {
 	conns []*eventloop.Conn
+	memb  []*Member
 	n     atomic.Int32
 }
+
+// Member is one connection's membership in one room. The caller owns it
+// (e.g. embedded in its own per-membership state); Registry.Join fills it in
+// and Registry.Leave clears it.
+type Member struct {
+	room  *Room
+	conn  *eventloop.Conn
+	idx   int32 // position in the room's list for the connection's loop and the class
+	class uint8
+}
+
+// Room returns the room, or nil when not joined.
+func (m *Member) Room() *Room { return m.room }
+
+// Conn returns the member's connection.
+func (m *Member) Conn() *eventloop.Conn { return m.conn }
 
 // ID returns the room id.
 func (r *Room) ID() string { return r.id }
 
-// HasMembers implements eventloop.Audience.
-func (r *Room) HasMembers(i int) bool { return r.loops[i].n.Load() > 0 }
+// Class returns the audience of the room's members of class k, for
+// eventloop.Engine.Fanout.
+func (r *Room) Class(k int) eventloop.Audience { return &r.auds[k] }
 
-// Members implements eventloop.Audience; loop i only.
-func (r *Room) Members(i int) []*eventloop.Conn { return r.loops[i].conns }
+// HasClass reports whether the room may have local members of class k (on
+// any loop). Any goroutine; approximate while members come and go.
+func (r *Room) HasClass(k int) bool {
+	for i := k; i < len(r.lists); i += r.classes {
+		if r.lists[i].n.Load() > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // LocalCount returns the room's local members on all loops (approximate
 // while members join or leave concurrently).
 func (r *Room) LocalCount() int {
 	n := 0
-	for i := range r.loops {
-		n += int(r.loops[i].n.Load())
+	for i := range r.lists {
+		n += int(r.lists[i].n.Load())
 	}
 	return n
 }
+
+func (r *Room) list(loop, class int) *memberList { return &r.lists[loop*r.classes+class] }
+
+// classAudience is the eventloop.Audience of one class of a room.
+type classAudience struct {
+	r     *Room
+	class int
+}
+
+// HasMembers implements eventloop.Audience.
+func (a *classAudience) HasMembers(i int) bool { return a.r.list(i, a.class).n.Load() > 0 }
+
+// Members implements eventloop.Audience; loop i only.
+func (a *classAudience) Members(i int) []*eventloop.Conn { return a.r.list(i, a.class).conns }

@@ -72,7 +72,7 @@ func TestClusterReferenceCompat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := topKeys(t, []byte(pm.Payload)); !slices.Equal(k, []string{"type", "content", "username", "userId", "timestamp", "excludeUserId", "origin"}) {
+	if k := topKeys(t, []byte(pm.Payload)); !slices.Equal(k, []string{"type", "content", "username", "userId", "timestamp", "excludeUserId", "origin", "originConn"}) {
 		t.Fatalf("published fields %v in %s", k, pm.Payload)
 	}
 	var env map[string]any
@@ -84,11 +84,13 @@ func TestClusterReferenceCompat(t *testing.T) {
 		!isoTime.MatchString(env["timestamp"].(string)) {
 		t.Fatalf("published %s", pm.Payload)
 	}
-	// The client frame is the payload minus excludeUserId and origin.
+	// The client frame is the payload minus excludeUserId, origin and
+	// originConn (ours: the publishing connection on its node).
 	var gotObj map[string]any
 	_ = json.Unmarshal(got, &gotObj)
 	delete(env, "excludeUserId")
 	delete(env, "origin")
+	delete(env, "originConn")
 	if !jsonEqual(env, gotObj) {
 		t.Fatalf("delivered %s, published %s", got, pm.Payload)
 	}
@@ -101,7 +103,7 @@ func TestClusterReferenceCompat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := topKeys(t, []byte(pm.Payload)); !slices.Equal(k, []string{"type", "username", "userId", "memberCount", "excludeUserId", "origin"}) {
+	if k := topKeys(t, []byte(pm.Payload)); !slices.Equal(k, []string{"type", "username", "userId", "memberCount", "excludeUserId", "origin", "originConn"}) {
 		t.Fatalf("userJoined fields %v in %s", k, pm.Payload)
 	}
 	c.ws.Close()
@@ -139,13 +141,16 @@ func TestClusterReferenceCompat(t *testing.T) {
 	want = `{"type":"userLeft","username":"carol","userId":"refcarol01","memberCount":2}`
 	expectRaw(a, want)
 	expectRaw(b, want)
-	// Unknown types are forwarded minus excludeUserId; junk is dropped.
+	// Unknown types are forwarded minus excludeUserId; so is typing (v2's,
+	// which v1 does not know either); junk is dropped.
 	publish(`{"type":"typing","userId":"refcarol01","excludeUserId":"` + a.userID + `","extra":{"x":[1,2]}}`)
+	publish(`{"type":"reaction","userId":"refcarol01","excludeUserId":"` + a.userID + `","emoji":"👍"}`)
 	publish(`not json`)
 	publish(`[1,2]`)
 	publish(`{"type":"userLeft","username":"dave","userId":"refdave001","memberCount":"two"}`)
 	publish(`{"type":"message","content":"last","username":"carol","userId":"refcarol01","timestamp":"2026-11-26T19:41:10.000Z"}`)
 	expectRaw(b, `{"type":"typing","userId":"refcarol01","extra":{"x":[1,2]}}`)
+	expectRaw(b, `{"type":"reaction","userId":"refcarol01","emoji":"👍"}`)
 	want = `{"type":"message","content":"last","username":"carol","userId":"refcarol01","timestamp":"2026-11-26T19:41:10.000Z"}`
 	expectRaw(b, want)
 	expectRaw(a, want)

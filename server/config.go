@@ -59,6 +59,15 @@ type Config struct {
 	// of one connection; sooner ones get rate_limited. Zero:
 	// DefaultRoomListInterval.
 	RoomListInterval time.Duration
+	// MaxRoomsPerConn bounds the rooms one v2 connection is in. Zero:
+	// DefaultMaxRoomsPerConn.
+	MaxRoomsPerConn int
+	// PresenceMax bounds the members of one presence reply. Zero:
+	// DefaultPresenceMax.
+	PresenceMax int
+	// TypingInterval is the shortest time between two typing notices of one
+	// connection in one room that are forwarded. Zero: DefaultTypingInterval.
+	TypingInterval time.Duration
 	// MaxQueuedRequests bounds requests waiting behind an in-flight cluster
 	// request. Zero: DefaultMaxQueuedRequests.
 	MaxQueuedRequests int
@@ -97,6 +106,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RateAbuseWindow, DefaultRateAbuseWindow)
 	setDefault(&c.MaxQueuedRequests, DefaultMaxQueuedRequests)
 	setDefault(&c.RoomListMax, DefaultRoomListMax)
+	setDefault(&c.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
+	setDefault(&c.PresenceMax, DefaultPresenceMax)
+	setDefault(&c.TypingInterval, DefaultTypingInterval)
 	setDefault(&c.RoomListRefresh, DefaultRoomListRefresh)
 	setDefault(&c.RoomListInterval, DefaultRoomListInterval)
 	setDefault(&c.BrokerTimeout, DefaultBrokerTimeout)

@@ -32,6 +32,9 @@ const (
 	DefaultRateBurst         = 40                              // token bucket size
 	DefaultRateAbuseRefusals = 100                             // refusals within RateAbuseWindow that close the connection (1008)
 	DefaultRateAbuseWindow   = 10 * time.Second                // window for DefaultRateAbuseRefusals
+	DefaultMaxRoomsPerConn   = 64                              // rooms one v2 connection may be in; more: too_many_rooms
+	DefaultPresenceMax       = 1000                            // members in one presence reply at most (then truncated: true)
+	DefaultTypingInterval    = 300 * time.Millisecond          // one typing notice per connection and room forwarded per this at most
 	DefaultRoomListMax       = 500                             // rooms in a v1 roomList reply at most (those with the most members)
 	DefaultRoomListRefresh   = 2 * time.Second                 // the node's shared room list is rebuilt at most this often
 	DefaultRoomListInterval  = time.Second                     // a connection may ask for the room list at most this often

@@ -23,6 +23,14 @@ const (
 	CodeRateLimited  ErrorCode = "rate_limited"        // over the per-connection message rate
 	CodeQueueFull    ErrorCode = "busy"                // too many requests waiting behind a slow one
 	CodeDraining     ErrorCode = "draining"            // the node is shutting down; reconnect elsewhere
+
+	// v2 only.
+	CodeBadID        ErrorCode = "bad_id"          // an id that is not a string or a number of at most 64 bytes
+	CodeHelloFirst   ErrorCode = "hello_first"     // a request before hello
+	CodeAlreadyHello ErrorCode = "already_hello"   // a second hello
+	CodeMissingField ErrorCode = "missing_field"   // a required field is missing or blank
+	CodeAlreadyIn    ErrorCode = "already_in_room" // join of a room the connection is in
+	CodeTooManyRooms ErrorCode = "too_many_rooms"  // join over the rooms-per-connection limit
 )
 
 // Reference texts.
@@ -58,4 +66,9 @@ var (
 	errQueueFull    = reqErr(CodeQueueFull, "Too many requests in flight")
 	errJoinFailed   = reqErr(CodeJoinFailed, msgJoinFailed)
 	errDraining     = reqErr(CodeDraining, "Server shutting down")
+
+	errBadID        = reqErr(CodeBadID, `Field "id" must be a string or a number of at most 64 bytes`)
+	errHelloFirst   = reqErr(CodeHelloFirst, "Send hello first")
+	errAlreadyHello = reqErr(CodeAlreadyHello, "Hello was sent already")
+	errAlreadyIn    = reqErr(CodeAlreadyIn, "Already in this room")
 )

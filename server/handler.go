@@ -13,7 +13,7 @@ type handler Server
 
 // Upgrade accepts WebSocket upgrades on the WebSocket paths from allowed
 // origins.
-func (h *handler) Upgrade(_ *eventloop.Conn, r *eventloop.Request) *eventloop.Response {
+func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Response {
 	if r.Path != "/" && r.Path != "/ws" {
 		return &eventloop.Response{Status: 404, Body: []byte("no WebSocket endpoint at this path\n")}
 	}
@@ -21,8 +21,17 @@ func (h *handler) Upgrade(_ *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 		h.metrics.originRefused()
 		return &eventloop.Response{Status: 403, Body: []byte("origin not allowed\n")}
 	}
+	if slices.Contains(r.Protocols(), Subprotocol) {
+		// Protocol v2; anything else, or nothing, is v1.
+		r.Subprotocol = Subprotocol
+		c.SetValue(v2Pending)
+	}
 	return nil
 }
+
+// v2Pending marks a connection accepted for protocol v2 between Upgrade and
+// Open.
+var v2Pending = new(int)
 
 // originAllowed applies the origin policy (Config.AllowedOrigins). A request
 // without Origin is not from a browser and is always allowed: the policy
@@ -52,13 +61,17 @@ func (h *handler) HTTP(r *eventloop.Request) *eventloop.Response {
 	return (*Server)(h).serveHTTP(r)
 }
 
-// Open greets a new connection with its user id.
+// Open starts a connection's session: a v1 connection is greeted with its
+// user id at once; a v2 one hears nothing before its hello.
 func (h *handler) Open(c *eventloop.Conn) {
-	s := &session{srv: (*Server)(h), c: c, userID: newID()}
+	s := &session{srv: (*Server)(h), c: c, v2: c.Value() == v2Pending}
 	c.SetValue(s)
-	h.users.add(s)
 	h.metrics.connected()
-	s.send(frameOf(&Connected{Type: TypeConnected, Message: "Connected", UserID: s.userID}))
+	if !s.v2 {
+		s.userID = newID()
+		h.conns.add(s)
+		s.send(frameOf(&Connected{Type: TypeConnected, Message: "Connected", UserID: s.userID}))
+	}
 }
 
 // Message hands a request to the connection's session.

@@ -26,6 +26,7 @@ type metrics struct {
 	originRefusals prometheus.Counter
 	errorReplies   *prometheus.CounterVec
 	unknownEvents  prometheus.Counter
+	typingDrops    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -50,6 +51,7 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
 	m.unknownEvents = counter("cluster_unknown_events_total",
 		"Room events of a type chatd does not know (from other nodes), forwarded as published minus excludeUserId.")
+	m.typingDrops = counter("typing_dropped_total", "Typing notices not forwarded: over one per -typing-interval per connection and room.")
 	m.reg.MustRegister(m.errorReplies, m.fanoutSize)
 	return m
 }
@@ -66,6 +68,7 @@ func (m *metrics) originRefused()            { m.originRefusals.Inc() }
 func (m *metrics) requestErrors(c ErrorCode) { m.errorReplies.WithLabelValues(string(c)).Inc() }
 func (m *metrics) fanout(localMembers int)   { m.fanoutSize.Observe(float64(localMembers)) }
 func (m *metrics) forwardedUnknown()         { m.unknownEvents.Inc() }
+func (m *metrics) typingDropped()            { m.typingDrops.Inc() }
 
 // transportCollector exports the transport's and the registry's state.
 type transportCollector struct{ s *Server }

@@ -68,6 +68,14 @@ type Chat struct {
 	Timestamp string `json:"timestamp"`
 }
 
+// Typing is the cluster form of a v2 typing notice: the reference shape, so
+// that reference nodes can pass it on (their client ignores the type).
+type Typing struct {
+	Type     string `json:"type"`
+	Username string `json:"username"`
+	UserID   string `json:"userId"`
+}
+
 // RoomInfo is one entry of a room list.
 type RoomInfo struct {
 	RoomID      string `json:"roomId"`
@@ -102,7 +110,9 @@ const encodeOpts encoder.Options = 0
 // pretouch compiles the codecs of every message type at start-up, so the
 // first message does not pay for sonic's JIT.
 func pretouch() error {
-	for _, v := range []any{Request{}, Connected{}, RoomJoined{}, Presence{}, Chat{}, RoomList{}, Error{}, Envelope{}} {
+	for _, v := range []any{Request{}, Connected{}, RoomJoined{}, Presence{}, Chat{}, RoomList{}, Error{}, Envelope{}, Typing{},
+		RequestV2{}, OKReply{}, HelloOK{}, JoinOK{}, PublishOK{}, HistoryOK{}, PresenceOK{}, RoomsOK{}, MessageV2{},
+		PresenceV2{}, TypingV2{}, ResyncV2{}, ErrorV2{}} {
 		if err := sonic.Pretouch(reflect.TypeOf(v)); err != nil {
 			return err
 		}
@@ -119,6 +129,11 @@ func decodeRequest(p []byte, r *Request) error {
 	if len(p) == 0 {
 		return errEmpty
 	}
+	return jsonAPI.UnmarshalFromString(unsafe.String(&p[0], len(p)), r)
+}
+
+// decodeRequestV2 decodes one v2 request without copying the payload first.
+func decodeRequestV2(p []byte, r *RequestV2) error {
 	return jsonAPI.UnmarshalFromString(unsafe.String(&p[0], len(p)), r)
 }
 
@@ -152,5 +167,6 @@ type Envelope struct {
 	Timestamp     string `json:"timestamp,omitempty"`
 	MemberCount   *int   `json:"memberCount,omitempty"`
 	ExcludeUserID string `json:"excludeUserId,omitempty"`
-	Origin        string `json:"origin,omitempty"` // ours: the publishing node
+	Origin        string `json:"origin,omitempty"`     // ours: the publishing node
+	OriginConn    uint64 `json:"originConn,omitempty"` // ours: the publishing connection on that node
 }

@@ -8,23 +8,208 @@ import (
 	"github.com/chatd/chatd/server/broker"
 )
 
-// The node as its broker sees it (broker.Receiver): room events coming back
-// from the cluster are decoded here, once per node, off the event loops, and
-// fanned out to the room's local members.
+// Room events, as this node delivers them. An event comes from the cluster
+// (Receive: a payload decoded once per node, off the event loops) or from
+// this node through an in-process broker (Deliver: the publisher's own
+// event, not encoded or decoded at all). Either way it is encoded at most
+// once per protocol its room's local members speak, and each encoding is
+// fanned out to those members, one task per event loop.
 
-// localEvent is a room event published by this node, in the form it is
-// delivered in: its client frame, already encoded, and the user that must
-// not receive it. An in-process broker hands it back through Deliver.
-type localEvent struct {
-	frame   []byte
-	exclude string
+// eventKind is what a room event is.
+type eventKind uint8
+
+const (
+	evMessage eventKind = iota
+	evJoined
+	evLeft
+	evTyping
+	evOther // a type chatd does not know: forwarded to v1 members as published
+)
+
+// event is one room event.
+type event struct {
+	kind      eventKind
+	room      string
+	content   string
+	username  string
+	userID    string
+	timestamp string
+	count     int      // joined, left: the room's member count after
+	offset    uint64   // a stored message's offset; 0: none
+	skip      *session // the publishing connection, on this node: not delivered to
+	v1        []byte   // the v1 frame, when already encoded (a message's echo, an unknown type)
 }
 
-// roomEvent wraps a client frame for the broker: the frame's JSON is the
-// event's body (no copy), the frame itself its local form.
-func roomEvent(room string, frame []byte, exclude string) *broker.Event {
-	return &broker.Event{Room: room, Body: frame[frameHeaderLen(frame):], Exclude: exclude,
-		Local: &localEvent{frame: frame, exclude: exclude}}
+// v1Frame returns the event's v1 frame (the reference app's form), or nil
+// for events v1 clients do not get.
+func (ev *event) v1Frame() []byte {
+	if ev.v1 != nil {
+		return ev.v1
+	}
+	switch ev.kind {
+	case evMessage:
+		ev.v1 = frameOf(&Chat{Type: TypeMessage, Content: ev.content, Username: ev.username, UserID: ev.userID,
+			Timestamp: ev.timestamp})
+	case evJoined:
+		ev.v1 = frameOf(&Presence{Type: TypeUserJoined, Username: ev.username, UserID: ev.userID, MemberCount: ev.count})
+	case evLeft:
+		ev.v1 = frameOf(&Presence{Type: TypeUserLeft, Username: ev.username, UserID: ev.userID, MemberCount: ev.count})
+	case evTyping:
+		// Typing is v2's. v1 has no such type: its members get it as a
+		// reference node passes on any type it does not know (the reference
+		// client ignores it).
+		ev.v1 = frameOf(&Typing{Type: TypeTyping, Username: ev.username, UserID: ev.userID})
+	}
+	return ev.v1
+}
+
+// body returns the event's body for the cluster: the reference shape.
+func (ev *event) body() []byte {
+	f := ev.v1Frame()
+	return f[frameHeaderLen(f):]
+}
+
+// v2Frame encodes the event for v2 members, or returns nil for events they
+// do not get.
+func (ev *event) v2Frame() []byte {
+	switch ev.kind {
+	case evMessage:
+		return frameOf(ev.messageV2())
+	case evJoined, evLeft:
+		typ := TypeJoined
+		if ev.kind == evLeft {
+			typ = TypeLeft
+		}
+		return frameOf(&PresenceV2{Type: typ, RoomID: ev.room, UserID: ev.userID, Name: ev.username, MemberCount: ev.count})
+	case evTyping:
+		return frameOf(&TypingV2{Type: TypeTyping, RoomID: ev.room, UserID: ev.userID, Name: ev.username})
+	}
+	return nil
+}
+
+// messageV2 is a message event in v2's shape.
+func (ev *event) messageV2() *MessageV2 {
+	return &MessageV2{Type: TypeMessage, RoomID: ev.room, Offset: ev.offset, Content: ev.content, UserID: ev.userID,
+		Name: ev.username, Timestamp: ev.timestamp}
+}
+
+// Deliver implements broker.Receiver: an event published on this node,
+// delivered in-process.
+func (s *Server) Deliver(ev *broker.Event) {
+	s.deliver(ev.Local.(*event))
+}
+
+var errNotEvent = errors.New("not a JSON object with a string type")
+
+// Receive implements broker.Receiver: it decodes one payload from the
+// cluster and delivers it.
+func (s *Server) Receive(room string, payload string) error {
+	ev, origin, conn, exclude, err := decodeEvent(room, payload)
+	if err != nil {
+		return err
+	}
+	if ev.kind == evOther {
+		s.metrics.forwardedUnknown()
+	}
+	switch {
+	case conn != 0 && origin == s.cfg.NodeID:
+		ev.skip = s.conns.get(conn)
+	case conn == 0 && exclude != "":
+		// A reference node's event (or one of ours without a connection):
+		// leave the user out, as a reference node would.
+		ev.skip = s.conns.user(exclude)
+	}
+	s.deliver(ev)
+	return nil
+}
+
+// decodeEvent decodes a cluster payload once per node: the event, the node
+// and connection that published it (when a chatd node did), and the user to
+// leave out.
+//
+// Known types (message, userJoined, userLeft, typing) are re-encoded from
+// their fields, so clients see exactly the reference field set whatever
+// extra fields the publisher added. Other types (a newer reference app, say)
+// are forwarded to v1 members as the publisher wrote them minus
+// excludeUserId, origin and originConn, keeping the field order, as a
+// reference node would.
+func decodeEvent(room, payload string) (ev *event, origin string, conn uint64, exclude string, err error) {
+	var env Envelope
+	if err := envelopeAPI.UnmarshalFromString(payload, &env); err != nil {
+		return nil, "", 0, "", err
+	}
+	if env.Type == "" {
+		return nil, "", 0, "", errNotEvent
+	}
+	ev = &event{room: room, content: env.Content, username: env.Username, userID: env.UserID,
+		timestamp: env.Timestamp}
+	if env.MemberCount != nil {
+		ev.count = *env.MemberCount
+	}
+	switch env.Type {
+	case TypeMessage:
+		ev.kind = evMessage
+	case TypeUserJoined:
+		ev.kind = evJoined
+	case TypeUserLeft:
+		ev.kind = evLeft
+	case TypeTyping:
+		ev.kind = evTyping
+		fallthrough // v1 members get it as published, like any type v1 does not know
+	default:
+		node, err := sonic.GetFromString(payload)
+		for _, k := range []string{broker.HeaderExclude, broker.HeaderOrigin, broker.HeaderConn} {
+			if err == nil {
+				_, err = node.Unset(k)
+			}
+		}
+		var js []byte
+		if err == nil {
+			js, err = node.MarshalJSON()
+		}
+		if err != nil {
+			return nil, "", 0, "", err
+		}
+		if ev.kind != evTyping {
+			ev.kind = evOther
+		}
+		ev.v1 = rawFrame(js)
+	}
+	return ev, env.Origin, env.OriginConn, env.ExcludeUserID, nil
+}
+
+// PresenceBody implements broker.Receiver: userJoined or userLeft, as the
+// reference app publishes them.
+func (s *Server) PresenceBody(joined bool, m broker.Member, count int) []byte {
+	ev := &event{kind: evLeft, room: m.Room, username: m.Name, userID: m.User, count: count}
+	if joined {
+		ev.kind = evJoined
+	}
+	return ev.body()
+}
+
+// deliver writes one event to every local member of its room but the
+// publishing connection, in the form of each member's protocol.
+func (s *Server) deliver(ev *event) {
+	r := s.rooms.Get(ev.room)
+	if r == nil {
+		return
+	}
+	var skip *eventloop.Conn
+	if ev.skip != nil {
+		skip = ev.skip.c
+	}
+	if r.HasClass(classV1) {
+		if f := ev.v1Frame(); f != nil {
+			s.eng.Fanout(f, r.Class(classV1), skip)
+		}
+	}
+	if r.HasClass(classV2) {
+		if f := ev.v2Frame(); f != nil {
+			s.eng.Fanout(f, r.Class(classV2), skip)
+		}
+	}
+	s.metrics.fanout(r.LocalCount())
 }
 
 // frameHeaderLen is the length of an unmasked server frame's header.
@@ -36,103 +221,6 @@ func frameHeaderLen(frame []byte) int {
 		return 10
 	}
 	return 2
-}
-
-// Deliver implements broker.Receiver: an event published on this node,
-// delivered in-process.
-func (s *Server) Deliver(ev *broker.Event) {
-	le := ev.Local.(*localEvent)
-	s.deliver(ev.Room, le.frame, le.exclude)
-}
-
-var errNotEvent = errors.New("not a JSON object with a string type")
-
-// Receive implements broker.Receiver: it decodes one payload from the
-// cluster and delivers it.
-func (s *Server) Receive(room string, payload string) error {
-	frame, exclude, unknown, err := decodeEvent(payload)
-	if err != nil {
-		return err
-	}
-	if unknown {
-		s.metrics.forwardedUnknown()
-	}
-	s.deliver(room, frame, exclude)
-	return nil
-}
-
-// decodeEvent turns a cluster payload into the client frame and the user to
-// exclude, once per node.
-//
-// Known types (message, userJoined, userLeft) are re-encoded from their
-// structs, so clients see exactly the reference field set whatever extra
-// fields the publisher added. Other types (a newer reference app, say) are
-// forwarded as the publisher wrote them minus excludeUserId and origin,
-// keeping the field order, as a reference node would (unknown is true).
-func decodeEvent(payload string) (frame []byte, exclude string, unknown bool, err error) {
-	var env Envelope
-	if err := envelopeAPI.UnmarshalFromString(payload, &env); err != nil {
-		return nil, "", false, err
-	}
-	if env.Type == "" {
-		return nil, "", false, errNotEvent
-	}
-	switch env.Type {
-	case TypeMessage:
-		frame = frameOf(&Chat{Type: env.Type, Content: env.Content, Username: env.Username, UserID: env.UserID,
-			Timestamp: env.Timestamp})
-	case TypeUserJoined, TypeUserLeft:
-		n := 0
-		if env.MemberCount != nil {
-			n = *env.MemberCount
-		}
-		frame = frameOf(&Presence{Type: env.Type, Username: env.Username, UserID: env.UserID, MemberCount: n})
-	default:
-		node, err := sonic.GetFromString(payload)
-		if err == nil {
-			_, err = node.Unset("excludeUserId")
-		}
-		if err == nil {
-			_, err = node.Unset("origin")
-		}
-		var js []byte
-		if err == nil {
-			js, err = node.MarshalJSON()
-		}
-		if err != nil {
-			return nil, "", false, err
-		}
-		return rawFrame(js), env.ExcludeUserID, true, nil
-	}
-	return frame, env.ExcludeUserID, false, nil
-}
-
-// PresenceBody implements broker.Receiver: userJoined or userLeft, as the
-// reference app publishes them.
-func (s *Server) PresenceBody(joined bool, m broker.Member, count int) []byte {
-	typ := TypeUserLeft
-	if joined {
-		typ = TypeUserJoined
-	}
-	frame := frameOf(&Presence{Type: typ, Username: m.Name, UserID: m.User, MemberCount: count})
-	return frame[frameHeaderLen(frame):]
-}
-
-// deliver writes one event's frame to every local member of the room except
-// the excluded user.
-func (s *Server) deliver(room string, frame []byte, excludeUserID string) {
-	var ex *eventloop.Conn
-	if excludeUserID != "" {
-		if sess := s.users.get(excludeUserID); sess != nil {
-			ex = sess.c
-		}
-	}
-	r := s.rooms.Get(room)
-	if r == nil {
-		return
-	}
-	s.eng.Fanout(frame, r, ex)
-	s.metrics.fanout(r.LocalCount())
 }
 
 // rawFrame wraps a JSON text in a text frame.

@@ -21,7 +21,7 @@ type Server struct {
 	eng      *eventloop.Engine
 	rooms    *rooms.Registry
 	broker   broker.Broker
-	users    *userIndex
+	conns    *connIndex
 	roomList roomLister
 	metrics  *metrics
 	base     time.Time
@@ -42,7 +42,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Broker == nil {
 		return nil, errors.New("server: Config.Broker is required (cmd/chatd wires the memory broker when there is no Redis)")
 	}
-	s := &Server{cfg: cfg, broker: cfg.Broker, users: newUserIndex(), metrics: newMetrics(), base: time.Now()}
+	s := &Server{cfg: cfg, broker: cfg.Broker, conns: newConnIndex(), metrics: newMetrics(), base: time.Now()}
 	s.roomList.srv = s
 	s.metrics.reg.MustRegister(transportCollector{s})
 	if c, ok := cfg.Broker.(prometheus.Collector); ok {
@@ -78,7 +78,7 @@ func (s *Server) Start() error {
 	// Everything the handler touches exists before the first connection:
 	// the loops start last.
 	s.eng = eng
-	s.rooms = rooms.New(eng)
+	s.rooms = rooms.New(eng, numClasses)
 	if err := s.broker.Start(s); err != nil {
 		return fmt.Errorf("server: start broker: %w", err)
 	}
@@ -111,8 +111,8 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	s.draining.Store(true)
 	s.eng.StopAccepting()
 	err := s.eng.EachConn(ctx, func(c *eventloop.Conn) {
-		if sess, ok := c.Value().(*session); ok && sess.room != nil {
-			sess.leave(false, nil)
+		if sess, ok := c.Value().(*session); ok {
+			sess.exitAll()
 		}
 	})
 	if err == nil {
@@ -141,9 +141,3 @@ func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
 
 // now is the server's monotonic clock in nanoseconds.
 func (s *Server) now() int64 { return int64(time.Since(s.base)) }
-
-// publishPresence announces a join or leave to the room.
-func (s *Server) publishPresence(typ string, m broker.Member, count int, exclude string) {
-	frame := frameOf(&Presence{Type: typ, Username: m.Name, UserID: m.User, MemberCount: count})
-	s.broker.Publish(roomEvent(m.Room, frame, exclude), nil)
-}

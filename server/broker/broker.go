@@ -37,11 +37,20 @@ type Broker interface {
 	// included. failed, if not nil, is called if the event could not be
 	// published.
 	Publish(ev *Event, failed func(error))
-	// Join records m as a member of m.Room, creating the room named name if it
-	// is new, and reports the membership after the join.
+	// Join records one connection of m.User on this node in m.Room, creating
+	// the room named name if it is new, and reports the membership after the
+	// join. A user is one member however many connections it has in the
+	// room, on however many nodes: Changed tells whether this one made the
+	// user a member.
 	Join(m Member, name string, done func(Membership, error))
-	// Leave removes m from its room and reports the membership after it.
+	// Leave removes one connection of m.User on this node from m.Room (one
+	// taken by Join) and reports the membership after it: Changed tells
+	// whether the user left the room with it (its last connection, cluster-
+	// wide).
 	Leave(m Member, done func(Membership, error))
+	// Members lists up to limit members of room, cluster-wide, and reports
+	// the room's member count (which may exceed limit).
+	Members(room string, limit int, done func(members []Member, count int, err error))
 	// Rooms lists every room of the cluster that has members, oldest first
 	// (by CreatedAt, then by id).
 	Rooms(done func([]Room, error))
@@ -79,8 +88,12 @@ type Event struct {
 	// otherwise. Brokers do not keep it beyond Publish.
 	Body []byte
 	// Exclude is the user id that must not receive the event (the sender,
-	// whose echo was local, or the joiner); "" for none.
+	// whose echo was local, or the joiner); "" for none. It is what reference
+	// nodes act on; chatd nodes exclude by Conn.
 	Exclude string
+	// Conn is the publishing connection, as a number meaningful only on the
+	// publishing node (0: none): that node does not deliver the event to it.
+	Conn uint64
 	// Local is the publisher's own form of the event (e.g. its frames
 	// already encoded), handed back to Receiver.Deliver by an in-process
 	// broker so that nothing is decoded. Opaque to brokers.
@@ -93,6 +106,7 @@ type Event struct {
 const (
 	HeaderExclude = "excludeUserId" // Event.Exclude, when not empty
 	HeaderOrigin  = "origin"        // the publishing node's id
+	HeaderConn    = "originConn"    // Event.Conn, when not 0
 )
 
 // Member is one user in one room.
@@ -104,10 +118,13 @@ type Member struct {
 
 // Membership is a room's state after a join or a leave.
 type Membership struct {
-	// Count is the room's member count, cluster-wide.
+	// Count is the room's member count, cluster-wide; -1 when not known (a
+	// leave that did not need the cluster: the user keeps other connections
+	// in the room on this node).
 	Count int
-	// Changed is false when the call changed nothing: the user was already a
-	// member (join) or was not one (leave).
+	// Changed is false when the call changed the room's members not at all:
+	// the user was a member already (join), or still is or never was one
+	// (leave).
 	Changed bool
 }
 

@@ -36,6 +36,7 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{"DeliveryAfterSubscribe", deliveryAfterSubscribe},
 		{"Exclusion", exclusion},
 		{"Membership", membership},
+		{"Members", memberList},
 		{"RoomList", roomList},
 		{"TwoNodes", twoNodes},
 	} {
@@ -43,10 +44,11 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 	}
 }
 
-// Event is what a Receiver got: the body (header members removed) and the
-// excluded user.
+// Event is what a Receiver got: the body (header members removed), the
+// excluded user and the publishing connection.
 type Event struct {
 	Room, Body, Exclude string
+	Conn                uint64
 }
 
 // Receiver records the events a broker delivers. It reads the header
@@ -83,10 +85,17 @@ func (r *Receiver) Receive(room, payload string) error {
 			return err
 		}
 	}
+	var conn uint64
+	if raw, ok := m[broker.HeaderConn]; ok {
+		if err := json.Unmarshal(raw, &conn); err != nil {
+			return err
+		}
+	}
 	delete(m, broker.HeaderExclude)
 	delete(m, broker.HeaderOrigin)
+	delete(m, broker.HeaderConn)
 	body, _ := json.Marshal(m) // sorted keys: compare bodies as canonical JSON
-	r.add(Event{Room: room, Body: string(body), Exclude: ex})
+	r.add(Event{Room: room, Body: string(body), Exclude: ex, Conn: conn})
 	return nil
 }
 
@@ -95,7 +104,7 @@ func (r *Receiver) Deliver(ev *broker.Event) {
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(ev.Body, &m)
 	body, _ := json.Marshal(m)
-	r.add(Event{Room: ev.Room, Body: string(body), Exclude: ev.Exclude})
+	r.add(Event{Room: ev.Room, Body: string(body), Exclude: ev.Exclude, Conn: ev.Conn})
 }
 
 // PresenceBody implements broker.Receiver.
@@ -197,15 +206,16 @@ func deliveryAfterSubscribe(t *testing.T, c Cluster) {
 	}
 }
 
-// The excluded user travels with the event; an event without one has none.
+// The excluded user and the publishing connection travel with the event; an
+// event without them has none.
 func exclusion(t *testing.T, c Cluster) {
 	r := NewReceiver()
 	b := c.Node(t, r)
 	subscribe(t, b, "x")
-	publish(t, b, &broker.Event{Room: "x", Body: body(1), Exclude: "u1"})
+	publish(t, b, &broker.Event{Room: "x", Body: body(1), Exclude: "u1", Conn: 1 << 40})
 	publish(t, b, &broker.Event{Room: "x", Body: body(2)})
 	got := r.Wait(t, "x", 2)
-	if got[0].Exclude != "u1" || got[1].Exclude != "" {
+	if got[0].Exclude != "u1" || got[0].Conn != 1<<40 || got[1].Exclude != "" || got[1].Conn != 0 {
 		t.Fatalf("got %+v", got)
 	}
 }
@@ -262,23 +272,28 @@ func rooms(t *testing.T, b broker.Broker) []broker.Room {
 	return nil
 }
 
-// Joins and leaves report the member count and whether they changed it.
+// Joins and leaves, one per connection, report the member count and whether
+// they changed the room's members: a user is a member from its first
+// connection to its last.
 func membership(t *testing.T, c Cluster) {
 	b := c.Node(t, NewReceiver())
 	m := func(u string) broker.Member { return broker.Member{Room: "m", User: u, Name: "name " + u} }
+	const unknown = -2 // a leave that keeps the user may report -1 or the count
 	steps := []struct {
 		join    bool
 		user    string
-		want    broker.Membership
+		count   int
+		changed bool
 		comment string
 	}{
-		{true, "u1", broker.Membership{Count: 1, Changed: true}, "first member"},
-		{true, "u2", broker.Membership{Count: 2, Changed: true}, "second"},
-		{true, "u2", broker.Membership{Count: 2, Changed: false}, "again: no change"},
-		{false, "u3", broker.Membership{Count: 2, Changed: false}, "not a member"},
-		{false, "u1", broker.Membership{Count: 1, Changed: true}, "leave"},
-		{false, "u2", broker.Membership{Count: 0, Changed: true}, "last leaves"},
-		{false, "u2", broker.Membership{Count: 0, Changed: false}, "room gone"},
+		{true, "u1", 1, true, "first member"},
+		{true, "u2", 2, true, "second"},
+		{true, "u2", 2, false, "u2's second connection: no new member"},
+		{false, "u3", 2, false, "not a member"},
+		{false, "u1", 1, true, "leave"},
+		{false, "u2", unknown, false, "u2 keeps a connection"},
+		{false, "u2", 0, true, "u2's last connection leaves"},
+		{false, "u2", 0, false, "room gone"},
 	}
 	for _, s := range steps {
 		var got broker.Membership
@@ -287,9 +302,59 @@ func membership(t *testing.T, c Cluster) {
 		} else {
 			got = leave(t, b, m(s.user))
 		}
-		if got != s.want {
-			t.Fatalf("%s: %+v, want %+v", s.comment, got, s.want)
+		countOK := got.Count == s.count || (s.count == unknown && (got.Count == -1 || got.Count == 1))
+		if !countOK || got.Changed != s.changed {
+			t.Fatalf("%s: %+v, want count %d changed %v", s.comment, got, s.count, s.changed)
 		}
+	}
+	if list, n := members(t, b, "m", 10); len(list) != 0 || n != 0 {
+		t.Fatalf("members of an emptied room: %v, %d", list, n)
+	}
+}
+
+func members(t *testing.T, b broker.Broker, room string, limit int) ([]broker.Member, int) {
+	t.Helper()
+	type res struct {
+		list []broker.Member
+		n    int
+		err  error
+	}
+	ch := make(chan res, 1)
+	b.Members(room, limit, func(list []broker.Member, n int, err error) { ch <- res{list, n, err} })
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.list, r.n
+	case <-time.After(10 * time.Second):
+		t.Fatal("no member list")
+	}
+	return nil, 0
+}
+
+// Members lists users (not connections) with their names, up to the limit,
+// and the full count.
+func memberList(t *testing.T, c Cluster) {
+	b := c.Node(t, NewReceiver())
+	for i := 0; i < 30; i++ {
+		join(t, b, broker.Member{Room: "p", User: fmt.Sprintf("u%02d", i), Name: fmt.Sprintf("User %d", i)}, "P")
+	}
+	join(t, b, broker.Member{Room: "p", User: "u00", Name: "User 0"}, "P") // a second connection
+	list, n := members(t, b, "p", 100)
+	if n != 30 || len(list) != 30 {
+		t.Fatalf("%d members listed, count %d; want 30", len(list), n)
+	}
+	seen := map[string]bool{}
+	for _, m := range list {
+		var i int
+		if _, err := fmt.Sscanf(m.User, "u%d", &i); err != nil || m.Name != fmt.Sprintf("User %d", i) || m.Room != "p" || seen[m.User] {
+			t.Fatalf("member %+v", m)
+		}
+		seen[m.User] = true
+	}
+	if list, n := members(t, b, "p", 7); len(list) != 7 || n != 30 {
+		t.Fatalf("limited to 7: %d listed, count %d", len(list), n)
 	}
 }
 
@@ -378,8 +443,21 @@ func twoNodes(t *testing.T, c Cluster) {
 	if st := join(t, b, broker.Member{Room: "shared", User: "ub", Name: "B"}, "Shared"); st.Count != 2 || !st.Changed {
 		t.Fatalf("join on b: %+v", st)
 	}
-	list := rooms(t, b)
-	if len(list) != 1 || list[0].ID != "shared" || list[0].Members != 2 {
-		t.Fatalf("rooms seen from b: %+v", list)
+	roomsB := rooms(t, b)
+	if len(roomsB) != 1 || roomsB[0].ID != "shared" || roomsB[0].Members != 2 {
+		t.Fatalf("rooms seen from b: %+v", roomsB)
+	}
+	// One user on both nodes is one member until its last node leaves.
+	if st := join(t, b, broker.Member{Room: "shared", User: "ua", Name: "A"}, "Shared"); st.Count != 2 || st.Changed {
+		t.Fatalf("ua's join on b too: %+v", st)
+	}
+	if st := leave(t, a, broker.Member{Room: "shared", User: "ua", Name: "A"}); st.Changed {
+		t.Fatalf("ua left a but is still on b: %+v", st)
+	}
+	if list, n := members(t, a, "shared", 10); n != 2 || len(list) != 2 {
+		t.Fatalf("members seen from a: %+v (%d)", list, n)
+	}
+	if st := leave(t, b, broker.Member{Room: "shared", User: "ua", Name: "A"}); st.Count != 1 || !st.Changed {
+		t.Fatalf("ua's last node left: %+v", st)
 	}
 }

@@ -24,8 +24,15 @@ type Broker struct {
 type room struct {
 	name      string
 	createdAt string
-	members   map[string]struct{} // user ids
-	pubMu     sync.Mutex          // one order of events for every member
+	members   map[string]*member // by user id
+	pubMu     sync.Mutex         // one order of events for every member
+}
+
+// member is one user in a room: its name and how many connections it has
+// there.
+type member struct {
+	name  string
+	conns int
 }
 
 // New returns an empty Broker.
@@ -66,12 +73,16 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 	b.mu.Lock()
 	r := b.rooms[m.Room]
 	if r == nil {
-		r = &room{name: name, createdAt: isotime.Format(b.now()), members: make(map[string]struct{})}
+		r = &room{name: name, createdAt: isotime.Format(b.now()), members: make(map[string]*member)}
 		b.rooms[m.Room] = r
 	}
-	n := len(r.members)
-	r.members[m.User] = struct{}{}
-	st := broker.Membership{Count: len(r.members), Changed: len(r.members) > n}
+	u := r.members[m.User]
+	if u == nil {
+		u = &member{name: m.Name}
+		r.members[m.User] = u
+	}
+	u.conns++
+	st := broker.Membership{Count: len(r.members), Changed: u.conns == 1}
 	b.mu.Unlock()
 	done(st, nil)
 }
@@ -81,15 +92,40 @@ func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 	b.mu.Lock()
 	var st broker.Membership
 	if r := b.rooms[m.Room]; r != nil {
-		n := len(r.members)
-		delete(r.members, m.User)
-		st = broker.Membership{Count: len(r.members), Changed: len(r.members) < n}
+		if u := r.members[m.User]; u != nil {
+			u.conns--
+			if u.conns == 0 {
+				delete(r.members, m.User)
+				st.Changed = true
+			}
+		}
+		st.Count = len(r.members)
 		if st.Count == 0 {
 			delete(b.rooms, m.Room)
 		}
 	}
 	b.mu.Unlock()
 	done(st, nil)
+}
+
+// Members implements broker.Broker.
+func (b *Broker) Members(roomID string, limit int, done func([]broker.Member, int, error)) {
+	b.mu.Lock()
+	r := b.rooms[roomID]
+	var list []broker.Member
+	n := 0
+	if r != nil {
+		n = len(r.members)
+		list = make([]broker.Member, 0, min(n, limit))
+		for uid, u := range r.members {
+			if len(list) == limit {
+				break
+			}
+			list = append(list, broker.Member{Room: roomID, User: uid, Name: u.name})
+		}
+	}
+	b.mu.Unlock()
+	done(list, n, nil)
 }
 
 // Rooms implements broker.Broker.

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -16,17 +17,24 @@ import (
 // appended, bytes otherwise untouched, whatever the body's size.
 func TestEnvelopeOf(t *testing.T) {
 	origin := appendJSONString(nil, `n"1`)
-	for _, tc := range []struct{ body, exclude string }{
-		{`{"type":"message","content":"` + strings.Repeat("x", 300) + `","username":"al","userId":"u1","timestamp":"t"}`, "u1"},
-		{`{"type":"userLeft","username":"b","userId":"u2","memberCount":0}`, ""},
-		{`{"type":"message","content":"` + strings.Repeat("y", 70000) + `"}`, "u1"},
+	for _, tc := range []struct {
+		body, exclude string
+		conn          uint64
+	}{
+		{`{"type":"message","content":"` + strings.Repeat("x", 300) + `","username":"al","userId":"u1","timestamp":"t"}`, "u1", 12},
+		{`{"type":"userLeft","username":"b","userId":"u2","memberCount":0}`, "", 0},
+		{`{"type":"message","content":"` + strings.Repeat("y", 70000) + `"}`, "u1", 1 << 60},
 	} {
-		got := string(envelopeOf([]byte(tc.body), tc.exclude, origin))
+		got := string(envelopeOf([]byte(tc.body), tc.exclude, origin, tc.conn))
 		want := tc.body[:len(tc.body)-1]
 		if tc.exclude != "" {
 			want += `,"excludeUserId":"` + tc.exclude + `"`
 		}
-		want += `,"origin":"n\"1"}`
+		want += `,"origin":"n\"1"`
+		if tc.conn != 0 {
+			want += fmt.Sprintf(`,"originConn":%d`, tc.conn)
+		}
+		want += "}"
 		if got != want {
 			t.Fatalf("got %.200s\nwant %.200s", got, want)
 		}
@@ -88,7 +96,7 @@ func BenchmarkEnvelope(b *testing.B) {
 	body := []byte(`{"type":"message","content":"Hello everyone! this is a typical chat line","username":"alice","userId":"ypk0gg3ew5","timestamp":"2026-11-26T19:41:01.978Z"}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		envelopeOf(body, "ypk0gg3ew5", origin)
+		envelopeOf(body, "ypk0gg3ew5", origin, 12345)
 	}
 }
 

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/chatd/chatd/server/broker"
@@ -30,7 +31,7 @@ func (b *Broker) Publish(ev *broker.Event, failed func(error)) {
 		b.publishFailed(failed, unavailable("redis unreachable", nil))
 		return
 	}
-	it := pubItem{channel: roomChannel(ev.Room), payload: envelopeOf(ev.Body, ev.Exclude, b.origin),
+	it := pubItem{channel: roomChannel(ev.Room), payload: envelopeOf(ev.Body, ev.Exclude, b.origin, ev.Conn),
 		failed: failed}
 	b.inflight.Add(1)
 	select {
@@ -131,11 +132,12 @@ func (b *Broker) failQueuedPublishes() {
 }
 
 // envelopeOf turns an event body (a JSON object) into the Pub/Sub payload:
-// the body with excludeUserId (if any) and origin appended, so the client
-// fields come first in the client's order, excludeUserId last of the
-// reference fields, like the reference app's payloads.
-func envelopeOf(js []byte, exclude string, origin []byte) []byte {
-	buf := make([]byte, 0, len(js)+len(exclude)+len(origin)+32)
+// the body with excludeUserId (if any), origin and originConn (if any)
+// appended, so the client fields come first in the client's order,
+// excludeUserId last of the reference fields, like the reference app's
+// payloads.
+func envelopeOf(js []byte, exclude string, origin []byte, conn uint64) []byte {
+	buf := make([]byte, 0, len(js)+len(exclude)+len(origin)+64)
 	buf = append(buf, js[:len(js)-1]...) // without the closing brace
 	if exclude != "" {
 		buf = append(buf, `,"`+broker.HeaderExclude+`":`...)
@@ -143,6 +145,10 @@ func envelopeOf(js []byte, exclude string, origin []byte) []byte {
 	}
 	buf = append(buf, `,"`+broker.HeaderOrigin+`":`...)
 	buf = append(buf, origin...)
+	if conn != 0 {
+		buf = append(buf, `,"`+broker.HeaderConn+`":`...)
+		buf = strconv.AppendUint(buf, conn, 10)
+	}
 	return append(buf, '}')
 }
 

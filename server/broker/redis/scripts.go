@@ -10,6 +10,8 @@ const (
 	prefixRoomMembers = "room_members:" // set of userIds
 	prefixUserData    = "user_data:"    // user_data:<roomId>:<userId> hash {username, joinedAt}
 
+	prefixRoomUsers = "chatd:room_users:" // hash userId -> number of nodes that have the user in the room
+
 	keyRooms = "chatd:rooms" // set: index of room ids (ours, plus reference rooms found by SCAN)
 	keyNodes = "chatd:nodes" // set: ids of nodes that may have members
 )
@@ -28,27 +30,44 @@ func nodeMembersKey(node string) string { return "chatd:node:" + node + ":member
 // cut off: on return the node re-announces them.
 func nodeReapedKey(node string) string { return "chatd:node:" + node + ":reaped" }
 
-// luaLeave removes one member and deletes the room when it empties, as the
-// reference app does. It returns the count after, and whether the member
-// was there.
+// luaLeave removes one user's registration by a node (nodeKey) from a room:
+// the user stops being a member once no node has it there any more (reference
+// users, who are on no node of ours, at once), and the room is deleted when
+// it empties, as the reference app does. It returns the count after, and
+// whether the user stopped being a member.
 const luaLeave = `
 local function leave(room, uid, nodeKey)
   local mk = 'room_members:' .. room
-  local removed = redis.call('SREM', mk, uid)
-  redis.call('DEL', 'user_data:' .. room .. ':' .. uid)
-  if nodeKey then redis.call('HDEL', nodeKey, room .. '\n' .. uid) end
+  local uk = 'chatd:room_users:' .. room
+  local last = true
+  if nodeKey and redis.call('HDEL', nodeKey, room .. '\n' .. uid) == 1 then
+    if redis.call('HINCRBY', uk, uid, -1) > 0 then
+      last = false
+    else
+      redis.call('HDEL', uk, uid)
+    end
+  elseif tonumber(redis.call('HGET', uk, uid) or '0') > 0 then
+    last = false
+  end
+  local removed = 0
+  if last then
+    removed = redis.call('SREM', mk, uid)
+    redis.call('DEL', 'user_data:' .. room .. ':' .. uid)
+  end
   local n = redis.call('SCARD', mk)
   if n == 0 then
-    redis.call('DEL', 'room_info:' .. room, mk)
+    redis.call('DEL', 'room_info:' .. room, mk, uk)
     redis.call('SREM', 'chatd:rooms', room)
   end
   return n, removed
 end
 `
 
-// scriptJoin records a member. KEYS: node members hash. ARGV: roomId,
-// userId, username, room name (if new), createdAt (if new), joinedAt,
-// node id. Returns {count, added, name, createdAt}.
+// scriptJoin records a user on a node in a room; the user is a member from
+// its first node on (chatd:room_users:<roomId> counts the nodes that have
+// it). KEYS: node members hash. ARGV: roomId, userId, username, room name
+// (if new), createdAt (if new), joinedAt, node id. Returns {count, added,
+// name, createdAt}: added is 1 when the user became a member.
 var scriptJoin = goredis.NewScript(`
 local room, uid = ARGV[1], ARGV[2]
 local ik = 'room_info:' .. room
@@ -56,9 +75,11 @@ if redis.call('EXISTS', ik) == 0 then
   redis.call('HSET', ik, 'id', room, 'name', ARGV[4], 'createdAt', ARGV[5])
 end
 local mk = 'room_members:' .. room
+if redis.call('HSET', KEYS[1], room .. '\n' .. uid, ARGV[3]) == 1 then
+  redis.call('HINCRBY', 'chatd:room_users:' .. room, uid, 1)
+end
 local added = redis.call('SADD', mk, uid)
 redis.call('HSET', 'user_data:' .. room .. ':' .. uid, 'username', ARGV[3], 'joinedAt', ARGV[6])
-redis.call('HSET', KEYS[1], room .. '\n' .. uid, ARGV[3])
 redis.call('SADD', 'chatd:rooms', room)
 redis.call('SADD', 'chatd:nodes', ARGV[7])
 local info = redis.call('HMGET', ik, 'name', 'createdAt')

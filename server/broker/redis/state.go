@@ -27,8 +27,12 @@ type localRoom struct {
 	members         map[string]localMember // by userId
 }
 
+// localMember is one user in a room on this node: in Redis once (the
+// node's member hash has one entry per room and user), however many of its
+// connections are in the room here.
 type localMember struct {
 	username, joinedAt string
+	conns              int32
 }
 
 type opKind int
@@ -68,10 +72,19 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 		r = &localRoom{name: name, members: make(map[string]localMember)}
 		b.local[m.Room] = r
 	}
-	r.members[m.User] = localMember{username: m.Name, joinedAt: op.joinedAt}
+	lm, had := r.members[m.User]
+	if had {
+		op.joinedAt = lm.joinedAt // the user's first connection here joined then
+	} else {
+		lm = localMember{username: m.Name, joinedAt: op.joinedAt}
+	}
+	lm.conns++
+	r.members[m.User] = lm
+	// Even a user's further connection goes to Redis (the script changes
+	// nothing then): its join answers with the room's count.
 	ok := b.enqueueLocked(op)
 	if !ok {
-		b.forgetLocked(m)
+		b.dropConnLocked(m)
 	}
 	b.lmu.Unlock()
 	if !ok {
@@ -79,12 +92,18 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 	}
 }
 
-// Leave implements broker.Broker. The member is forgotten locally at once, whatever
-// happens in Redis: if Redis cannot be told now, the re-registration after
-// the outage removes it there (and announces it).
+// Leave implements broker.Broker. A user who keeps other connections in the
+// room on this node stays a member, and Redis is not asked. Otherwise the
+// member is forgotten locally at once, whatever happens in Redis: if Redis
+// cannot be told now, the re-registration after the outage removes it there
+// (and announces it).
 func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 	b.lmu.Lock()
-	b.forgetLocked(m)
+	if !b.dropConnLocked(m) {
+		b.lmu.Unlock()
+		done(broker.Membership{Count: -1}, nil)
+		return
+	}
 	ok := !b.closed.Load() && b.cmdOK.Load() && b.enqueueLocked(&stateOp{kind: opLeave, m: m, done: done})
 	if !ok {
 		b.departedLocked(m)
@@ -106,13 +125,26 @@ func (b *Broker) departedLocked(m broker.Member) {
 	b.departed[m] = struct{}{}
 }
 
-func (b *Broker) forgetLocked(m broker.Member) {
-	if r := b.local[m.Room]; r != nil {
-		delete(r.members, m.User)
-		if len(r.members) == 0 {
-			delete(b.local, m.Room)
-		}
+// dropConnLocked removes one connection of m's user from the local room and
+// reports whether it was the user's last one there (the user is forgotten).
+func (b *Broker) dropConnLocked(m broker.Member) (last bool) {
+	r := b.local[m.Room]
+	if r == nil {
+		return true
 	}
+	lm, ok := r.members[m.User]
+	if !ok {
+		return true
+	}
+	if lm.conns--; lm.conns > 0 {
+		r.members[m.User] = lm
+		return false
+	}
+	delete(r.members, m.User)
+	if len(r.members) == 0 {
+		delete(b.local, m.Room)
+	}
+	return true
 }
 
 // enqueueLocked queues op (under lmu, so the queue order is the order of
@@ -282,16 +314,12 @@ func (b *Broker) applyBatch(pipe goredis.Pipeliner, batch []*stateOp) {
 	}
 }
 
-// opFailed reports a failed join or leave; a failed join is forgotten
-// locally (the client was told it failed).
+// opFailed reports a failed join or leave; the connection of a failed join
+// is forgotten locally (the client was told it failed).
 func (b *Broker) opFailed(op *stateOp, err error) {
 	if op.kind == opJoin {
 		b.lmu.Lock()
-		if r := b.local[op.m.Room]; r != nil {
-			if lm, ok := r.members[op.m.User]; ok && lm.joinedAt == op.joinedAt {
-				b.forgetLocked(op.m)
-			}
-		}
+		b.dropConnLocked(op.m)
 		b.lmu.Unlock()
 	}
 	if op.done != nil {
