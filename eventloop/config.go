@@ -2,7 +2,9 @@ package eventloop
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"time"
 )
@@ -42,6 +44,14 @@ type Config struct {
 	// with EMFILE; see fdlimit.go). Zero: the file limit minus the listen
 	// backlog minus a reserve. Negative: no bound (not recommended).
 	MaxTCPConns int
+
+	// PingRate is how many pings per second a connection may send over time,
+	// PingBurst how many at once (1 to 255). Every ping costs the server a
+	// pong; past the budget the connection closes with 1008 and is counted
+	// in Stats.PingAbuseCloses. Zero: DefaultPingRate, DefaultPingBurst.
+	// Negative PingRate: no limit.
+	PingRate  float64
+	PingBurst int
 
 	// HandshakeTimeout drops a connection whose request head has not arrived
 	// this long after accept. Zero: DefaultHandshakeTimeout.
@@ -85,6 +95,8 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.CloseTimeout, DefaultCloseTimeout)
+	setDefault(&c.PingRate, DefaultPingRate)
+	setDefault(&c.PingBurst, DefaultPingBurst)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -109,6 +121,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxMessageBytes < 125 || c.MaxOutboundBytes < 1024 || c.MaxHeaderBytes < 256 {
 		return c, errors.New("eventloop: limits too small (message ≥ 125, outbound ≥ 1024, header ≥ 256 bytes)")
+	}
+	if c.PingBurst < 1 || c.PingBurst > maxPingBurst || math.IsNaN(c.PingRate) || c.PingRate > 1e6 {
+		return c, fmt.Errorf("eventloop: PingBurst must be between 1 and %d and PingRate at most 1e6", maxPingBurst)
 	}
 	return c, nil
 }

@@ -17,4 +17,10 @@ const (
 	DefaultTCPKeepAlive     = 60 * time.Second // TCP keepalive period
 	DefaultTickInterval     = time.Second      // timer sweep period (shortened for short timeouts)
 	DefaultCoalesceDelay    = 0                // hold fanned-out frames this long to batch writes; 0: write at once
+
+	DefaultPingRate  = 10.0 // pings per second a connection may send over time; beyond the burst, more close 1008
+	DefaultPingBurst = 20   // pings a connection may send at once (at most maxPingBurst)
 )
+
+// maxPingBurst is the largest PingBurst: the count lives in one byte of Conn.
+const maxPingBurst = 255

@@ -235,13 +235,22 @@ func (e *Engine) readFrames(c *Conn) {
 	if c.state == stateOpen {
 		c.since = e.now()
 	}
+	// pong is where, in the loop's control arena, the pong for the latest
+	// ping of the current run of pings waits (-1: none). The run gets that
+	// one pong (see pings.go), queued when the run ends, before whatever
+	// follows is handled, so replies keep the order of what they answer.
+	pong := -1
 	for {
 		if c.desync || c.aborting {
-			_, _ = gc.Discard(-1)
+			_, _ = gc.Discard(-1) // a staged pong goes with the connection
 			c.seen = 0
 			return
 		}
 		ev := c.dec.next(gc, e.cfg.MaxMessageBytes)
+		if pong >= 0 && ev.kind != evPing {
+			c.sendPong(pong)
+			pong = -1
+		}
 		switch ev.kind {
 		case evNeedMore:
 			c.seen = int32(gc.InboundBuffered())
@@ -253,11 +262,17 @@ func (e *Engine) readFrames(c *Conn) {
 			}
 		case evPing:
 			if c.state == stateOpen {
-				c.writeControl(0xA, ev.payload)
+				if c.takePing() {
+					pong = l.stagePong(pong, ev.payload)
+				} else {
+					c.pingAbuse()
+				}
 			}
 		case evClose:
 			if c.state == stateOpen {
 				// Echo the peer's code (RFC 6455 §5.5.1), then drop TCP.
+				// Like Close's frame, this last frame may pass the
+				// outbound limit by its few bytes.
 				reply := []byte{0x88, 0}
 				if ev.code != CloseNoStatus {
 					reply = closeFrame(ev.code, "")
@@ -298,6 +313,7 @@ func (l *loop) sweep() {
 	e := l.eng
 	now := e.now()
 	cfg := &e.cfg
+	pings := l.pingRefill(now)
 	for _, c := range l.conns {
 		switch c.state {
 		case stateHandshake:
@@ -306,6 +322,7 @@ func (l *loop) sweep() {
 				c.abort()
 			}
 		case stateOpen:
+			c.refillPings(pings)
 			quiet := now - c.since
 			switch {
 			case quiet >= int64(cfg.IdleTimeout):
@@ -313,7 +330,7 @@ func (l *loop) sweep() {
 				c.Close(CloseGoingAway, "idle timeout")
 			case quiet >= int64(cfg.PingInterval) && now-c.timer >= int64(cfg.PingInterval):
 				c.timer = now
-				c.writeControl(0x9, nil)
+				c.enqueue(pingFrame)
 			}
 		case stateClosing:
 			if now-c.timer >= int64(cfg.CloseTimeout) {

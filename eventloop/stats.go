@@ -35,6 +35,7 @@ type loopStats struct {
 	slowConsumers atomic.Int64
 	idleCloses    atomic.Int64
 	protocolErrs  atomic.Int64
+	pingAbuse     atomic.Int64
 	_             [64]byte // keep loops' counters off each other's cache lines
 }
 
@@ -55,6 +56,7 @@ type Stats struct {
 	SlowConsumers     int64   // connections closed with 4008
 	IdleCloses        int64   // connections closed for inactivity
 	ProtocolErrors    int64   // connections failed for a protocol violation
+	PingAbuseCloses   int64   // connections closed (1008) for sending pings over PingRate/PingBurst
 	LoopConns         []int64 // TCP connections per loop
 }
 
@@ -92,6 +94,7 @@ func (e *Engine) Stats() Stats {
 		s.SlowConsumers += st.slowConsumers.Load()
 		s.IdleCloses += st.idleCloses.Load()
 		s.ProtocolErrors += st.protocolErrs.Load()
+		s.PingAbuseCloses += st.pingAbuse.Load()
 	}
 	return s
 }

@@ -75,6 +75,7 @@ func (l *loop) flush() {
 	}
 	clear(l.pend)
 	l.pend = l.pend[:0]
+	l.resetArena()
 	clear(l.dirty)
 	l.dirty = l.dirty[:0]
 	if calls > 0 {
