@@ -45,6 +45,12 @@ type Config struct {
 	// backlog minus a reserve. Negative: no bound (not recommended).
 	MaxTCPConns int
 
+	// MaxContinuationFrames bounds the continuation frames of one message:
+	// the bytes are bounded by MaxMessageBytes, but a million empty frames
+	// also make one message. More close the connection with 1009, like a
+	// message over the byte limit. Zero: DefaultMaxContinuationFrames;
+	// negative: no bound.
+	MaxContinuationFrames int
 	// PingRate is how many pings per second a connection may send over time,
 	// PingBurst how many at once (1 to 255). Every ping costs the server a
 	// pong; past the budget the connection closes with 1008 and is counted
@@ -95,6 +101,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.CloseTimeout, DefaultCloseTimeout)
+	setDefault(&c.MaxContinuationFrames, DefaultMaxContinuationFrames)
 	setDefault(&c.PingRate, DefaultPingRate)
 	setDefault(&c.PingBurst, DefaultPingBurst)
 	if c.Logger == nil {
@@ -124,6 +131,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PingBurst < 1 || c.PingBurst > maxPingBurst || math.IsNaN(c.PingRate) || c.PingRate > 1e6 {
 		return c, fmt.Errorf("eventloop: PingBurst must be between 1 and %d and PingRate at most 1e6", maxPingBurst)
+	}
+	if c.MaxContinuationFrames > math.MaxInt32 {
+		return c, errors.New("eventloop: MaxContinuationFrames must fit in 32 bits")
 	}
 	return c, nil
 }

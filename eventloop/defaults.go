@@ -18,8 +18,9 @@ const (
 	DefaultTickInterval     = time.Second      // timer sweep period (shortened for short timeouts)
 	DefaultCoalesceDelay    = 0                // hold fanned-out frames this long to batch writes; 0: write at once
 
-	DefaultPingRate  = 10.0 // pings per second a connection may send over time; beyond the burst, more close 1008
-	DefaultPingBurst = 20   // pings a connection may send at once (at most maxPingBurst)
+	DefaultPingRate              = 10.0 // pings per second a connection may send over time; beyond the burst, more close 1008
+	DefaultPingBurst             = 20   // pings a connection may send at once (at most maxPingBurst)
+	DefaultMaxContinuationFrames = 1024 // continuation frames per message; more close 1009
 )
 
 // maxPingBurst is the largest PingBurst: the count lives in one byte of Conn.

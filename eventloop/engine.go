@@ -246,7 +246,7 @@ func (e *Engine) readFrames(c *Conn) {
 			c.seen = 0
 			return
 		}
-		ev := c.dec.next(gc, e.cfg.MaxMessageBytes)
+		ev := c.dec.next(gc, e.cfg.MaxMessageBytes, e.cfg.MaxContinuationFrames)
 		if pong >= 0 && ev.kind != evPing {
 			c.sendPong(pong)
 			pong = -1
