@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/netip"
 	"runtime"
 	"time"
 )
@@ -58,6 +59,17 @@ type Config struct {
 	// Negative PingRate: no limit.
 	PingRate  float64
 	PingBurst int
+	// MaxPendingPerIP bounds the TCP connections from one peer address that
+	// have not completed the upgrade (IPv4-mapped IPv6 counts as IPv4), so
+	// that one address cannot fill the node with silent connections until
+	// the handshake timeout. Past it a new connection from that address gets
+	// 503 at once, counted as handshake failure "pending_per_ip"; other
+	// addresses are unaffected. Zero: DefaultMaxPendingPerIP; negative: no
+	// bound.
+	MaxPendingPerIP int
+	// PendingExemptPeers are peers MaxPendingPerIP does not apply to, such as
+	// a trusted reverse proxy whose connections carry many users. Empty: none.
+	PendingExemptPeers []netip.Prefix
 
 	// HandshakeTimeout drops a connection whose request head has not arrived
 	// this long after accept. Zero: DefaultHandshakeTimeout.
@@ -104,6 +116,8 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxContinuationFrames, DefaultMaxContinuationFrames)
 	setDefault(&c.PingRate, DefaultPingRate)
 	setDefault(&c.PingBurst, DefaultPingBurst)
+	setDefault(&c.MaxPendingPerIP, DefaultMaxPendingPerIP)
+	c.PendingExemptPeers = unmapPrefixes(c.PendingExemptPeers)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -132,10 +146,27 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PingBurst < 1 || c.PingBurst > maxPingBurst || math.IsNaN(c.PingRate) || c.PingRate > 1e6 {
 		return c, fmt.Errorf("eventloop: PingBurst must be between 1 and %d and PingRate at most 1e6", maxPingBurst)
 	}
-	if c.MaxContinuationFrames > math.MaxInt32 {
-		return c, errors.New("eventloop: MaxContinuationFrames must fit in 32 bits")
+	if c.MaxContinuationFrames > math.MaxInt32 || c.MaxPendingPerIP > math.MaxInt32 {
+		return c, errors.New("eventloop: MaxContinuationFrames and MaxPendingPerIP must fit in 32 bits")
 	}
 	return c, nil
+}
+
+// unmapPrefixes rewrites IPv4-mapped IPv6 prefixes as IPv4 ones, since peer
+// addresses are unmapped before they are matched; invalid prefixes are
+// dropped.
+func unmapPrefixes(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		if !p.IsValid() {
+			continue
+		}
+		if a := p.Addr(); a.Is4In6() {
+			p = netip.PrefixFrom(a.Unmap(), max(p.Bits()-96, 0))
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // tickInterval is the timer sweep period: fine enough for the shortest

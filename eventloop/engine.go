@@ -24,6 +24,8 @@ type Engine struct {
 	tick  time.Duration
 	stats engineStats
 
+	pending *pendingTable // handshakes in progress per peer address
+
 	bindMu   sync.Mutex
 	geng     gnet.Engine
 	addr     string
@@ -55,7 +57,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, base: time.Now(), tick: cfg.tickInterval(),
-		booted: make(chan struct{}), done: make(chan error, 1)}
+		booted: make(chan struct{}), done: make(chan error, 1),
+		pending: newPendingTable(cfg.MaxPendingPerIP, cfg.PendingExemptPeers)}
 	for i := 0; i < cfg.Loops; i++ {
 		e.loops = append(e.loops, newLoop(e, i))
 	}
@@ -170,11 +173,18 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		e.stats.hsFailure[HandshakeFull].Add(1)
 		return nodeFull, gnet.Close
 	}
+	if !e.admitPending(c) {
+		e.stats.hsFailure[HandshakePerIP].Add(1)
+		return tooManyPending, gnet.Close
+	}
 	return nil, gnet.None
 }
 
 // nodeFull answers a socket accepted over MaxTCPConns.
 var nodeFull = encodeResponse(errorResponse(503, "node full"), false)
+
+// tooManyPending answers a socket from an address at MaxPendingPerIP.
+var tooManyPending = encodeResponse(errorResponse(503, "too many connections in handshake from your address"), false)
 
 // tcpConns counts TCP connections over all loops.
 func (e *Engine) tcpConns() int64 {
@@ -193,6 +203,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	}
 	l := c.loop
 	prev := c.state
+	e.donePending(c) // before the state changes: RemoteAddr is still set
 	c.state = stateClosed
 	c.dec = decoder{}
 	l.removeConn(c)

@@ -55,6 +55,7 @@ func (e *Engine) handshake(c *Conn) {
 	}
 	c.loop.queue(c, switchingProtocols(req.key))
 	c.state = stateOpen
+	e.donePending(c)
 	c.since = e.now()
 	c.timer = c.since
 	c.loop.stats.websockets.Add(1)

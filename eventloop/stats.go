@@ -13,12 +13,13 @@ const (
 	HandshakeTimeout                           // no complete head within HandshakeTimeout
 	HandshakeRefused                           // the handler refused it (origin, path)
 	HandshakeFull                              // 503: MaxConns reached
+	HandshakePerIP                             // 503: MaxPendingPerIP connections from the address in their handshake
 	numHandshakeFailures
 )
 
 // String returns the reason's metric label.
 func (f HandshakeFailure) String() string {
-	return [...]string{"malformed", "version", "too_large", "timeout", "refused", "full"}[f]
+	return [...]string{"malformed", "version", "too_large", "timeout", "refused", "full", "pending_per_ip"}[f]
 }
 
 // loopStats are one loop's counters. Only the loop writes them; anyone may
