@@ -5,7 +5,9 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"iter"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -30,7 +32,13 @@ type Request struct {
 	// Upgrade is true for a WebSocket upgrade request that passed every RFC
 	// 6455 check; the handler's Upgrade method decides whether to accept it.
 	Upgrade bool
-	key     string
+	// Subprotocol is set by Handler.Upgrade to accept the upgrade with one of
+	// the subprotocols the client offered (see Protocols): the 101 then
+	// carries "Sec-WebSocket-Protocol: <Subprotocol>". Empty: none. A value
+	// the client did not offer would make the client fail the connection
+	// (RFC 6455 §4.1), so the upgrade is refused with 500 instead.
+	Subprotocol string
+	key         string
 }
 
 // HeaderField is one header line.
@@ -44,6 +52,45 @@ func (r *Request) Get(name string) string {
 		}
 	}
 	return ""
+}
+
+// Protocols returns the subprotocols the client offered in
+// Sec-WebSocket-Protocol, in its order of preference: every such header line,
+// split at commas, blanks trimmed, empty items dropped. Nil when none.
+func (r *Request) Protocols() []string {
+	return slices.Collect(r.protocols())
+}
+
+// protocols iterates over the offered subprotocols without allocating.
+func (r *Request) protocols() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, f := range r.Header {
+			if !strings.EqualFold(f.Name, "Sec-WebSocket-Protocol") {
+				continue
+			}
+			for v := f.Value; v != ""; {
+				var item string
+				item, v, _ = strings.Cut(v, ",")
+				if item = strings.Trim(item, " \t"); item != "" && !yield(item) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// offered reports whether the client offered subprotocol p (RFC 6455 values
+// are tokens, compared exactly).
+func (r *Request) offered(p string) bool {
+	if !validToken(p) {
+		return false
+	}
+	for q := range r.protocols() {
+		if q == p {
+			return true
+		}
+	}
+	return false
 }
 
 // Response is what the handler answers a plain request, or a refused upgrade,
@@ -199,11 +246,16 @@ func acceptKey(key string) string {
 	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
 
-// switchingProtocols is the 101 response accepting an upgrade.
-func switchingProtocols(key string) []byte {
-	b := make([]byte, 0, 160)
+// switchingProtocols is the 101 response accepting an upgrade, with the
+// chosen subprotocol if any (already checked against the offer).
+func switchingProtocols(key, subprotocol string) []byte {
+	b := make([]byte, 0, 160+len(subprotocol))
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = append(b, acceptKey(key)...)
+	if subprotocol != "" {
+		b = append(b, "\r\nSec-WebSocket-Protocol: "...)
+		b = append(b, subprotocol...)
+	}
 	return append(b, "\r\n\r\n"...)
 }
 

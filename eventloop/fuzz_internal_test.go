@@ -146,6 +146,7 @@ func FuzzParseRequest(f *testing.F) {
 		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\nSec-WebSocket-Version: 13\r\n\r\n",
 		"\r\n\r\n",
 		"GET / HTTP/1.1\r\n\r",
+		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a, chatd.v2\r\nsec-websocket-protocol: ,b,\t,\r\n\r\n",
 	} {
 		f.Add([]byte(s), uint64(len(s)))
 	}
@@ -199,6 +200,15 @@ func checkRequest(t *testing.T, head []byte) {
 		}
 	} else if r.key != "" {
 		t.Fatalf("key set on a plain request")
+	}
+	for _, p := range r.Protocols() {
+		if p == "" || p != strings.Trim(p, " \t") || strings.ContainsAny(p, ",\r\n\x00") || !r.offered(p) && validToken(p) {
+			t.Fatalf("bad subprotocol %q from %q", p, r.Header)
+		}
+	}
+	if resp := switchingProtocols("dGhlIHNhbXBsZSBub25jZQ==", r.Subprotocol); !bytes.HasSuffix(resp, []byte("\r\n\r\n")) ||
+		bytes.Count(resp, []byte("\r\n\r\n")) != 1 {
+		t.Fatalf("101 head broken: %q", resp)
 	}
 	before := *r
 	before.Header = slices.Clone(r.Header)

@@ -7,7 +7,8 @@ type Handler interface {
 	// Upgrade is called for a request that passed every RFC 6455 check. A
 	// nil result accepts it (the 101 is sent and Open follows); a non-nil
 	// response refuses it (e.g. 403 for a foreign origin) and the connection
-	// closes after the response is written.
+	// closes after the response is written. To accept with a subprotocol,
+	// set r.Subprotocol to one of r.Protocols() before returning nil.
 	Upgrade(c *Conn, r *Request) *Response
 	// HTTP answers any request that is not a WebSocket upgrade. The
 	// connection closes after the response; a nil result sends 404.

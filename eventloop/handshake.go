@@ -53,7 +53,14 @@ func (e *Engine) handshake(c *Conn) {
 		e.refuse(c, HandshakeRefused, resp)
 		return
 	}
-	c.loop.queue(c, switchingProtocols(req.key))
+	if p := req.Subprotocol; p != "" && !req.offered(p) {
+		// A handler bug: the client would fail the connection anyway.
+		e.cfg.Logger.Error("upgrade refused: the handler chose a subprotocol the client did not offer",
+			"subprotocol", p, "offered", req.Protocols())
+		e.refuse(c, HandshakeRefused, errorResponse(500, "subprotocol not offered"))
+		return
+	}
+	c.loop.queue(c, switchingProtocols(req.key, req.Subprotocol))
 	c.state = stateOpen
 	e.donePending(c)
 	c.since = e.now()

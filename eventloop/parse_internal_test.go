@@ -379,7 +379,7 @@ func TestParseRequest(t *testing.T) {
 	if got := acceptKey("dGhlIHNhbXBsZSBub25jZQ=="); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
 		t.Fatalf("acceptKey = %q", got)
 	}
-	if resp := switchingProtocols("dGhlIHNhbXBsZSBub25jZQ=="); !bytes.Contains(resp, []byte("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n")) ||
+	if resp := switchingProtocols("dGhlIHNhbXBsZSBub25jZQ==", ""); !bytes.Contains(resp, []byte("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n")) ||
 		!bytes.HasSuffix(resp, []byte("\r\n\r\n")) {
 		t.Fatalf("101: %q", resp)
 	}
