@@ -89,6 +89,7 @@ var (
 	descIdle       = desc("idle_closes_total", "Connections closed for inactivity.", "")
 	descProto      = desc("protocol_error_closes_total", "Connections closed for a WebSocket protocol violation.", "")
 	descRooms      = desc("rooms", "Rooms with members on this node.", "")
+	descPingAbuse  = desc("ping_abuse_closes_total", "Connections closed (1008) for sending pings over -ping-rate/-ping-burst.", "")
 )
 
 func desc(name, help, label string) *prometheus.Desc {
@@ -102,7 +103,7 @@ func desc(name, help, label string) *prometheus.Desc {
 func (tc transportCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descWebSockets, descLoopConns, descAccepted, descUpgraded,
 		descHSFailed, descHTTP, descBytesIn, descBytesOut, descFramesIn, descFramesOut, descDelivered, descWrites, descSlow,
-		descIdle, descProto, descRooms} {
+		descIdle, descProto, descRooms, descPingAbuse} {
 		ch <- d
 	}
 }
@@ -138,6 +139,7 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 	count(descSlow, st.SlowConsumers)
 	count(descIdle, st.IdleCloses)
 	count(descProto, st.ProtocolErrors)
+	count(descPingAbuse, st.PingAbuseCloses)
 	gauge(descRooms, int64(tc.s.rooms.Len()))
 }
 
