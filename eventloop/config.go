@@ -32,9 +32,9 @@ type Config struct {
 	// MaxHeaderBytes bounds the upgrade request head. Zero:
 	// DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
-	// MaxOutboundBytes bounds the bytes queued for one connection; past it the
-	// connection is closed with 4008 and counted. Zero:
-	// DefaultMaxOutboundBytes.
+	// MaxOutboundBytes bounds the bytes queued for one connection, control
+	// frames (pongs, pings) included; past it the connection is closed with
+	// 4008 and counted. Zero: DefaultMaxOutboundBytes.
 	MaxOutboundBytes int
 	// MaxConns bounds open WebSocket connections; further upgrades get 503.
 	// Zero: unlimited (MaxTCPConns still applies).

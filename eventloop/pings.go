@@ -41,8 +41,8 @@ func (c *Conn) sendPong(at int) {
 	}
 }
 
-// resetArena empties the control arena once the turn's frames are written
-// (gnet copies whatever the socket did not take).
+// resetArena empties the control arena at the end of a turn, once its
+// frames are written (gnet copies whatever the socket did not take).
 func (l *loop) resetArena() {
 	if cap(l.ctrl) > ctrlArenaMax {
 		l.ctrl = nil

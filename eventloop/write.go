@@ -75,7 +75,6 @@ func (l *loop) flush() {
 	}
 	clear(l.pend)
 	l.pend = l.pend[:0]
-	l.resetArena()
 	clear(l.dirty)
 	l.dirty = l.dirty[:0]
 	if calls > 0 {
@@ -110,4 +109,5 @@ func (l *loop) endTurn() {
 			l.aborts = aborts[:0]
 		}
 	}
+	l.resetArena() // every queued pong is written (or its connection gone)
 }
