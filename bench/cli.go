@@ -164,7 +164,7 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "bound for the whole connect+join phase")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "per connection: TCP connect + upgrade, then again for roomJoined")
 	src := fs.String("src", "", "comma-separated local IPv4 source addresses to bind, e.g. 127.0.0.2,127.0.0.3")
-	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", cfg.DialConcurrency, "connections in connect/upgrade at once, per process")
+	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", cfg.DialConcurrency, "connections in connect/upgrade at once, per process (chatd refuses more than -max-pending-per-ip, 64, per source address: with several processes on one address, lower it or spread them with -src)")
 	fs.IntVar(&cfg.Loops, "client-loops", cfg.Loops, "client event loops per process")
 	pids := fs.String("pids", "", "comma-separated server PIDs to sample for CPU and RSS")
 	fs.DurationVar(&cfg.Progress, "progress", cfg.Progress, "progress line interval on stderr (0: none)")

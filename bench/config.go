@@ -62,7 +62,7 @@ func Preset(workload string) (*Config, error) {
 		SettleTimeout:   2 * time.Minute,
 		JoinTimeout:     2 * time.Minute,
 		ConnectTimeout:  10 * time.Second,
-		DialConcurrency: 256,
+		DialConcurrency: 64, // chatd allows 64 pending handshakes per source address by default (-max-pending-per-ip)
 		Loops:           runtime.GOMAXPROCS(0),
 		Progress:        time.Second,
 		Procs:           1,

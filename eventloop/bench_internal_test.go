@@ -43,7 +43,7 @@ func BenchmarkDecode(b *testing.B) {
 				for b.Loop() {
 					src.b = buf
 					for {
-						ev := d.next(src, 1<<20)
+						ev := d.next(src, 1<<20, -1)
 						if ev.kind != evMessage {
 							if ev.kind != evNeedMore {
 								b.Fatalf("event %d", ev.kind)

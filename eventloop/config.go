@@ -2,7 +2,10 @@ package eventloop
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
+	"net/netip"
 	"runtime"
 	"time"
 )
@@ -29,9 +32,9 @@ type Config struct {
 	// MaxHeaderBytes bounds the upgrade request head. Zero:
 	// DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
-	// MaxOutboundBytes bounds the bytes queued for one connection; past it the
-	// connection is closed with 4008 and counted. Zero:
-	// DefaultMaxOutboundBytes.
+	// MaxOutboundBytes bounds the bytes queued for one connection, control
+	// frames (pongs, pings) included; past it the connection is closed with
+	// 4008 and counted. Zero: DefaultMaxOutboundBytes.
 	MaxOutboundBytes int
 	// MaxConns bounds open WebSocket connections; further upgrades get 503.
 	// Zero: unlimited (MaxTCPConns still applies).
@@ -42,6 +45,31 @@ type Config struct {
 	// with EMFILE; see fdlimit.go). Zero: the file limit minus the listen
 	// backlog minus a reserve. Negative: no bound (not recommended).
 	MaxTCPConns int
+
+	// MaxContinuationFrames bounds the continuation frames of one message:
+	// the bytes are bounded by MaxMessageBytes, but a million empty frames
+	// also make one message. More close the connection with 1009, like a
+	// message over the byte limit. Zero: DefaultMaxContinuationFrames;
+	// negative: no bound.
+	MaxContinuationFrames int
+	// PingRate is how many pings per second a connection may send over time,
+	// PingBurst how many at once (1 to 255). Every ping costs the server a
+	// pong; past the budget the connection closes with 1008 and is counted
+	// in Stats.PingAbuseCloses. Zero: DefaultPingRate, DefaultPingBurst.
+	// Negative PingRate: no limit.
+	PingRate  float64
+	PingBurst int
+	// MaxPendingPerIP bounds the TCP connections from one peer address that
+	// have not completed the upgrade (IPv4-mapped IPv6 counts as IPv4), so
+	// that one address cannot fill the node with silent connections until
+	// the handshake timeout. Past it a new connection from that address gets
+	// 503 at once, counted as handshake failure "pending_per_ip"; other
+	// addresses are unaffected. Zero: DefaultMaxPendingPerIP; negative: no
+	// bound.
+	MaxPendingPerIP int
+	// PendingExemptPeers are peers MaxPendingPerIP does not apply to, such as
+	// a trusted reverse proxy whose connections carry many users. Empty: none.
+	PendingExemptPeers []netip.Prefix
 
 	// HandshakeTimeout drops a connection whose request head has not arrived
 	// this long after accept. Zero: DefaultHandshakeTimeout.
@@ -85,6 +113,11 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.CloseTimeout, DefaultCloseTimeout)
+	setDefault(&c.MaxContinuationFrames, DefaultMaxContinuationFrames)
+	setDefault(&c.PingRate, DefaultPingRate)
+	setDefault(&c.PingBurst, DefaultPingBurst)
+	setDefault(&c.MaxPendingPerIP, DefaultMaxPendingPerIP)
+	c.PendingExemptPeers = unmapPrefixes(c.PendingExemptPeers)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -110,7 +143,30 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxMessageBytes < 125 || c.MaxOutboundBytes < 1024 || c.MaxHeaderBytes < 256 {
 		return c, errors.New("eventloop: limits too small (message ≥ 125, outbound ≥ 1024, header ≥ 256 bytes)")
 	}
+	if c.PingBurst < 1 || c.PingBurst > maxPingBurst || math.IsNaN(c.PingRate) || c.PingRate > 1e6 {
+		return c, fmt.Errorf("eventloop: PingBurst must be between 1 and %d and PingRate at most 1e6", maxPingBurst)
+	}
+	if c.MaxContinuationFrames > math.MaxInt32 || c.MaxPendingPerIP > math.MaxInt32 {
+		return c, errors.New("eventloop: MaxContinuationFrames and MaxPendingPerIP must fit in 32 bits")
+	}
 	return c, nil
+}
+
+// unmapPrefixes rewrites IPv4-mapped IPv6 prefixes as IPv4 ones, since peer
+// addresses are unmapped before they are matched; invalid prefixes are
+// dropped.
+func unmapPrefixes(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		if !p.IsValid() {
+			continue
+		}
+		if a := p.Addr(); a.Is4In6() {
+			p = netip.PrefixFrom(a.Unmap(), max(p.Bits()-96, 0))
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // tickInterval is the timer sweep period: fine enough for the shortest

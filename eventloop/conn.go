@@ -44,6 +44,9 @@ type Conn struct {
 	desync    bool      // stream no longer parsable (after a protocol error): discard input
 	aborting  bool      // on loop.aborts: TCP closes at the end of the turn
 	closeCode CloseCode // code sent or received, reported to Handler.Close
+	// The two fields below fill what was padding: Conn stays 104 bytes.
+	pending bool  // counted in the engine's pending-handshake table (pending.go)
+	pings   uint8 // pings taken from the budget, given back by the sweep (pings.go)
 }
 
 // Loop returns the index of the connection's event loop, in [0, NumLoops).
@@ -83,15 +86,24 @@ func (c *Conn) RemoteAddr() string {
 // frames for the same connection; frame must not be modified afterwards.
 // Past the outbound limit the connection is closed with 4008.
 func (c *Conn) Write(frame []byte) error {
-	if c.state != stateOpen {
+	if c.state != stateOpen || !c.enqueue(frame) {
 		return ErrClosed
 	}
+	return nil
+}
+
+// enqueue queues frame if the connection's outbound bytes (gnet's buffer
+// plus this turn's pending frames) stay within MaxOutboundBytes, and
+// otherwise closes it as a slow consumer. Every frame of an open connection
+// goes through here, pongs and pings included: a peer that pings and never
+// reads must not turn the node's memory into its queue (issue 15).
+func (c *Conn) enqueue(frame []byte) bool {
 	if c.gc.OutboundBuffered()+int(c.pBytes)+len(frame) > c.loop.eng.cfg.MaxOutboundBytes {
 		c.slowConsumer()
-		return ErrClosed
+		return false
 	}
 	c.loop.queue(c, frame)
-	return nil
+	return true
 }
 
 // Send queues frame for c from any goroutine; it is written on c's loop, in
@@ -108,6 +120,10 @@ func (c *Conn) Exec(fn func()) {
 
 // Close starts the closing handshake: it sends a close frame with code and
 // reason and drops TCP when the peer answers or after CloseTimeout. Loop only.
+// The close frame is queued even past MaxOutboundBytes: it is the last frame
+// the connection gets (nothing is queued once it is closing), so the queue
+// ends at most one control frame (127 bytes) over the limit, and a peer that
+// reads again learns why it was dropped.
 func (c *Conn) Close(code CloseCode, reason string) {
 	if c.state != stateOpen {
 		return
@@ -148,7 +164,6 @@ func (c *Conn) abort() {
 	c.loop.aborts = append(c.loop.aborts, c)
 }
 
-// writeControl queues a control frame carrying a copy of p (≤ 125 bytes).
-func (c *Conn) writeControl(op ws.OpCode, p []byte) {
-	c.loop.queue(c, AppendFrame(make([]byte, 0, 2+len(p)), op, p))
-}
+// pingFrame is the server's ping: empty, shared by every connection (frames
+// are never modified once queued).
+var pingFrame = []byte{0x80 | byte(ws.OpPing), 0}

@@ -24,6 +24,8 @@ type Engine struct {
 	tick  time.Duration
 	stats engineStats
 
+	pending *pendingTable // handshakes in progress per peer address
+
 	bindMu   sync.Mutex
 	geng     gnet.Engine
 	addr     string
@@ -55,7 +57,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, base: time.Now(), tick: cfg.tickInterval(),
-		booted: make(chan struct{}), done: make(chan error, 1)}
+		booted: make(chan struct{}), done: make(chan error, 1),
+		pending: newPendingTable(cfg.MaxPendingPerIP, cfg.PendingExemptPeers)}
 	for i := 0; i < cfg.Loops; i++ {
 		e.loops = append(e.loops, newLoop(e, i))
 	}
@@ -170,11 +173,18 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		e.stats.hsFailure[HandshakeFull].Add(1)
 		return nodeFull, gnet.Close
 	}
+	if !e.admitPending(c) {
+		e.stats.hsFailure[HandshakePerIP].Add(1)
+		return tooManyPending, gnet.Close
+	}
 	return nil, gnet.None
 }
 
 // nodeFull answers a socket accepted over MaxTCPConns.
 var nodeFull = encodeResponse(errorResponse(503, "node full"), false)
+
+// tooManyPending answers a socket from an address at MaxPendingPerIP.
+var tooManyPending = encodeResponse(errorResponse(503, "too many connections in handshake from your address"), false)
 
 // tcpConns counts TCP connections over all loops.
 func (e *Engine) tcpConns() int64 {
@@ -193,6 +203,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	}
 	l := c.loop
 	prev := c.state
+	e.donePending(c) // before the state changes: RemoteAddr is still set
 	c.state = stateClosed
 	c.dec = decoder{}
 	l.removeConn(c)
@@ -235,13 +246,22 @@ func (e *Engine) readFrames(c *Conn) {
 	if c.state == stateOpen {
 		c.since = e.now()
 	}
+	// pong is where, in the loop's control arena, the pong for the latest
+	// ping of the current run of pings waits (-1: none). The run gets that
+	// one pong (see pings.go), queued when the run ends, before whatever
+	// follows is handled, so replies keep the order of what they answer.
+	pong := -1
 	for {
 		if c.desync || c.aborting {
-			_, _ = gc.Discard(-1)
+			_, _ = gc.Discard(-1) // a staged pong goes with the connection
 			c.seen = 0
 			return
 		}
-		ev := c.dec.next(gc, e.cfg.MaxMessageBytes)
+		ev := c.dec.next(gc, e.cfg.MaxMessageBytes, e.cfg.MaxContinuationFrames)
+		if pong >= 0 && ev.kind != evPing {
+			c.sendPong(pong)
+			pong = -1
+		}
 		switch ev.kind {
 		case evNeedMore:
 			c.seen = int32(gc.InboundBuffered())
@@ -253,11 +273,17 @@ func (e *Engine) readFrames(c *Conn) {
 			}
 		case evPing:
 			if c.state == stateOpen {
-				c.writeControl(0xA, ev.payload)
+				if c.takePing() {
+					pong = l.stagePong(pong, ev.payload)
+				} else {
+					c.pingAbuse()
+				}
 			}
 		case evClose:
 			if c.state == stateOpen {
 				// Echo the peer's code (RFC 6455 §5.5.1), then drop TCP.
+				// Like Close's frame, this last frame may pass the
+				// outbound limit by its few bytes.
 				reply := []byte{0x88, 0}
 				if ev.code != CloseNoStatus {
 					reply = closeFrame(ev.code, "")
@@ -298,6 +324,7 @@ func (l *loop) sweep() {
 	e := l.eng
 	now := e.now()
 	cfg := &e.cfg
+	pings := l.pingRefill(now)
 	for _, c := range l.conns {
 		switch c.state {
 		case stateHandshake:
@@ -306,6 +333,7 @@ func (l *loop) sweep() {
 				c.abort()
 			}
 		case stateOpen:
+			c.refillPings(pings)
 			quiet := now - c.since
 			switch {
 			case quiet >= int64(cfg.IdleTimeout):
@@ -313,7 +341,7 @@ func (l *loop) sweep() {
 				c.Close(CloseGoingAway, "idle timeout")
 			case quiet >= int64(cfg.PingInterval) && now-c.timer >= int64(cfg.PingInterval):
 				c.timer = now
-				c.writeControl(0x9, nil)
+				c.enqueue(pingFrame)
 			}
 		case stateClosing:
 			if now-c.timer >= int64(cfg.CloseTimeout) {

@@ -44,6 +44,8 @@ func FuzzDecoder(f *testing.F) {
 		mf(ws.OpClose, "\x03"),
 		mf(ws.OpClose, "\x03\xed"),
 		mf(ws.OpPong, ""),
+		cat(mfrag(ws.OpText, "a", false), mfrag(ws.OpContinuation, "", false), mfrag(ws.OpContinuation, "", false),
+			mfrag(ws.OpContinuation, "b", true), mf(ws.OpText, "c")),
 	}
 	for i, s := range seeds {
 		f.Add(s, uint64(i), uint16(i*100))
@@ -84,7 +86,48 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("chunks %v:\n got %v\nwant %v", chunks, got, whole)
 			}
 		}
+		checkContinuationLimit(t, data, whole, limit, int(seed%4))
 	})
+}
+
+// checkContinuationLimit: with at most maxConts continuation frames per
+// message, the decoder gives the events of an unlimited one up to the first
+// message over the count, which becomes a 1009 instead.
+func checkContinuationLimit(t *testing.T, data []byte, unlimited []rec, limit, maxConts int) {
+	var d decoder
+	src := &fakeSource{b: bytes.Clone(data)}
+	frags := 0 // fragment events of the open message: its first frame and continuations
+	for i := 0; ; i++ {
+		ev := d.next(src, limit, maxConts)
+		if ev.kind == evNeedMore {
+			if i != len(unlimited) {
+				t.Fatalf("limited decoder stopped after %d events, unlimited gave %d", i, len(unlimited))
+			}
+			return
+		}
+		got := rec{ev.kind, ev.binary, string(ev.payload), ev.n, ev.code}
+		// The count is checked at the frame's header: the limited decoder
+		// may refuse a frame whose payload the unlimited one still waits for.
+		if i >= len(unlimited) || got != unlimited[i] {
+			if ev.kind != evError || ev.code != CloseTooBig || frags != maxConts+1 {
+				t.Fatalf("event %d: got %v, unlimited gave %v (%d continuations so far, limit %d)",
+					i, got, unlimited[i:], frags-1, maxConts)
+			}
+			return
+		}
+		switch ev.kind {
+		case evFragment:
+			frags++
+		case evMessage:
+			if frags > maxConts {
+				t.Fatalf("message of %d continuation frames passed a limit of %d", frags, maxConts)
+			}
+			frags = 0
+		case evError, evClose:
+			return
+		}
+		src.b = src.b[ev.n:]
+	}
 }
 
 // FuzzParseRequest: the head finder agrees with a plain search however the

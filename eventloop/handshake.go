@@ -62,6 +62,7 @@ func (e *Engine) handshake(c *Conn) {
 	}
 	c.loop.queue(c, switchingProtocols(req.key, req.Subprotocol))
 	c.state = stateOpen
+	e.donePending(c)
 	c.since = e.now()
 	c.timer = c.since
 	c.loop.stats.websockets.Add(1)

@@ -28,6 +28,10 @@ type loop struct {
 	current *Conn       // connection whose OnTraffic is running
 	closeMe bool        // current must be closed when OnTraffic returns
 
+	// loop only, for peers' pings (pings.go)
+	ctrl      []byte // control frames built this turn (pongs)
+	pingClock int64  // engine time up to which pings were given back (pingRefill)
+
 	// mailbox, filled from any goroutine
 	mu        sync.Mutex
 	box       []task

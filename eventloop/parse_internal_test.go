@@ -96,7 +96,7 @@ func decodeChunks(t testing.TB, data []byte, chunks []int, limit int) []rec {
 		pos += k
 		for {
 			before := len(src.b)
-			ev := d.next(src, limit)
+			ev := d.next(src, limit, -1)
 			if ev.kind == evNeedMore {
 				if ev.n != 0 {
 					t.Fatalf("evNeedMore consumed %d bytes", ev.n)
@@ -231,7 +231,7 @@ func TestDecoderNoBufferingOfBigFrames(t *testing.T) {
 	var d decoder
 	head := maskedFrame(true, ws.OpBinary, key1, make([]byte, 60000))
 	src := &fakeSource{b: head[:1000]}
-	if ev := d.next(src, 1<<20); ev.kind != evNeedMore {
+	if ev := d.next(src, 1<<20, -1); ev.kind != evNeedMore {
 		t.Fatalf("incomplete frame: %v", ev.kind)
 	}
 	if src.maxPeek > ws.MaxHeaderSize {
@@ -240,7 +240,7 @@ func TestDecoderNoBufferingOfBigFrames(t *testing.T) {
 	for _, n := range []uint64{1 << 40, 1<<63 - 1, 70000} {
 		h := cat([]byte{0x82, 0xFF}, binary.BigEndian.AppendUint64(nil, n), key1[:])
 		src := &fakeSource{b: h}
-		if ev := d.next(src, 65536); ev.kind != evError || ev.code != CloseTooBig {
+		if ev := d.next(src, 65536, -1); ev.kind != evError || ev.code != CloseTooBig {
 			t.Fatalf("declared %d: %v %d", n, ev.kind, ev.code)
 		}
 		if src.maxPeek > ws.MaxHeaderSize {
@@ -249,7 +249,7 @@ func TestDecoderNoBufferingOfBigFrames(t *testing.T) {
 	}
 	src = &fakeSource{b: cat(mfrag(ws.OpText, "ab", false), mfrag(ws.OpContinuation, "c", true))}
 	for {
-		ev := d.next(src, 100)
+		ev := d.next(src, 100, -1)
 		if ev.kind == evMessage {
 			break
 		}

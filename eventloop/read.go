@@ -50,6 +50,7 @@ type event struct {
 type decoder struct {
 	fragOp ws.OpCode // opcode of the open fragmented message, 0 when none is open
 	utf8   uint8     // UTF-8 validator state of the open text message
+	conts  uint32    // continuation frames of the open message so far (in what was padding: still 16 bytes)
 	frag   *[]byte   // payload of the open fragmented message (nil when none: 8 bytes per idle connection, not 24)
 }
 
@@ -68,6 +69,7 @@ var (
 	errCloseUTF8     = event{kind: evError, code: CloseInvalidPayload, reason: "close reason not UTF-8"}
 	errTextUTF8      = event{kind: evError, code: CloseInvalidPayload, reason: "text not UTF-8"}
 	errTooBig        = event{kind: evError, code: CloseTooBig, reason: "message too big"}
+	errTooManyFrames = event{kind: evError, code: CloseTooBig, reason: "message in too many frames"}
 )
 
 // parseHeader decodes a frame header from the start of b. ok is false when b
@@ -141,8 +143,12 @@ func (d *decoder) checkHeader(h ws.Header) *event {
 }
 
 // next decodes the frame at the head of src. limit is the largest message
-// (after reassembly) the connection accepts.
-func (d *decoder) next(src source, limit int) event {
+// (after reassembly) the connection accepts; maxConts the most continuation
+// frames one message may have (negative: any number). A message's bytes are
+// bounded by limit, but empty continuation frames cost the server a frame's
+// work each and add nothing: without a count, a million of them make one
+// message (issue 15). Over it the message is "too big" in frames: 1009.
+func (d *decoder) next(src source, limit, maxConts int) event {
 	buffered := src.InboundBuffered()
 	if buffered < 2 {
 		return event{}
@@ -160,6 +166,9 @@ func (d *decoder) next(src source, limit int) event {
 	}
 	if !h.OpCode.IsControl() && h.Length > int64(limit-d.fragLen()) {
 		return errTooBig
+	}
+	if h.OpCode == ws.OpContinuation && maxConts >= 0 && int64(d.conts) >= int64(maxConts) {
+		return errTooManyFrames
 	}
 	total := hsize + int(h.Length)
 	if buffered < total {
@@ -202,12 +211,15 @@ func (d *decoder) next(src source, limit int) event {
 		d.frag = new([]byte)
 	}
 	*d.frag = append(*d.frag, p...)
+	if h.OpCode == ws.OpContinuation {
+		d.conts++
+	}
 	if !h.Fin {
 		d.fragOp = op
 		return event{kind: evFragment, n: total}
 	}
 	msg := *d.frag
-	d.fragOp, d.utf8, d.frag = 0, utf8Accept, nil
+	d.fragOp, d.utf8, d.conts, d.frag = 0, utf8Accept, 0, nil
 	return event{kind: evMessage, binary: op == ws.OpBinary, payload: msg, n: total}
 }
 

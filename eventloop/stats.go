@@ -13,12 +13,13 @@ const (
 	HandshakeTimeout                           // no complete head within HandshakeTimeout
 	HandshakeRefused                           // the handler refused it (origin, path)
 	HandshakeFull                              // 503: MaxConns reached
+	HandshakePerIP                             // 503: MaxPendingPerIP connections from the address in their handshake
 	numHandshakeFailures
 )
 
 // String returns the reason's metric label.
 func (f HandshakeFailure) String() string {
-	return [...]string{"malformed", "version", "too_large", "timeout", "refused", "full"}[f]
+	return [...]string{"malformed", "version", "too_large", "timeout", "refused", "full", "pending_per_ip"}[f]
 }
 
 // loopStats are one loop's counters. Only the loop writes them; anyone may
@@ -35,6 +36,7 @@ type loopStats struct {
 	slowConsumers atomic.Int64
 	idleCloses    atomic.Int64
 	protocolErrs  atomic.Int64
+	pingAbuse     atomic.Int64
 	_             [64]byte // keep loops' counters off each other's cache lines
 }
 
@@ -55,6 +57,7 @@ type Stats struct {
 	SlowConsumers     int64   // connections closed with 4008
 	IdleCloses        int64   // connections closed for inactivity
 	ProtocolErrors    int64   // connections failed for a protocol violation
+	PingAbuseCloses   int64   // connections closed (1008) for sending pings over PingRate/PingBurst
 	LoopConns         []int64 // TCP connections per loop
 }
 
@@ -92,6 +95,7 @@ func (e *Engine) Stats() Stats {
 		s.SlowConsumers += st.slowConsumers.Load()
 		s.IdleCloses += st.idleCloses.Load()
 		s.ProtocolErrors += st.protocolErrs.Load()
+		s.PingAbuseCloses += st.pingAbuse.Load()
 	}
 	return s
 }

@@ -109,4 +109,5 @@ func (l *loop) endTurn() {
 			l.aborts = aborts[:0]
 		}
 	}
+	l.resetArena() // every queued pong is written (or its connection gone)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/chatd/chatd/server/broker"
@@ -31,6 +32,21 @@ type Config struct {
 	// HandshakeTimeout, PingInterval, IdleTimeout, CloseTimeout: see
 	// eventloop.Config. Zero: the defaults of the same names.
 	HandshakeTimeout, PingInterval, IdleTimeout, CloseTimeout time.Duration
+
+	// MaxContinuationFrames bounds the frames of one fragmented message
+	// (close 1009). Zero: DefaultMaxContinuationFrames; negative: no bound.
+	MaxContinuationFrames int
+	// PingRate and PingBurst bound the pings a connection may send (close
+	// 1008; see eventloop.Config). Zero: the defaults of the same names;
+	// negative PingRate: no limit.
+	PingRate  float64
+	PingBurst int
+	// MaxPendingPerIP bounds the connections per peer address still in their
+	// handshake (503 at once). Zero: DefaultMaxPendingPerIP; negative: no bound.
+	MaxPendingPerIP int
+	// PendingExemptPeers are not subject to MaxPendingPerIP (e.g. trusted
+	// reverse proxies). Empty: none.
+	PendingExemptPeers []netip.Prefix
 
 	// CoalesceDelay holds room events up to this long so that busy
 	// connections get several per write (see eventloop.Config). Zero:
@@ -97,6 +113,10 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.CloseTimeout, DefaultCloseTimeout)
+	setDefault(&c.MaxContinuationFrames, DefaultMaxContinuationFrames)
+	setDefault(&c.PingRate, DefaultPingRate)
+	setDefault(&c.PingBurst, DefaultPingBurst)
+	setDefault(&c.MaxPendingPerIP, DefaultMaxPendingPerIP)
 	setDefault(&c.MaxUsernameBytes, DefaultMaxUsernameBytes)
 	setDefault(&c.MaxRoomIDBytes, DefaultMaxRoomIDBytes)
 	setDefault(&c.MaxRoomNameBytes, DefaultMaxRoomNameBytes)

@@ -23,6 +23,11 @@ const (
 	DefaultCloseTimeout     = eventloop.DefaultCloseTimeout     // 3 s to answer our close frame
 	DefaultCoalesceDelay    = eventloop.DefaultCoalesceDelay    // 0: room events are written at once (see -coalesce-delay)
 
+	DefaultPingRate              = eventloop.DefaultPingRate              // 10 pings/s per connection over time; past the burst, more close 1008
+	DefaultPingBurst             = eventloop.DefaultPingBurst             // 20 pings at once per connection
+	DefaultMaxContinuationFrames = eventloop.DefaultMaxContinuationFrames // 1024 continuation frames per message; more close 1009
+	DefaultMaxPendingPerIP       = eventloop.DefaultMaxPendingPerIP       // 64 connections per peer address still in their handshake; more get 503 at once
+
 	DefaultMaxTCPConns       = 0                               // TCP connections per node; 0 = the file limit minus the listen backlog minus 256 (see eventloop/fdlimit.go)
 	DefaultMaxConns          = 0                               // open WebSockets per node; 0 = unlimited (the file limit still applies)
 	DefaultMaxUsernameBytes  = 64                              // username length in bytes

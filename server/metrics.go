@@ -92,6 +92,7 @@ var (
 	descProto      = desc("protocol_error_closes_total", "Connections closed for a WebSocket protocol violation.", "")
 	descRooms      = desc("rooms", "Rooms with members on this node.", "")
 	descListBuilds = desc("room_list_builds_total", "Room lists read from the cluster (each shared by every request within -room-list-refresh).", "")
+	descPingAbuse  = desc("ping_abuse_closes_total", "Connections closed (1008) for sending pings over -ping-rate/-ping-burst.", "")
 )
 
 func desc(name, help, label string) *prometheus.Desc {
@@ -105,7 +106,7 @@ func desc(name, help, label string) *prometheus.Desc {
 func (tc transportCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descWebSockets, descLoopConns, descAccepted, descUpgraded,
 		descHSFailed, descHTTP, descBytesIn, descBytesOut, descFramesIn, descFramesOut, descDelivered, descWrites, descSlow,
-		descIdle, descProto, descRooms, descListBuilds} {
+		descIdle, descProto, descRooms, descListBuilds, descPingAbuse} {
 		ch <- d
 	}
 }
@@ -141,6 +142,7 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 	count(descSlow, st.SlowConsumers)
 	count(descIdle, st.IdleCloses)
 	count(descProto, st.ProtocolErrors)
+	count(descPingAbuse, st.PingAbuseCloses)
 	gauge(descRooms, int64(tc.s.rooms.Len()))
 	count(descListBuilds, tc.s.roomList.builds.Load())
 }

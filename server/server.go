@@ -71,6 +71,12 @@ func (s *Server) Start() error {
 		CoalesceDelay:    s.cfg.CoalesceDelay,
 		Handler:          (*handler)(s),
 		Logger:           s.cfg.Logger,
+
+		MaxContinuationFrames: s.cfg.MaxContinuationFrames,
+		PingRate:              s.cfg.PingRate,
+		PingBurst:             s.cfg.PingBurst,
+		MaxPendingPerIP:       s.cfg.MaxPendingPerIP,
+		PendingExemptPeers:    s.cfg.PendingExemptPeers,
 	})
 	if err != nil {
 		return err

@@ -41,6 +41,7 @@ var flagGroups = []struct {
 	{"Limits (per connection)", []string{"max-message-bytes", "max-header-bytes", "max-outbound-bytes",
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
 		"close-timeout", "room-list-max", "room-list-interval", "room-list-refresh"}},
+	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames"}},
 	{"Performance", []string{"coalesce-delay"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
@@ -79,6 +80,11 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close (1001) a connection with no inbound traffic for this long")
 	fs.DurationVar(&c.CoalesceDelay, "coalesce-delay", server.DefaultCoalesceDelay, "hold room events up to this long (e.g. 2ms) so busy connections get several per write: less CPU, more latency")
 	fs.DurationVar(&c.CloseTimeout, "close-timeout", server.DefaultCloseTimeout, "wait this long for the client's close frame before dropping TCP")
+
+	fs.IntVar(&c.MaxPendingPerIP, "max-pending-per-ip", server.DefaultMaxPendingPerIP, "connections from one address still in their handshake; more get 503 at once (negative: no bound)")
+	fs.Float64Var(&c.PingRate, "ping-rate", server.DefaultPingRate, "pings per second a client may send over time; past -ping-burst more close 1008 (negative: no limit)")
+	fs.IntVar(&c.PingBurst, "ping-burst", server.DefaultPingBurst, "pings a client may send at once (1 to 255)")
+	fs.IntVar(&c.MaxContinuationFrames, "max-continuation-frames", server.DefaultMaxContinuationFrames, "continuation frames per message; more close 1009 (negative: no bound)")
 
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	o.redis = addRedisFlags(fs)
@@ -190,6 +196,10 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("timeouts must be positive")
 	case c.CoalesceDelay < 0 || c.CoalesceDelay > time.Second:
 		return fmt.Errorf("-coalesce-delay must be between 0 and 1s")
+	case c.PingRate == 0 || c.MaxPendingPerIP == 0 || c.MaxContinuationFrames == 0:
+		return fmt.Errorf("-ping-rate, -max-pending-per-ip and -max-continuation-frames must not be 0 (negative: no limit)")
+	case c.PingRate > 1e6 || c.PingBurst < 1 || c.PingBurst > 255:
+		return fmt.Errorf("-ping-rate must be at most 1e6 and -ping-burst between 1 and 255")
 	case c.IdleTimeout <= c.PingInterval:
 		return fmt.Errorf("-idle-timeout (%v) must exceed -ping-interval (%v)", c.IdleTimeout, c.PingInterval)
 	case o.drainWindow < 0 || o.shutdownTimeout <= o.drainWindow:
