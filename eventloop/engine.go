@@ -67,10 +67,18 @@ func New(cfg Config) (*Engine, error) {
 // prevented it.
 func (e *Engine) Start() error {
 	cfg := &e.cfg
+	addr, err := listenAddr(cfg.Addr, cfg.ReusePort)
+	if err != nil {
+		e.stopped.Store(true)
+		return fmt.Errorf("eventloop: listen on %s: %w", cfg.Addr, err)
+	}
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(cfg.Loops),
 		gnet.WithReuseAddr(true), // a restart must not trip over TIME_WAIT sockets
-		gnet.WithReusePort(cfg.ReusePort),
+		// One listener per loop, so that OnOpen sees every socket as soon as
+		// it is accepted (fdlimit.go); listenAddr keeps the port exclusive
+		// unless cfg.ReusePort asks to share it.
+		gnet.WithReusePort(true),
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{cfg.Logger}),
@@ -78,7 +86,7 @@ func (e *Engine) Start() error {
 	if cfg.TCPKeepAlive > 0 {
 		opts = append(opts, gnet.WithTCPKeepAlive(cfg.TCPKeepAlive))
 	}
-	go func() { e.done <- gnet.Run(e, "tcp://"+cfg.Addr, opts...) }()
+	go func() { e.done <- gnet.Run(e, "tcp://"+addr, opts...) }()
 	select {
 	case <-e.booted:
 		return nil
@@ -89,7 +97,7 @@ func (e *Engine) Start() error {
 		e.stopped.Store(true)
 		// gnet reports a port in use as "setsockopt: bad file descriptor":
 		// ask the kernel the plain way for a message an operator can act on.
-		if ln, lerr := net.Listen("tcp", cfg.Addr); lerr != nil {
+		if ln, lerr := net.Listen("tcp", addr); lerr != nil {
 			err = lerr
 		} else {
 			_ = ln.Close()

@@ -21,7 +21,7 @@ const (
 	DefaultCloseTimeout     = eventloop.DefaultCloseTimeout     // 3 s to answer our close frame
 	DefaultCoalesceDelay    = eventloop.DefaultCoalesceDelay    // 0: room events are written at once (see -coalesce-delay)
 
-	DefaultMaxTCPConns       = 0                // TCP connections per node; 0 = the file limit minus the listen backlog minus 256 (see eventloop/fdlimit.go)
+	DefaultMaxTCPConns       = 0                // TCP connections per node; 0 = the file limit minus 256 minus 4 per loop (see eventloop/fdlimit.go)
 	DefaultMaxConns          = 0                // open WebSockets per node; 0 = unlimited (the file limit still applies)
 	DefaultMaxUsernameBytes  = 64               // username length in bytes
 	DefaultMaxRoomIDBytes    = 128              // roomId length in bytes

@@ -1,0 +1,427 @@
+package eventloop_test
+
+// The connect-storm test for the TCP cap (fdlimit.go): more clients than
+// the server has file descriptors dial at once. The server must fill at
+// least 97 % of its file limit with WebSockets, refuse the rest with 503
+// (or a close), and never let gnet's acceptor hit EMFILE, which would stop
+// the whole engine.
+//
+// One process cannot hold both ends (the test's own file limit is the
+// machine's 20,000), so the server runs as a child process (this test
+// binary, re-executed) with a lowered RLIMIT_NOFILE, and the clients dial
+// from several child processes, each from its own loopback source address.
+//
+// Scale: CHATD_STORM_CLIENTS (default 12,000) clients against a server file
+// limit of CHATD_STORM_LIMIT (default 10,000). The figure:
+// CHATD_STORM_CLIENTS=20000 CHATD_STORM_LIMIT=18000.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/eventloop"
+	"golang.org/x/sys/unix"
+)
+
+// stormReport is what one dialer process saw.
+type stormReport struct {
+	Upgraded int            // got 101 and hold the WebSocket
+	Refused  int            // got 503
+	Closed   int            // closed (EOF or reset) before any answer
+	Errors   map[string]int // anything else, by message
+}
+
+// stormPerProc bounds the connections one dialer process holds.
+const stormPerProc = 4000
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive number", name, s)
+	}
+	return n
+}
+
+func TestConnectStorm(t *testing.T) {
+	if testing.Short() || eventloop.RaceEnabled {
+		t.Skip("thousands of connections: not in -short or -race runs")
+	}
+	clients := envInt(t, "CHATD_STORM_CLIENTS", 12000)
+	limit := envInt(t, "CHATD_STORM_LIMIT", 10000)
+	if clients <= limit {
+		t.Fatalf("the storm (%d clients) must exceed the server's file limit (%d)", clients, limit)
+	}
+	start := time.Now()
+	srv := startStormChild(t, "server", "CHATD_STORM_LIMIT="+strconv.Itoa(limit))
+	addr := srv.readLine(t, "addr ")
+	pid := srv.cmd.Process.Pid
+
+	// Every dialer is started and ready before any dials: the storm is all
+	// of them at once.
+	var dialers []*stormChild
+	for i, left := 0, clients; left > 0; i++ {
+		n := min(left, stormPerProc)
+		left -= n
+		d := startStormChild(t, "dialer", "CHATD_STORM_ADDR="+addr, "CHATD_STORM_N="+strconv.Itoa(n),
+			fmt.Sprintf("CHATD_STORM_SRC=127.0.%d.%d", 20+i/200, 2+i%200))
+		d.readLine(t, "ready")
+		dialers = append(dialers, d)
+	}
+	for _, d := range dialers {
+		d.send(t, "go")
+	}
+	var total stormReport
+	total.Errors = map[string]int{}
+	for _, d := range dialers {
+		var r stormReport
+		if err := json.Unmarshal([]byte(d.readLine(t, "report ")), &r); err != nil {
+			t.Fatal(err)
+		}
+		total.Upgraded += r.Upgraded
+		total.Refused += r.Refused
+		total.Closed += r.Closed
+		for k, v := range r.Errors {
+			total.Errors[k] += v
+		}
+	}
+	stormed := time.Since(start)
+	// Every client holds what it got: the server is at its peak now.
+	fds := countFDs(t, pid)
+	t.Logf("%d clients vs file limit %d: %d upgraded, %d refused (503), %d closed, errors %v; "+
+		"server fds at peak %d; %v", clients, limit, total.Upgraded, total.Refused, total.Closed,
+		total.Errors, fds, stormed.Round(time.Millisecond))
+	st := serverStats(t, addr, dialers)
+	t.Logf("server: cap %d, peak WebSockets %d, refused %d", st.Cap, st.Peak, st.Refused)
+
+	if len(total.Errors) > 0 {
+		t.Errorf("clients saw errors other than 503 or a close: %v", total.Errors)
+	}
+	if n := total.Upgraded + total.Refused + total.Closed; n != clients {
+		t.Errorf("%d outcomes for %d clients", n, clients)
+	}
+	if want := limit * 97 / 100; total.Upgraded < want || st.Peak < want {
+		t.Errorf("%d WebSockets held (server peak %d), want at least 97 %% of the file limit: %d",
+			total.Upgraded, st.Peak, want)
+	}
+	if st.Peak > st.Cap || total.Upgraded > st.Cap {
+		t.Errorf("peak %d, held %d: over the cap %d", st.Peak, total.Upgraded, st.Cap)
+	}
+	if fds > limit {
+		t.Errorf("server holds %d descriptors, over its limit %d", fds, limit)
+	}
+	if st.Refused == 0 {
+		t.Errorf("the server counted no refusal (HandshakeFull) although the storm exceeded its cap")
+	}
+	srv.closeAndWait(t)
+	for _, bad := range []string{"Accept() failed", "too many open files", "exiting due to error"} {
+		if strings.Contains(srv.stderr.String(), bad) {
+			t.Errorf("server log has %q:\n%s", bad, tail(srv.stderr.String(), 2000))
+		}
+	}
+}
+
+// stormStats is the server's GET /stats answer.
+type stormStats struct {
+	Cap, Peak int   // the TCP cap; the most WebSockets open at once
+	Refused   int64 // connections refused over the cap (HandshakeFull)
+}
+
+// serverStats releases the dialers' connections (the server is full until
+// then: even GET /stats would get 503), reads the server's counters, and
+// checks that a fresh client still gets a working WebSocket: the engine
+// survived the storm.
+func serverStats(t *testing.T, addr string, dialers []*stormChild) stormStats {
+	t.Helper()
+	for _, d := range dialers {
+		d.closeAndWait(t) // releases every WebSocket it held
+	}
+	rc := dialAddr(t, addr)
+	rc.send([]byte("GET /stats HTTP/1.1\r\nHost: x\r\n\r\n"))
+	resp, body := rc.response()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /stats after the storm: %s %s", resp.Status, body)
+	}
+	var st stormStats
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	ws := dialAddr(t, addr)
+	ws.send([]byte(upgradeRequest()))
+	ws.expect101()
+	ws.send(frame(1, []byte("after the storm")))
+	ws.expectMessage(1, []byte("after the storm"))
+	return st
+}
+
+// dialAddr opens a raw client to an address.
+func dialAddr(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, wait)
+	if err != nil {
+		t.Fatalf("fresh client after the storm: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawClient{t: t, Conn: c, r: bufio.NewReader(c)}
+}
+
+// countFDs counts a process's open descriptors.
+func countFDs(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func tail(s string, n int) string { return s[max(len(s)-n, 0):] }
+
+// stormChild is this test binary re-executed in one role.
+type stormChild struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	stderr *bytes.Buffer
+	done   bool
+}
+
+func startStormChild(t *testing.T, role string, env ...string) *stormChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStormChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), append(env, "CHATD_STORM_ROLE="+role)...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &stormChild{cmd: cmd, in: in, out: bufio.NewScanner(out), stderr: new(bytes.Buffer)}
+	cmd.Stderr = c.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !c.done {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return c
+}
+
+// readLine returns the rest of the next stdout line starting with prefix.
+// The child's deadline is its own: a stuck child fails the test by the
+// test binary's timeout, and its stderr says why.
+func (c *stormChild) readLine(t *testing.T, prefix string) string {
+	t.Helper()
+	for c.out.Scan() {
+		if s, ok := strings.CutPrefix(c.out.Text(), prefix); ok {
+			return s
+		}
+	}
+	t.Fatalf("child %v ended without %q: %v\n%s", c.cmd.Env[len(c.cmd.Env)-1], prefix, c.out.Err(), tail(c.stderr.String(), 2000))
+	return ""
+}
+
+func (c *stormChild) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(c.in, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// closeAndWait closes the child's stdin, which tells it to exit, and waits.
+func (c *stormChild) closeAndWait(t *testing.T) {
+	t.Helper()
+	_ = c.in.Close()
+	for c.out.Scan() { // drain, so the child never blocks on a full pipe
+	}
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("child: %v\n%s", err, tail(c.stderr.String(), 2000))
+	}
+	c.done = true
+}
+
+// TestStormChild is not a test: it is the child processes of
+// TestConnectStorm, selected by CHATD_STORM_ROLE.
+func TestStormChild(t *testing.T) {
+	switch os.Getenv("CHATD_STORM_ROLE") {
+	case "server":
+		stormServer(t)
+	case "dialer":
+		stormDialer(t)
+	default:
+		t.Skip("a child process of TestConnectStorm")
+	}
+}
+
+// stormServer runs an echo engine under a lowered file limit, with the
+// default TCP cap, until stdin closes. GET /stats reports the cap and the
+// peak of open WebSockets.
+func stormServer(t *testing.T) {
+	limit := envInt(t, "CHATD_STORM_LIMIT", 0)
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	rl.Cur = uint64(limit)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	h := &peakHandler{echoHandler: newEchoHandler()}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	e, err := eventloop.Start(eventloop.Config{Addr: "127.0.0.1:0", Loops: 2, Handler: h, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng.Store(e)
+	fmt.Printf("addr %s\n", e.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// stormDialer dials CHATD_STORM_N WebSockets at once when told "go", reports
+// what it got, and holds the connections until stdin closes.
+func stormDialer(t *testing.T) {
+	n := envInt(t, "CHATD_STORM_N", 0)
+	addr, src := os.Getenv("CHATD_STORM_ADDR"), net.ParseIP(os.Getenv("CHATD_STORM_SRC"))
+	d := net.Dialer{Timeout: 30 * time.Second, LocalAddr: &net.TCPAddr{IP: src},
+		// Pick the port at connect(2), not bind(2) (FIELD-NOTES).
+		Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+			})
+			return errors.Join(err, serr)
+		}}
+	in := bufio.NewScanner(os.Stdin)
+	fmt.Println("ready")
+	if !in.Scan() {
+		return
+	}
+	var mu sync.Mutex
+	r := stormReport{Errors: map[string]int{}}
+	held := make([]net.Conn, 0, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			c, outcome := stormDial(&d, addr)
+			mu.Lock()
+			defer mu.Unlock()
+			switch outcome {
+			case "101":
+				r.Upgraded++
+				held = append(held, c)
+				return
+			case "503":
+				r.Refused++
+			case "closed":
+				r.Closed++
+			default:
+				r.Errors[outcome]++
+			}
+			if c != nil {
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	b, _ := json.Marshal(r)
+	fmt.Printf("report %s\n", b)
+	for in.Scan() {
+	}
+	for _, c := range held {
+		c.Close()
+	}
+}
+
+// stormDial opens one WebSocket and says how it went: "101", "503",
+// "closed", or an error message.
+func stormDial(d *net.Dialer, addr string) (net.Conn, string) {
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, "dial: " + errText(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(c, upgradeRequest()); err != nil && !isClosedErr(err) && !errors.Is(err, syscall.EPIPE) {
+		return c, "write: " + errText(err)
+	}
+	var b [12]byte // "HTTP/1.1 101"
+	if _, err := io.ReadFull(c, b[:]); err != nil {
+		if isClosedErr(err) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return c, "closed"
+		}
+		return c, "read: " + errText(err)
+	}
+	_ = c.SetDeadline(time.Time{})
+	switch s := string(b[9:]); s {
+	case "101", "503":
+		return c, s
+	default:
+		return c, "status " + s
+	}
+}
+
+// errText drops the addresses from an error, so that errors group.
+func errText(err error) string {
+	var se syscall.Errno
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// peakHandler is the echo handler plus the peak of open WebSockets and a
+// /stats endpoint.
+type peakHandler struct {
+	*echoHandler
+	mu         sync.Mutex
+	open, peak int
+	eng        atomic.Pointer[eventloop.Engine]
+}
+
+func (h *peakHandler) Open(c *eventloop.Conn) {
+	h.mu.Lock()
+	h.open++
+	h.peak = max(h.peak, h.open)
+	h.mu.Unlock()
+}
+
+func (h *peakHandler) Close(c *eventloop.Conn, _ eventloop.CloseCode) {
+	h.mu.Lock()
+	h.open--
+	h.mu.Unlock()
+}
+
+func (h *peakHandler) HTTP(r *eventloop.Request) *eventloop.Response {
+	e := h.eng.Load()
+	h.mu.Lock()
+	st := stormStats{Cap: e.MaxTCPConns(), Peak: h.peak, Refused: e.Stats().HandshakeFailures[eventloop.HandshakeFull]}
+	h.mu.Unlock()
+	b, _ := json.Marshal(st)
+	return &eventloop.Response{Status: 200, ContentType: "application/json", Body: b}
+}
