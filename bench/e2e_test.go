@@ -126,3 +126,32 @@ func TestEndToEndFanoutAgainstChatd(t *testing.T) {
 		t.Fatalf("json %v: %s", err, out.String())
 	}
 }
+
+// TestEndToEndRoomcastAgainstChatd: one message per room from its first member; every other
+// member gets exactly that one, through two load processes.
+func TestEndToEndRoomcastAgainstChatd(t *testing.T) {
+	addr, pid := startChatd(t)
+	const clients, rooms = 60, 6
+	args := []string{"roomcast", "-url", "ws://" + addr + "/ws", "-clients", strconv.Itoa(clients),
+		"-rooms", strconv.Itoa(rooms), "-total-rate", "100", "-drain", "30s", "-progress", "0",
+		"-pids", strconv.Itoa(pid), "-procs", "2"}
+	cfg, err := ParseFlags(args[0], args[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	res, err := RunParent(context.Background(), cfg, exe, args, nil, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var summary bytes.Buffer
+	WriteSummary(&summary, res)
+	if !res.Pass || res.Sent != rooms || res.Expected != rooms*(clients/rooms-1) || res.Delivered != res.Expected ||
+		res.Echoes != rooms || res.Joined != clients || res.SendersPerRoom != 1 {
+		t.Fatalf("roomcast against chatd:\n%s\n%s", summary.String(), errOut.String())
+	}
+}
