@@ -161,6 +161,7 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "sending before measuring latency and rate (still checked for loss)")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured send phase (idle: hold time)")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "after sending, wait at most this long for in-flight deliveries")
+	fs.DurationVar(&cfg.Hold, "hold", cfg.Hold, "after the accounting, keep every connection open this long (phase \"hold\"; server closes then fail nothing)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", cfg.ChurnRate, "churn cycles per second (connect, join, leave, disconnect)")
 	fs.BoolVar(&cfg.WaitNotices, "wait-notices", cfg.WaitNotices, "before sending, wait until every member has seen its room full")
 	fs.DurationVar(&cfg.SettleTimeout, "settle-timeout", cfg.SettleTimeout, "bound for -wait-notices")

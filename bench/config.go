@@ -30,6 +30,10 @@ type Config struct {
 	Warmup   time.Duration // sending before measuring: counted for loss, not for latency or rate
 	Duration time.Duration // measured sending (idle: how long to hold)
 	Drain    time.Duration // after sending, wait at most this long for in-flight deliveries
+	// Hold keeps every connection open this long after the accounting is over, so that the
+	// servers can be watched (or one drained) under the full load. Connections the servers
+	// close meanwhile are counted apart (HoldDisconnects) and fail nothing.
+	Hold time.Duration
 
 	ChurnRate float64 // churn: connect/join/leave/disconnect cycles per second
 
@@ -111,8 +115,8 @@ func (c *Config) Validate() error {
 		return errors.New("rates must not be negative")
 	case c.Count < 0 || c.Size < 0 || c.SendersPerRoom < 0:
 		return errors.New("-count, -size and -senders-per-room must not be negative")
-	case c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0:
-		return errors.New("-duration must be positive, -warmup and -drain not negative")
+	case c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0 || c.Hold < 0:
+		return errors.New("-duration must be positive, -warmup, -drain and -hold not negative")
 	case c.Procs < 1 || c.Procs > c.Clients:
 		return fmt.Errorf("-procs must be between 1 and -clients (%d)", c.Clients)
 	case c.ProcIndex < 0 || c.ProcIndex >= c.Procs:

@@ -15,6 +15,9 @@ type Counters struct {
 	Joined        uint64 `json:"joined"`
 	JoinFailed    uint64 `json:"joinFailed"`
 	Disconnects   uint64 `json:"disconnects"` // joined members the server closed or lost
+	// HoldDisconnects: joined members the server closed after the accounting, during -hold
+	// (e.g. a node drained on purpose); not a failure.
+	HoldDisconnects uint64 `json:"holdDisconnects"`
 
 	Sent           uint64 `json:"sent"`
 	Delivered      uint64 `json:"delivered"` // first arrivals at other members
