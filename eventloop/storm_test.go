@@ -70,7 +70,6 @@ func TestConnectStorm(t *testing.T) {
 	if clients <= limit {
 		t.Fatalf("the storm (%d clients) must exceed the server's file limit (%d)", clients, limit)
 	}
-	start := time.Now()
 	srv := startStormChild(t, "server", "CHATD_STORM_LIMIT="+strconv.Itoa(limit))
 	addr := srv.readLine(t, "addr ")
 	pid := srv.cmd.Process.Pid
@@ -86,6 +85,7 @@ func TestConnectStorm(t *testing.T) {
 		d.readLine(t, "ready")
 		dialers = append(dialers, d)
 	}
+	start := time.Now()
 	for _, d := range dialers {
 		d.send(t, "go")
 	}
@@ -199,10 +199,14 @@ func tail(s string, n int) string { return s[max(len(s)-n, 0):] }
 type stormChild struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
-	out    *bufio.Scanner
+	lines  chan string // the child's stdout, closed at EOF
 	stderr *bytes.Buffer
 	done   bool
 }
+
+// stormStep bounds every wait for a child: a stuck child fails the test
+// instead of hanging it.
+const stormStep = 90 * time.Second
 
 func startStormChild(t *testing.T, role string, env ...string) *stormChild {
 	t.Helper()
@@ -216,11 +220,18 @@ func startStormChild(t *testing.T, role string, env ...string) *stormChild {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &stormChild{cmd: cmd, in: in, out: bufio.NewScanner(out), stderr: new(bytes.Buffer)}
+	c := &stormChild{cmd: cmd, in: in, lines: make(chan string, 16), stderr: new(bytes.Buffer)}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+	}()
 	t.Cleanup(func() {
 		if !c.done {
 			_ = cmd.Process.Kill()
@@ -231,17 +242,22 @@ func startStormChild(t *testing.T, role string, env ...string) *stormChild {
 }
 
 // readLine returns the rest of the next stdout line starting with prefix.
-// The child's deadline is its own: a stuck child fails the test by the
-// test binary's timeout, and its stderr says why.
 func (c *stormChild) readLine(t *testing.T, prefix string) string {
 	t.Helper()
-	for c.out.Scan() {
-		if s, ok := strings.CutPrefix(c.out.Text(), prefix); ok {
-			return s
+	timeout := time.After(stormStep)
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("child %s ended without %q", c.cmd.Env[len(c.cmd.Env)-1], prefix)
+			}
+			if s, ok := strings.CutPrefix(line, prefix); ok {
+				return s
+			}
+		case <-timeout:
+			t.Fatalf("child %s: no %q within %v", c.cmd.Env[len(c.cmd.Env)-1], prefix, stormStep)
 		}
 	}
-	t.Fatalf("child %v ended without %q: %v\n%s", c.cmd.Env[len(c.cmd.Env)-1], prefix, c.out.Err(), tail(c.stderr.String(), 2000))
-	return ""
 }
 
 func (c *stormChild) send(t *testing.T, line string) {
@@ -255,7 +271,13 @@ func (c *stormChild) send(t *testing.T, line string) {
 func (c *stormChild) closeAndWait(t *testing.T) {
 	t.Helper()
 	_ = c.in.Close()
-	for c.out.Scan() { // drain, so the child never blocks on a full pipe
+	timeout := time.After(stormStep)
+	for open := true; open; { // drain, so the child never blocks on a full pipe
+		select {
+		case _, open = <-c.lines:
+		case <-timeout:
+			t.Fatalf("child %s did not exit within %v", c.cmd.Env[len(c.cmd.Env)-1], stormStep)
+		}
 	}
 	if err := c.cmd.Wait(); err != nil {
 		t.Fatalf("child: %v\n%s", err, tail(c.stderr.String(), 2000))
