@@ -1,8 +1,12 @@
 package eventloop
 
 import (
+	"context"
 	"net"
 	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // gnet always runs with one SO_REUSEPORT listener per event loop, because
@@ -14,33 +18,56 @@ import (
 //     "address already in use" on a port something listens on, not silently
 //     share it. A probe listener without SO_REUSEPORT fails exactly when
 //     something already listens there (a plain listener or a SO_REUSEPORT
-//     group). One case is beyond reach: a later server of the same user
+//     group). Two cases are beyond reach: a later server of the same user
 //     that sets SO_REUSEPORT itself (chatd -reuseport) joins an exclusive
-//     server's port, since the kernel cannot tell the two apart.
+//     server's port, since the kernel cannot tell the two apart; and two
+//     exclusive servers started on one fixed port in the same microseconds
+//     (between one's probe and its bind) could both succeed.
 //   - Port 0. gnet binds each loop's listener from the address string, so
-//     ":0" would give every loop a different port. The probe picks one port
-//     and all listeners bind it.
-//
-// The probe is closed before gnet binds: another process could take the
-// port in between (microseconds), and gnet's bind would then fail with an
-// error Start reports.
+//     ":0" would give every loop a different port. The kernel picks one
+//     port for a reservation socket (SO_REUSEPORT, so that gnet's listeners
+//     can join it) and all listeners bind that port. The reservation stays
+//     open until they all listen: closed earlier, the port would be free for
+//     a moment, and another server picking a port then could get the same
+//     one and, with SO_REUSEPORT on both, silently share it (tests starting
+//     engines in parallel did). Nobody knows the port before Start returns,
+//     so no client connects to the reservation itself.
 
-// listenAddr checks addr and returns it with a concrete port.
-func listenAddr(addr string, shared bool) (string, error) {
+// listenAddr checks addr and returns it with a concrete port, and a function
+// to call once gnet's listeners are all bound.
+func listenAddr(addr string, shared bool) (string, func(), error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if shared && port != "0" {
-		return addr, nil // joining (or founding) a shared port is the point
+	if port == "0" {
+		lc := net.ListenConfig{Control: setReusePort}
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			return "", nil, err
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		return net.JoinHostPort(host, strconv.Itoa(p)), func() { _ = ln.Close() }, nil
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
+	if !shared {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := ln.Close(); err != nil {
+			return "", nil, err
+		}
 	}
-	p := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		return "", err
+	return addr, func() {}, nil
+}
+
+// setReusePort sets SO_REUSEPORT on a socket before it binds.
+func setReusePort(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
 	}
-	return net.JoinHostPort(host, strconv.Itoa(p)), nil
+	return serr
 }

@@ -3,6 +3,7 @@ package eventloop_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chatd/chatd/eventloop"
@@ -67,5 +68,38 @@ func TestListenPortZeroAllLoops(t *testing.T) {
 		if n == 0 {
 			t.Errorf("loop %d got no connection of 200: %v", i, e.Stats().LoopConns)
 		}
+	}
+}
+
+// Engines started at once on port 0 each get a port of their own: no two
+// share one (each loop's listener uses SO_REUSEPORT, so a port freed for a
+// moment during a start could be picked, and joined, by another).
+func TestListenPortZeroParallelStarts(t *testing.T) {
+	const n = 64
+	addrs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			e, err := eventloop.Start(eventloop.Config{Addr: "127.0.0.1:0", Loops: 4,
+				Handler: newEchoHandler(), Logger: quietLogger()})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), wait)
+				defer cancel()
+				_ = e.Shutdown(ctx)
+			})
+			addrs[i] = e.Addr()
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if a != "" && seen[a] {
+			t.Errorf("two engines share %s", a)
+		}
+		seen[a] = true
 	}
 }
