@@ -135,6 +135,8 @@ workloads (presets; every flag overrides):
   storm    -clients 500 -rooms 1 -rate 2          a few hundred members all sending fast
   idle     -clients 1000 -rooms 100 -rate 0       connect, join, hold; server RSS per connection
   churn    -clients 100 -rooms 10 -churn-rate 50  connect/join/leave/disconnect cycles
+  roomcast -clients 1000 -rooms 10 -senders-per-room 1 -count 1
+                                                  one message per room; every member gets it
 
 run "chatbench <workload> -h" for the flags. See bench/README.md.
 `)
@@ -151,13 +153,15 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 	urls := fs.String("url", strings.Join(cfg.URLs, ","), "comma-separated ws:// URLs; each room's members alternate between them")
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "room members over all processes (churn: stable members)")
 	fs.IntVar(&cfg.Rooms, "rooms", cfg.Rooms, "rooms; member i joins room i % rooms")
-	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages per second per member")
-	fs.Float64Var(&cfg.TotalRate, "total-rate", cfg.TotalRate, "messages per second over all members (overrides -rate)")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages per second per sender")
+	fs.Float64Var(&cfg.TotalRate, "total-rate", cfg.TotalRate, "messages per second over all senders (overrides -rate)")
+	fs.IntVar(&cfg.SendersPerRoom, "senders-per-room", cfg.SendersPerRoom, "only the first N members of each room send (0: every member)")
 	fs.IntVar(&cfg.Count, "count", cfg.Count, "at most this many messages per member; the send phase ends when all are sent (0: no cap)")
 	fs.IntVar(&cfg.Size, "size", cfg.Size, "message content size in bytes (padded)")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "sending before measuring latency and rate (still checked for loss)")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured send phase (idle: hold time)")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "after sending, wait at most this long for in-flight deliveries")
+	fs.DurationVar(&cfg.Hold, "hold", cfg.Hold, "after the accounting, keep every connection open this long (phase \"hold\"; server closes then fail nothing)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", cfg.ChurnRate, "churn cycles per second (connect, join, leave, disconnect)")
 	fs.BoolVar(&cfg.WaitNotices, "wait-notices", cfg.WaitNotices, "before sending, wait until every member has seen its room full")
 	fs.DurationVar(&cfg.SettleTimeout, "settle-timeout", cfg.SettleTimeout, "bound for -wait-notices")

@@ -13,19 +13,27 @@ import (
 // Config describes one run. The CLI fills it from a preset (Preset) and flags; every child process
 // of -procs parses the same flags, so all of them derive the same layout and schedule.
 type Config struct {
-	Workload string   // fanout, bigroom, storm, idle, churn
+	Workload string   // fanout, bigroom, storm, idle, churn, roomcast
 	URLs     []string // ws:// URLs; a room's members are spread over them round-robin
 
 	Clients   int     // room members across all processes (churn: the stable members)
 	Rooms     int     // rooms; member i is in room i % Rooms
-	Rate      float64 // messages per second per member
-	TotalRate float64 // if > 0: messages per second over all members (overrides Rate)
-	Count     int     // at most this many messages per member (0: no cap)
-	Size      int     // message content bytes (padded; at least the header's own length)
+	Rate      float64 // messages per second per sender
+	TotalRate float64 // if > 0: messages per second over all senders (overrides Rate)
+	// SendersPerRoom: only the members at the first SendersPerRoom positions of each room send
+	// (0: every member). With Count 1 and 1 sender per room, every member receives exactly one
+	// message per room: the lightest send phase that still proves every member is reachable.
+	SendersPerRoom int
+	Count          int // at most this many messages per member (0: no cap)
+	Size           int // message content bytes (padded; at least the header's own length)
 
 	Warmup   time.Duration // sending before measuring: counted for loss, not for latency or rate
 	Duration time.Duration // measured sending (idle: how long to hold)
 	Drain    time.Duration // after sending, wait at most this long for in-flight deliveries
+	// Hold keeps every connection open this long after the accounting is over, so that the
+	// servers can be watched (or one drained) under the full load. Connections the servers
+	// close meanwhile are counted apart (HoldDisconnects) and fail nothing.
+	Hold time.Duration
 
 	ChurnRate float64 // churn: connect/join/leave/disconnect cycles per second
 
@@ -49,7 +57,7 @@ type Config struct {
 }
 
 // Workloads lists the presets.
-var Workloads = []string{"fanout", "bigroom", "storm", "idle", "churn"}
+var Workloads = []string{"fanout", "bigroom", "storm", "idle", "churn", "roomcast"}
 
 // Preset returns the defaults of a workload.
 func Preset(workload string) (*Config, error) {
@@ -82,6 +90,12 @@ func Preset(workload string) (*Config, error) {
 	case "churn":
 		c.Clients, c.Rooms, c.Rate = 100, 10, 1
 		c.ChurnRate = 50
+	case "roomcast":
+		// One message per room, from its first member, spread over one second per 1,000 rooms;
+		// the run ends when every member has it (Count bounds it, Duration only has to cover
+		// the spread).
+		c.Clients, c.Rooms, c.SendersPerRoom, c.Count, c.TotalRate = 1000, 10, 1, 1, 1000
+		c.Warmup, c.Duration = 0, 10*time.Minute
 	default:
 		return nil, fmt.Errorf("unknown workload %q (want one of %v)", workload, Workloads)
 	}
@@ -99,10 +113,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-rooms must be between 1 and -clients (%d)", c.Clients)
 	case c.Rate < 0 || c.TotalRate < 0 || c.ChurnRate < 0:
 		return errors.New("rates must not be negative")
-	case c.Count < 0 || c.Size < 0:
-		return errors.New("-count and -size must not be negative")
-	case c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0:
-		return errors.New("-duration must be positive, -warmup and -drain not negative")
+	case c.Count < 0 || c.Size < 0 || c.SendersPerRoom < 0:
+		return errors.New("-count, -size and -senders-per-room must not be negative")
+	case c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0 || c.Hold < 0:
+		return errors.New("-duration must be positive, -warmup, -drain and -hold not negative")
 	case c.Procs < 1 || c.Procs > c.Clients:
 		return fmt.Errorf("-procs must be between 1 and -clients (%d)", c.Clients)
 	case c.ProcIndex < 0 || c.ProcIndex >= c.Procs:
@@ -114,6 +128,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Workload == "churn" && c.ChurnRate == 0 {
 		return errors.New("churn needs -churn-rate > 0")
+	}
+	// With chosen senders a run is about reaching everyone: a sender whose messages the window
+	// cuts off would silently shrink it.
+	if iv := c.sendInterval(); c.SendersPerRoom > 0 && c.Count > 0 && iv > 0 &&
+		iv*int64(c.Count) > int64(c.Warmup+c.Duration) {
+		return fmt.Errorf("-warmup + -duration (%v) is too short for %d message(s) per sender at this rate (%v): raise -duration",
+			c.Warmup+c.Duration, c.Count, time.Duration(iv*int64(c.Count)))
 	}
 	lo, hi := c.layout().owned(c.ProcIndex, c.Procs)
 	var lim unix.Rlimit
@@ -129,11 +150,21 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// sendInterval is the time between two messages of one member, in nanoseconds (0: none).
+// senders is the number of members that send: with SendersPerRoom, the members at the first
+// SendersPerRoom positions of every room, which are members [0, senders) (member i is at position
+// i / Rooms).
+func (c *Config) senders() int {
+	if c.SendersPerRoom == 0 {
+		return c.Clients
+	}
+	return min(c.Clients, c.SendersPerRoom*c.Rooms)
+}
+
+// sendInterval is the time between two messages of one sender, in nanoseconds (0: none).
 func (c *Config) sendInterval() int64 {
 	rate := c.Rate
 	if c.TotalRate > 0 {
-		rate = c.TotalRate / float64(c.Clients)
+		rate = c.TotalRate / float64(c.senders())
 	}
 	if rate <= 0 {
 		return 0
@@ -154,6 +185,6 @@ func (c *Config) schedule() schedule {
 		interval: c.sendInterval(),
 		window:   int64(c.Warmup + c.Duration),
 		count:    c.Count,
-		members:  c.Clients,
+		members:  c.senders(),
 	}
 }

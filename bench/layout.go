@@ -39,11 +39,14 @@ func (l layout) owned(p, procs int) (lo, hi int) {
 // start + offset(i) + k*interval while that is inside the window and k < count; offsets spread the
 // members evenly over one interval, so the total rate is smooth. Receivers use planned() to know
 // how many messages each sender will send, which is what makes the end of a run detectable.
+//
+// Only members [0, members) send: every member, or the first positions of every room
+// (Config.SendersPerRoom); the others plan nothing.
 type schedule struct {
 	interval int64 // ns; 0: nobody sends
 	window   int64 // ns: warmup + duration
 	count    int   // cap per member; 0: none
-	members  int
+	members  int   // senders: members [0, members)
 }
 
 // offset is interval * i / members, without overflow for huge intervals.
@@ -55,7 +58,7 @@ func (s schedule) offset(i int) int64 {
 
 // planned is the number of messages member i sends.
 func (s schedule) planned(i int) uint32 {
-	if s.interval <= 0 {
+	if s.interval <= 0 || i >= s.members {
 		return 0
 	}
 	off := s.offset(i)

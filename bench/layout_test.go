@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,5 +100,47 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := ParseFlags("fanout", []string{"extra"}, nil); err == nil {
 		t.Fatal("stray argument accepted")
+	}
+}
+
+// With senders per room, only members [0, senders) plan messages, and they are spread over the
+// whole interval, not crowded into its first part.
+func TestScheduleSendersPerRoom(t *testing.T) {
+	c, err := ParseFlags("roomcast", []string{"-clients", "1000", "-rooms", "10", "-total-rate", "5"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SendersPerRoom != 1 || c.Count != 1 || c.senders() != 10 {
+		t.Fatalf("roomcast preset: %+v, senders %d", c, c.senders())
+	}
+	if c.sendInterval() != 2e9 {
+		t.Fatalf("interval %d, want 2s (5 msg/s over 10 senders)", c.sendInterval())
+	}
+	s, lay := c.schedule(), c.layout()
+	perRoom := make([]int, c.Rooms)
+	for i := 0; i < c.Clients; i++ {
+		n := s.planned(i)
+		if (n > 0) != (lay.pos(i) < c.SendersPerRoom) || n > 1 {
+			t.Fatalf("member %d (position %d) plans %d", i, lay.pos(i), n)
+		}
+		perRoom[lay.room(i)] += int(n)
+	}
+	for r, n := range perRoom {
+		if n != 1 {
+			t.Fatalf("room %d gets %d messages, want 1", r, n)
+		}
+	}
+	if last := s.due(c.senders()-1, 0); last < s.interval*8/10 {
+		t.Fatalf("last sender due at %d of a %d interval: senders are bunched", last, s.interval)
+	}
+	// More senders per room than members: everyone sends.
+	c2, _ := ParseFlags("roomcast", []string{"-clients", "20", "-rooms", "10", "-senders-per-room", "5"}, nil)
+	if c2.senders() != 20 {
+		t.Fatalf("senders %d, want all 20", c2.senders())
+	}
+	// A window too short for every sender's message is refused, not silently cut.
+	c3, _ := ParseFlags("roomcast", []string{"-clients", "1000", "-rooms", "10", "-total-rate", "1", "-duration", "5s"}, nil)
+	if err := c3.Validate(); err == nil || !strings.Contains(err.Error(), "-duration") {
+		t.Fatalf("10 s of sending in a 5 s window: %v", err)
 	}
 }

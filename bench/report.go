@@ -64,7 +64,7 @@ func (p *progressPrinter) print(snaps []*Snapshot, serverRSSKB int64) {
 }
 
 func phaseOrder(p string) int {
-	for i, q := range []string{"connect", "settle", "send", "drain", "close"} {
+	for i, q := range []string{"connect", "settle", "send", "drain", "hold", "close"} {
 		if p == q {
 			return i
 		}
@@ -126,8 +126,9 @@ func WriteSummary(w io.Writer, r *Result) {
 		pf("server    total CPU %.2fs, %.2f CPU-s per 1M deliveries; RSS per joined connection %.0f bytes",
 			r.ServerCPUSec, r.ServerCPUPerMDeliveries, r.ServerRSSPerConnBytes)
 	}
-	if r.Disconnects > 0 || len(r.CloseCodes) > 0 {
-		pf("closes    %d joined members lost; close codes %s", r.Disconnects, fmtMap(r.CloseCodes))
+	if r.Disconnects > 0 || r.HoldDisconnects > 0 || len(r.CloseCodes) > 0 {
+		pf("closes    %d joined members lost; %d closed by the server during -hold; close codes %s",
+			r.Disconnects, r.HoldDisconnects, fmtMap(r.CloseCodes))
 	}
 	if len(r.Errors) > 0 {
 		pf("errors    %s", fmtMap(r.Errors))

@@ -15,6 +15,9 @@ type Counters struct {
 	Joined        uint64 `json:"joined"`
 	JoinFailed    uint64 `json:"joinFailed"`
 	Disconnects   uint64 `json:"disconnects"` // joined members the server closed or lost
+	// HoldDisconnects: joined members the server closed after the accounting, during -hold
+	// (e.g. a node drained on purpose); not a failure.
+	HoldDisconnects uint64 `json:"holdDisconnects"`
 
 	Sent           uint64 `json:"sent"`
 	Delivered      uint64 `json:"delivered"` // first arrivals at other members
@@ -172,15 +175,16 @@ type ServerProc struct {
 
 // Result is the final, merged result of a run: what the summary prints and -json emits.
 type Result struct {
-	Workload      string   `json:"workload"`
-	URLs          []string `json:"urls"`
-	Procs         int      `json:"procs"`
-	Clients       int      `json:"clients"`
-	Rooms         int      `json:"rooms"`
-	RatePerClient float64  `json:"ratePerClient"`
-	Size          int      `json:"size"`
-	WarmupSec     float64  `json:"warmupSec"`
-	DurationSec   float64  `json:"durationSec"`
+	Workload       string   `json:"workload"`
+	URLs           []string `json:"urls"`
+	Procs          int      `json:"procs"`
+	Clients        int      `json:"clients"`
+	Rooms          int      `json:"rooms"`
+	RatePerClient  float64  `json:"ratePerClient"`  // per sender
+	SendersPerRoom int      `json:"sendersPerRoom"` // 0: every member sends
+	Size           int      `json:"size"`
+	WarmupSec      float64  `json:"warmupSec"`
+	DurationSec    float64  `json:"durationSec"`
 
 	Counters
 
@@ -228,7 +232,7 @@ type Result struct {
 func finalize(cfg *Config, m *Raw, failed []int, ss *serverSampler) *Result {
 	r := &Result{
 		Workload: cfg.Workload, URLs: cfg.URLs, Procs: cfg.Procs, Clients: cfg.Clients, Rooms: cfg.Rooms,
-		Size: cfg.Size, WarmupSec: cfg.Warmup.Seconds(), DurationSec: cfg.Duration.Seconds(),
+		SendersPerRoom: cfg.SendersPerRoom, Size: cfg.Size, WarmupSec: cfg.Warmup.Seconds(), DurationSec: cfg.Duration.Seconds(),
 		Counters: m.Counters, Errors: m.Errors, CloseCodes: m.CloseCodes, Interrupted: m.Interrupted,
 		SettleOK: m.SettleOK, DrainComplete: m.DrainComplete, Holes: m.Holes,
 	}

@@ -230,6 +230,10 @@ func (rn *runner) phases(ctx context.Context) error {
 	if err := rn.co.Drained(ctx); err != nil {
 		return fmt.Errorf("drain barrier: %w", err)
 	}
+	if cfg.Hold > 0 {
+		rn.phase.Store("hold")
+		waitFor(ctx, nil, cfg.Hold) // a nil channel never fires: the time (or ctx) ends it
+	}
 	rn.phase.Store("close")
 	return nil
 }

@@ -76,6 +76,12 @@ func (l *loop) drop(c *conn, reason string) {
 		return
 	}
 	c.dead = true
+	if l.frozen && l.sh.cfg.Hold > 0 {
+		// The accounting is over; the run holds its connections only so that the servers can
+		// be watched (or one drained) under the full load. Losing one now fails nothing.
+		l.st.HoldDisconnects++
+		return
+	}
 	l.st.Disconnects++
 	l.noteErr(reason)
 	l.retire(c)

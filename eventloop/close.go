@@ -22,12 +22,15 @@ const (
 )
 
 // validPeerCloseCode reports whether a peer may send code in a close frame
-// (RFC 6455 §7.4.1–7.4.2): 1000–1003, 1007–1011, and 3000–4999.
+// (RFC 6455 §7.4.1–7.4.2 and the IANA registry): 1000–1003, 1007–1014, and
+// 3000–4999. 1012 (service restart), 1013 (try again later) and 1014 (bad
+// gateway) were registered after the RFC; 1004 stays reserved, and 1005,
+// 1006 and 1015 must never appear in a close frame.
 func validPeerCloseCode(code uint16) bool {
 	switch {
 	case code >= 1000 && code <= 1003:
 		return true
-	case code >= 1007 && code <= 1011:
+	case code >= 1007 && code <= 1014:
 		return true
 	case code >= 3000 && code <= 4999:
 		return true

@@ -18,8 +18,10 @@ type Config struct {
 	Addr string
 	// Loops is the number of event loops. Zero: one per CPU.
 	Loops int
-	// ReusePort sets SO_REUSEPORT so several processes can share a port.
-	// SO_REUSEADDR is always on. Zero: off.
+	// ReusePort lets several processes share the port (SO_REUSEPORT).
+	// Without it the port is exclusive: Start fails if anything listens on
+	// it. (The engine's own listeners, one per loop, always use SO_REUSEPORT;
+	// see listen.go.) SO_REUSEADDR is always on. Zero: off.
 	ReusePort bool
 	// TCPKeepAlive is the TCP keepalive period. Zero: DefaultTCPKeepAlive;
 	// negative: keepalive off.
@@ -42,8 +44,8 @@ type Config struct {
 	// MaxTCPConns bounds TCP connections, handshakes included; past it an
 	// accepted socket gets 503 and is closed at once, before it can use up
 	// the file descriptors (gnet stops the whole engine when accept fails
-	// with EMFILE; see fdlimit.go). Zero: the file limit minus the listen
-	// backlog minus a reserve. Negative: no bound (not recommended).
+	// with EMFILE; see fdlimit.go). Zero: the file limit minus a reserve
+	// (256, plus 4 per loop). Negative: no bound (not recommended).
 	MaxTCPConns int
 
 	// MaxContinuationFrames bounds the continuation frames of one message:
@@ -121,7 +123,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	safe, limit := defaultMaxTCPConns()
+	safe, limit := defaultMaxTCPConns(c.Loops)
 	switch {
 	case c.MaxTCPConns == 0:
 		c.MaxTCPConns = safe
@@ -130,8 +132,8 @@ func (c Config) withDefaults() (Config, error) {
 				"limit", limit, "max_tcp_conns", safe)
 		}
 	case c.MaxTCPConns > safe && safe > 0:
-		c.Logger.Warn("MaxTCPConns leaves less than a listen backlog of file descriptors spare: a burst of "+
-			"pending connections can exhaust them, and the engine stops on EMFILE",
+		c.Logger.Warn("MaxTCPConns leaves fewer file descriptors spare than the process needs beside its "+
+			"connections: if they run out, accept fails with EMFILE and the engine stops",
 			"max_tcp_conns", c.MaxTCPConns, "safe", safe, "file_limit", limit)
 	}
 	if c.Loops > 64 {

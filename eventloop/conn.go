@@ -135,13 +135,15 @@ func (c *Conn) Close(code CloseCode, reason string) {
 	c.loop.stats.websockets.Add(-1)
 }
 
-// fail closes the connection after a protocol violation: the close frame is
-// sent and, since the input can no longer be parsed, all further input is
-// discarded until the peer closes TCP or CloseTimeout passes.
+// fail closes the connection after a protocol violation (RFC 6455 §7.1.7):
+// the close frame is sent and TCP is closed right after it is flushed, at
+// the end of the turn. Waiting for the peer's close frame would be waiting
+// for nothing: the input can no longer be parsed, so it is discarded.
 func (c *Conn) fail(code CloseCode, reason string) {
 	c.loop.stats.protocolErrs.Add(1)
 	c.Close(code, reason)
 	c.desync = true
+	c.abort()
 }
 
 // slowConsumer closes a connection whose outbound queue is over its limit.

@@ -12,7 +12,7 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second // a request head must arrive within this after accept
 	DefaultPingInterval     = 30 * time.Second // ping a connection that has been quiet this long
 	DefaultIdleTimeout      = 75 * time.Second // close a connection with no inbound traffic this long (1001)
-	DefaultCloseTimeout     = 3 * time.Second  // after our close frame, wait this long for the peer's
+	DefaultCloseTimeout     = 3 * time.Second  // after our close frame, wait this long for the peer's (a protocol error closes TCP at once)
 	DefaultMaxOutboundBytes = 1 << 20          // queued outbound bytes per connection; more closes 4008
 	DefaultTCPKeepAlive     = 60 * time.Second // TCP keepalive period
 	DefaultTickInterval     = time.Second      // timer sweep period (shortened for short timeouts)

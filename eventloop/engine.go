@@ -30,6 +30,8 @@ type Engine struct {
 	geng     gnet.Engine
 	addr     string
 	booted   chan struct{}
+	ticking  chan struct{} // closed at the first OnTick: every loop listens by then
+	tickOnce sync.Once
 	done     chan error // gnet.Run's result
 	draining atomic.Bool
 	stopped  atomic.Bool // the loops are gone (or never started)
@@ -57,7 +59,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, base: time.Now(), tick: cfg.tickInterval(),
-		booted: make(chan struct{}), done: make(chan error, 1),
+		booted: make(chan struct{}), ticking: make(chan struct{}), done: make(chan error, 1),
 		pending: newPendingTable(cfg.MaxPendingPerIP, cfg.PendingExemptPeers)}
 	for i := 0; i < cfg.Loops; i++ {
 		e.loops = append(e.loops, newLoop(e, i))
@@ -66,14 +68,22 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // Start listens on the configured address and runs the event loops in the
-// background. It returns once the listener is up, or with the error that
+// background. It returns once every loop listens, or with the error that
 // prevented it.
 func (e *Engine) Start() error {
 	cfg := &e.cfg
+	addr, release, err := listenAddr(cfg.Addr, cfg.ReusePort)
+	if err != nil {
+		e.stopped.Store(true)
+		return fmt.Errorf("eventloop: listen on %s: %w", cfg.Addr, err)
+	}
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(cfg.Loops),
 		gnet.WithReuseAddr(true), // a restart must not trip over TIME_WAIT sockets
-		gnet.WithReusePort(cfg.ReusePort),
+		// One listener per loop, so that OnOpen sees every socket as soon as
+		// it is accepted (fdlimit.go); listenAddr keeps the port exclusive
+		// unless cfg.ReusePort asks to share it.
+		gnet.WithReusePort(true),
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{cfg.Logger}),
@@ -81,23 +91,35 @@ func (e *Engine) Start() error {
 	if cfg.TCPKeepAlive > 0 {
 		opts = append(opts, gnet.WithTCPKeepAlive(cfg.TCPKeepAlive))
 	}
-	go func() { e.done <- gnet.Run(e, "tcp://"+cfg.Addr, opts...) }()
+	go func() { e.done <- gnet.Run(e, "tcp://"+addr, opts...) }()
+	err = e.awaitListening()
+	release()
+	if err == nil {
+		return nil
+	}
+	e.stopped.Store(true)
+	// gnet reports a port in use as "setsockopt: bad file descriptor": ask
+	// the kernel the plain way for a message an operator can act on.
+	if ln, lerr := net.Listen("tcp", addr); lerr != nil {
+		err = lerr
+	} else {
+		_ = ln.Close()
+	}
+	return fmt.Errorf("eventloop: listen on %s: %w", cfg.Addr, err)
+}
+
+// awaitListening waits until every loop's listener is bound, or gnet fails.
+// gnet binds loop 0's listener before OnBoot and the others after it, then
+// starts its ticker: the first OnTick is the sign that all of them listen.
+func (e *Engine) awaitListening() error {
 	select {
-	case <-e.booted:
+	case <-e.ticking:
 		return nil
 	case err := <-e.done:
 		if err == nil {
 			err = errors.New("engine stopped during start")
 		}
-		e.stopped.Store(true)
-		// gnet reports a port in use as "setsockopt: bad file descriptor":
-		// ask the kernel the plain way for a message an operator can act on.
-		if ln, lerr := net.Listen("tcp", cfg.Addr); lerr != nil {
-			err = lerr
-		} else {
-			_ = ln.Close()
-		}
-		return fmt.Errorf("eventloop: listen on %s: %w", cfg.Addr, err)
+		return err
 	}
 }
 
@@ -308,6 +330,7 @@ func (e *Engine) readFrames(c *Conn) {
 
 // OnTick drives the timer sweeps: one task per loop per tick.
 func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	e.tickOnce.Do(func() { close(e.ticking) })
 	for _, l := range e.loops {
 		if l.bound.Load() {
 			_ = l.gl.Execute(context.Background(), l.sweepFn)

@@ -310,7 +310,7 @@ func TestServerFrames(t *testing.T) {
 
 func TestValidPeerCloseCode(t *testing.T) {
 	for code := 0; code <= 0xFFFF; code++ {
-		want := (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999)
+		want := (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
 		if validPeerCloseCode(uint16(code)) != want {
 			t.Errorf("validPeerCloseCode(%d) = %v", code, !want)
 		}

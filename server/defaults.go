@@ -28,7 +28,7 @@ const (
 	DefaultMaxContinuationFrames = eventloop.DefaultMaxContinuationFrames // 1024 continuation frames per message; more close 1009
 	DefaultMaxPendingPerIP       = eventloop.DefaultMaxPendingPerIP       // 64 connections per peer address still in their handshake; more get 503 at once
 
-	DefaultMaxTCPConns       = 0                               // TCP connections per node; 0 = the file limit minus the listen backlog minus 256 (see eventloop/fdlimit.go)
+	DefaultMaxTCPConns       = 0                               // TCP connections per node; 0 = the file limit minus 256 minus 4 per loop (see eventloop/fdlimit.go)
 	DefaultMaxConns          = 0                               // open WebSockets per node; 0 = unlimited (the file limit still applies)
 	DefaultMaxUsernameBytes  = 64                              // username length in bytes
 	DefaultMaxRoomIDBytes    = 128                             // roomId length in bytes

@@ -63,7 +63,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.Loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.BoolVar(&c.ReusePort, "reuseport", false, "set SO_REUSEPORT so several nodes can share the port")
 	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets per node (0: unlimited); more get 503")
-	fs.IntVar(&c.MaxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "TCP connections per node, handshakes included; more get 503 at once (0: file limit minus listen backlog minus 256)")
+	fs.IntVar(&c.MaxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "TCP connections per node, handshakes included; more get 503 at once (0: file limit minus 256 minus 4 per loop)")
 	r.origins = fs.String("allowed-origins", server.DefaultAllowedOrigins, "comma-separated Origin values allowed to upgrade, or * for all (empty: same host, any port)")
 
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest inbound message; larger closes 1009")

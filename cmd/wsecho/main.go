@@ -40,7 +40,7 @@ func (echo) Message(c *eventloop.Conn, p []byte, binary bool) {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
-	maxTCP := flag.Int("max-tcp-conns", 0, "TCP connection cap (0: file limit minus listen backlog minus 256)")
+	maxTCP := flag.Int("max-tcp-conns", 0, "TCP connection cap (0: file limit minus 256 minus 4 per loop)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	e, err := eventloop.Start(eventloop.Config{Addr: *addr, Loops: *loops, MaxTCPConns: *maxTCP, Handler: echo{}, Logger: log})
