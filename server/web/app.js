@@ -121,7 +121,6 @@
         ui.currentRoom.textContent = msg.roomId;
         setMemberCount(msg.memberCount);
         updateControls();
-        requestRoomList();
         break;
       case 'userJoined':
         setMemberCount(msg.memberCount);
@@ -263,7 +262,6 @@
     ui.currentRoom.textContent = '(none)';
     ui.memberCount.textContent = '0';
     updateControls();
-    requestRoomList();
   });
 
   // A submit handler covers both the Send button and Enter in the input.
