@@ -40,7 +40,8 @@ var flagGroups = []struct {
 	{"Listener", []string{"addr", "loops", "reuseport", "max-conns", "max-tcp-conns", "allowed-origins"}},
 	{"Limits (per connection)", []string{"max-message-bytes", "max-header-bytes", "max-outbound-bytes",
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
-		"close-timeout", "room-list-max", "room-list-interval", "room-list-refresh"}},
+		"close-timeout", "room-list-max", "room-list-interval", "room-list-refresh", "max-rooms-per-conn",
+		"presence-max", "typing-interval"}},
 	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames"}},
 	{"Performance", []string{"coalesce-delay"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
@@ -75,6 +76,9 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.RoomListMax, "room-list-max", server.DefaultRoomListMax, "rooms in a getRoomList reply at most (those with the most members)")
 	fs.DurationVar(&c.RoomListInterval, "room-list-interval", server.DefaultRoomListInterval, "a connection may ask for the room list at most this often; sooner: error rate_limited")
 	fs.DurationVar(&c.RoomListRefresh, "room-list-refresh", server.DefaultRoomListRefresh, "the node's room list, shared by every requester, is rebuilt at most this often")
+	fs.IntVar(&c.MaxRoomsPerConn, "max-rooms-per-conn", server.DefaultMaxRoomsPerConn, "rooms one v2 connection may be in; more: error too_many_rooms")
+	fs.IntVar(&c.PresenceMax, "presence-max", server.DefaultPresenceMax, "members in one v2 presence reply at most (then truncated: true)")
+	fs.DurationVar(&c.TypingInterval, "typing-interval", server.DefaultTypingInterval, "one v2 typing notice per connection and room is forwarded per this; the rest are dropped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "the upgrade request must arrive within this")
 	fs.DurationVar(&c.PingInterval, "ping-interval", server.DefaultPingInterval, "ping a connection quiet for this long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close (1001) a connection with no inbound traffic for this long")
@@ -188,6 +192,12 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-max-conns must not be negative")
 	case c.RoomListMax < 1:
 		return fmt.Errorf("-room-list-max must be at least 1")
+	case c.MaxRoomsPerConn < 1 || c.MaxRoomsPerConn > 65535:
+		return fmt.Errorf("-max-rooms-per-conn must be between 1 and 65535")
+	case c.PresenceMax < 1:
+		return fmt.Errorf("-presence-max must be at least 1")
+	case c.TypingInterval < 0:
+		return fmt.Errorf("-typing-interval must not be negative")
 	case c.RoomListInterval < 0 || c.RoomListRefresh < 0:
 		return fmt.Errorf("-room-list-interval and -room-list-refresh must not be negative")
 	case c.RateLimit > 0 && c.RateBurst < 1:
