@@ -72,7 +72,8 @@ func TestClusterReferenceCompat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := topKeys(t, []byte(pm.Payload)); !slices.Equal(k, []string{"type", "content", "username", "userId", "timestamp", "excludeUserId", "origin", "originConn"}) {
+	if k := topKeys(t, []byte(pm.Payload)); !slices.Equal(k, []string{"type", "content", "username", "userId", "timestamp", "excludeUserId", "origin", "originConn",
+		"offset", "epoch"}) {
 		t.Fatalf("published fields %v in %s", k, pm.Payload)
 	}
 	var env map[string]any
@@ -84,13 +85,17 @@ func TestClusterReferenceCompat(t *testing.T) {
 		!isoTime.MatchString(env["timestamp"].(string)) {
 		t.Fatalf("published %s", pm.Payload)
 	}
-	// The client frame is the payload minus excludeUserId, origin and
-	// originConn (ours: the publishing connection on its node).
+	// The client frame is the payload minus excludeUserId and ours: origin,
+	// originConn (the publishing connection on its node), and the stored
+	// message's offset and epoch in the room's history.
+	if env["offset"] != 1.0 || env["epoch"] == "" {
+		t.Fatalf("stored message: offset %v epoch %v", env["offset"], env["epoch"])
+	}
 	var gotObj map[string]any
 	_ = json.Unmarshal(got, &gotObj)
-	delete(env, "excludeUserId")
-	delete(env, "origin")
-	delete(env, "originConn")
+	for _, k := range []string{"excludeUserId", "origin", "originConn", "offset", "epoch"} {
+		delete(env, k)
+	}
 	if !jsonEqual(env, gotObj) {
 		t.Fatalf("delivered %s, published %s", got, pm.Payload)
 	}

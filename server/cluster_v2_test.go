@@ -37,7 +37,8 @@ func TestClusterV1AndV2(t *testing.T) {
 		var want []string
 		switch {
 		case slices.Equal(keys[:5], []string{"type", "content", "username", "userId", "timestamp"}):
-			want = []string{"type", "content", "username", "userId", "timestamp", "excludeUserId", "origin", "originConn"}
+			want = []string{"type", "content", "username", "userId", "timestamp", "excludeUserId", "origin", "originConn",
+				"offset", "epoch"}
 			kinds = append(kinds, "message")
 		case slices.Equal(keys[:4], []string{"type", "username", "userId", "memberCount"}):
 			want = keys // joins (with excludeUserId) and leaves (with it after leaveRoom, without after a disconnect)

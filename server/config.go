@@ -84,6 +84,9 @@ type Config struct {
 	// TypingInterval is the shortest time between two typing notices of one
 	// connection in one room that are forwarded. Zero: DefaultTypingInterval.
 	TypingInterval time.Duration
+	// HistoryLimit bounds the messages of one v2 join or history reply.
+	// Zero: DefaultHistoryLimit.
+	HistoryLimit int
 	// MaxQueuedRequests bounds requests waiting behind an in-flight cluster
 	// request. Zero: DefaultMaxQueuedRequests.
 	MaxQueuedRequests int
@@ -126,6 +129,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RateAbuseWindow, DefaultRateAbuseWindow)
 	setDefault(&c.MaxQueuedRequests, DefaultMaxQueuedRequests)
 	setDefault(&c.RoomListMax, DefaultRoomListMax)
+	setDefault(&c.HistoryLimit, DefaultHistoryLimit)
 	setDefault(&c.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
 	setDefault(&c.PresenceMax, DefaultPresenceMax)
 	setDefault(&c.TypingInterval, DefaultTypingInterval)

@@ -40,6 +40,10 @@ const (
 	DefaultMaxRoomsPerConn   = 64                              // rooms one v2 connection may be in; more: too_many_rooms
 	DefaultPresenceMax       = 1000                            // members in one presence reply at most (then truncated: true)
 	DefaultTypingInterval    = 300 * time.Millisecond          // one typing notice per connection and room forwarded per this at most
+	DefaultHistoryLimit      = 100                             // messages in one v2 join (history: N) or history reply at most
+	DefaultHistorySize       = broker.DefaultHistorySize       // stored messages per room
+	DefaultHistoryAge        = broker.DefaultHistoryAge        // stored messages older than this are gone; an idle room's history expires after it
+	DefaultHistoryMaxBytes   = broker.DefaultHistoryMaxBytes   // without Redis: bytes of history per node; past it the least recently written rooms lose theirs
 	DefaultRoomListMax       = 500                             // rooms in a v1 roomList reply at most (those with the most members)
 	DefaultRoomListRefresh   = 2 * time.Second                 // the node's shared room list is rebuilt at most this often
 	DefaultRoomListInterval  = time.Second                     // a connection may ask for the room list at most this often

@@ -22,7 +22,7 @@ func startServer(t testing.TB, mod func(*server.Config)) *server.Server {
 		mod(&cfg)
 	}
 	if cfg.Broker == nil {
-		cfg.Broker = memory.New()
+		cfg.Broker = memory.New(memory.Options{})
 	}
 	s, err := server.New(cfg)
 	if err != nil {

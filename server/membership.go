@@ -15,56 +15,85 @@ import (
 // left are announced only when the user's first connection joins and its
 // last leaves (broker.Membership.Changed).
 
-// enter joins the session to roomID (creating it with name if new). done
-// runs on the loop with the new membership and the room's member count, or
-// the error; not at all if the connection closed meanwhile. The session is
-// busy until done returns (done calls resume).
-func (s *session) enter(roomID, name string, done func(m *membership, count int, err error)) {
+// enter joins the session to roomID (creating it with name if new). With a
+// history query (v2), the connection becomes a local member at the point of
+// the room's delivery order where the history read ends (broker.Sync), so
+// that the messages returned and the pushes that follow neither overlap nor
+// leave a hole. done runs on the loop with the new membership, the room's
+// member count and the history read, or the error; not at all if the
+// connection closed meanwhile. The session is busy until done returns (done
+// calls resume).
+func (s *session) enter(roomID, name string, q *broker.HistoryQuery,
+	done func(m *membership, count int, res broker.HistoryResult, err error)) {
 	s.busy = true
 	srv := s.srv
 	b := srv.broker
 	bm := s.member(roomID)
+	failed := func(err error) {
+		s.exec(func() {
+			if !s.closed {
+				done(nil, 0, broker.HistoryResult{}, err)
+			}
+		})
+	}
+	// undo takes back a join whose connection closed meanwhile.
+	undo := func() {
+		b.Leave(bm, func(st broker.Membership, err error) {
+			b.Unsubscribe(roomID)
+			if err == nil && st.Changed {
+				srv.publishPresence(false, bm, st.Count, "", 0)
+			}
+		})
+	}
+	// finish runs on the loop: the connection joins the room's local
+	// members.
+	finish := func(st broker.Membership, res broker.HistoryResult) {
+		if s.closed {
+			undo()
+			return
+		}
+		m := &membership{}
+		srv.rooms.Join(roomID, s.c, s.class(), &m.Member)
+		m.next = s.rooms
+		s.rooms = m
+		srv.metrics.joined()
+		if st.Changed {
+			// Before the requests queued behind the join (done resumes
+			// them), so that a message sent right after the join follows its
+			// userJoined. The joiner is not told about itself (the event
+			// leaves its connection out).
+			srv.publishPresence(true, bm, st.Count, s.userID, s.id)
+		}
+		done(m, st.Count, res, nil)
+	}
 	b.Subscribe(roomID, func(err error) {
 		if err != nil {
-			s.exec(func() {
-				if !s.closed {
-					done(nil, 0, err)
-				}
-			})
+			failed(err)
 			return
 		}
 		b.Join(bm, name, func(st broker.Membership, err error) {
-			s.exec(func() {
+			if err != nil {
+				b.Unsubscribe(roomID)
+				failed(err)
+				return
+			}
+			if q == nil {
+				s.exec(func() { finish(st, broker.HistoryResult{}) })
+				return
+			}
+			b.Sync(roomID, *q, func(res broker.HistoryResult, err error) {
 				if err != nil {
-					b.Unsubscribe(roomID)
-					if !s.closed {
-						done(nil, 0, err)
-					}
-					return
-				}
-				if s.closed {
-					// The client left while the join was in flight: undo it.
-					b.Leave(bm, func(st2 broker.Membership, err error) {
-						b.Unsubscribe(roomID)
-						if err == nil && st2.Changed {
-							srv.publishPresence(false, bm, st2.Count, "", 0)
+					s.exec(func() {
+						undo()
+						if !s.closed {
+							done(nil, 0, broker.HistoryResult{}, err)
 						}
 					})
 					return
 				}
-				m := &membership{}
-				srv.rooms.Join(roomID, s.c, s.class(), &m.Member)
-				m.next = s.rooms
-				s.rooms = m
-				srv.metrics.joined()
-				if st.Changed {
-					// Before the requests queued behind the join (done
-					// resumes them), so that a message sent right after the
-					// join follows its userJoined. The joiner is not told
-					// about itself (the event leaves its connection out).
-					srv.publishPresence(true, bm, st.Count, s.userID, s.id)
-				}
-				done(m, st.Count, nil)
+				// On the delivery path: the loop runs finish after every
+				// event up to res.Offset was fanned out, before any later one.
+				s.exec(func() { finish(st, res) })
 			})
 		})
 	})

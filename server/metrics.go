@@ -27,6 +27,9 @@ type metrics struct {
 	errorReplies   *prometheus.CounterVec
 	unknownEvents  prometheus.Counter
 	typingDrops    prometheus.Counter
+	resyncs        prometheus.Counter
+	historyReads   prometheus.Counter
+	recoveries     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -52,7 +55,12 @@ func newMetrics() *metrics {
 	m.unknownEvents = counter("cluster_unknown_events_total",
 		"Room events of a type chatd does not know (from other nodes), forwarded as published minus excludeUserId.")
 	m.typingDrops = counter("typing_dropped_total", "Typing notices not forwarded: over one per -typing-interval per connection and room.")
-	m.reg.MustRegister(m.errorReplies, m.fanoutSize)
+	m.resyncs = counter("resyncs_total", "Rooms whose local members were told to recover (resync): a hole the history could not fill, or a new epoch.")
+	m.historyReads = counter("history_requests_total", "v2 history requests (paging back).")
+	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chatd", Name: "recoveries_total",
+		Help: "v2 joins with since, by outcome: asked, recovered (every missed message returned) or not_recovered."},
+		[]string{"outcome"})
+	m.reg.MustRegister(m.errorReplies, m.fanoutSize, m.recoveries)
 	return m
 }
 
@@ -69,6 +77,17 @@ func (m *metrics) requestErrors(c ErrorCode) { m.errorReplies.WithLabelValues(st
 func (m *metrics) fanout(localMembers int)   { m.fanoutSize.Observe(float64(localMembers)) }
 func (m *metrics) forwardedUnknown()         { m.unknownEvents.Inc() }
 func (m *metrics) typingDropped()            { m.typingDrops.Inc() }
+func (m *metrics) resyncPushed()             { m.resyncs.Inc() }
+func (m *metrics) historyRead()              { m.historyReads.Inc() }
+func (m *metrics) recoveryAsked()            { m.recoveries.WithLabelValues("asked").Inc() }
+
+func (m *metrics) recoveryOutcome(ok bool) {
+	if ok {
+		m.recoveries.WithLabelValues("recovered").Inc()
+	} else {
+		m.recoveries.WithLabelValues("not_recovered").Inc()
+	}
+}
 
 // transportCollector exports the transport's and the registry's state.
 type transportCollector struct{ s *Server }

@@ -169,4 +169,6 @@ type Envelope struct {
 	ExcludeUserID string `json:"excludeUserId,omitempty"`
 	Origin        string `json:"origin,omitempty"`     // ours: the publishing node
 	OriginConn    uint64 `json:"originConn,omitempty"` // ours: the publishing connection on that node
+	Offset        uint64 `json:"offset,omitempty"`     // ours: a stored message's offset in the room's history
+	Epoch         string `json:"epoch,omitempty"`      // ours: ... and the history's epoch
 }

@@ -128,6 +128,7 @@ type MessageV2 struct {
 	Type      string `json:"type"`
 	RoomID    string `json:"roomId"`
 	Offset    uint64 `json:"offset,omitempty"`
+	Epoch     string `json:"epoch,omitempty"` // the history's epoch the offset belongs to
 	Content   string `json:"content"`
 	UserID    string `json:"userId"`
 	Name      string `json:"name"`

@@ -36,6 +36,7 @@ type event struct {
 	timestamp string
 	count     int      // joined, left: the room's member count after
 	offset    uint64   // a stored message's offset; 0: none
+	epoch     string   // ... and its history's epoch
 	skip      *session // the publishing connection, on this node: not delivered to
 	v1        []byte   // the v1 frame, when already encoded (a message's echo, an unknown type)
 }
@@ -89,14 +90,27 @@ func (ev *event) v2Frame() []byte {
 
 // messageV2 is a message event in v2's shape.
 func (ev *event) messageV2() *MessageV2 {
-	return &MessageV2{Type: TypeMessage, RoomID: ev.room, Offset: ev.offset, Content: ev.content, UserID: ev.userID,
+	return &MessageV2{Type: TypeMessage, RoomID: ev.room, Offset: ev.offset, Epoch: ev.epoch, Content: ev.content, UserID: ev.userID,
 		Name: ev.username, Timestamp: ev.timestamp}
 }
 
 // Deliver implements broker.Receiver: an event published on this node,
 // delivered in-process.
 func (s *Server) Deliver(ev *broker.Event) {
-	s.deliver(ev.Local.(*event))
+	e := ev.Local.(*event)
+	e.offset, e.epoch = ev.Delivered.Offset, ev.Delivered.Epoch
+	s.deliver(e)
+}
+
+// Resync implements broker.Receiver: the room's v2 members are told to
+// recover with since (v1 has no such notion).
+func (s *Server) Resync(room, reason string) {
+	s.metrics.resyncPushed()
+	r := s.rooms.Get(room)
+	if r == nil || !r.HasClass(classV2) {
+		return
+	}
+	s.eng.Fanout(frameOf(&ResyncV2{Type: TypeResync, RoomID: room, Reason: reason}), r.Class(classV2), nil)
 }
 
 var errNotEvent = errors.New("not a JSON object with a string type")
@@ -142,7 +156,7 @@ func decodeEvent(room, payload string) (ev *event, origin string, conn uint64, e
 		return nil, "", 0, "", errNotEvent
 	}
 	ev = &event{room: room, content: env.Content, username: env.Username, userID: env.UserID,
-		timestamp: env.Timestamp}
+		timestamp: env.Timestamp, offset: env.Offset, epoch: env.Epoch}
 	if env.MemberCount != nil {
 		ev.count = *env.MemberCount
 	}
@@ -158,7 +172,8 @@ func decodeEvent(room, payload string) (ev *event, origin string, conn uint64, e
 		fallthrough // v1 members get it as published, like any type v1 does not know
 	default:
 		node, err := sonic.GetFromString(payload)
-		for _, k := range []string{broker.HeaderExclude, broker.HeaderOrigin, broker.HeaderConn} {
+		for _, k := range []string{broker.HeaderExclude, broker.HeaderOrigin, broker.HeaderConn, broker.HeaderOffset,
+			broker.HeaderEpoch} {
 			if err == nil {
 				_, err = node.Unset(k)
 			}
@@ -235,3 +250,18 @@ func rawFrame(js []byte) []byte {
 // envelopeAPI decodes cluster payloads. Unlike jsonAPI it does not copy
 // strings: the payload is an immutable Go string owned by the event.
 var envelopeAPI = sonic.Config{}.Froze()
+
+// decodeMessages turns stored payloads into v2 messages (oldest first);
+// payloads that are not messages are skipped.
+func (s *Server) decodeMessages(room string, payloads []string) []MessageV2 {
+	out := make([]MessageV2, 0, len(payloads))
+	for _, p := range payloads {
+		ev, _, _, _, err := decodeEvent(room, p)
+		if err != nil || ev.kind != evMessage {
+			s.cfg.Logger.Warn("a stored event is not a message", "room", room, "err", err)
+			continue
+		}
+		out = append(out, *ev.messageV2())
+	}
+	return out
+}

@@ -65,7 +65,7 @@ func checkBoundedList(t *testing.T, s *server.Server, n, listMax int) {
 // stays connected.
 func TestRoomListBoundedMemory(t *testing.T) {
 	const n = 20000
-	b := memory.New()
+	b := memory.New(memory.Options{})
 	for i := 0; i < n; i++ {
 		for u := 0; u < members(i); u++ {
 			b.Join(broker.Member{Room: longID(i), User: fmt.Sprintf("u%d", u), Name: "n"}, longID(i), func(broker.Membership, error) {})
@@ -103,7 +103,7 @@ func TestRoomListBoundedRedis(t *testing.T) {
 // However many rooms an operator lets into the reply, it stays under half
 // the outbound limit: asking for it never closes the requester with 4008.
 func TestRoomListNeverTripsSlowConsumer(t *testing.T) {
-	b := memory.New()
+	b := memory.New(memory.Options{})
 	for i := 0; i < 3000; i++ {
 		b.Join(broker.Member{Room: longID(i), User: "u", Name: "n"}, longID(i), func(broker.Membership, error) {})
 	}

@@ -97,7 +97,7 @@ func (s *session) joinV1(roomID, username, name string) {
 		return
 	}
 	s.name = username
-	s.enter(roomID, name, func(_ *membership, count int, err error) {
+	s.enter(roomID, name, nil, func(_ *membership, count int, _ broker.HistoryResult, err error) {
 		if err != nil {
 			s.joinFailed(roomID, err)
 		} else {
@@ -134,18 +134,23 @@ func (s *session) message(req *Request) {
 	frame := ev.v1Frame()
 	s.send(frame)
 	s.srv.metrics.chatMessage()
-	s.publish(ev, frame[frameHeaderLen(frame):], s.publishFailed)
+	s.publish(ev, frame[frameHeaderLen(frame):], s.published)
 }
 
 // publish hands one of this connection's events to the broker: reference
-// nodes leave the user out, this node the connection.
-func (s *session) publish(ev *event, body []byte, failed func(error)) {
-	s.srv.broker.Publish(&broker.Event{Room: ev.room, Body: body, Exclude: s.userID, Conn: s.id, Local: ev}, failed)
+// nodes leave the user out, this node the connection. Messages are stored
+// in the room's history.
+func (s *session) publish(ev *event, body []byte, done func(uint64, error)) {
+	s.srv.broker.Publish(&broker.Event{Room: ev.room, Body: body, Exclude: s.userID, Conn: s.id, Local: ev,
+		Store: ev.kind == evMessage}, done)
 }
 
-// publishFailed tells the sender its message did not reach the cluster.
-// It may run on any goroutine.
-func (s *session) publishFailed(error) {
+// published tells a v1 sender if its message did not reach the cluster. It
+// may run on any goroutine.
+func (s *session) published(_ uint64, err error) {
+	if err == nil {
+		return
+	}
 	s.exec(func() {
 		if !s.closed {
 			s.sendError(reqErr(CodeUnavailable, "Message not delivered: cluster unavailable"))

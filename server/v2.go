@@ -43,6 +43,8 @@ func (s *session) handleV2(p []byte) {
 		s.typingV2(&req)
 	case TypeRooms:
 		s.roomsV2(&req)
+	case TypeHistory:
+		s.historyV2(&req)
 	default:
 		s.replyError(req.ID, errUnknownType)
 	}
@@ -114,7 +116,10 @@ func (s *session) helloV2(req *RequestV2) {
 	s.reply(req.ID, &HelloOK{Type: TypeOK, ID: req.ID, UserID: s.userID, Name: s.name, Node: s.srv.cfg.NodeID})
 }
 
-// joinV2 joins one more room; the connection stays in the others.
+// joinV2 joins one more room; the connection stays in the others. With
+// history it answers the newest messages; with since it recovers what the
+// connection missed. A join of a room the connection is in is refused,
+// unless it carries since: that is a recovery in place (after a resync).
 func (s *session) joinV2(req *RequestV2) {
 	cfg := &s.srv.cfg
 	if e := s.roomField(req); e != nil {
@@ -125,12 +130,22 @@ func (s *session) joinV2(req *RequestV2) {
 		s.replyError(req.ID, e)
 		return
 	}
-	if req.History < 0 || req.Limit < 0 {
+	if req.History < 0 {
 		s.replyError(req.ID, reqErr(CodeBadField, `Field "history" must be a non-negative integer`))
 		return
 	}
-	if s.in(req.RoomID) != nil {
-		s.replyError(req.ID, errAlreadyIn)
+	q := &broker.HistoryQuery{Limit: min(req.History, cfg.HistoryLimit)}
+	if req.Since != nil {
+		since := broker.Position{Epoch: req.Since.Epoch, Offset: req.Since.Offset}
+		q.Since = &since
+		s.srv.metrics.recoveryAsked()
+	}
+	if m := s.in(req.RoomID); m != nil {
+		if q.Since == nil {
+			s.replyError(req.ID, errAlreadyIn)
+			return
+		}
+		s.recoverInPlace(req.ID, m, q)
 		return
 	}
 	if int(s.joining) >= cfg.MaxRoomsPerConn {
@@ -143,7 +158,7 @@ func (s *session) joinV2(req *RequestV2) {
 	}
 	id, roomID := req.ID, req.RoomID
 	s.joining++
-	s.enter(roomID, name, func(_ *membership, count int, err error) {
+	s.enter(roomID, name, q, func(_ *membership, count int, res broker.HistoryResult, err error) {
 		if err != nil {
 			s.joining--
 			s.srv.logClusterError("join failed", err, "room", roomID, "user", s.userID)
@@ -153,10 +168,59 @@ func (s *session) joinV2(req *RequestV2) {
 				s.replyError(id, errJoinFailed)
 			}
 		} else {
-			s.reply(id, &JoinOK{Type: TypeOK, ID: id, RoomID: roomID, MemberCount: count, Messages: []MessageV2{}})
+			s.reply(id, s.joinOK(id, roomID, count, q, res))
 		}
 		s.resume()
 	})
+}
+
+// recoverInPlace answers a join with since of a room the connection is in:
+// the messages after since, up to the point of the delivery order where the
+// read ends. Pushes delivered before that point may repeat some of them: a
+// client keeps the first copy of each offset.
+func (s *session) recoverInPlace(id json.RawMessage, m *membership, q *broker.HistoryQuery) {
+	roomID := m.roomID()
+	b := s.srv.broker
+	s.busy = true
+	fail := func() {
+		s.exec(func() {
+			if !s.closed {
+				s.replyError(id, reqErr(CodeUnavailable, "Recovery failed: cluster unavailable"))
+				s.resume()
+			}
+		})
+	}
+	b.Members(roomID, 0, func(_ []broker.Member, count int, err error) {
+		if err != nil {
+			fail()
+			return
+		}
+		b.Sync(roomID, *q, func(res broker.HistoryResult, err error) {
+			if err != nil {
+				fail()
+				return
+			}
+			s.exec(func() {
+				if !s.closed {
+					s.reply(id, s.joinOK(id, roomID, count, q, res))
+					s.resume()
+				}
+			})
+		})
+	})
+}
+
+// joinOK builds a join result from a history read.
+func (s *session) joinOK(id json.RawMessage, roomID string, count int, q *broker.HistoryQuery,
+	res broker.HistoryResult) *JoinOK {
+	ok := &JoinOK{Type: TypeOK, ID: id, RoomID: roomID, MemberCount: count, Epoch: res.Epoch,
+		Offset: res.Offset, Messages: s.srv.decodeMessages(roomID, res.Messages)}
+	if q.Since != nil {
+		recovered := res.Recovered
+		ok.Recovered = &recovered
+		s.srv.metrics.recoveryOutcome(recovered)
+	}
+	return ok
 }
 
 // leaveV2 leaves one room.
@@ -187,15 +251,54 @@ func (s *session) publishV2(req *RequestV2) {
 		timestamp: jsTime(time.Now()), skip: s}
 	s.srv.metrics.chatMessage()
 	id := req.ID
-	failed := func(error) {
+	// The ok carries the message's offset, known once it is stored.
+	s.publish(ev, ev.body(), func(offset uint64, err error) {
 		s.exec(func() {
-			if !s.closed {
-				s.replyError(id, reqErr(CodeUnavailable, "Message not delivered: cluster unavailable"))
+			if s.closed {
+				return
 			}
+			if err != nil {
+				s.replyError(id, reqErr(CodeUnavailable, "Message not delivered: cluster unavailable"))
+				return
+			}
+			s.reply(id, &PublishOK{Type: TypeOK, ID: id, Offset: offset, Timestamp: ev.timestamp})
 		})
+	})
+}
+
+// historyV2 pages back through a joined room's stored messages: those with
+// offsets below before (or the newest), at most limit, oldest first.
+func (s *session) historyV2(req *RequestV2) {
+	m, e := s.joined(req)
+	if e != nil {
+		s.replyError(req.ID, e)
+		return
 	}
-	s.publish(ev, ev.body(), failed)
-	s.reply(id, &PublishOK{Type: TypeOK, ID: id, Offset: ev.offset, Timestamp: ev.timestamp})
+	if req.Limit < 0 {
+		s.replyError(req.ID, reqErr(CodeBadField, `Field "limit" must be a non-negative integer`))
+		return
+	}
+	limit := req.Limit
+	if limit == 0 || limit > s.srv.cfg.HistoryLimit {
+		limit = s.srv.cfg.HistoryLimit
+	}
+	id, roomID := req.ID, m.roomID()
+	s.busy = true
+	s.srv.metrics.historyRead()
+	s.srv.broker.History(roomID, broker.HistoryQuery{Before: req.Before, Limit: limit},
+		func(res broker.HistoryResult, err error) {
+			s.exec(func() {
+				if s.closed {
+					return
+				}
+				if err != nil {
+					s.replyError(id, reqErr(CodeUnavailable, "History unavailable: cluster unavailable"))
+				} else {
+					s.reply(id, &HistoryOK{Type: TypeOK, ID: id, Messages: s.srv.decodeMessages(roomID, res.Messages)})
+				}
+				s.resume()
+			})
+		})
 }
 
 // presenceV2 lists a room's members, cluster-wide: users, not connections.

@@ -44,6 +44,7 @@ var flagGroups = []struct {
 		"presence-max", "typing-interval"}},
 	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames"}},
 	{"Performance", []string{"coalesce-delay"}},
+	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
 	{"Operations", []string{"admin", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
@@ -76,6 +77,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.RoomListMax, "room-list-max", server.DefaultRoomListMax, "rooms in a getRoomList reply at most (those with the most members)")
 	fs.DurationVar(&c.RoomListInterval, "room-list-interval", server.DefaultRoomListInterval, "a connection may ask for the room list at most this often; sooner: error rate_limited")
 	fs.DurationVar(&c.RoomListRefresh, "room-list-refresh", server.DefaultRoomListRefresh, "the node's room list, shared by every requester, is rebuilt at most this often")
+	fs.IntVar(&c.HistoryLimit, "history-limit", server.DefaultHistoryLimit, "messages in one v2 join (history: N) or history reply at most")
 	fs.IntVar(&c.MaxRoomsPerConn, "max-rooms-per-conn", server.DefaultMaxRoomsPerConn, "rooms one v2 connection may be in; more: error too_many_rooms")
 	fs.IntVar(&c.PresenceMax, "presence-max", server.DefaultPresenceMax, "members in one v2 presence reply at most (then truncated: true)")
 	fs.DurationVar(&c.TypingInterval, "typing-interval", server.DefaultTypingInterval, "one v2 typing notice per connection and room is forwarded per this; the rest are dropped")
@@ -194,6 +196,8 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-room-list-max must be at least 1")
 	case c.MaxRoomsPerConn < 1 || c.MaxRoomsPerConn > 65535:
 		return fmt.Errorf("-max-rooms-per-conn must be between 1 and 65535")
+	case c.HistoryLimit < 1:
+		return fmt.Errorf("-history-limit must be at least 1")
 	case c.PresenceMax < 1:
 		return fmt.Errorf("-presence-max must be at least 1")
 	case c.TypingInterval < 0:

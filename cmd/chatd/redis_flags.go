@@ -25,6 +25,9 @@ type redisFlags struct {
 	heartbeatInterval time.Duration
 	heartbeatTTL      time.Duration
 	subscribeLinger   time.Duration
+	historySize       int
+	historyAge        time.Duration
+	historyMaxBytes   int
 }
 
 func addRedisFlags(fs *flag.FlagSet) *redisFlags {
@@ -34,6 +37,9 @@ func addRedisFlags(fs *flag.FlagSet) *redisFlags {
 	fs.DurationVar(&r.heartbeatInterval, "heartbeat-interval", server.DefaultHeartbeatInterval, "cluster mode: heartbeat refresh and dead-node check period")
 	fs.DurationVar(&r.heartbeatTTL, "heartbeat-ttl", server.DefaultHeartbeatTTL, "cluster mode: a crashed node's members are removed at most this long after its last heartbeat (at least twice -heartbeat-interval)")
 	fs.DurationVar(&r.subscribeLinger, "subscribe-linger", server.DefaultSubscribeLinger, "cluster mode: keep a room subscribed this long after its last local member left")
+	fs.IntVar(&r.historySize, "history-size", server.DefaultHistorySize, "stored messages kept per room (the newest)")
+	fs.DurationVar(&r.historyAge, "history-age", server.DefaultHistoryAge, "stored messages older than this are gone; an idle room's history expires after it")
+	fs.IntVar(&r.historyMaxBytes, "history-max-bytes", server.DefaultHistoryMaxBytes, "without Redis: bytes of history per node; past it the least recently written rooms lose theirs")
 	return r
 }
 
@@ -64,6 +70,14 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 			r.url = u.String()
 		}
 	}
+	switch {
+	case r.historySize < 1:
+		return fmt.Errorf("-history-size must be at least 1")
+	case r.historyAge < time.Second:
+		return fmt.Errorf("-history-age must be at least 1s")
+	case r.historyMaxBytes < 1<<20:
+		return fmt.Errorf("-history-max-bytes must be at least 1 MiB")
+	}
 	if r.url == "" {
 		return nil
 	}
@@ -81,7 +95,8 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 // in-process memory broker without Redis.
 func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (broker.Broker, error) {
 	if r.url == "" {
-		return memory.New(), nil
+		return memory.New(memory.Options{HistorySize: r.historySize, HistoryAge: r.historyAge,
+			HistoryMaxBytes: r.historyMaxBytes}), nil
 	}
 	redis.SetLogger(redisLogger{log})
 	b, err := redisbroker.New(redisbroker.Options{
@@ -93,6 +108,8 @@ func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (broker.Broker
 		HeartbeatInterval: r.heartbeatInterval,
 		HeartbeatTTL:      r.heartbeatTTL,
 		SubscribeLinger:   r.subscribeLinger,
+		HistorySize:       r.historySize,
+		HistoryAge:        r.historyAge,
 	})
 	if err != nil {
 		return nil, err

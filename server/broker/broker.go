@@ -34,9 +34,22 @@ type Broker interface {
 	// Unsubscribe drops one reference taken by Subscribe.
 	Unsubscribe(room string)
 	// Publish sends ev to every node subscribed to ev.Room, this one
-	// included. failed, if not nil, is called if the event could not be
+	// included, storing it in the room's history first when ev.Store is set.
+	// done, if not nil, is called once: with the event's offset in the room's
+	// history (0 when not stored), or with the error that kept it from being
 	// published.
-	Publish(ev *Event, failed func(error))
+	Publish(ev *Event, done func(offset uint64, err error))
+	// Sync calls fn in the room's delivery order on this node: every stored
+	// event up to res.Offset has been handed to the Receiver before fn runs,
+	// and every later one is handed to it after fn returns. res also holds the
+	// stored messages q asks for, up to res.Offset. A joiner added to the
+	// room's local members inside fn misses nothing and gets nothing twice.
+	// The room must be subscribed. fn must not block: it runs on the
+	// broker's delivery path.
+	Sync(room string, q HistoryQuery, fn func(res HistoryResult, err error))
+	// History reads stored messages of room (for paging back; no ordering
+	// with deliveries).
+	History(room string, q HistoryQuery, done func(HistoryResult, error))
 	// Join records one connection of m.User on this node in m.Room, creating
 	// the room named name if it is new, and reports the membership after the
 	// join. A user is one member however many connections it has in the
@@ -71,6 +84,10 @@ type Receiver interface {
 	// Deliver hands an event published on this node to the room's local
 	// members without encoding or decoding it (in-process brokers).
 	Deliver(ev *Event)
+	// Resync tells the room's local members that this node cannot vouch for
+	// the continuity of the room's history: a hole it could not fill (the
+	// history no longer covers it) or a new epoch (the history was lost).
+	Resync(room, reason string)
 	// PresenceBody encodes the body of a membership announcement that a
 	// broker makes on its own: a member of a dead node removed (joined false),
 	// or a member announced again after its node was wrongly reaped (joined
@@ -98,6 +115,42 @@ type Event struct {
 	// already encoded), handed back to Receiver.Deliver by an in-process
 	// broker so that nothing is decoded. Opaque to brokers.
 	Local any
+	// Store makes the event part of the room's history: it gets the next
+	// offset (1, 2, 3, ... with no hole within an epoch), and the offset and
+	// the epoch travel with it (header members offset and epoch; an
+	// in-process broker hands them to Receiver.Deliver in Delivered).
+	Store bool
+	// Delivered is set by an in-process broker before Receiver.Deliver: the
+	// stored event's place in the history.
+	Delivered Position
+}
+
+// Position is a place in a room's history: an epoch (one life of the
+// history; a new epoch restarts the numbering) and an offset in it.
+type Position struct {
+	Epoch  string
+	Offset uint64
+}
+
+// HistoryQuery asks for stored messages of a room.
+type HistoryQuery struct {
+	// Since asks for every stored message after it (a reconnecting client's
+	// recovery). If the history no longer covers them, the newest Limit are
+	// returned instead and Recovered is false.
+	Since *Position
+	// Before pages back: messages with offsets below it (0: from the
+	// newest).
+	Before uint64
+	// Limit bounds the messages returned (the newest ones, unless Since
+	// recovers).
+	Limit int
+}
+
+// HistoryResult is what a history read found.
+type HistoryResult struct {
+	Position           // the room's epoch, and the newest offset covered
+	Messages  []string // stored payloads (each with its header members), oldest first
+	Recovered bool     // Since was given and every message after it is in Messages
 }
 
 // The header members a broker that serializes events appends to an event's
@@ -107,6 +160,8 @@ const (
 	HeaderExclude = "excludeUserId" // Event.Exclude, when not empty
 	HeaderOrigin  = "origin"        // the publishing node's id
 	HeaderConn    = "originConn"    // Event.Conn, when not 0
+	HeaderOffset  = "offset"        // a stored event's offset
+	HeaderEpoch   = "epoch"         // a stored event's epoch
 )
 
 // Member is one user in one room.

@@ -17,6 +17,10 @@ import (
 	"github.com/chatd/chatd/server/broker"
 )
 
+// HistorySize is the history cap the contract expects the brokers of a
+// Cluster to be configured with.
+const HistorySize = 10
+
 // Cluster starts brokers for a test.
 type Cluster struct {
 	// Node starts one more started node of the same cluster on r. A broker
@@ -39,16 +43,22 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{"Members", memberList},
 		{"RoomList", roomList},
 		{"TwoNodes", twoNodes},
+		{"HistoryOffsets", historyOffsets},
+		{"SyncBarrier", syncBarrier},
+		{"HistoryReads", historyReads},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newCluster(t)) })
 	}
 }
 
 // Event is what a Receiver got: the body (header members removed), the
-// excluded user and the publishing connection.
+// excluded user, the publishing connection and, for a stored event, its
+// place in the history. A Sync marker (Body "sync") records where a Sync's
+// fn ran in the delivery order.
 type Event struct {
 	Room, Body, Exclude string
 	Conn                uint64
+	Pos                 broker.Position
 }
 
 // Receiver records the events a broker delivers. It reads the header
@@ -91,11 +101,21 @@ func (r *Receiver) Receive(room, payload string) error {
 			return err
 		}
 	}
-	delete(m, broker.HeaderExclude)
-	delete(m, broker.HeaderOrigin)
-	delete(m, broker.HeaderConn)
+	var pos broker.Position
+	if raw, ok := m[broker.HeaderOffset]; ok {
+		if err := json.Unmarshal(raw, &pos.Offset); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(m[broker.HeaderEpoch], &pos.Epoch); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{broker.HeaderExclude, broker.HeaderOrigin, broker.HeaderConn, broker.HeaderOffset,
+		broker.HeaderEpoch} {
+		delete(m, k)
+	}
 	body, _ := json.Marshal(m) // sorted keys: compare bodies as canonical JSON
-	r.add(Event{Room: room, Body: string(body), Exclude: ex, Conn: conn})
+	r.add(Event{Room: room, Body: string(body), Exclude: ex, Conn: conn, Pos: pos})
 	return nil
 }
 
@@ -104,7 +124,12 @@ func (r *Receiver) Deliver(ev *broker.Event) {
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(ev.Body, &m)
 	body, _ := json.Marshal(m)
-	r.add(Event{Room: ev.Room, Body: string(body), Exclude: ev.Exclude, Conn: ev.Conn})
+	r.add(Event{Room: ev.Room, Body: string(body), Exclude: ev.Exclude, Conn: ev.Conn, Pos: ev.Delivered})
+}
+
+// Resync implements broker.Receiver.
+func (r *Receiver) Resync(room, reason string) {
+	r.add(Event{Room: room, Body: "resync " + reason})
 }
 
 // PresenceBody implements broker.Receiver.
@@ -154,16 +179,39 @@ func subscribe(t *testing.T, b broker.Broker, room string) {
 	}
 }
 
+// publish publishes ev and fails the test if the broker reports an error
+// (it does not wait for a success).
 func publish(t *testing.T, b broker.Broker, ev *broker.Event) {
 	t.Helper()
 	var failed error
 	var mu sync.Mutex
-	b.Publish(ev, func(err error) { mu.Lock(); failed = err; mu.Unlock() })
+	b.Publish(ev, func(_ uint64, err error) { mu.Lock(); failed = err; mu.Unlock() })
 	mu.Lock()
 	defer mu.Unlock()
 	if failed != nil {
 		t.Fatalf("publish: %v", failed)
 	}
+}
+
+// store publishes a stored event and waits for its offset.
+func store(t *testing.T, b broker.Broker, room string, body []byte) uint64 {
+	t.Helper()
+	type res struct {
+		off uint64
+		err error
+	}
+	ch := make(chan res, 1)
+	b.Publish(&broker.Event{Room: room, Body: body, Store: true}, func(off uint64, err error) { ch <- res{off, err} })
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("store: %v", r.err)
+		}
+		return r.off
+	case <-time.After(10 * time.Second):
+		t.Fatal("store: no answer")
+	}
+	return 0
 }
 
 // Events of one room arrive in the order published, interleaved rooms
@@ -459,5 +507,193 @@ func twoNodes(t *testing.T, c Cluster) {
 	}
 	if st := leave(t, b, broker.Member{Room: "shared", User: "ua", Name: "A"}); st.Count != 1 || !st.Changed {
 		t.Fatalf("ua's last node left: %+v", st)
+	}
+}
+
+// Stored events get offsets 1, 2, 3, ... in one epoch, in publish order,
+// and carry them to the receiver; plain events carry none.
+func historyOffsets(t *testing.T, c Cluster) {
+	r := NewReceiver()
+	b := c.Node(t, r)
+	subscribe(t, b, "h")
+	for i := 1; i <= 5; i++ {
+		if off := store(t, b, "h", body(i)); off != uint64(i) {
+			t.Fatalf("store %d got offset %d", i, off)
+		}
+		publish(t, b, &broker.Event{Room: "h", Body: body(100 + i)})
+	}
+	got := r.Wait(t, "h", 10)
+	epoch := got[0].Pos.Epoch
+	for i, ev := range got[:10] {
+		if i%2 == 0 {
+			if ev.Pos.Offset != uint64(i/2+1) || ev.Pos.Epoch != epoch || epoch == "" || ev.Body != string(body(i/2+1)) {
+				t.Fatalf("stored event %d: %+v", i, ev)
+			}
+		} else if ev.Pos != (broker.Position{}) {
+			t.Fatalf("plain event %d has a position: %+v", i, ev)
+		}
+	}
+}
+
+func syncCall(t *testing.T, b broker.Broker, r *Receiver, room string, q broker.HistoryQuery) broker.HistoryResult {
+	t.Helper()
+	type res struct {
+		h   broker.HistoryResult
+		err error
+	}
+	ch := make(chan res, 1)
+	b.Sync(room, q, func(h broker.HistoryResult, err error) {
+		if r != nil {
+			r.add(Event{Room: room, Body: "sync", Pos: h.Position})
+		}
+		ch <- res{h, err}
+	})
+	select {
+	case x := <-ch:
+		if x.err != nil {
+			t.Fatal(x.err)
+		}
+		return x.h
+	case <-time.After(10 * time.Second):
+		t.Fatal("sync: no answer")
+	}
+	return broker.HistoryResult{}
+}
+
+// Sync runs between two deliveries: everything stored up to its position
+// was delivered before it, everything after, after it; its messages end at
+// its position. Concurrent stores do not break that.
+func syncBarrier(t *testing.T, c Cluster) {
+	r := NewReceiver()
+	b := c.Node(t, r)
+	subscribe(t, b, "s")
+	// An empty room: no epoch yet, offset 0.
+	if h := syncCall(t, b, nil, "s", broker.HistoryQuery{Limit: 5}); h.Offset != 0 || len(h.Messages) != 0 {
+		t.Fatalf("empty room: %+v", h)
+	}
+	const n = 200
+	stop := make(chan struct{})
+	go func() {
+		for i := 1; i <= n; i++ {
+			b.Publish(&broker.Event{Room: "s", Body: body(i), Store: true}, nil)
+			if i == n/2 {
+				close(stop)
+			}
+		}
+	}()
+	<-stop
+	h := syncCall(t, b, r, "s", broker.HistoryQuery{Limit: 3})
+	got := r.Wait(t, "s", n+1)
+	var before, after []uint64
+	seen := false
+	for _, ev := range got {
+		switch {
+		case ev.Body == "sync":
+			seen = true
+			if ev.Pos != h.Position {
+				t.Fatalf("sync marker %+v, result %+v", ev.Pos, h.Position)
+			}
+		case seen:
+			after = append(after, ev.Pos.Offset)
+		default:
+			before = append(before, ev.Pos.Offset)
+		}
+	}
+	if len(before) > 0 && before[len(before)-1] != h.Offset || h.Offset == 0 && len(before) > 0 {
+		t.Fatalf("delivered before the sync up to %v, sync at %d", before[len(before)-1], h.Offset)
+	}
+	if len(after) > 0 && after[0] != h.Offset+1 {
+		t.Fatalf("first delivered after the sync %d, sync at %d", after[0], h.Offset)
+	}
+	if len(h.Messages) != min(3, int(h.Offset)) {
+		t.Fatalf("%d messages at offset %d, want the newest 3", len(h.Messages), h.Offset)
+	}
+}
+
+// decodeStored returns a stored payload's n (from body) and offset.
+func decodeStored(t *testing.T, p string) (int, uint64) {
+	t.Helper()
+	var m struct {
+		N      int    `json:"n"`
+		Offset uint64 `json:"offset"`
+	}
+	if err := json.Unmarshal([]byte(p), &m); err != nil {
+		t.Fatalf("stored payload %q: %v", p, err)
+	}
+	return m.N, m.Offset
+}
+
+func historyCall(t *testing.T, b broker.Broker, room string, q broker.HistoryQuery) broker.HistoryResult {
+	t.Helper()
+	ch := make(chan broker.HistoryResult, 1)
+	b.History(room, q, func(h broker.HistoryResult, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		ch <- h
+	})
+	select {
+	case h := <-ch:
+		return h
+	case <-time.After(10 * time.Second):
+		t.Fatal("history: no answer")
+	}
+	return broker.HistoryResult{}
+}
+
+// The history keeps the newest HistorySize messages: paging back, recovery
+// after an offset it still covers, and not after one it does not, nor from
+// another epoch.
+func historyReads(t *testing.T, c Cluster) {
+	r := NewReceiver()
+	b := c.Node(t, r)
+	subscribe(t, b, "p")
+	const n = 25
+	for i := 1; i <= n; i++ {
+		store(t, b, "p", body(i))
+	}
+	r.Wait(t, "p", n)
+	offsets := func(h broker.HistoryResult) []uint64 {
+		var out []uint64
+		for _, p := range h.Messages {
+			k, off := decodeStored(t, p)
+			if uint64(k) != off {
+				t.Fatalf("payload %q", p)
+			}
+			out = append(out, off)
+		}
+		return out
+	}
+	want := func(from, to uint64) []uint64 {
+		var out []uint64
+		for i := from; i <= to; i++ {
+			out = append(out, i)
+		}
+		return out
+	}
+	h := historyCall(t, b, "p", broker.HistoryQuery{Limit: 4})
+	if got := offsets(h); !slices.Equal(got, want(22, 25)) || h.Offset != n {
+		t.Fatalf("newest 4: %v at %d", got, h.Offset)
+	}
+	if got := offsets(historyCall(t, b, "p", broker.HistoryQuery{Before: 22, Limit: 4})); !slices.Equal(got, want(18, 21)) {
+		t.Fatalf("before 22: %v", got)
+	}
+	if got := offsets(historyCall(t, b, "p", broker.HistoryQuery{Before: 18, Limit: 4})); !slices.Equal(got, want(16, 17)) {
+		t.Fatalf("before 18 (the cap keeps %d): %v", HistorySize, got)
+	}
+	epoch := h.Epoch
+	rec := syncCall(t, b, nil, "p", broker.HistoryQuery{Since: &broker.Position{Epoch: epoch, Offset: 20}, Limit: 3})
+	if got := offsets(rec); !rec.Recovered || !slices.Equal(got, want(21, 25)) {
+		t.Fatalf("since 20: recovered %v, %v", rec.Recovered, got)
+	}
+	rec = syncCall(t, b, nil, "p", broker.HistoryQuery{Since: &broker.Position{Epoch: epoch, Offset: 25}, Limit: 3})
+	if !rec.Recovered || len(rec.Messages) != 0 {
+		t.Fatalf("since the newest: %+v", rec)
+	}
+	for _, since := range []broker.Position{{Epoch: epoch, Offset: 5}, {Epoch: "another", Offset: 20}} {
+		rec = syncCall(t, b, nil, "p", broker.HistoryQuery{Since: &since, Limit: 3})
+		if got := offsets(rec); rec.Recovered || !slices.Equal(got, want(23, 25)) {
+			t.Fatalf("since %+v: recovered %v, %v (want the newest 3, not recovered)", since, rec.Recovered, got)
+		}
 	}
 }

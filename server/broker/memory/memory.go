@@ -5,6 +5,7 @@ package memory
 
 import (
 	"cmp"
+	"container/list"
 	"slices"
 	"sync"
 	"time"
@@ -15,10 +16,30 @@ import (
 
 // Broker implements broker.Broker within one process.
 type Broker struct {
+	opt   Options
 	r     broker.Receiver
 	mu    sync.Mutex
 	rooms map[string]*room
 	now   func() time.Time
+
+	// History (history.go), under mu.
+	hist      map[string]*history
+	lru       *list.List
+	histBytes int
+}
+
+// Options configures a Broker. Every zero field takes the default of the
+// same name in server/broker/defaults.go.
+type Options struct {
+	// HistorySize is the stored messages kept per room. Zero:
+	// broker.DefaultHistorySize.
+	HistorySize int
+	// HistoryAge is how long a stored message is kept. Zero:
+	// broker.DefaultHistoryAge.
+	HistoryAge time.Duration
+	// HistoryMaxBytes bounds the history of all rooms together. Zero:
+	// broker.DefaultHistoryMaxBytes.
+	HistoryMaxBytes int
 }
 
 type room struct {
@@ -36,8 +57,18 @@ type member struct {
 }
 
 // New returns an empty Broker.
-func New() *Broker {
-	return &Broker{rooms: make(map[string]*room), now: time.Now}
+func New(o Options) *Broker {
+	if o.HistorySize <= 0 {
+		o.HistorySize = broker.DefaultHistorySize
+	}
+	if o.HistoryAge <= 0 {
+		o.HistoryAge = broker.DefaultHistoryAge
+	}
+	if o.HistoryMaxBytes <= 0 {
+		o.HistoryMaxBytes = broker.DefaultHistoryMaxBytes
+	}
+	return &Broker{opt: o, rooms: make(map[string]*room), now: time.Now, hist: make(map[string]*history),
+		lru: list.New()}
 }
 
 // Start implements broker.Broker.
@@ -52,20 +83,60 @@ func (b *Broker) Unsubscribe(string) {}
 
 // Publish implements broker.Broker. Delivery happens before it returns; the
 // per-room lock gives every member the same order when several loops
-// publish at once.
-func (b *Broker) Publish(ev *broker.Event, _ func(error)) {
+// publish at once, and stores in that order.
+func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	b.mu.Lock()
 	r := b.rooms[ev.Room]
-	b.mu.Unlock()
 	if r == nil {
-		// The room emptied (e.g. the last member's leave is being announced):
-		// nobody is left to deliver to, and nobody to keep an order for.
+		// The room emptied (e.g. the last member's leave is being announced,
+		// or a server API message to a room without members): nobody is
+		// left to deliver to, and nobody to keep an order for.
+		if ev.Store {
+			ev.Delivered, _ = b.store(ev)
+		}
+		b.mu.Unlock()
 		b.r.Deliver(ev)
+		if done != nil {
+			done(ev.Delivered.Offset, nil)
+		}
 		return
 	}
+	b.mu.Unlock()
 	r.pubMu.Lock()
+	if ev.Store {
+		b.mu.Lock()
+		ev.Delivered, _ = b.store(ev)
+		b.mu.Unlock()
+	}
 	b.r.Deliver(ev)
 	r.pubMu.Unlock()
+	if done != nil {
+		done(ev.Delivered.Offset, nil)
+	}
+}
+
+// Sync implements broker.Broker: under the room's publish lock, nothing is
+// delivered between the history read and fn.
+func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.HistoryResult, error)) {
+	b.mu.Lock()
+	r := b.rooms[room]
+	b.mu.Unlock()
+	if r != nil {
+		r.pubMu.Lock()
+		defer r.pubMu.Unlock()
+	}
+	b.mu.Lock()
+	res := b.read(room, q)
+	b.mu.Unlock()
+	fn(res, nil)
+}
+
+// History implements broker.Broker.
+func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.HistoryResult, error)) {
+	b.mu.Lock()
+	res := b.read(room, q)
+	b.mu.Unlock()
+	done(res, nil)
 }
 
 // Join implements broker.Broker.

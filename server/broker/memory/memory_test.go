@@ -17,7 +17,7 @@ func TestContract(t *testing.T) {
 				return nil
 			}
 			started = true
-			b := memory.New()
+			b := memory.New(memory.Options{HistorySize: brokertest.HistorySize})
 			if err := b.Start(r); err != nil {
 				t.Fatal(err)
 			}

@@ -62,7 +62,14 @@ type Broker struct {
 	// Publishing.
 	pubq chan pubItem
 
-	// Subscriptions (broker_redis_subscribe.go).
+	// Delivery flows per subscribed room (flow.go).
+	fmu   sync.RWMutex
+	flows map[string]*roomFlow
+	// epochs names new histories: a random prefix and a counter.
+	epochPrefix string
+	epochN      atomic.Uint64
+
+	// Subscriptions (subscribe.go).
 	smu    sync.Mutex
 	subs   map[string]*subRoom
 	dirty  map[string]struct{}
@@ -93,6 +100,10 @@ type counters struct {
 	published, publishFailed       atomic.Int64
 	publishTrips                   atomic.Int64
 	received, dropped              atomic.Int64
+	historyReads, gapsFilled       atomic.Int64
+	gapsUnfilled, filled           atomic.Int64
+	duplicates, epochChanges       atomic.Int64
+	stored                         atomic.Int64
 	subscribeCmds, unsubscribeCmds atomic.Int64
 	reaped, reconciles, outages    atomic.Int64
 	reconnects                     atomic.Int64
@@ -105,6 +116,13 @@ type Stats struct {
 	PublishTrips    int64 // publish pipelines sent (round trips)
 	Received        int64 // events received from Redis (this node's subscriptions)
 	Dropped         int64 // received payloads the node's Receiver refused (not a JSON object with a type)
+	Stored          int64 // messages stored in a room's history (and published)
+	HistoryReads    int64 // history reads (fills, joins, recoveries, paging)
+	GapsFilled      int64 // holes in a room's delivered offsets filled from the history
+	Filled          int64 // messages delivered by those fills
+	GapsUnfilled    int64 // holes the history no longer covered (members told to resync)
+	Duplicates      int64 // stored events dropped as already delivered
+	EpochChanges    int64 // rooms whose history started a new epoch under this node (members told to resync)
 	SubscribeCmds   int64 // SUBSCRIBE commands sent (each may carry many channels)
 	UnsubscribeCmds int64 // UNSUBSCRIBE commands sent
 	Reaped          int64 // members of dead nodes this node removed
@@ -125,18 +143,20 @@ func New(o Options) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		opt:      o,
-		log:      o.Logger.With("component", "redis", "node", o.NodeID),
-		client:   goredis.NewClient(ro),
-		origin:   appendJSONString(nil, o.NodeID),
-		subReady: make(chan struct{}),
-		wake:     make(chan struct{}, 1),
-		pubq:     make(chan pubItem, o.PublishQueue),
-		subs:     make(map[string]*subRoom),
-		dirty:    make(map[string]struct{}),
-		subSig:   make(chan struct{}, 1),
-		local:    make(map[string]*localRoom),
-		stateq:   make(chan *stateOp, o.StateQueue),
+		opt:         o,
+		log:         o.Logger.With("component", "redis", "node", o.NodeID),
+		client:      goredis.NewClient(ro),
+		origin:      appendJSONString(nil, o.NodeID),
+		subReady:    make(chan struct{}),
+		wake:        make(chan struct{}, 1),
+		pubq:        make(chan pubItem, o.PublishQueue),
+		subs:        make(map[string]*subRoom),
+		flows:       make(map[string]*roomFlow),
+		epochPrefix: randomID()[:6],
+		dirty:       make(map[string]struct{}),
+		subSig:      make(chan struct{}, 1),
+		local:       make(map[string]*localRoom),
+		stateq:      make(chan *stateOp, o.StateQueue),
 	}
 	b.metrics = newCollector(b)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -201,7 +221,9 @@ func (b *Broker) Stats() Stats {
 	c := &b.stats
 	return Stats{
 		Published: c.published.Load(), PublishFailed: c.publishFailed.Load(), PublishTrips: c.publishTrips.Load(),
-		Received: c.received.Load(), Dropped: c.dropped.Load(),
+		Received: c.received.Load(), Dropped: c.dropped.Load(), Stored: c.stored.Load(),
+		HistoryReads: c.historyReads.Load(), GapsFilled: c.gapsFilled.Load(), Filled: c.filled.Load(),
+		GapsUnfilled: c.gapsUnfilled.Load(), Duplicates: c.duplicates.Load(), EpochChanges: c.epochChanges.Load(),
 		SubscribeCmds: c.subscribeCmds.Load(), UnsubscribeCmds: c.unsubscribeCmds.Load(),
 		Reaped: c.reaped.Load(), Reconciles: c.reconciles.Load(), Outages: c.outages.Load(),
 		Reconnects: c.reconnects.Load(), Subscribed: n,

@@ -22,7 +22,8 @@ func TestContract(t *testing.T) {
 		return brokertest.Cluster{Node: func(t *testing.T, r broker.Receiver) broker.Broker {
 			n++
 			b, err := redis.New(redis.Options{URL: rs.URL(), NodeID: fmt.Sprintf("n%d", n),
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RoomScanInterval: time.Millisecond})
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RoomScanInterval: time.Millisecond,
+				HistorySize: brokertest.HistorySize})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -45,7 +45,7 @@ func TestEnvelopeOf(t *testing.T) {
 // ones it refuses are counted as dropped.
 func TestDeliverHandsPayloadToReceiver(t *testing.T) {
 	r := &recordingReceiver{refuse: "bad"}
-	b := &Broker{recv: r, log: quietLogger()}
+	b := &Broker{recv: r, log: quietLogger(), flows: map[string]*roomFlow{}}
 	b.deliver("room:r", `{"type":"x"}`)
 	b.deliver("room:r2", `bad`)
 	b.deliver("other:r", `{"type":"x"}`) // not a room channel
@@ -73,7 +73,13 @@ func TestPublishPipelines(t *testing.T) {
 	var mu sync.Mutex
 	body := []byte(`{"type":"userJoined","username":"u","userId":"x","memberCount":1}`)
 	for i := 0; i < n; i++ {
-		b.Publish(&broker.Event{Room: "load", Body: body}, func(error) { mu.Lock(); failed++; mu.Unlock() })
+		b.Publish(&broker.Event{Room: "load", Body: body}, func(_ uint64, err error) {
+			if err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+			}
+		})
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for b.Stats().Published+b.Stats().PublishFailed < n {
@@ -118,6 +124,8 @@ func (r *recordingReceiver) Receive(room, payload string) error {
 }
 
 func (r *recordingReceiver) Deliver(*broker.Event) {}
+
+func (r *recordingReceiver) Resync(room, reason string) {}
 
 func (r *recordingReceiver) PresenceBody(joined bool, m broker.Member, count int) []byte {
 	return []byte(`{"type":"presence"}`)

@@ -188,7 +188,7 @@ func (b *Broker) subscriptionsSettled() bool {
 	b.smu.Lock()
 	defer b.smu.Unlock()
 	for _, r := range b.subs {
-		if r.want && !r.confirmed {
+		if r.want && !r.ready {
 			return false
 		}
 	}

@@ -54,6 +54,18 @@ type Options struct {
 	PublishQueue int
 	// StateQueue bounds joins and leaves waiting for Redis. Zero: broker.DefaultStateQueue.
 	StateQueue int
+	// HistorySize is the stored messages kept per room. Zero:
+	// broker.DefaultHistorySize.
+	HistorySize int
+	// HistoryAge is how long a stored message is kept; a room's history
+	// expires this long after its last stored message. Zero:
+	// broker.DefaultHistoryAge.
+	HistoryAge time.Duration
+
+	// DropDelivery, if set, is asked about every event received from Redis
+	// before anything else: true drops it, as a lost Pub/Sub message would
+	// be. For tests of gap filling only.
+	DropDelivery func(room, payload string) bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -70,6 +82,11 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.PublishBatch, broker.DefaultPublishBatch)
 	setDefault(&o.PublishQueue, broker.DefaultPublishQueue)
 	setDefault(&o.StateQueue, broker.DefaultStateQueue)
+	setDefault(&o.HistorySize, broker.DefaultHistorySize)
+	setDefault(&o.HistoryAge, broker.DefaultHistoryAge)
+	if o.HistoryAge < time.Second {
+		return o, fmt.Errorf("redis broker: history age (%v) must be at least a second", o.HistoryAge)
+	}
 	if o.NodeID == "" {
 		o.NodeID = "node-" + randomID()
 	}

@@ -10,42 +10,44 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// pubItem is one event waiting for its PUBLISH.
+// pubItem is one event waiting for its PUBLISH (or, stored, its store
+// script).
 type pubItem struct {
-	channel string
+	room    string
 	payload []byte
-	failed  func(error)
+	store   bool
+	done    func(uint64, error)
 }
 
 // Publish implements broker.Broker. It never waits for Redis: the payload
 // is built here (the body with the header members appended) and queued for
 // the publisher goroutine. When Redis is known to be unreachable, or the
-// queue is full, failed runs at once with an error wrapping
+// queue is full, done runs at once with an error wrapping
 // broker.ErrUnavailable.
-func (b *Broker) Publish(ev *broker.Event, failed func(error)) {
+func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	if b.closed.Load() {
-		b.publishFailed(failed, errBrokerClosed)
+		b.publishFailed(done, errBrokerClosed)
 		return
 	}
 	if !b.cmdOK.Load() {
-		b.publishFailed(failed, unavailable("redis unreachable", nil))
+		b.publishFailed(done, unavailable("redis unreachable", nil))
 		return
 	}
-	it := pubItem{channel: roomChannel(ev.Room), payload: envelopeOf(ev.Body, ev.Exclude, b.origin, ev.Conn),
-		failed: failed}
+	it := pubItem{room: ev.Room, payload: envelopeOf(ev.Body, ev.Exclude, b.origin, ev.Conn), store: ev.Store,
+		done: done}
 	b.inflight.Add(1)
 	select {
 	case b.pubq <- it:
 	default:
 		b.inflight.Add(-1)
-		b.publishFailed(failed, unavailable("publish queue full", nil))
+		b.publishFailed(done, unavailable("publish queue full", nil))
 	}
 }
 
-func (b *Broker) publishFailed(failed func(error), err error) {
+func (b *Broker) publishFailed(done func(uint64, error), err error) {
 	b.stats.publishFailed.Add(1)
-	if failed != nil {
-		failed(err)
+	if done != nil {
+		done(0, err)
 	}
 }
 
@@ -80,37 +82,64 @@ func (b *Broker) publishLoop() {
 	}
 }
 
+// nextEpoch names a history that a store script may have to start.
+func (b *Broker) nextEpoch() string {
+	return b.epochPrefix + strconv.FormatUint(b.epochN.Add(1), 36)
+}
+
+// publishBatch sends one pipeline: PUBLISH for plain events, the store
+// script (EVAL, not EVALSHA: after a Redis restart a NOSCRIPT retry could
+// reorder a node's events) for messages that go into the history.
 func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
 	if !b.cmdOK.Load() {
 		err := unavailable("redis unreachable", nil)
 		for i := range batch {
-			b.publishFailed(batch[i].failed, err)
+			b.publishFailed(batch[i].done, err)
 		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
-	cmds := make([]*goredis.IntCmd, len(batch))
+	cmds := make([]goredis.Cmder, len(batch))
+	ttl := int64(b.opt.HistoryAge / time.Second)
+	now := time.Now().UnixMilli()
 	for i := range batch {
-		cmds[i] = pipe.Publish(ctx, batch[i].channel, batch[i].payload)
+		it := &batch[i]
+		if it.store {
+			cmds[i] = scriptStore.Eval(ctx, pipe, []string{metaKey(it.room), historyKey(it.room)},
+				roomChannel(it.room), it.payload[:len(it.payload)-1], b.nextEpoch(), b.opt.HistorySize, ttl, now)
+		} else {
+			cmds[i] = pipe.Publish(ctx, roomChannel(it.room), it.payload)
+		}
 	}
 	began := time.Now()
 	_, err := pipe.Exec(ctx)
 	cancel()
 	b.metrics.publishTrip.Observe(time.Since(began).Seconds())
 	b.stats.publishTrips.Add(1)
-	if err == nil {
-		b.stats.published.Add(int64(len(batch)))
-		return
-	}
 	down := false
 	for i, c := range cmds {
-		if cerr := c.Err(); cerr != nil {
+		it := &batch[i]
+		cerr := c.Err()
+		var offset uint64
+		if cerr == nil && it.store {
+			vals, _ := c.(*goredis.Cmd).Slice()
+			if len(vals) == 2 {
+				offset = uint64(toInt(vals[0]))
+				b.stats.stored.Add(1)
+			} else {
+				cerr = goredis.Nil
+			}
+		}
+		if cerr != nil {
 			if !isRedisReply(cerr) {
 				down = true
 			}
-			b.publishFailed(batch[i].failed, unavailable("publish", cerr))
-		} else {
-			b.stats.published.Add(1)
+			b.publishFailed(it.done, unavailable("publish", cerr))
+			continue
+		}
+		b.stats.published.Add(1)
+		if it.done != nil {
+			it.done(offset, nil)
 		}
 	}
 	if down && b.ctx.Err() == nil {
@@ -124,7 +153,7 @@ func (b *Broker) failQueuedPublishes() {
 		select {
 		case it := <-b.pubq:
 			b.inflight.Add(-1)
-			b.publishFailed(it.failed, errBrokerClosed)
+			b.publishFailed(it.done, errBrokerClosed)
 		default:
 			return
 		}

@@ -48,7 +48,8 @@ type subRoom struct {
 	want      bool // referenced or lingering: should be subscribed
 	sent      bool // the last command sent for it (this generation) was SUBSCRIBE
 	pending   int  // commands sent and not yet confirmed
-	confirmed bool
+	confirmed bool // Redis confirmed the subscription (this generation)
+	ready     bool // ... and the room's flow passed its checkpoint: Subscribe may answer at once
 	waiters   []*subWaiter
 	lingerGen uint64
 }
@@ -76,7 +77,8 @@ func (b *Broker) Subscribe(room string, done func(error)) {
 	r.refs++
 	r.lingerGen++ // cancels a pending linger
 	r.want = true
-	if r.confirmed {
+	b.ensureFlowLocked(room)
+	if r.ready {
 		b.smu.Unlock()
 		done(nil)
 		return
@@ -181,11 +183,11 @@ func (b *Broker) subscriptionLoop() {
 				sub = append(sub, roomChannel(room))
 			case !r.want && r.sent:
 				r.sent = false
-				r.confirmed = false
+				r.confirmed, r.ready = false, false
 				r.pending++
 				unsub = append(unsub, roomChannel(room))
 			case !r.want && !r.sent && r.pending == 0 && r.refs == 0 && len(r.waiters) == 0:
-				delete(b.subs, room)
+				b.forgetRoomLocked(room)
 			}
 		}
 		b.smu.Unlock()
@@ -232,11 +234,11 @@ func (b *Broker) newGeneration(ps *goredis.PubSub) uint64 {
 	b.gen++
 	b.ps = ps
 	for room, r := range b.subs {
-		r.sent, r.pending, r.confirmed = false, 0, false
+		r.sent, r.pending, r.confirmed, r.ready = false, 0, false, false
 		if r.want {
 			b.dirty[room] = struct{}{}
 		} else if r.refs == 0 && len(r.waiters) == 0 {
-			delete(b.subs, room)
+			b.forgetRoomLocked(room)
 		}
 	}
 	select {
@@ -329,19 +331,42 @@ func (b *Broker) confirm(gen uint64, kind, channel string) {
 	if r.pending > 0 {
 		r.pending--
 	}
-	var ws []*subWaiter
+	var f *roomFlow
 	if r.pending == 0 {
 		switch {
 		case kind == "subscribe" && r.sent:
 			r.confirmed = true
-			ws = r.waiters
-			r.waiters = nil
+			f = b.ensureFlowLocked(room)
 		case kind == "unsubscribe" && !r.sent:
-			r.confirmed = false
+			r.confirmed, r.ready = false, false
 			if !r.want && r.refs == 0 && len(r.waiters) == 0 {
-				delete(b.subs, room)
+				b.forgetRoomLocked(room)
 			}
 		}
+	}
+	b.smu.Unlock()
+	if f == nil {
+		return
+	}
+	// Every event from now on reaches the node; once the flow has its
+	// checkpoint (where the room's history stands), joins may complete.
+	f.mu.Lock()
+	f.queue = append(f.queue, flowItem{check: func() { b.subscribed(room, r, gen) }})
+	if !f.busy {
+		b.run(room, f)
+	}
+	f.mu.Unlock()
+}
+
+// subscribed completes a room's subscription after its checkpoint: the
+// waiting Subscribe calls are answered, if the subscription still stands.
+func (b *Broker) subscribed(room string, r *subRoom, gen uint64) {
+	b.smu.Lock()
+	var ws []*subWaiter
+	if b.subs[room] == r && b.gen == gen && r.confirmed && r.sent {
+		r.ready = true
+		ws = r.waiters
+		r.waiters = nil
 	}
 	b.smu.Unlock()
 	for _, w := range ws {
@@ -350,17 +375,25 @@ func (b *Broker) confirm(gen uint64, kind, channel string) {
 	}
 }
 
-// deliver hands one event to the node's Receiver, which decodes it once for
-// the node. Payloads it refuses (not a JSON object with a type) are dropped
-// and counted (Stats.Dropped).
-func (b *Broker) deliver(channel, payload string) {
-	room, ok := strings.CutPrefix(channel, prefixRoomChannel)
-	if !ok {
-		return
+// ensureFlowLocked returns room's flow, creating it (under smu).
+func (b *Broker) ensureFlowLocked(room string) *roomFlow {
+	b.fmu.Lock()
+	defer b.fmu.Unlock()
+	f := b.flows[room]
+	if f == nil {
+		f = &roomFlow{}
+		b.flows[room] = f
 	}
-	if err := b.recv.Receive(room, payload); err != nil {
-		b.dropped(room, payload, err)
-	}
+	return f
+}
+
+// forgetRoomLocked drops a room's subscription state and flow (under smu):
+// a later subscription starts from a new checkpoint.
+func (b *Broker) forgetRoomLocked(room string) {
+	delete(b.subs, room)
+	b.fmu.Lock()
+	delete(b.flows, room)
+	b.fmu.Unlock()
 }
 
 func (b *Broker) dropped(room, payload string, err error) {

@@ -1,0 +1,142 @@
+package memory
+
+import (
+	"container/list"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"time"
+
+	"github.com/chatd/chatd/server/broker"
+)
+
+// History of the memory broker: a capped ring of stored payloads per room,
+// kept after the room empties until its age passes. All histories together
+// hold at most MaxBytes; past it the rooms written least recently lose
+// theirs (a later recovery there reports recovered: false, never a silent
+// hole).
+
+// history is one room's stored messages.
+type history struct {
+	epoch   string
+	next    uint64   // the offset the next stored message gets
+	ring    []stored // oldest first, at most Size
+	bytes   int
+	written time.Time
+	lru     *list.Element // in Broker.lru, front = most recently written
+}
+
+type stored struct {
+	offset  uint64
+	at      time.Time
+	payload string
+}
+
+// newEpoch returns a random epoch name.
+func newEpoch() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// historyOf returns room's history, creating it; caller holds b.mu.
+func (b *Broker) historyOf(room string) *history {
+	h := b.hist[room]
+	if h == nil || b.now().Sub(h.written) > b.opt.HistoryAge {
+		if h != nil {
+			b.dropHistory(room, h)
+		}
+		h = &history{epoch: newEpoch(), next: 1}
+		h.lru = b.lru.PushFront(room)
+		b.hist[room] = h
+	}
+	return h
+}
+
+// store appends ev to its room's history and returns its position and its
+// payload (the body with the offset and epoch header members); caller holds
+// b.mu.
+func (b *Broker) store(ev *broker.Event) (broker.Position, string) {
+	h := b.historyOf(ev.Room)
+	pos := broker.Position{Epoch: h.epoch, Offset: h.next}
+	h.next++
+	payload := storedPayload(ev.Body, pos)
+	now := b.now()
+	h.ring = append(h.ring, stored{offset: pos.Offset, at: now, payload: payload})
+	h.bytes += len(payload)
+	if len(h.ring) > b.opt.HistorySize {
+		h.bytes -= len(h.ring[0].payload)
+		h.ring[0] = stored{}
+		h.ring = h.ring[1:]
+	}
+	h.written = now
+	b.histBytes += len(payload)
+	b.lru.MoveToFront(h.lru)
+	for b.histBytes > b.opt.HistoryMaxBytes && b.lru.Len() > 1 {
+		oldest := b.lru.Back().Value.(string)
+		b.dropHistory(oldest, b.hist[oldest])
+	}
+	return pos, payload
+}
+
+func (b *Broker) dropHistory(room string, h *history) {
+	b.histBytes -= h.bytes
+	b.lru.Remove(h.lru)
+	delete(b.hist, room)
+}
+
+// storedPayload is the body with the offset and epoch appended, as the Redis
+// broker stores and publishes it.
+func storedPayload(body []byte, pos broker.Position) string {
+	buf := make([]byte, 0, len(body)+48)
+	buf = append(buf, body[:len(body)-1]...)
+	buf = append(buf, `,"`+broker.HeaderOffset+`":`...)
+	buf = strconv.AppendUint(buf, pos.Offset, 10)
+	buf = append(buf, `,"`+broker.HeaderEpoch+`":"`...)
+	buf = append(buf, pos.Epoch...)
+	buf = append(buf, `"}`...)
+	return string(buf)
+}
+
+// read answers q from room's history; caller holds b.mu.
+func (b *Broker) read(room string, q broker.HistoryQuery) broker.HistoryResult {
+	h := b.hist[room]
+	now := b.now()
+	if h == nil || now.Sub(h.written) > b.opt.HistoryAge {
+		return broker.HistoryResult{Recovered: q.Since != nil && q.Since.Offset == 0 && q.Since.Epoch == ""}
+	}
+	res := broker.HistoryResult{Position: broker.Position{Epoch: h.epoch, Offset: h.next - 1}}
+	// The messages still young enough.
+	live := h.ring
+	for len(live) > 0 && now.Sub(live[0].at) > b.opt.HistoryAge {
+		live = live[1:]
+	}
+	// A client that saw no history yet ("", 0) missed the whole epoch.
+	if s := q.Since; s != nil && (s.Epoch == h.epoch || (s.Epoch == "" && s.Offset == 0)) && s.Offset <= res.Offset {
+		first := res.Offset + 1 // nothing to recover: covered
+		if len(live) > 0 {
+			first = live[0].offset
+		}
+		if s.Offset+1 >= first {
+			for _, m := range live {
+				if m.offset > s.Offset {
+					res.Messages = append(res.Messages, m.payload)
+				}
+			}
+			res.Recovered = true
+			return res
+		}
+	}
+	if q.Before > 0 {
+		for len(live) > 0 && live[len(live)-1].offset >= q.Before {
+			live = live[:len(live)-1]
+		}
+	}
+	if len(live) > q.Limit {
+		live = live[len(live)-q.Limit:]
+	}
+	for _, m := range live {
+		res.Messages = append(res.Messages, m.payload)
+	}
+	return res
+}

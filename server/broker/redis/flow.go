@@ -1,0 +1,275 @@
+package redis
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/chatd/chatd/server/broker"
+)
+
+// Delivery with no silent hole.
+//
+// Redis Pub/Sub drops what it cannot deliver: a message published while the
+// subscriber connection is down, or one a test hook drops, is gone. Stored
+// messages carry their offset, so each node keeps, per subscribed room, the
+// last offset it delivered (a flow). A stored event whose offset skips ahead
+// means messages were lost on the way: they are read back from the room's
+// history and delivered first, in order; if the history no longer has them,
+// the node tells the room's members to resync and goes on. An event at or
+// below the last offset is a duplicate (e.g. also read back by a fill) and
+// is dropped. Events without an offset (presence, typing, the reference
+// app's) are delivered as they come, in order with the others.
+//
+// Everything a flow does happens in queue order: events, Sync barriers (a
+// joiner's history read, which must fall between two deliveries), and
+// checkpoints (after the room is subscribed, on every connection: the
+// room's position in Redis is read and compared with the flow's, which
+// fills what was published while the node was not listening). Steps that
+// need Redis run on their own goroutine while the flow holds its queue
+// (busy); other rooms go on meanwhile, and nothing blocks an event loop.
+
+// roomFlow is one subscribed room's delivery state.
+type roomFlow struct {
+	mu    sync.Mutex
+	pos   broker.Position // the last stored event delivered (epoch, offset)
+	based bool            // pos was read from Redis at least once
+	busy  bool            // a step is reading Redis; the queue waits
+	queue []flowItem
+}
+
+// flowItem is one thing to do in a room's delivery order.
+type flowItem struct {
+	payload string                            // an event
+	sync    func(broker.Position) (read bool) // a Sync barrier: true if it reads Redis (then it resumes the flow)
+	check   func()                            // a checkpoint; the func runs after it (subscribe waiters)
+}
+
+// flowOf returns room's flow, or nil if the room is not subscribed.
+func (b *Broker) flowOf(room string) *roomFlow {
+	b.fmu.RLock()
+	f := b.flows[room]
+	b.fmu.RUnlock()
+	return f
+}
+
+// deliver handles one event of a room channel, in the room's order.
+func (b *Broker) deliver(channel, payload string) {
+	room, ok := strings.CutPrefix(channel, prefixRoomChannel)
+	if !ok {
+		return
+	}
+	if h := b.opt.DropDelivery; h != nil && h(room, payload) {
+		return
+	}
+	f := b.flowOf(room)
+	if f == nil {
+		b.hand(room, payload) // not (or no longer) subscribed: no local member keeps an order
+		return
+	}
+	f.mu.Lock()
+	f.queue = append(f.queue, flowItem{payload: payload})
+	if !f.busy {
+		b.run(room, f)
+	}
+	f.mu.Unlock()
+}
+
+// hand gives one event to the node.
+func (b *Broker) hand(room, payload string) {
+	if err := b.recv.Receive(room, payload); err != nil {
+		b.dropped(room, payload, err)
+	}
+}
+
+// run works through the queue until it is empty or a step needs Redis.
+// f.mu is held and f is not busy.
+func (b *Broker) run(room string, f *roomFlow) {
+	for len(f.queue) > 0 {
+		it := f.queue[0]
+		switch {
+		case it.payload != "":
+			if from, to, gap := b.step(room, f, it.payload); gap {
+				// The event stays at the head: it goes out after the fill.
+				f.busy = true
+				go b.fill(room, f, from, to)
+				return
+			}
+		case it.sync != nil:
+			if it.sync(f.pos) {
+				f.queue = f.queue[1:]
+				f.busy = true
+				return
+			}
+		case it.check != nil:
+			f.queue = f.queue[1:]
+			f.busy = true
+			go b.checkpoint(room, f, it.check)
+			return
+		}
+		f.queue[0] = flowItem{}
+		f.queue = f.queue[1:]
+	}
+	f.queue = nil
+}
+
+// resume ends a step that read Redis and goes on with the queue.
+func (b *Broker) resume(room string, f *roomFlow) {
+	f.busy = false
+	b.run(room, f)
+}
+
+// step delivers one event unless it is a duplicate, or reports the hole in
+// front of it. f.mu is held.
+func (b *Broker) step(room string, f *roomFlow, payload string) (from, to uint64, gap bool) {
+	pos, stored := storedPosition(payload)
+	if !stored {
+		b.hand(room, payload)
+		return 0, 0, false
+	}
+	switch {
+	case pos.Epoch != f.pos.Epoch:
+		if f.pos.Epoch != "" || f.pos.Offset > 0 {
+			// A new life of the history (the old one was lost): the numbers
+			// restart; members cannot rely on their offsets any more.
+			b.stats.epochChanges.Add(1)
+			b.recv.Resync(room, "epoch")
+		}
+		// (Otherwise the room's first stored messages.)
+		f.pos = broker.Position{Epoch: pos.Epoch}
+		if pos.Offset > 1 {
+			return 1, pos.Offset - 1, true
+		}
+	case pos.Offset <= f.pos.Offset:
+		b.stats.duplicates.Add(1)
+		return 0, 0, false
+	case pos.Offset > f.pos.Offset+1:
+		return f.pos.Offset + 1, pos.Offset - 1, true
+	}
+	f.pos.Offset = pos.Offset
+	b.hand(room, payload)
+	return 0, 0, false
+}
+
+// fill reads the missing offsets from..to from the history and delivers them
+// in order; if they are gone, the members are told to resync.
+func (b *Broker) fill(room string, f *roomFlow, from, to uint64) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+	es, err := b.readRange(ctx, room, from, to)
+	cancel()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := uint64(0)
+	if err == nil {
+		for _, e := range es {
+			if e.offset == f.pos.Offset+1 {
+				f.pos.Offset = e.offset
+				b.hand(room, e.payload)
+				n++
+			}
+		}
+	}
+	if f.pos.Offset < to {
+		// Gone (trimmed, expired) or unreadable: say so, and go on after it.
+		b.stats.gapsUnfilled.Add(1)
+		b.log.Warn("messages lost on the way could not be read back from the history; members told to resync",
+			"room", room, "from", f.pos.Offset+1, "to", to, "err", err)
+		b.recv.Resync(room, "gap")
+		f.pos.Offset = to
+	} else {
+		b.stats.gapsFilled.Add(1)
+		b.stats.filled.Add(int64(n))
+	}
+	b.resume(room, f)
+}
+
+// checkpoint reads the room's position in Redis after a (re)subscription:
+// the first time it is the flow's starting point (everything at or below it
+// was published before the node listened, and joiners get it from the
+// history); later, whatever was stored while the node was not listening is
+// filled, and a new epoch means a resync. then runs afterwards.
+func (b *Broker) checkpoint(room string, f *roomFlow, then func()) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+	pos, err := b.readMeta(ctx, room)
+	cancel()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer then()
+	switch {
+	case err != nil:
+		// Unreadable now; the next reconnection checks again. Until then
+		// gaps are still noticed on the next stored event.
+		if !f.based {
+			f.pos, f.based = pos, true
+		}
+	case !f.based:
+		f.pos, f.based = pos, true
+	case pos.Epoch != f.pos.Epoch:
+		if f.pos.Epoch != "" || f.pos.Offset > 0 {
+			b.stats.epochChanges.Add(1)
+			b.recv.Resync(room, "epoch")
+		}
+		f.pos = pos
+	case pos.Offset > f.pos.Offset:
+		f.busy = true
+		go b.fill(room, f, f.pos.Offset+1, pos.Offset)
+		return
+	}
+	b.resume(room, f)
+}
+
+// Sync implements broker.Broker.
+func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.HistoryResult, error)) {
+	f := b.flowOf(room)
+	if f == nil {
+		fn(broker.HistoryResult{}, unavailable("room not subscribed", nil))
+		return
+	}
+	barrier := func(pos broker.Position) bool {
+		if q.Since == nil && q.Limit == 0 {
+			fn(broker.HistoryResult{Position: pos}, nil)
+			return false
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+			res, err := b.answer(ctx, room, pos, q)
+			cancel()
+			if err != nil {
+				err = b.readFailed("history", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			fn(res, err)
+			b.resume(room, f)
+		}()
+		return true
+	}
+	f.mu.Lock()
+	f.queue = append(f.queue, flowItem{sync: barrier})
+	if !f.busy {
+		b.run(room, f)
+	}
+	f.mu.Unlock()
+}
+
+// storedPosition reads the offset and epoch our store script appends to a
+// stored payload: it ends with ,"offset":N,"epoch":"E"}. Other payloads are
+// not stored messages.
+func storedPosition(p string) (broker.Position, bool) {
+	const mark = `,"offset":`
+	i := strings.LastIndex(p, mark)
+	if i < 0 || !strings.HasSuffix(p, `"}`) {
+		return broker.Position{}, false
+	}
+	rest := p[i+len(mark) : len(p)-2] // N,"epoch":"E
+	n, e, ok := strings.Cut(rest, `,"epoch":"`)
+	if !ok {
+		return broker.Position{}, false
+	}
+	off, err := strconv.ParseUint(n, 10, 64)
+	if err != nil || off == 0 || strings.ContainsAny(e, `"\`) {
+		return broker.Position{}, false
+	}
+	return broker.Position{Epoch: e, Offset: off}, true
+}
