@@ -20,6 +20,7 @@ type Server struct {
 	rooms    *rooms.Registry
 	broker   Broker
 	users    *userIndex
+	perIP    *connsPerIP // Config.MaxConnsPerIP; nil when off
 	metrics  *metrics
 	base     time.Time
 	ready    atomic.Bool    // accepting clients (false before Start and while draining)
@@ -41,6 +42,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, broker: cfg.Broker, users: newUserIndex(), metrics: newMetrics(), base: time.Now()}
 	s.metrics.reg.MustRegister(transportCollector{s})
+	s.perIP = newPerIPLimit(cfg.MaxConnsPerIP, s.metrics)
 	if rb, ok := cfg.Broker.(*RedisBroker); ok {
 		s.metrics.reg.MustRegister(redisCollector{rb})
 		rb.onPublishTrip = func(d time.Duration) { s.metrics.publishLatency.Observe(d.Seconds()) }

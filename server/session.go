@@ -23,6 +23,9 @@ type session struct {
 	rate   tokenBucket
 	busy   bool
 	closed bool
+	// ipSlot is the connection's entry in Server.perIP (0: not counted).
+	// Last, so that it sits in the padding after the bools.
+	ipSlot int32
 }
 
 // receive handles a request, or queues it behind an in-flight one.
