@@ -30,7 +30,7 @@ fuzz: ## run each fuzz target for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzUTF8 -fuzztime 60s ./eventloop/
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./eventloop/
 
-ci: ## what CI runs (installs redis-server and chromium when missing)
+ci: ## what CI runs (installs redis-server, chromium, nginx, haproxy, podman when missing)
 	./.ci/run
 
 clean:
