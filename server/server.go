@@ -54,6 +54,7 @@ func New(cfg Config) (*Server, error) {
 
 // Start listens and serves until Shutdown.
 func (s *Server) Start() error {
+	// TODO(integration, issue 15): exempt s.cfg.TrustedProxies from the per-address pending-handshake limit (it counts TCP peers: behind a proxy, all of them).
 	eng, err := eventloop.New(eventloop.Config{
 		Addr:             s.cfg.Addr,
 		Loops:            s.cfg.Loops,
