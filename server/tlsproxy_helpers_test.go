@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/tls"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -64,7 +65,7 @@ func startProxy(t *testing.T, kind string, nodes ...*server.Server) string {
 	for _, n := range nodes {
 		ups = append(ups, n.Addr())
 	}
-	port := strconv.Itoa(redistest.FreePort(t))
+	port := strconv.Itoa(proxyPort(t))
 	env := append(os.Environ(), "PROXY="+kind, "PROXY_DIR="+t.TempDir(), "UPSTREAMS="+strings.Join(ups, " "))
 	run := func(args ...string) ([]byte, error) {
 		cmd := exec.Command(script, args...)
@@ -82,6 +83,31 @@ func startProxy(t *testing.T, kind string, nodes ...*server.Server) string {
 		}
 	})
 	return "127.0.0.1:" + port
+}
+
+// proxyPort returns a loopback port, free a moment ago together with the
+// next one (nginx.conf's plain-HTTP server takes it), below the kernel's
+// ephemeral range: the proxy binds it from another process, after this
+// returns, and a port from the ephemeral range can be taken meanwhile as the
+// local port of any outgoing connection (other tests open thousands).
+func proxyPort(t *testing.T) int {
+	t.Helper()
+	for try := 0; try < 100; try++ {
+		p := 20000 + rand.IntN(12000) // ip_local_port_range starts at 32768 by default
+		a, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		b, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return p
+	}
+	t.Fatal("no free pair of loopback ports in 20000-32000")
+	return 0
 }
 
 // dialTLS upgrades through the proxy from the loopback source address src
