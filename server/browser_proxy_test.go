@@ -43,7 +43,7 @@ func TestWebClientThroughTLSProxy(t *testing.T) {
 	nodes := []*server.Server{startProxiedNode(t, rs, "A", 0), startProxiedNode(t, rs, "B", 0)}
 	proxy := startProxy(t, "nginx", nodes...)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script, "https://"+proxy)
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
