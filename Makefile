@@ -7,12 +7,13 @@ BIN ?= bin
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# -buildvcs=true: stamp the commit (chatd -version) even where GOFLAGS turns it off.
 build: ## build chatd and chatbench into ./bin
-	$(GO) build -o $(BIN)/chatd ./cmd/chatd
+	$(GO) build -buildvcs=true -o $(BIN)/chatd ./cmd/chatd
 	$(GO) build -o $(BIN)/chatbench ./cmd/chatbench
 
 run: ## run one node on :8080 with the embedded broker
-	$(GO) run ./cmd/chatd
+	$(GO) run -buildvcs=true ./cmd/chatd
 
 test: ## the test suite (the README's test command)
 	$(GO) test ./...
@@ -29,7 +30,7 @@ fuzz: ## run each fuzz target for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzUTF8 -fuzztime 60s ./eventloop/
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./eventloop/
 
-ci: ## what CI runs (installs redis-server and chromium when missing)
+ci: ## what CI runs (installs redis-server, chromium, nginx, haproxy, podman when missing)
 	./.ci/run
 
 clean:

@@ -8,12 +8,17 @@ import (
 
 // AdminHandler serves /metrics, /healthz and /readyz over net/http, for an
 // admin listener apart from the main port (chatd -admin). The main port
-// answers the same paths.
+// answers the same paths, /metrics unless Config.NoMetricsOnMain.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			resp := s.serveHTTP(&eventloop.Request{Method: r.Method, Path: path})
+			var resp *eventloop.Response
+			if path == "/metrics" && (r.Method == "GET" || r.Method == "HEAD") {
+				resp = s.metricsResponse()
+			} else {
+				resp = s.serveHTTP(&eventloop.Request{Method: r.Method, Path: path})
+			}
 			w.Header().Set("Content-Type", resp.ContentType)
 			if resp.ContentType == "" {
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")

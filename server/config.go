@@ -95,8 +95,20 @@ type Config struct {
 
 	// AllowedOrigins lists the Origin values accepted for upgrades ("*": all).
 	// Zero: requests without Origin and those whose Origin host equals the
-	// Host header's host (any port).
+	// Host header's host (any port; X-Forwarded-Host from a trusted proxy
+	// stands for Host). That rule trusts Host, which DNS rebinding can
+	// forge: production sets this list.
 	AllowedOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-For / X-Real-IP name
+	// the client and whose X-Forwarded-Host names the host (see
+	// clientaddr.go). Zero: none; every peer is the client.
+	TrustedProxies []netip.Prefix
+	// MaxConnsPerIP bounds open WebSockets per client address (429). Zero:
+	// off (DefaultMaxConnsPerIP), since NAT and proxies share addresses.
+	MaxConnsPerIP int
+	// NoMetricsOnMain stops serving /metrics on the main port (404);
+	// AdminHandler still serves it. Zero: served.
+	NoMetricsOnMain bool
 
 	// Broker connects the node to the cluster. Required: cmd/chatd wires
 	// server/broker/memory (one node) or server/broker/redis.

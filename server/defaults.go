@@ -53,6 +53,9 @@ const (
 	DefaultDrainWindow       = 5 * time.Second                 // a draining node closes its clients spread over this window
 	DefaultWebSocketPaths    = "/,/ws"                         // paths that accept upgrades
 	DefaultAllowedOrigins    = ""                              // empty: same host (any port) or no Origin header; "*" allows all
+	DefaultTrustedProxies    = ""                              // CIDRs whose X-Forwarded-For/X-Real-IP/X-Forwarded-Host are believed; empty: none
+	DefaultMaxConnsPerIP     = 0                               // open WebSockets per client address; 0 = off (NAT and proxies share addresses)
+	DefaultMetricsOnMain     = "auto"                          // /metrics on the main port: auto = off when -admin is set, on otherwise
 	DefaultLogFormat         = "text"                          // log format: text or json
 	DefaultLogLevel          = "info"                          // log level: debug, info, warn or error (no per-message logs at info)
 	DefaultAdminAddr         = ""                              // separate listener for /metrics, /healthz, /readyz; empty: main port only

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -12,26 +14,58 @@ import (
 type handler Server
 
 // Upgrade accepts WebSocket upgrades on the WebSocket paths from allowed
-// origins.
+// origins, within the per-address connection limit.
 func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Response {
 	if r.Path != "/" && r.Path != "/ws" {
 		return &eventloop.Response{Status: 404, Body: []byte("no WebSocket endpoint at this path\n")}
 	}
-	if !h.originAllowed(r.Get("Origin"), r.Host) {
+	trust := proxyTrust(h.cfg.TrustedProxies)
+	if !h.originAllowed(r.Get("Origin"), trust.host(r)) {
 		h.metrics.originRefused()
+		h.logRefusal(r, "origin not allowed")
 		return &eventloop.Response{Status: 403, Body: []byte("origin not allowed\n")}
 	}
-	if slices.Contains(r.Protocols(), Subprotocol) {
+	claim := upgradeClaim{v2: slices.Contains(r.Protocols(), Subprotocol)}
+	if claim.v2 {
 		// Protocol v2; anything else, or nothing, is v1.
 		r.Subprotocol = Subprotocol
-		c.SetValue(v2Pending)
+	}
+	// Keep this check last: a counted connection is uncounted by Close,
+	// which only follows Open, which only follows an accepted upgrade.
+	if h.perIP != nil {
+		slot, ok := h.perIP.acquire(trust.clientAddr(r))
+		if !ok {
+			h.metrics.ipRefused()
+			h.logRefusal(r, "too many connections from this address")
+			// 429, not 503: this client is over its share; the node is not full.
+			return &eventloop.Response{Status: 429, Body: []byte("too many connections from this address\n")}
+		}
+		claim.ipSlot = slot
+	}
+	if claim != (upgradeClaim{}) {
+		c.SetValue(claim)
 	}
 	return nil
 }
 
-// v2Pending marks a connection accepted for protocol v2 between Upgrade and
-// Open.
-var v2Pending = new(int)
+// upgradeClaim is what Upgrade learned for Open: the protocol and the
+// per-address slot taken.
+type upgradeClaim struct {
+	v2     bool
+	ipSlot int32
+}
+
+// logRefusal logs a refused upgrade at debug level (a flood of refusals
+// must not flood the log; the metrics count them) with the client's address
+// as the trusted proxies report it, and the TCP peer's.
+func (h *handler) logRefusal(r *eventloop.Request, why string) {
+	log := h.cfg.Logger
+	if !log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	log.Debug("upgrade refused", "reason", why, "client", proxyTrust(h.cfg.TrustedProxies).clientAddr(r).String(),
+		"peer", r.RemoteAddr, "origin", r.Get("Origin"))
+}
 
 // originAllowed applies the origin policy (Config.AllowedOrigins). A request
 // without Origin is not from a browser and is always allowed: the policy
@@ -64,7 +98,8 @@ func (h *handler) HTTP(r *eventloop.Request) *eventloop.Response {
 // Open starts a connection's session: a v1 connection is greeted with its
 // user id at once; a v2 one hears nothing before its hello.
 func (h *handler) Open(c *eventloop.Conn) {
-	s := &session{srv: (*Server)(h), c: c, v2: c.Value() == v2Pending}
+	claim, _ := c.Value().(upgradeClaim)
+	s := &session{srv: (*Server)(h), c: c, v2: claim.v2, ipSlot: claim.ipSlot}
 	c.SetValue(s)
 	h.metrics.connected()
 	if !s.v2 {
@@ -85,5 +120,9 @@ func (h *handler) Close(c *eventloop.Conn, code eventloop.CloseCode) {
 	h.metrics.disconnected()
 	if s, ok := c.Value().(*session); ok {
 		s.disconnect()
+		if s.ipSlot != 0 {
+			h.perIP.release(s.ipSlot)
+			s.ipSlot = 0
+		}
 	}
 }

@@ -24,6 +24,7 @@ type metrics struct {
 	rateLimited    prometheus.Counter
 	rateAbuse      prometheus.Counter
 	originRefusals prometheus.Counter
+	ipRefusals     prometheus.Counter
 	errorReplies   *prometheus.CounterVec
 	unknownEvents  prometheus.Counter
 	typingDrops    prometheus.Counter
@@ -47,6 +48,7 @@ func newMetrics() *metrics {
 	m.rateLimited = counter("rate_limit_refusals_total", "Requests refused by the per-connection rate limit.")
 	m.rateAbuse = counter("rate_limit_closes_total", "Connections closed (1008) for sustained rate-limit abuse.")
 	m.originRefusals = counter("origin_refusals_total", "Upgrades refused (403) by the origin policy.")
+	m.ipRefusals = counter("conns_per_ip_refusals_total", "Upgrades refused (429) by the per-address connection limit.")
 	m.errorReplies = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chatd", Name: "error_replies_total",
 		Help: "Error replies sent to clients, by code."}, []string{"code"})
 	m.fanoutSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "chatd", Name: "fanout_size",
@@ -73,6 +75,7 @@ func (m *metrics) left()                     { m.leaves.Inc() }
 func (m *metrics) rateLimitedRefusal()       { m.rateLimited.Inc() }
 func (m *metrics) rateLimitClose()           { m.rateAbuse.Inc() }
 func (m *metrics) originRefused()            { m.originRefusals.Inc() }
+func (m *metrics) ipRefused()                { m.ipRefusals.Inc() }
 func (m *metrics) requestErrors(c ErrorCode) { m.errorReplies.WithLabelValues(string(c)).Inc() }
 func (m *metrics) fanout(localMembers int)   { m.fanoutSize.Observe(float64(localMembers)) }
 func (m *metrics) forwardedUnknown()         { m.unknownEvents.Inc() }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ type Server struct {
 	broker   broker.Broker
 	conns    *connIndex
 	roomList roomLister
+	perIP    *connsPerIP // Config.MaxConnsPerIP; nil when off
 	metrics  *metrics
 	base     time.Time
 	ready    atomic.Bool    // accepting clients (false before Start and while draining)
@@ -45,6 +47,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, broker: cfg.Broker, conns: newConnIndex(), metrics: newMetrics(), base: time.Now()}
 	s.roomList.srv = s
 	s.metrics.reg.MustRegister(transportCollector{s})
+	s.perIP = newPerIPLimit(cfg.MaxConnsPerIP, s.metrics)
 	if c, ok := cfg.Broker.(prometheus.Collector); ok {
 		// A broker with metrics of its own (the Redis broker's round trips,
 		// outages, ...).
@@ -76,7 +79,8 @@ func (s *Server) Start() error {
 		PingRate:              s.cfg.PingRate,
 		PingBurst:             s.cfg.PingBurst,
 		MaxPendingPerIP:       s.cfg.MaxPendingPerIP,
-		PendingExemptPeers:    s.cfg.PendingExemptPeers,
+		// A trusted proxy brings many clients' handshakes from one address.
+		PendingExemptPeers: slices.Concat(s.cfg.PendingExemptPeers, s.cfg.TrustedProxies),
 	})
 	if err != nil {
 		return err

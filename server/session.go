@@ -37,6 +37,9 @@ type session struct {
 	hello   bool   // v2: hello succeeded
 	busy    bool
 	closed  bool
+	// ipSlot is the connection's entry in Server.perIP (0: not counted).
+	// Last, so that it sits in the padding after the bools.
+	ipSlot int32
 }
 
 // membership is a session's place in one room.

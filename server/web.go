@@ -29,8 +29,9 @@ func (s *Server) serveHTTP(r *eventloop.Request) *eventloop.Response {
 		}
 		return &eventloop.Response{Status: 503, Body: []byte("not ready\n")}
 	case "/metrics":
-		return &eventloop.Response{Status: 200, ContentType: "text/plain; version=0.0.4; charset=utf-8",
-			Body: s.metricsText()}
+		if !s.cfg.NoMetricsOnMain {
+			return s.metricsResponse()
+		}
 	case "/", "/index.html":
 		return staticFile("index.html")
 	}
@@ -41,6 +42,12 @@ func (s *Server) serveHTTP(r *eventloop.Request) *eventloop.Response {
 		}
 	}
 	return &eventloop.Response{Status: 404, Body: []byte("not found\n")}
+}
+
+// metricsResponse is /metrics in the Prometheus text format.
+func (s *Server) metricsResponse() *eventloop.Response {
+	return &eventloop.Response{Status: 200, ContentType: "text/plain; version=0.0.4; charset=utf-8",
+		Body: s.metricsText()}
 }
 
 // staticFile returns an embedded file, or nil.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -14,9 +15,6 @@ import (
 
 	"github.com/chatd/chatd/server"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // options are the parsed command line.
 type options struct {
@@ -29,7 +27,10 @@ type options struct {
 	drainWindow     time.Duration
 	adminAddr       string
 	pprof           bool
+	metricsOnMain   string
 	redis           *redisFlags
+	// warnings are logged once the logger exists (see warnings.go).
+	warnings []string
 }
 
 // flagGroups orders -help: every flag belongs to exactly one group.
@@ -37,7 +38,8 @@ var flagGroups = []struct {
 	title string
 	names []string
 }{
-	{"Listener", []string{"addr", "loops", "reuseport", "max-conns", "max-tcp-conns", "allowed-origins"}},
+	{"Listener", []string{"addr", "loops", "reuseport", "max-conns", "max-tcp-conns", "max-conns-per-ip", "allowed-origins",
+		"trusted-proxies"}},
 	{"Limits (per connection)", []string{"max-message-bytes", "max-header-bytes", "max-outbound-bytes",
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
 		"close-timeout", "room-list-max", "room-list-interval", "room-list-refresh", "max-rooms-per-conn",
@@ -47,12 +49,12 @@ var flagGroups = []struct {
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
-	{"Operations", []string{"admin", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
+	{"Operations", []string{"admin", "metrics-on-main", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
 }
 
 // rawFlags are flag values that need parsing after the flag package.
 type rawFlags struct {
-	addr, origins, level *string
+	addr, origins, level, proxies *string
 }
 
 // newFlagSet registers every flag of chatd on a new FlagSet, bound to o.
@@ -66,7 +68,9 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.BoolVar(&c.ReusePort, "reuseport", false, "set SO_REUSEPORT so several nodes can share the port")
 	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets per node (0: unlimited); more get 503")
 	fs.IntVar(&c.MaxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "TCP connections per node, handshakes included; more get 503 at once (0: file limit minus 256 minus 4 per loop)")
-	r.origins = fs.String("allowed-origins", server.DefaultAllowedOrigins, "comma-separated Origin values allowed to upgrade, or * for all (empty: same host, any port)")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", server.DefaultMaxConnsPerIP, "open WebSockets per client address (0: off; NAT and proxies share addresses); more get 429")
+	r.origins = fs.String("allowed-origins", server.DefaultAllowedOrigins, "comma-separated Origin values allowed to upgrade, or * for all (empty: same host, any port; set it in production)")
+	r.proxies = fs.String("trusted-proxies", server.DefaultTrustedProxies, "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Host are believed (empty: none)")
 
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest inbound message; larger closes 1009")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", server.DefaultMaxHeaderBytes, "largest upgrade request head; larger gets 431")
@@ -95,21 +99,23 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	o.redis = addRedisFlags(fs)
 
-	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (they are always on the main port too)")
+	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (/healthz and /readyz stay on the main port)")
+	fs.StringVar(&o.metricsOnMain, "metrics-on-main", server.DefaultMetricsOnMain, "serve /metrics on the main port: on, off, or auto (off when -admin is set)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's /debug/pprof on the -admin listener (keep it private)")
 	fs.DurationVar(&o.drainWindow, "drain-window", server.DefaultDrainWindow, "on SIGTERM, close clients spread over this window (0: at once)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "graceful stop gives up after this (must exceed -drain-window)")
 	fs.StringVar(&o.logFormat, "log-format", server.DefaultLogFormat, "log format: text or json")
 	r.level = fs.String("log-level", server.DefaultLogLevel, "log level: debug, info, warn, error")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	fs.BoolVar(&o.help, "help", false, "show this help and exit")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit (flag only, never from the environment)")
+	fs.BoolVar(&o.help, "help", false, "show this help and exit (flag only, never from the environment)")
 
 	return fs, r
 }
 
-// parseFlags parses args; every flag may also come from the environment
-// variable CHATD_<NAME> (upper case, dashes as underscores), and the
-// reference app's PORT sets the listen port. Flags win over the environment.
+// parseFlags parses args; every flag but -help and -version may also come
+// from the environment variable CHATD_<NAME> (upper case, dashes as
+// underscores), and the reference app's PORT sets the listen port. Flags win
+// over the environment.
 func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	o := &options{}
 	fs, raw := newFlagSet(o)
@@ -132,7 +138,11 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
-		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
+		if v := getenv(env); v != "" && flagOnly[f.Name] {
+			// A service whose environment file says CHATD_VERSION=1 must
+			// still serve, not print and exit 0.
+			o.warnings = append(o.warnings, fmt.Sprintf("%s is ignored: -%s is a command-line flag only", env, f.Name))
+		} else if v != "" && !set[f.Name] && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
 			}
@@ -152,6 +162,11 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 		host, _, _ := net.SplitHostPort(c.Addr)
 		c.Addr = net.JoinHostPort(host, p)
 	}
+	proxies, err := parsePrefixes(*raw.proxies)
+	if err != nil {
+		return nil, fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	c.TrustedProxies = proxies
 	if *raw.origins != "" {
 		for _, o := range strings.Split(*raw.origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {
@@ -159,7 +174,41 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 			}
 		}
 	}
-	return o, o.check(*raw.level)
+	if err := o.check(*raw.level); err != nil {
+		return nil, err
+	}
+	c.NoMetricsOnMain = o.metricsOnMain == "off" || (o.metricsOnMain == "auto" && o.adminAddr != "")
+	o.warnings = append(o.warnings, configWarnings(o)...)
+	return o, nil
+}
+
+// flagOnly are the flags never read from the environment.
+var flagOnly = map[string]bool{"help": true, "version": true}
+
+// parsePrefixes parses a comma-separated list of CIDRs and bare addresses
+// (a bare address is a prefix of its full length).
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR nor an IP address", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // check validates values the flag package cannot.
@@ -204,6 +253,10 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-typing-interval must not be negative")
 	case c.RoomListInterval < 0 || c.RoomListRefresh < 0:
 		return fmt.Errorf("-room-list-interval and -room-list-refresh must not be negative")
+	case c.MaxConnsPerIP < 0:
+		return fmt.Errorf("-max-conns-per-ip must not be negative")
+	case o.metricsOnMain != "auto" && o.metricsOnMain != "on" && o.metricsOnMain != "off":
+		return fmt.Errorf("-metrics-on-main %q: want auto, on or off", o.metricsOnMain)
 	case c.RateLimit > 0 && c.RateBurst < 1:
 		return fmt.Errorf("-rate-burst must be at least 1")
 	case c.HandshakeTimeout <= 0 || c.PingInterval <= 0 || c.IdleTimeout <= 0 || c.CloseTimeout <= 0:
@@ -232,7 +285,7 @@ func envName(flagName string) string {
 func printHelp(w io.Writer) {
 	fs, _ := newFlagSet(&options{})
 	fmt.Fprint(w, "Usage: chatd [flags]\n\nA WebSocket chat node. Without -redis it runs alone on an embedded broker.\n"+
-		"Every flag can also be set with CHATD_<FLAG> (e.g. CHATD_LOOPS=4); PORT sets the port,\n"+
+		"Every flag but -help and -version can also be set with CHATD_<FLAG> (e.g. CHATD_LOOPS=4); PORT sets the port,\n"+
 		"REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD) the Redis server.\n"+
 		"Signals: SIGTERM/SIGINT drain gracefully (a second one exits at once); SIGUSR1 logs the heap after a GC.\n")
 	for _, g := range flagGroups {
@@ -243,7 +296,11 @@ func printHelp(w io.Writer) {
 			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "0s" {
 				def = " (default " + f.DefValue + ")"
 			}
-			fmt.Fprintf(w, "  -%s\n      %s%s [%s]\n", f.Name, f.Usage, def, envName(f.Name))
+			env := " [" + envName(f.Name) + "]"
+			if flagOnly[f.Name] {
+				env = ""
+			}
+			fmt.Fprintf(w, "  -%s\n      %s%s%s\n", f.Name, f.Usage, def, env)
 		}
 	}
 }

@@ -35,15 +35,23 @@ func run(args []string) int {
 		printHelp(os.Stdout)
 		return 0
 	case opts.version:
-		fmt.Println("chatd", version, runtime.Version())
+		fmt.Println(versionString())
 		return 0
 	}
 	log := newLogger(opts.logFormat, opts.logLevel)
+	log.Info("chatd starting", "version", versionString())
+	for _, w := range opts.warnings {
+		log.Warn(w)
+	}
 	cfg := opts.cfg
 	if cfg.Loops == 0 {
 		cfg.Loops = runtime.NumCPU()
 	}
 	reserveProcs(cfg.Loops, log)
+	// Catch signals before listening: a SIGTERM that arrives once the port
+	// is open drains (at once), instead of killing the process undrained.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	cfg.Logger = log
 	b, err := opts.redis.broker(&cfg, log)
 	if err != nil {
@@ -80,8 +88,6 @@ func run(args []string) int {
 		log.Info("admin listening", "addr", opts.adminAddr)
 	}
 
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	var s os.Signal
 	for s = range sig {
 		if s != syscall.SIGUSR1 {

@@ -1,5 +1,5 @@
 // chatd web client: plain JS, no build step, no network resources besides our own /ws.
-// Wire protocol: DESIGN.md §3. All user-supplied text goes through textContent, never innerHTML.
+// Wire protocol: v1, as README.md's "Protocol" section describes it. All user-supplied text goes through textContent, never innerHTML.
 'use strict';
 
 (function () {
