@@ -89,13 +89,13 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	r := b.rooms[ev.Room]
 	if r == nil {
 		// The room emptied (e.g. the last member's leave is being announced,
-		// or a server API message to a room without members): nobody is
-		// left to deliver to, and nobody to keep an order for.
+		// or a server API message to a room without members): the order of
+		// stores and Syncs is kept by the broker's lock instead.
 		if ev.Store {
 			ev.Delivered, _ = b.store(ev)
 		}
-		b.mu.Unlock()
 		b.r.Deliver(ev)
+		b.mu.Unlock()
 		if done != nil {
 			done(ev.Delivered.Offset, nil)
 		}
@@ -115,16 +115,21 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	}
 }
 
-// Sync implements broker.Broker: under the room's publish lock, nothing is
-// delivered between the history read and fn.
+// Sync implements broker.Broker: under the room's publish lock (or the
+// broker's, for a room without members), nothing is delivered between the
+// history read and fn.
 func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.HistoryResult, error)) {
 	b.mu.Lock()
 	r := b.rooms[room]
-	b.mu.Unlock()
-	if r != nil {
-		r.pubMu.Lock()
-		defer r.pubMu.Unlock()
+	if r == nil {
+		res := b.read(room, q)
+		fn(res, nil)
+		b.mu.Unlock()
+		return
 	}
+	b.mu.Unlock()
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
 	b.mu.Lock()
 	res := b.read(room, q)
 	b.mu.Unlock()

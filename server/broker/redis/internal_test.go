@@ -138,3 +138,25 @@ type refusedError struct{}
 func (*refusedError) Error() string { return "refused" }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// storedPosition reads exactly what the store script appends, and nothing
+// else.
+func TestStoredPosition(t *testing.T) {
+	for _, tc := range []struct {
+		p    string
+		pos  broker.Position
+		isOK bool
+	}{
+		{`{"type":"message","content":"x","origin":"n","offset":12,"epoch":"ab1"}`, broker.Position{Epoch: "ab1", Offset: 12}, true},
+		{`{"type":"message","content":",\"offset\":7,\"epoch\":\"fake\"}"}`, broker.Position{}, false},
+		{`{"type":"userLeft","username":"a","userId":"u","memberCount":1,"origin":"n"}`, broker.Position{}, false},
+		{`{"type":"message","offset":0,"epoch":"e"}`, broker.Position{}, false},
+		{`{"type":"message","offset":x,"epoch":"e"}`, broker.Position{}, false},
+		{`{"offset":3,"epoch":"e\"}`, broker.Position{}, false},
+	} {
+		pos, ok := storedPosition(tc.p)
+		if ok != tc.isOK || pos != tc.pos {
+			t.Errorf("%s: %+v %v, want %+v %v", tc.p, pos, ok, tc.pos, tc.isOK)
+		}
+	}
+}

@@ -30,10 +30,11 @@ import (
 
 // Server is one private Redis.
 type Server struct {
-	t    testing.TB
-	port int
-	dir  string
-	bin  string
+	t       testing.TB
+	port    int
+	dir     string
+	bin     string
+	persist bool
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -51,8 +52,17 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-// Start starts a private Redis for t; it stops when t ends.
-func Start(t testing.TB) *Server {
+// Start starts a private Redis for t; it stops when t ends. It keeps no
+// data across a restart.
+func Start(t testing.TB) *Server { return start(t, false) }
+
+// StartPersistent starts a private Redis that keeps its data across Kill and
+// Restart (append-only file, fsync on every write), like a production Redis
+// with appendonly yes. With the miniredis fallback, data survives a restart
+// too.
+func StartPersistent(t testing.TB) *Server { return start(t, true) }
+
+func start(t testing.TB, persist bool) *Server {
 	t.Helper()
 	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
 	bin, err := exec.LookPath("redis-server")
@@ -64,7 +74,7 @@ func Start(t testing.TB) *Server {
 		m := miniredis.RunT(t)
 		return &Server{t: t, mini: m, miniAddr: m.Addr()}
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), persist: persist}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		s.port = freePort(t)
@@ -122,8 +132,8 @@ func (s *Server) Kill() {
 	s.cmd = nil
 }
 
-// Restart starts the server again on the same port, with empty data (there
-// is no persistence), and waits until it answers.
+// Restart starts the server again on the same port, and waits until it
+// answers: with empty data, unless it was started with StartPersistent.
 func (s *Server) Restart() {
 	s.t.Helper()
 	if s.mini != nil {
@@ -155,8 +165,12 @@ func (s *Server) start() error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", s.dir, "--protected-mode", "no")
+	aof := []string{"--appendonly", "no"}
+	if s.persist {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	cmd := exec.Command(s.bin, append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "",
+		"--dir", s.dir, "--protected-mode", "no"}, aof...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return err
