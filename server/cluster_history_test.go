@@ -300,4 +300,3 @@ func TestClusterHistoryFaults(t *testing.T) {
 		})
 	}
 }
-
