@@ -300,3 +300,11 @@ func TestClusterHistoryFaults(t *testing.T) {
 		})
 	}
 }
+
+// Recovery works across nodes: the client comes back on another node than
+// the publisher's.
+func TestClusterRecovery(t *testing.T) {
+	rs := redistest.Start(t)
+	nodes := startCluster(t, rs, 2, func(o *redisbroker.Options) { o.HistorySize = 100 })
+	checkRecovery(t, nodes[0].srv.Addr(), nodes[1].srv.Addr(), 100)
+}

@@ -37,7 +37,7 @@ func addRedisFlags(fs *flag.FlagSet) *redisFlags {
 	fs.DurationVar(&r.heartbeatInterval, "heartbeat-interval", server.DefaultHeartbeatInterval, "cluster mode: heartbeat refresh and dead-node check period")
 	fs.DurationVar(&r.heartbeatTTL, "heartbeat-ttl", server.DefaultHeartbeatTTL, "cluster mode: a crashed node's members are removed at most this long after its last heartbeat (at least twice -heartbeat-interval)")
 	fs.DurationVar(&r.subscribeLinger, "subscribe-linger", server.DefaultSubscribeLinger, "cluster mode: keep a room subscribed this long after its last local member left")
-	fs.IntVar(&r.historySize, "history-size", server.DefaultHistorySize, "stored messages kept per room (the newest)")
+	fs.IntVar(&r.historySize, "history-size", server.DefaultHistorySize, "stored messages kept per room (the newest); -1: no history (nothing stored, no recovery)")
 	fs.DurationVar(&r.historyAge, "history-age", server.DefaultHistoryAge, "stored messages older than this are gone; an idle room's history expires after it")
 	fs.IntVar(&r.historyMaxBytes, "history-max-bytes", server.DefaultHistoryMaxBytes, "without Redis: bytes of history per node; past it the least recently written rooms lose theirs")
 	return r
@@ -71,8 +71,8 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 		}
 	}
 	switch {
-	case r.historySize < 1:
-		return fmt.Errorf("-history-size must be at least 1")
+	case r.historySize < -1 || r.historySize == 0:
+		return fmt.Errorf("-history-size must be at least 1, or -1 for no history")
 	case r.historyAge < time.Second:
 		return fmt.Errorf("-history-age must be at least 1s")
 	case r.historyMaxBytes < 1<<20:

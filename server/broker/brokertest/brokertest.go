@@ -697,3 +697,19 @@ func historyReads(t *testing.T, c Cluster) {
 		}
 	}
 }
+
+// RunNoHistory checks a broker configured without history: stored events
+// get no offset, carry none, and a Sync finds nothing to recover.
+func RunNoHistory(t *testing.T, b broker.Broker, r *Receiver) {
+	subscribe(t, b, "n")
+	if off := store(t, b, "n", body(1)); off != 0 {
+		t.Fatalf("offset %d without history", off)
+	}
+	if got := r.Wait(t, "n", 1); got[0].Pos != (broker.Position{}) {
+		t.Fatalf("delivered with a position: %+v", got[0])
+	}
+	h := syncCall(t, b, nil, "n", broker.HistoryQuery{Since: &broker.Position{Epoch: "e", Offset: 1}, Limit: 5})
+	if h.Recovered || len(h.Messages) != 0 || h.Offset != 0 {
+		t.Fatalf("sync without history: %+v", h)
+	}
+}

@@ -31,8 +31,8 @@ type Broker struct {
 // Options configures a Broker. Every zero field takes the default of the
 // same name in server/broker/defaults.go.
 type Options struct {
-	// HistorySize is the stored messages kept per room. Zero:
-	// broker.DefaultHistorySize.
+	// HistorySize is the stored messages kept per room; negative: no history
+	// (nothing stored, recoveries fail). Zero: broker.DefaultHistorySize.
 	HistorySize int
 	// HistoryAge is how long a stored message is kept. Zero:
 	// broker.DefaultHistoryAge.
@@ -58,7 +58,7 @@ type member struct {
 
 // New returns an empty Broker.
 func New(o Options) *Broker {
-	if o.HistorySize <= 0 {
+	if o.HistorySize == 0 {
 		o.HistorySize = broker.DefaultHistorySize
 	}
 	if o.HistoryAge <= 0 {
@@ -91,7 +91,7 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 		// The room emptied (e.g. the last member's leave is being announced,
 		// or a server API message to a room without members): the order of
 		// stores and Syncs is kept by the broker's lock instead.
-		if ev.Store {
+		if ev.Store && b.opt.HistorySize > 0 {
 			ev.Delivered, _ = b.store(ev)
 		}
 		b.r.Deliver(ev)
@@ -103,7 +103,7 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	}
 	b.mu.Unlock()
 	r.pubMu.Lock()
-	if ev.Store {
+	if ev.Store && b.opt.HistorySize > 0 {
 		b.mu.Lock()
 		ev.Delivered, _ = b.store(ev)
 		b.mu.Unlock()

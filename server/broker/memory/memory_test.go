@@ -26,3 +26,12 @@ func TestContract(t *testing.T) {
 		}}
 	})
 }
+
+func TestNoHistory(t *testing.T) {
+	b := memory.New(memory.Options{HistorySize: -1})
+	r := brokertest.NewReceiver()
+	if err := b.Start(r); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.RunNoHistory(t, b, r)
+}

@@ -35,3 +35,18 @@ func TestContract(t *testing.T) {
 		}}
 	})
 }
+
+func TestNoHistory(t *testing.T) {
+	rs := redistest.Start(t)
+	b, err := redis.New(redis.Options{URL: rs.URL(), NodeID: "n", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HistorySize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := brokertest.NewReceiver()
+	if err := b.Start(r); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	brokertest.RunNoHistory(t, b, r)
+}

@@ -54,8 +54,8 @@ type Options struct {
 	PublishQueue int
 	// StateQueue bounds joins and leaves waiting for Redis. Zero: broker.DefaultStateQueue.
 	StateQueue int
-	// HistorySize is the stored messages kept per room. Zero:
-	// broker.DefaultHistorySize.
+	// HistorySize is the stored messages kept per room; negative: no history
+	// (nothing stored, recoveries fail). Zero: broker.DefaultHistorySize.
 	HistorySize int
 	// HistoryAge is how long a stored message is kept; a room's history
 	// expires this long after its last stored message. Zero:

@@ -33,8 +33,8 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 		b.publishFailed(done, unavailable("redis unreachable", nil))
 		return
 	}
-	it := pubItem{room: ev.Room, payload: envelopeOf(ev.Body, ev.Exclude, b.origin, ev.Conn), store: ev.Store,
-		done: done}
+	it := pubItem{room: ev.Room, payload: envelopeOf(ev.Body, ev.Exclude, b.origin, ev.Conn),
+		store: ev.Store && b.opt.HistorySize > 0, done: done}
 	b.inflight.Add(1)
 	select {
 	case b.pubq <- it:
