@@ -96,7 +96,7 @@ func BenchmarkFanoutLoop(b *testing.B) {
 			conns := make([]*Conn, members)
 			nulls := make([]nullConn, members)
 			for i := range conns {
-				conns[i] = &Conn{gc: &nulls[i], loop: l, state: stateOpen, group: -1}
+				conns[i] = &Conn{gc: &nulls[i], loop: l, state: stateOpen}
 				l.addConn(conns[i])
 			}
 			set := e.NewConnSet(conns)

@@ -34,7 +34,6 @@ type Conn struct {
 	timer  int64 // open: last ping sent; closing: when our close frame left
 	seen   int32 // bytes at the head of the inbound buffer already counted in BytesIn (handshake: and searched for the head's end)
 	slot   int32 // index in loop.conns
-	group  int32 // index kept for the group registry (see SetGroupIndex)
 	pHead  int32 // first pending frame in loop.pend, when dirty
 	pTail  int32 // last pending frame in loop.pend, when dirty
 	pBytes int32 // bytes pending in loop.pend
@@ -57,14 +56,6 @@ func (c *Conn) Value() any { return c.value }
 
 // SetValue stores the handler's per-connection state. Loop only.
 func (c *Conn) SetValue(v any) { c.value = v }
-
-// GroupIndex returns the index stored by SetGroupIndex. Loop only.
-func (c *Conn) GroupIndex() int32 { return c.group }
-
-// SetGroupIndex stores the connection's position in the one group (e.g. a
-// room's member list on this loop) that owns it, so that leaving is O(1).
-// Loop only.
-func (c *Conn) SetGroupIndex(i int32) { c.group = i }
 
 // Open reports whether the connection is an open WebSocket (not closing).
 // Loop only.

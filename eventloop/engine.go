@@ -184,7 +184,7 @@ func (e *Engine) loopOf(gl gnet.EventLoop) *loop {
 // OnOpen registers a new TCP connection; it becomes a WebSocket in OnTraffic.
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := e.loopOf(gc.EventLoop())
-	c := &Conn{gc: gc, loop: l, since: e.now(), group: -1}
+	c := &Conn{gc: gc, loop: l, since: e.now()}
 	gc.SetContext(c)
 	l.addConn(c)
 	e.stats.accepted.Add(1)
