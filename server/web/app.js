@@ -41,7 +41,7 @@ const TYPING_SHOW_MS = 5000;       // someone else's "is typing" lasts this long
 const ERROR_SHOW_MS = 8000;
 const MAX_ERRORS_SHOWN = 4;
 const ROOM_LIST_PAGE = 50;
-const RATE_RETRY_MS = 1100;        // the server's rate limit refills per second
+const RATE_RETRY_MS = 1100;        // rate limits refill per second (requests, the room list)
 const MAX_RATE_RETRIES = 5;
 // Larger messages would make the server close the socket (-max-message-bytes, 64 KiB).
 const MAX_CONTENT_BYTES = 60000;
@@ -126,21 +126,13 @@ async function joinRoom(room) {
   room.joinPending = true;
   room.state = 'joining';
   renderEntry(room);
+  const rejoin = room.epoch !== null;
   try {
-    for (let tries = 0; ; tries++) {
-      const rejoin = room.epoch !== null;
-      try {
-        onJoined(room, await conn.call(room.joinRequest()), rejoin);
-        return true;
-      } catch (err) {
-        if (err.code === 'rate_limited' && tries < MAX_RATE_RETRIES && conn.isReady) {
-          await sleep(RATE_RETRY_MS);
-          if (rooms.get(room.id) === room && conn.isReady) continue;
-        }
-        if (err.code !== 'disconnected') joinFailed(room, err);
-        return false;
-      }
-    }
+    onJoined(room, await callPatiently(room.joinRequest()), rejoin);
+    return true;
+  } catch (err) {
+    if (err.code !== 'disconnected') joinFailed(room, err);
+    return false;
   } finally {
     room.joinPending = false;
   }
@@ -479,7 +471,7 @@ async function loadRoomList(fresh) {
   browse.loading = true;
   ui.roomListStatus.textContent = 'Loading…';
   try {
-    const ok = await conn.call(req);
+    const ok = await callPatiently(req);
     if (fresh) clear(ui.roomList);
     for (const r of Array.isArray(ok.rooms) ? ok.rooms : []) ui.roomList.appendChild(roomListItem(r));
     browse.next = typeof ok.next === 'string' && ok.next ? ok.next : null;
@@ -488,10 +480,25 @@ async function loadRoomList(fresh) {
     ui.roomListStatus.textContent = n ? `${n}${browse.next ? '+' : ''} ${n === 1 ? 'room' : 'rooms'}`
       : browse.prefix ? 'No room id starts with that' : 'No rooms yet';
   } catch (err) {
-    ui.roomListStatus.textContent = err.code === 'rate_limited'
-      ? 'Asked too often: try again in a second' : `${err.message || 'Error'} (${err.code})`;
+    ui.roomListStatus.textContent = `${err.message || 'Error'} (${err.code})`;
   } finally {
     browse.loading = false;
+  }
+}
+
+// callPatiently retries a request the server refused as too frequent (the room list may be asked
+// for about once a second), a few times, a second apart.
+// A retry never crosses a reconnect: the new connection's own re-join covers it.
+async function callPatiently(req) {
+  const session = conn.session;
+  for (let tries = 0; ; tries++) {
+    try {
+      return await conn.call(req);
+    } catch (err) {
+      if (err.code !== 'rate_limited' || tries >= MAX_RATE_RETRIES) throw err;
+      await sleep(RATE_RETRY_MS);
+      if (conn.session !== session || !conn.isReady) throw { code: 'disconnected', message: 'Connection lost' };
+    }
   }
 }
 

@@ -40,6 +40,7 @@ export class Connection {
     this.attempt = 0;
     this.timer = null;
     this.ready = false;       // hello answered ok on the current socket
+    this.session = 0;         // counts good connections, so callers can tell one from the next
     this.readyAt = 0;
     this.everReady = false;   // distinguishes "connecting" from "reconnecting"
     this.state = 'disconnected';
@@ -139,6 +140,7 @@ export class Connection {
     }
     if (this.ws !== ws) return;
     this.ready = true;
+    this.session++;
     this.readyAt = Date.now();
     this.everReady = true;
     this.setState('connected');
