@@ -25,6 +25,10 @@ import (
 //     list; then this test stops the node and starts it again on the same
 //     port when the script asks, and both pages reconnect and re-join every
 //     room; then one page's socket is cut while messages are sent.
+//   - contract: scripts/browser/client-contract.mjs, the client against a
+//     scripted v2 server inside the page (history paging, recovery with
+//     since, resync, tokens, room list paging), so the client's side of
+//     what the server is still growing is tested today.
 //
 // It needs node, /usr/bin/chromium (or $CHROMIUM) and `npm ci` in
 // scripts/browser. Without them it skips, unless CHATD_REQUIRE_BROWSER=1
@@ -38,6 +42,10 @@ func TestWebClientInChromium(t *testing.T) {
 		n := startRestartable(t, freshRoomLists)
 		runBrowserScript(t, filepath.Join(dir, "chat-e2e.mjs"), chromium, "http://"+n.addr,
 			map[string]func() error{"stop": n.stop, "start": n.start})
+	})
+	t.Run("contract", func(t *testing.T) {
+		s := startServer(t, nil) // serves the page; the page's WebSocket is answered by the script
+		runBrowserScript(t, filepath.Join(dir, "client-contract.mjs"), chromium, "http://"+s.Addr(), nil)
 	})
 }
 
