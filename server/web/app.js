@@ -145,8 +145,11 @@ function onJoined(room, ok, rejoin) {
     return;
   }
   room.state = 'joined';
-  pinned(room, () => room.applyJoin(ok, rejoin));
+  const added = pinned(room, () => room.applyJoin(ok, rejoin));
+  // What a re-join recovered is news; the history shown on a first join is not.
+  if (rejoin && room !== active) room.unread += added;
   renderEntry(room);
+  renderTitle();
   if (room === active) {
     requestPresence(room);
     renderRoom();
