@@ -15,7 +15,7 @@
 //   #browseRooms                   opens #roomBrowser and only then asks the server for rooms;
 //                                  #roomPrefix + #roomFilterGo filter, #moreRooms pages,
 //                                  #roomList li[data-room-id] button joins
-//   #currentRoom, #memberCount[data-count], #leave
+//   #currentRoom, #memberCount (the number; also data-count), #leave
 //   #members li[data-user-id]      the current room's members
 //   #messages > ol.log[data-room-id]  the current room only: li.msg[data-user-id][data-offset]
 //                                  (.sender, .content, .time; .own, .pending, .failed),
@@ -33,8 +33,9 @@ const ui = {};
 for (const id of ['status', 'me', 'signOut', 'menuToggle', 'loginForm', 'username', 'token',
   'loginError', 'connect', 'sidebar', 'joinedRooms', 'noRooms', 'joinForm', 'roomId', 'roomName',
   'browseRooms', 'roomBrowser', 'roomFilter', 'roomPrefix', 'roomListStatus', 'roomList',
-  'moreRooms', 'currentRoom', 'memberCount', 'membersToggle', 'leave', 'emptyChat', 'messages',
-  'typing', 'sendForm', 'message', 'send', 'members', 'errors', 'scrim']) ui[id] = $(id);
+  'moreRooms', 'currentRoom', 'memberCount', 'memberCountBox', 'memberCountUnit', 'membersToggle',
+  'leave', 'emptyChat', 'messages', 'typing', 'sendForm', 'message', 'send', 'members', 'errors',
+  'scrim']) ui[id] = $(id);
 
 const TYPING_SEND_EVERY_MS = 1000; // tell the room at most this often while the user types
 const TYPING_SHOW_MS = 5000;       // someone else's "is typing" lasts this long without news
@@ -58,8 +59,9 @@ const conn = new Connection(defaultURL(), { onState, onReady, onPush, onFatal })
 
 // ---- connection events ----------------------------------------------------------------------
 
-const STATE_TEXT = { disconnected: 'Offline', connecting: 'Connecting…', connected: 'Connected',
-  reconnecting: 'Reconnecting…' };
+// Lower case, as the v1 page had it: scripts that waited for the text "connected" keep working.
+const STATE_TEXT = { disconnected: 'offline', connecting: 'connecting…', connected: 'connected',
+  reconnecting: 'reconnecting…' };
 
 function onState(state, detail) {
   ui.status.dataset.state = state;
@@ -399,8 +401,9 @@ function renderRoom() {
   ui.messages.hidden = !room;
   const n = room ? room.memberCount : 0;
   ui.memberCount.dataset.count = String(n);
-  ui.memberCount.textContent = `${n} ${n === 1 ? 'member' : 'members'}`;
-  ui.memberCount.hidden = !room;
+  ui.memberCount.textContent = String(n); // the number alone, as on the v1 page
+  ui.memberCountUnit.textContent = n === 1 ? 'member' : 'members';
+  ui.memberCountBox.hidden = !room;
   ui.leave.disabled = !room;
   const canSend = !!room && room.state === 'joined' && conn.isReady;
   ui.message.disabled = ui.send.disabled = !canSend;
