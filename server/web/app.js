@@ -345,6 +345,9 @@ function showRoom(room) {
     active.scrollTop = atBottom ? null : box.scrollTop;
   }
   active = room;
+  // A switched-in room is not news: keep screen readers from reading its whole log out.
+  ui.messages.setAttribute('aria-live', 'off');
+  setTimeout(() => ui.messages.setAttribute('aria-live', 'polite'), 0);
   clear(ui.messages);
   if (room) {
     ui.messages.appendChild(room.log);
