@@ -347,7 +347,7 @@ function showRoom(room) {
   active = room;
   // A switched-in room is not news: keep screen readers from reading its whole log out.
   ui.messages.setAttribute('aria-live', 'off');
-  setTimeout(() => ui.messages.setAttribute('aria-live', 'polite'), 0);
+  setTimeout(() => ui.messages.setAttribute('aria-live', 'polite'), 100);
   clear(ui.messages);
   if (room) {
     ui.messages.appendChild(room.log);
