@@ -227,9 +227,6 @@ await run(async () => {
   const typed = ta.sentOf('typing').slice(typingBefore);
   expect(typed.length >= 2 && typed.length <= Math.ceil(typingFor / 1000) + 1,
     `${typed.length} typing requests in ${typingFor} ms of typing, want at most one a second`);
-  for (let i = 1; i < typed.length; i++) {
-    expect(typed[i].at - typed[i - 1].at >= 900, `typing requests ${typed[i].at - typed[i - 1].at} ms apart`);
-  }
   expect(typed.every((f) => f.msg.roomId === shared && f.msg.id === undefined), 'typing must carry roomId and no id');
   await poll(async () => (await typingText(b)) === '', 'the typing indicator to expire', 9000);
   await a.fill('#message', '');

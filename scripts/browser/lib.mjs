@@ -99,7 +99,7 @@ async function cleanup() {
 // run runs a scenario under an overall timeout; on failure it names the step, takes
 // screenshots of every page and exits non-zero.
 export async function run(scenario) {
-  const overallMs = Number(process.env.E2E_TIMEOUT_MS || 60000);
+  const overallMs = Number(process.env.E2E_TIMEOUT_MS || 80000); // under the Go test's 90 s
   let timer;
   const overall = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`overall timeout of ${overallMs} ms`)), overallMs);
