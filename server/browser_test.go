@@ -157,7 +157,7 @@ func (n *restartable) start() error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		cfg := server.Config{Addr: n.addr, Loops: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Broker: memory.New()}
+			Broker: memory.New(memory.Options{})}
 		if n.mod != nil {
 			n.mod(&cfg)
 		}

@@ -118,8 +118,20 @@ export class Room {
     if (offset > this.lastOffset) this.lastOffset = offset;
   }
 
+  // adoptEpoch follows the epoch a message push carries: a room joined before it had any history
+  // learns its epoch from its first messages (so that a later `since` names it), and a new epoch
+  // under a joined room (the server lost its history) restarts the numbering: offsets seen in the
+  // old one say nothing about the new one.
+  adoptEpoch(m) {
+    const e = typeof m.epoch === 'string' ? m.epoch : '';
+    if (!e || e === this.epoch) return;
+    if (this.epoch) { this.seen.clear(); this.lastOffset = 0; this.oldest = null; }
+    this.epoch = e;
+  }
+
   // A message push. Returns the new item, or null for a message already shown.
   push(m) {
+    this.adoptEpoch(m);
     const o = offsetOf(m);
     if (o && this.seen.has(o)) return null;
     const li = this.append(m);
