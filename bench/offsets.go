@@ -11,6 +11,7 @@ type offsetLedger struct {
 	epoch  string    // from the first join result (interned per loop)
 	base   uint64    // offset in the first join result
 	last   uint64    // highest offset received in a push or a join result: where since resumes
+	since  uint64    // the offset of the last since sent
 	seen   recvTrack // offsets seen, as the sequence base+1+n of a single "sender"
 	broken bool      // the epoch changed: offsets restarted and mean nothing to this ledger
 }
@@ -21,6 +22,7 @@ const (
 	offPush         offsetKind = iota // another member's message, pushed or recovered
 	offOwnAck                         // the reply to our own publish
 	offOwnRecovered                   // our own message in a recovered history
+	offKnown                          // a recovered message the member got pushed after its since
 )
 
 // seeOffset enters one offset into a slot's ledger.
@@ -46,7 +48,7 @@ func (l *loop) seeOffset(s *slot, offset int64, kind offsetKind) {
 		l.st.OffsetStray++
 		return
 	}
-	if o.seen.observe(0, 1, uint32(off-o.base-1)) == arrivalDuplicate && kind != offOwnRecovered {
+	if o.seen.observe(0, 1, uint32(off-o.base-1)) == arrivalDuplicate && kind != offOwnRecovered && kind != offKnown {
 		l.st.OffsetDuplicated++
 	}
 }

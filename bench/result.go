@@ -59,6 +59,7 @@ type Counters struct {
 	RecoveryFailed    uint64 `json:"recoveryFailed"`    // re-joins with since answered recovered: false (or without it)
 	RecoveredMessages uint64 `json:"recoveredMessages"` // deliveries that came in a join result's messages
 	OwnRecovered      uint64 `json:"ownRecovered"`      // our own messages in a recovered history (not deliveries)
+	RecoveredKnown    uint64 `json:"recoveredKnown"`    // recovered messages pushed meanwhile, during a resync's re-join (not duplicates)
 	Resyncs           uint64 `json:"resyncs"`           // resync pushes (each answered by a re-join with since)
 	EpochChanges      uint64 `json:"epochChanges"`      // a re-join found another epoch of the room's history
 	NoHistory         uint64 `json:"noHistory"`         // recovery joins refused by us: no epoch (the server keeps no history)

@@ -32,6 +32,7 @@ func (l *loop) sendJoinV2(c *conn, j int) {
 	}
 	var from *since
 	if s := c.slot(j); c.joined && s.off != nil {
+		s.off.since = s.off.last
 		from = &since{epoch: s.off.epoch, offset: s.off.last}
 	}
 	var rb [64]byte
@@ -47,7 +48,7 @@ func (l *loop) onMessageV2(c *conn, p []byte, now int64) {
 	}
 	switch string(m.typ) {
 	case "message":
-		l.onChatV2(c, &m, now, false)
+		l.onChatV2(c, &m, now, nil)
 	case "ok":
 		l.onReply(c, &m, now, true)
 	case "error":
@@ -155,14 +156,16 @@ func (l *loop) onJoinReply(c *conn, m *serverMsg, j int, ok bool, now int64) {
 			return
 		}
 		l.seeCount(c, s, m.memberCount)
-		l.joinMessages(c, m, now, false)
+		l.joinMessages(c, m, now, &joinResult{})
 		if int(c.slotsJoined) == l.sh.k {
 			l.memberJoined(c, now)
 		}
 		return
 	}
 	// A re-join with since, after an outage or a resync.
+	jr := &joinResult{recovered: true}
 	if s.off != nil {
+		jr.since, jr.known = s.off.since, s.off.last
 		if m.recovered != 1 {
 			l.st.RecoveryFailed++
 		} else {
@@ -176,14 +179,27 @@ func (l *loop) onJoinReply(c *conn, m *serverMsg, j int, ok bool, now int64) {
 		}
 	}
 	l.seeCount(c, s, m.memberCount)
-	l.joinMessages(c, m, now, true)
+	l.joinMessages(c, m, now, jr)
 	if c.rejoining && int(c.slotsJoined) == l.sh.k {
 		l.rejoined(c, now)
 	}
 }
 
+// joinResult describes the join result whose messages are being accounted.
+//
+// A re-join answering a resync is a leave and a join: until the server has handled them, the
+// room's pushes keep coming, after the since the join carries. Its result then returns those
+// messages again, by request: offsets in (since, known], known being the highest offset received
+// when the result came. A member that has one of them already counts it as known, not as a
+// duplicate (a real client drops it by its offset). An outage's re-join has no such window: no
+// push reaches a member that is away.
+type joinResult struct {
+	recovered    bool // a re-join with since (else a first join)
+	since, known uint64
+}
+
 // joinMessages accounts for the messages of a join result, each like a push of its room.
-func (l *loop) joinMessages(c *conn, m *serverMsg, now int64, recovered bool) {
+func (l *loop) joinMessages(c *conn, m *serverMsg, now int64, jr *joinResult) {
 	if len(m.messages) == 0 {
 		return
 	}
@@ -202,7 +218,7 @@ func (l *loop) joinMessages(c *conn, m *serverMsg, now int64, recovered bool) {
 		if len(e.roomID) == 0 {
 			e.roomID = room
 		}
-		l.onChatV2(c, &e, now, recovered)
+		l.onChatV2(c, &e, now, jr)
 	}
 }
 
@@ -244,9 +260,10 @@ func (l *loop) onPublishReply(c *conn, m *serverMsg, id replyID, ok bool, now in
 	}
 }
 
-// onChatV2 accounts for one message of a room: a push, or an entry of a join result's messages
-// (recovered: the re-join after an outage or a resync).
-func (l *loop) onChatV2(c *conn, m *serverMsg, now int64, recovered bool) {
+// onChatV2 accounts for one message of a room: a push (jr nil), or an entry of a join result's
+// messages.
+func (l *loop) onChatV2(c *conn, m *serverMsg, now int64, jr *joinResult) {
+	recovered := jr != nil && jr.recovered
 	if c.churner {
 		return
 	}
@@ -289,15 +306,23 @@ func (l *loop) onChatV2(c *conn, m *serverMsg, now int64, recovered bool) {
 		}
 		return
 	}
+	a := s.track.observe(uint32(lay.posOf(ct.sender, js)), lay.roomSize(r), ct.seq/k)
+	kind := offPush
+	if a == arrivalDuplicate && recovered && m.offset > int64(jr.since) && m.offset <= int64(jr.known) {
+		kind = offKnown
+	}
 	if m.offset >= 0 {
 		l.st.WithOffset++
-		l.seeOffset(s, m.offset, offPush)
+		l.seeOffset(s, m.offset, kind)
 	} else {
 		l.st.NoOffset++
 	}
-	a := s.track.observe(uint32(lay.posOf(ct.sender, js)), lay.roomSize(r), ct.seq/k)
 	if a == arrivalDuplicate {
-		l.st.Duplicated++
+		if kind == offKnown {
+			l.st.RecoveredKnown++
+		} else {
+			l.st.Duplicated++
+		}
 		return
 	}
 	l.st.Delivered++
