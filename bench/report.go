@@ -176,6 +176,8 @@ func writeSummaryV2(pf func(string, ...any), r *Result) {
 	case r.OffsetsJudged:
 		pf("offsets   expected %d, known %d, missing %d, duplicated %d; rooms with an offset beyond their messages %d, below the first join's %d",
 			r.OffsetExpected, r.OffsetDistinct, r.OffsetMissing, r.OffsetDuplicated, r.OffsetBeyond, r.OffsetStray)
+	case r.WithOffset == 0 && r.NoOffset == 0:
+		pf("offsets   no messages")
 	case r.WithOffset == 0:
 		pf("offsets   none (%d messages and replies without one: the server keeps no history); not judged", r.NoOffset)
 	default:
