@@ -228,6 +228,9 @@ func (l *loop) onPublishReply(c *conn, m *serverMsg, id replyID, ok bool, now in
 		l.st.BadReplies++
 		return
 	}
+	if c.acks == nil {
+		c.acks = &recvTrack{}
+	}
 	switch c.acks.observe(0, 1, id.n) {
 	case arrivalDuplicate:
 		l.st.AckDuplicated++

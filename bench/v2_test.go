@@ -202,3 +202,29 @@ func TestRecoveryNeedsHistory(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
 }
+
+// Recovery in two load processes: each plans its own members' outages from the parent's seed.
+func TestRecoveryAcrossProcesses(t *testing.T) {
+	fs := newFakeHistServer(t, histOpts{})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"recovery", "-url", fs.url(), "-clients", "12", "-rooms", "3", "-rooms-per-client", "2",
+		"-rate", "40", "-count", "60", "-warmup", "0", "-duration", "1m", "-drain", "1m", "-progress", "0",
+		"-churn-share", "0.34", "-away", "150ms-300ms", "-procs", "2", "-seed", "42"}
+	cfg, err := ParseFlags(args[0], args[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunParent(context.Background(), cfg, exe, args, nil, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := fs.counts()
+	// 6 members per process: round(0.34 * 6) = 2 outages each.
+	if !res.Pass || res.Procs != 2 || res.Seed != 42 || res.Lost != 0 || res.Outages != 4 || res.Reconnects != 4 ||
+		res.Recovered != 8 || res.RecoveredMessages != uint64(n.recoveredOther) || res.OffsetMissing != 0 {
+		t.Fatalf("recovery in 2 processes (server %+v):\n%s", n, summary(res))
+	}
+}
