@@ -52,8 +52,8 @@ type conn struct {
 	heapIdx    int
 	finalsSeen uint32
 	finalsNeed uint32
-	s0         slot      // the member's room (v2: its first)
-	more       []slot    // v2 -rooms-per-client K > 1: slots 1..K-1
+	s0         slot       // the member's room (v2: its first)
+	more       []slot     // v2 -rooms-per-client K > 1: slots 1..K-1
 	acks       *recvTrack // v2: replies to our publishes, by message seq (one "sender": ourselves)
 }
 
