@@ -30,6 +30,9 @@ func finalizeV2(cfg *Config, m *Raw, r *Result) {
 		r.ReconnectLatency = m.ReconnectLatency.Summary()
 		// The workload exists to judge recovery: it must have happened, from a server that
 		// numbers its messages, and worked every time.
+		if m.NoOffset > 0 {
+			r.Errors["recovery: messages or publish replies without offset: the server's history is missing or incomplete"] += m.NoOffset
+		}
 		r.Pass = r.Pass && r.OffsetsJudged && m.Outages > 0 && m.Reconnects == m.Outages && m.ReconnectFailed == 0 &&
 			m.RecoveryFailed == 0 && m.EpochChanges == 0 && m.NoHistory == 0
 	}
