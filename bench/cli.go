@@ -137,7 +137,10 @@ workloads (presets; every flag overrides):
   churn    -clients 100 -rooms 10 -churn-rate 50  connect/join/leave/disconnect cycles
   roomcast -clients 1000 -rooms 10 -senders-per-room 1 -count 1
                                                   one message per room; every member gets it
+  recovery -proto v2 -clients 1000 -rooms 10 -rate 1 -churn-share 0.1 -away 500ms-3s
+                                                  members go away and re-join with since (needs history)
 
+every workload speaks v1 (default) or v2 (-proto v2; -rooms-per-client K: K rooms per connection).
 run "chatbench <workload> -h" for the flags. See bench/README.md.
 `)
 }
