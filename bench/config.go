@@ -215,6 +215,18 @@ func (c *Config) layout() layout {
 	return layout{members: c.Clients, rooms: c.Rooms, urls: len(c.URLs), perConn: c.RoomsPerClient}
 }
 
+// recoveryMargin: a member back from an outage has this long to reconnect and re-join before the
+// first of the last messages is due.
+const recoveryMargin = 500 * time.Millisecond
+
+// outageWindow is how long after the start of the send phase outages may begin: late enough is
+// too late when a member could still be away (or re-joining) as the last message of a stream is
+// published, since a failed recovery would then lose a message the drain waits for, and the run
+// would only end at -drain.
+func (c *Config) outageWindow() int64 {
+	return c.schedule().span() - int64(c.AwayMax) - int64(max(1, c.RoomsPerClient))*c.sendInterval() - int64(recoveryMargin)
+}
+
 // validateRecovery checks the outage flags: only the recovery workload has outages, and every
 // outage must fit inside the send phase, so that messages are published while members are away.
 func (c *Config) validateRecovery() error {
@@ -234,8 +246,9 @@ func (c *Config) validateRecovery() error {
 	case c.sendInterval() == 0:
 		return errors.New("recovery needs messages: set -rate or -total-rate")
 	}
-	if span := c.schedule().span(); span <= int64(c.AwayMax) {
-		return fmt.Errorf("recovery: the send phase (%v) must be longer than the longest -away (%v)", time.Duration(span), c.AwayMax)
+	if c.outageWindow() <= 0 {
+		return fmt.Errorf("recovery: the send phase (%v) must outlast the longest -away (%v) by more than %v (the last message to each room, then a margin to re-join)",
+			time.Duration(c.schedule().span()), c.AwayMax, time.Duration(int64(max(1, c.RoomsPerClient))*c.sendInterval()+int64(recoveryMargin)))
 	}
 	return nil
 }

@@ -149,7 +149,14 @@ func TestConfigV2(t *testing.T) {
 	bad("-churn-share", "fanout", "-churn-share", "0.5")
 	bad("-churn-share", "recovery", "-churn-share", "0")
 	bad("-away", "recovery", "-away", "2s-1s")
-	bad("longer than the longest -away", "recovery", "-warmup", "0", "-duration", "2s", "-away", "3s")
+	bad("must outlast the longest -away", "recovery", "-warmup", "0", "-duration", "2s", "-away", "3s")
+	// 12 s of sending at 1 msg/s over 1000 members: the last message is due at 11.999 s; outages
+	// may start until that - 3 s (away) - 1 s (the last message per room) - 0.5 s.
+	if w := ok("recovery", "-away", "3s").outageWindow(); w != 7499e6 {
+		t.Fatalf("outage window %v, want 7.499s", time.Duration(w))
+	}
+	bad("must outlast the longest -away", "recovery", "-warmup", "0", "-duration", "4500ms", "-away", "3s")
+	ok("recovery", "-warmup", "0", "-duration", "4600ms", "-away", "3s")
 	bad("needs messages", "recovery", "-rate", "0")
 	if _, err := ParseFlags("recovery", []string{"-away", "soon"}, nil); err == nil {
 		t.Fatal("-away soon accepted")

@@ -31,9 +31,9 @@ type outage struct {
 }
 
 // planOutages picks this process's outages: round(share * members) of its joined members, each at
-// a time in [start, start + span - AwayMax), so that every outage ends while messages are still
-// being published. The processes pick independently (seed + process index): who goes away does
-// not change what anyone expects.
+// a time in [start, start + outageWindow), so that every outage ends while messages are still
+// being published, before the last of any stream. The processes pick independently (seed +
+// process index): who goes away does not change what anyone expects.
 func (rn *runner) planOutages() []outage {
 	cfg, sh := rn.cfg, rn.sh
 	var cands []outage
@@ -48,7 +48,7 @@ func (rn *runner) planOutages() []outage {
 	rnd := rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.ProcIndex)))
 	rnd.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	n := min(len(cands), int(math.Round(cfg.ChurnShare*float64(rn.hi-rn.lo))))
-	window := max(1, sh.sched.span()-int64(cfg.AwayMax))
+	window := max(1, cfg.outageWindow())
 	spread := int64(cfg.AwayMax-cfg.AwayMin) + 1
 	plan := cands[:n]
 	for i := range plan {
