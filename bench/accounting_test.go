@@ -12,7 +12,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(ChildEnv) != "" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if chatdBuild.dir != "" {
+		os.RemoveAll(chatdBuild.dir)
+	}
+	os.Exit(code)
 }
 
 // countConfig is a run bounded by message count, not time: every member sends exactly count

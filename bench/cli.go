@@ -137,7 +137,10 @@ workloads (presets; every flag overrides):
   churn    -clients 100 -rooms 10 -churn-rate 50  connect/join/leave/disconnect cycles
   roomcast -clients 1000 -rooms 10 -senders-per-room 1 -count 1
                                                   one message per room; every member gets it
+  recovery -proto v2 -clients 1000 -rooms 10 -rate 1 -churn-share 0.1 -away 500ms-3s
+                                                  members go away and re-join with since (needs history)
 
+every workload speaks v1 (default) or v2 (-proto v2; -rooms-per-client K: K rooms per connection).
 run "chatbench <workload> -h" for the flags. See bench/README.md.
 `)
 }
@@ -151,6 +154,8 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 	fs := flag.NewFlagSet("chatbench "+workload, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	urls := fs.String("url", strings.Join(cfg.URLs, ","), "comma-separated ws:// URLs; each room's members alternate between them")
+	fs.StringVar(&cfg.Proto, "proto", cfg.Proto, "wire protocol: v1 (DESIGN §3) or v2 (chatd.v2: hello, joins and publishes with ids, DESIGN §7)")
+	fs.IntVar(&cfg.RoomsPerClient, "rooms-per-client", cfg.RoomsPerClient, "v2: rooms each connection joins (member i: rooms (i*K + j) % rooms, j < K); it publishes round-robin over them")
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "room members over all processes (churn: stable members)")
 	fs.IntVar(&cfg.Rooms, "rooms", cfg.Rooms, "rooms; member i joins room i % rooms")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages per second per sender")
@@ -163,6 +168,9 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "after sending, wait at most this long for in-flight deliveries")
 	fs.DurationVar(&cfg.Hold, "hold", cfg.Hold, "after the accounting, keep every connection open this long (phase \"hold\"; server closes then fail nothing)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", cfg.ChurnRate, "churn cycles per second (connect, join, leave, disconnect)")
+	fs.Float64Var(&cfg.ChurnShare, "churn-share", cfg.ChurnShare, "recovery: share of the members that each go away once, at a random time of the send phase")
+	away := fs.String("away", fmtAway(cfg.AwayMin, cfg.AwayMax), "recovery: how long a member stays away, min-max (e.g. 500ms-3s) or one duration")
+	fs.Uint64Var(&cfg.Seed, "seed", 0, "recovery: picks who goes away and when (0: random; the result reports it)")
 	fs.BoolVar(&cfg.WaitNotices, "wait-notices", cfg.WaitNotices, "before sending, wait until every member has seen its room full")
 	fs.DurationVar(&cfg.SettleTimeout, "settle-timeout", cfg.SettleTimeout, "bound for -wait-notices")
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "bound for the whole connect+join phase")
@@ -183,6 +191,12 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 		return nil, fmt.Errorf("unexpected argument %q (flags come after the workload)", fs.Arg(0))
 	}
 	cfg.URLs = splitList(*urls)
+	if cfg.AwayMin, cfg.AwayMax, err = parseAway(*away); err != nil {
+		return nil, err
+	}
+	for cfg.Seed == 0 {
+		cfg.Seed = randomSeed()
+	}
 	cfg.Src = splitList(*src)
 	for _, p := range splitList(*pids) {
 		pid, err := strconv.Atoi(p)
@@ -205,6 +219,41 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// fmtAway and parseAway write and read -away: "min-max" or a single duration.
+func fmtAway(lo, hi time.Duration) string {
+	if lo == hi {
+		return lo.String()
+	}
+	return lo.String() + "-" + hi.String()
+}
+
+func parseAway(s string) (lo, hi time.Duration, err error) {
+	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	if lo, err = time.ParseDuration(strings.TrimSpace(a)); err != nil {
+		return 0, 0, fmt.Errorf("-away %q: %v", s, err)
+	}
+	hi = lo
+	if isRange {
+		if hi, err = time.ParseDuration(strings.TrimSpace(b)); err != nil {
+			return 0, 0, fmt.Errorf("-away %q: %v", s, err)
+		}
+	}
+	return lo, hi, nil
+}
+
+// randomSeed picks the outages of a run whose -seed was not given.
+func randomSeed() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return uint64(time.Now().UnixNano())
+	}
+	var v uint64
+	for _, x := range b {
+		v = v<<8 | uint64(x)
+	}
+	return v
 }
 
 // randomID names a run, so that runs against the same server never share rooms.

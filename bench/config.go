@@ -13,8 +13,14 @@ import (
 // Config describes one run. The CLI fills it from a preset (Preset) and flags; every child process
 // of -procs parses the same flags, so all of them derive the same layout and schedule.
 type Config struct {
-	Workload string   // fanout, bigroom, storm, idle, churn, roomcast
+	Workload string   // fanout, bigroom, storm, idle, churn, roomcast, recovery
 	URLs     []string // ws:// URLs; a room's members are spread over them round-robin
+	// Proto is the wire protocol the members speak: "v1" (DESIGN §3) or "v2" (§7: the chatd.v2
+	// subprotocol, hello, joins and publishes with ids, one reply per request).
+	Proto string
+	// RoomsPerClient (v2 only): every connection joins this many rooms and publishes
+	// round-robin over them (layout.go).
+	RoomsPerClient int
 
 	Clients   int     // room members across all processes (churn: the stable members)
 	Rooms     int     // rooms; member i is in room i % Rooms
@@ -37,6 +43,13 @@ type Config struct {
 
 	ChurnRate float64 // churn: connect/join/leave/disconnect cycles per second
 
+	// recovery: a share of the members, picked at random (Seed), each drop their connection once
+	// at a random time of the send phase, stay away a random time in [AwayMin, AwayMax], come back
+	// and re-join every room with since (recovery.go).
+	ChurnShare       float64
+	AwayMin, AwayMax time.Duration
+	Seed             uint64 // picks the members and times of the outages; 0: random (reported)
+
 	WaitNotices    bool          // wait until every member has seen its room full (bigroom)
 	SettleTimeout  time.Duration // bound for that wait
 	JoinTimeout    time.Duration // bound for the whole connect+join phase
@@ -57,13 +70,15 @@ type Config struct {
 }
 
 // Workloads lists the presets.
-var Workloads = []string{"fanout", "bigroom", "storm", "idle", "churn", "roomcast"}
+var Workloads = []string{"fanout", "bigroom", "storm", "idle", "churn", "roomcast", "recovery"}
 
 // Preset returns the defaults of a workload.
 func Preset(workload string) (*Config, error) {
 	c := &Config{
 		Workload:        workload,
 		URLs:            []string{"ws://127.0.0.1:8080/ws"},
+		Proto:           "v1",
+		RoomsPerClient:  1,
 		Warmup:          2 * time.Second,
 		Duration:        10 * time.Second,
 		Drain:           5 * time.Second,
@@ -96,6 +111,12 @@ func Preset(workload string) (*Config, error) {
 		// the spread).
 		c.Clients, c.Rooms, c.SendersPerRoom, c.Count, c.TotalRate = 1000, 10, 1, 1, 1000
 		c.Warmup, c.Duration = 0, 10*time.Minute
+	case "recovery":
+		// Fanout over v2 with outages: 10% of the members each go away once for 0.5-3 s and
+		// recover what they missed with since. It needs a server that keeps history (offsets).
+		c.Proto = "v2"
+		c.Clients, c.Rooms, c.Rate = 1000, 10, 1
+		c.ChurnShare, c.AwayMin, c.AwayMax = 0.1, 500*time.Millisecond, 3*time.Second
 	default:
 		return nil, fmt.Errorf("unknown workload %q (want one of %v)", workload, Workloads)
 	}
@@ -104,13 +125,24 @@ func Preset(workload string) (*Config, error) {
 
 // Validate checks a config for this process and the machine's file limit.
 func (c *Config) Validate() error {
+	k := max(1, c.RoomsPerClient)
 	switch {
 	case len(c.URLs) == 0:
 		return errors.New("no -url given")
 	case c.Clients < 1:
 		return errors.New("-clients must be at least 1")
-	case c.Rooms < 1 || c.Rooms > c.Clients:
-		return fmt.Errorf("-rooms must be between 1 and -clients (%d)", c.Clients)
+	case c.Proto != "v1" && c.Proto != "v2":
+		return fmt.Errorf("-proto %q: want v1 or v2", c.Proto)
+	case c.RoomsPerClient < 1:
+		return errors.New("-rooms-per-client must be at least 1")
+	case c.RoomsPerClient > 1 && c.Proto != "v2":
+		return errors.New("-rooms-per-client above 1 needs -proto v2 (a v1 connection is in one room)")
+	case c.Rooms < 1 || c.Rooms > c.Clients*k:
+		return fmt.Errorf("-rooms must be between 1 and -clients * -rooms-per-client (%d)", c.Clients*k)
+	case k > c.Rooms:
+		return fmt.Errorf("-rooms-per-client %d is more than -rooms %d", k, c.Rooms)
+	case c.SendersPerRoom > 0 && k > 1:
+		return errors.New("-senders-per-room needs -rooms-per-client 1 (a sender publishes round-robin over all its rooms)")
 	case c.Rate < 0 || c.TotalRate < 0 || c.ChurnRate < 0:
 		return errors.New("rates must not be negative")
 	case c.Count < 0 || c.Size < 0 || c.SendersPerRoom < 0:
@@ -125,6 +157,9 @@ func (c *Config) Validate() error {
 		return errors.New("-loops must be at least 1")
 	case c.DialConcurrency < 1:
 		return errors.New("-dial-concurrency must be at least 1")
+	}
+	if err := c.validateRecovery(); err != nil {
+		return err
 	}
 	if c.Workload == "churn" && c.ChurnRate == 0 {
 		return errors.New("churn needs -churn-rate > 0")
@@ -177,7 +212,45 @@ func (c *Config) sendInterval() int64 {
 }
 
 func (c *Config) layout() layout {
-	return layout{members: c.Clients, rooms: c.Rooms, urls: len(c.URLs)}
+	return layout{members: c.Clients, rooms: c.Rooms, urls: len(c.URLs), perConn: c.RoomsPerClient}
+}
+
+// recoveryMargin: a member back from an outage has this long to reconnect and re-join before the
+// first of the last messages is due.
+const recoveryMargin = 500 * time.Millisecond
+
+// outageWindow is how long after the start of the send phase outages may begin: late enough is
+// too late when a member could still be away (or re-joining) as the last message of a stream is
+// published, since a failed recovery would then lose a message the drain waits for, and the run
+// would only end at -drain.
+func (c *Config) outageWindow() int64 {
+	return c.schedule().span() - int64(c.AwayMax) - int64(max(1, c.RoomsPerClient))*c.sendInterval() - int64(recoveryMargin)
+}
+
+// validateRecovery checks the outage flags: only the recovery workload has outages, and every
+// outage must fit inside the send phase, so that messages are published while members are away.
+func (c *Config) validateRecovery() error {
+	if c.Workload != "recovery" {
+		if c.ChurnShare != 0 {
+			return errors.New("-churn-share is for the recovery workload")
+		}
+		return nil
+	}
+	switch {
+	case c.Proto != "v2":
+		return errors.New("recovery needs -proto v2 (join with since)")
+	case c.ChurnShare <= 0 || c.ChurnShare > 1:
+		return errors.New("recovery needs -churn-share in (0, 1]")
+	case c.AwayMin <= 0 || c.AwayMax < c.AwayMin:
+		return errors.New("recovery needs -away min-max with 0 < min <= max")
+	case c.sendInterval() == 0:
+		return errors.New("recovery needs messages: set -rate or -total-rate")
+	}
+	if c.outageWindow() <= 0 {
+		return fmt.Errorf("recovery: the send phase (%v) must outlast the longest -away (%v) by more than %v (the last message to each room, then a margin to re-join)",
+			time.Duration(c.schedule().span()), c.AwayMax, time.Duration(int64(max(1, c.RoomsPerClient))*c.sendInterval()+int64(recoveryMargin)))
+	}
+	return nil
 }
 
 func (c *Config) schedule() schedule {

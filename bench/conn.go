@@ -22,28 +22,55 @@ type conn struct {
 	holdsToken                               bool // holds a dial-concurrency slot
 	wantOut                                  bool // EPOLLOUT registered
 
+	// v2 (session_v2.go): the hello's ok came; rooms joined on this connection.
+	helloDone   bool
+	slotsJoined uint16
+	// recovery (recovery.go): waiting for its publishes' replies before going away; away (no
+	// connection); reconnecting and re-joining with since.
+	wantAway, rejoining bool
+
 	idx  int // global member index; churners: the cycle number
-	room int
+	room int // the room of slot 0
 	pos  int
 	tgt  *target
 	src  *unix.SockaddrInet4
 
 	dialNs   int64
-	deadline int64 // connect, upgrade, join or close deadline; 0: none
+	deadline int64 // connect, upgrade, join, close or reconnect deadline; 0: none
+	awayNs   int64 // recovery: how long this member's outage lasts
+	backNs   int64 // recovery: when it was back; sends due before are catch-up, not late
 
 	accept []byte // expected Sec-WebSocket-Accept, during the upgrade only
 	in     []byte // bytes of an incomplete response or frame
 	frag   []byte // payload of a fragmented message being assembled
 	out    []byte // bytes the socket has not taken yet
 
-	maxCount   int64 // highest memberCount seen in roomJoined/userJoined
 	sent       uint32
 	planned    uint32
+	answered   uint32 // v2: publishes answered (ok or error)
 	nextDue    int64
 	heapIdx    int
 	finalsSeen uint32
 	finalsNeed uint32
-	track      recvTrack
+	s0         slot       // the member's room (v2: its first)
+	more       []slot     // v2 -rooms-per-client K > 1: slots 1..K-1
+	acks       *recvTrack // v2: replies to our publishes, by message seq (one "sender": ourselves)
+}
+
+// slot is a member's state in one of its rooms.
+type slot struct {
+	track    recvTrack     // what the member has seen from each sender of the room
+	maxCount int64         // highest memberCount seen (roomJoined, userJoined; v2: join ok, joined)
+	joined   bool          // v2: this connection's join of the room was answered ok
+	off      *offsetLedger // v2 with server history (offsets.go); nil until the server gives one
+}
+
+// slot returns the member's slot j (0 <= j < K).
+func (c *conn) slot(j int) *slot {
+	if j == 0 {
+		return &c.s0
+	}
+	return &c.more[j-1]
 }
 
 type connState uint8
@@ -54,6 +81,7 @@ const (
 	stOpen
 	stClosing
 	stClosed
+	stAway // recovery: the member dropped its connection on purpose and will come back
 )
 
 func (s connState) waitingFor() string {
@@ -63,7 +91,9 @@ func (s connState) waitingFor() string {
 	case stUpgrading:
 		return "upgrade response"
 	case stOpen:
-		return "roomJoined"
+		return "roomJoined (v2: the replies to hello and join)"
+	case stAway:
+		return "reconnect"
 	default:
 		return "close"
 	}
@@ -84,13 +114,13 @@ func (l *loop) finishConnect(c *conn) {
 	c.accept = acceptFor(key)
 	l.setEvents(c, unix.EPOLLIN)
 	c.wantOut = false
-	l.write(c, appendHandshakeRequest(l.wbuf[:0], c.tgt, key))
+	l.write(c, appendHandshakeRequest(l.wbuf[:0], c.tgt, key, l.sh.subprotocol))
 }
 
 // write sends b now if it can and keeps the rest for EPOLLOUT. It reports false when the
 // connection is gone.
 func (l *loop) write(c *conn, b []byte) bool {
-	if c.state == stClosed {
+	if c.state >= stClosed {
 		return false
 	}
 	if len(c.out) > 0 {
@@ -165,7 +195,7 @@ func (l *loop) readConn(c *conn) {
 		data = c.in
 	}
 	used, ok := l.consume(c, data, now)
-	if !ok || c.state == stClosed {
+	if !ok || c.state >= stClosed {
 		return
 	}
 	rest := data[used:]
@@ -185,7 +215,7 @@ func (l *loop) readConn(c *conn) {
 func (l *loop) consume(c *conn, data []byte, now int64) (int, bool) {
 	off := 0
 	if c.state == stUpgrading {
-		n, err := parseHandshakeResponse(data, c.accept)
+		n, err := parseHandshakeResponse(data, c.accept, l.sh.subprotocol)
 		if err != nil {
 			l.drop(c, err.Error())
 			return 0, false
@@ -267,7 +297,7 @@ func (l *loop) onFrame(c *conn, f frame, now int64) bool {
 		l.drop(c, fmt.Sprintf("websocket: unknown opcode %d", f.op))
 		return false
 	}
-	return c.state != stClosed
+	return c.state < stClosed
 }
 
 // startClose sends our close frame and waits (bounded) for the server's.

@@ -64,8 +64,8 @@ func TestReadPathSplitFramesAndPings(t *testing.T) {
 			t.Fatalf("connection closed at offset %d: %v", off, l.errs)
 		}
 	}
-	if l.st.Delivered != 100 || l.st.Duplicated != 0 || l.st.OutOfOrder != 0 || l.st.UserJoined != 1 || c.maxCount != 4 {
-		t.Fatalf("delivered %d dup %d ooo %d userJoined %d maxCount %d", l.st.Delivered, l.st.Duplicated, l.st.OutOfOrder, l.st.UserJoined, c.maxCount)
+	if l.st.Delivered != 100 || l.st.Duplicated != 0 || l.st.OutOfOrder != 0 || l.st.UserJoined != 1 || c.s0.maxCount != 4 {
+		t.Fatalf("delivered %d dup %d ooo %d userJoined %d maxCount %d", l.st.Delivered, l.st.Duplicated, l.st.OutOfOrder, l.st.UserJoined, c.s0.maxCount)
 	}
 	if c.in != nil || c.frag != nil {
 		t.Fatalf("buffers kept after the last complete frame: in %d frag %d", len(c.in), len(c.frag))

@@ -35,11 +35,9 @@ func startChatdProc(t *testing.T) (addr string, pid int, gone <-chan struct{}) {
 		if _, err := os.Stat(filepath.Join("..", "cmd", "chatd")); err != nil {
 			t.Skipf("cmd/chatd not present yet: %v", err)
 		}
-		bin = filepath.Join(t.TempDir(), "chatd")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/chatd")
-		build.Dir = ".."
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build chatd: %v\n%s", err, out)
+		var err error
+		if bin, err = builtChatd(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -82,6 +80,31 @@ func startChatdProc(t *testing.T) (addr string, pid int, gone <-chan struct{}) {
 		}
 	}
 	return addr, cmd.Process.Pid, goneCh
+}
+
+// chatdBuild is ./cmd/chatd built once for every test of this binary that runs a node.
+var chatdBuild struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// builtChatd builds ./cmd/chatd on first use; TestMain removes it at the end.
+func builtChatd() (string, error) {
+	b := &chatdBuild
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "chatbench-chatd-"); b.err != nil {
+			return
+		}
+		b.bin = filepath.Join(b.dir, "chatd")
+		build := exec.Command("go", "build", "-o", b.bin, "./cmd/chatd")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("build chatd: %v\n%s", err, out)
+		}
+	})
+	return b.bin, b.err
 }
 
 // TestEndToEndFanoutAgainstChatd runs a short, count-bounded fanout against a real chatd: every

@@ -16,14 +16,19 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // maxHandshakeResponse bounds the server's response headers.
 const maxHandshakeResponse = 8 << 10
 
-// appendHandshakeRequest appends the upgrade request for target t with the base64 key.
-func appendHandshakeRequest(dst []byte, t *target, key []byte) []byte {
+// appendHandshakeRequest appends the upgrade request for target t with the base64 key; a
+// non-empty proto is offered as the one subprotocol (chatd.v2 selects protocol v2).
+func appendHandshakeRequest(dst []byte, t *target, key []byte, proto string) []byte {
 	dst = append(dst, "GET "...)
 	dst = append(dst, t.path...)
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
 	dst = append(dst, t.host...)
 	dst = append(dst, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
 	dst = append(dst, key...)
+	if proto != "" {
+		dst = append(dst, "\r\nSec-WebSocket-Protocol: "...)
+		dst = append(dst, proto...)
+	}
 	dst = append(dst, "\r\nSec-WebSocket-Version: 13\r\nUser-Agent: chatbench\r\n\r\n"...)
 	return dst
 }
@@ -57,8 +62,9 @@ var errHandshakeTooLong = errors.New("handshake: response headers exceed 8 KiB")
 
 // parseHandshakeResponse checks the server's upgrade response at the front of b. It returns the
 // bytes the response used (frames may follow in the same read), or n == 0 with no error while the
-// headers are incomplete.
-func parseHandshakeResponse(b []byte, wantAccept []byte) (n int, err error) {
+// headers are incomplete. A non-empty wantProto must be the subprotocol the server selected: a
+// server that answers without it speaks the other protocol, and every message would be refused.
+func parseHandshakeResponse(b []byte, wantAccept []byte, wantProto string) (n int, err error) {
 	end := bytes.Index(b, []byte("\r\n\r\n"))
 	if end < 0 {
 		if len(b) > maxHandshakeResponse {
@@ -78,6 +84,7 @@ func parseHandshakeResponse(b []byte, wantAccept []byte) (n int, err error) {
 		return 0, fmt.Errorf("handshake: status %q, want 101", line)
 	}
 	var upgrade, connection, accept bool
+	var proto []byte
 	for len(rest) > 0 {
 		var h []byte
 		h, rest, _ = bytes.Cut(rest, []byte("\r\n"))
@@ -95,6 +102,8 @@ func parseHandshakeResponse(b []byte, wantAccept []byte) (n int, err error) {
 					connection = true
 				}
 			}
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Protocol")):
+			proto = value
 		case bytes.EqualFold(name, []byte("Sec-WebSocket-Accept")):
 			accept = bytes.Equal(value, wantAccept)
 			if !accept {
@@ -109,6 +118,8 @@ func parseHandshakeResponse(b []byte, wantAccept []byte) (n int, err error) {
 		return 0, errors.New("handshake: missing Connection: Upgrade")
 	case !accept:
 		return 0, errors.New("handshake: missing Sec-WebSocket-Accept")
+	case wantProto != "" && string(proto) != wantProto:
+		return 0, fmt.Errorf("handshake: server selected subprotocol %q, want %q (no protocol v2?)", proto, wantProto)
 	}
 	return n, nil
 }

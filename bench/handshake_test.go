@@ -17,7 +17,7 @@ func TestHandshakeRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := string(appendHandshakeRequest(nil, tg, []byte("KEY")))
+	req := string(appendHandshakeRequest(nil, tg, []byte("KEY"), ""))
 	for _, want := range []string{"GET / HTTP/1.1\r\n", "Host: 127.0.0.1:8080\r\n", "Upgrade: websocket\r\n",
 		"Connection: Upgrade\r\n", "Sec-WebSocket-Key: KEY\r\n", "Sec-WebSocket-Version: 13\r\n"} {
 		if !strings.Contains(req, want) {
@@ -42,12 +42,12 @@ func TestParseHandshakeResponse(t *testing.T) {
 	frame := string(serverFrame(true, opText, []byte(`{"type":"connected"}`)))
 	resp := []byte(ok + frame)
 	for cut := 0; cut < len(ok); cut++ {
-		n, err := parseHandshakeResponse(resp[:cut], accept)
+		n, err := parseHandshakeResponse(resp[:cut], accept, "")
 		if n != 0 || err != nil {
 			t.Fatalf("cut %d: n=%d err=%v", cut, n, err)
 		}
 	}
-	n, err := parseHandshakeResponse(resp, accept)
+	n, err := parseHandshakeResponse(resp, accept, "")
 	if err != nil || n != len(ok) {
 		t.Fatalf("n=%d err=%v", n, err)
 	}
@@ -58,11 +58,30 @@ func TestParseHandshakeResponse(t *testing.T) {
 		"no accept":  "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
 	}
 	for name, r := range bad {
-		if _, err := parseHandshakeResponse([]byte(r), accept); err == nil {
+		if _, err := parseHandshakeResponse([]byte(r), accept, ""); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := parseHandshakeResponse([]byte(strings.Repeat("x", 9000)), accept); err == nil {
+	if _, err := parseHandshakeResponse([]byte(strings.Repeat("x", 9000)), accept, ""); err == nil {
 		t.Error("endless headers accepted")
+	}
+}
+
+// v2: the subprotocol is offered, and a server that does not select it is refused.
+func TestHandshakeSubprotocol(t *testing.T) {
+	tg, err := parseTarget("ws://127.0.0.1:9/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req := string(appendHandshakeRequest(nil, tg, []byte("KEY"), "chatd.v2")); !strings.Contains(req, "\r\nSec-WebSocket-Protocol: chatd.v2\r\n") {
+		t.Fatalf("request %q", req)
+	}
+	accept := acceptFor([]byte("KEY"))
+	base := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + string(accept) + "\r\n"
+	if _, err := parseHandshakeResponse([]byte(base+"Sec-WebSocket-Protocol: chatd.v2\r\n\r\n"), accept, "chatd.v2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseHandshakeResponse([]byte(base+"\r\n"), accept, "chatd.v2"); err == nil || !strings.Contains(err.Error(), "no protocol v2") {
+		t.Fatalf("v1 answer to a v2 offer: %v", err)
 	}
 }

@@ -39,6 +39,9 @@ type loop struct {
 	echoLat    *Hist
 	joinLat    *Hist // dial to roomJoined
 	churnLat   *Hist // churn: dial to roomJoined
+	ackLat     *Hist // v2: publish to its ok
+	reconnLat  *Hist // recovery: dial to every room re-joined
+	epochs     map[string]string
 	errs       map[string]uint64
 	closeCodes map[string]uint64
 
@@ -79,8 +82,9 @@ func newLoop(id int, sh *runShared) (*loop, error) {
 		id: id, sh: sh, epfd: epfd, efd: efd,
 		rbuf: make([]byte, readBufSize), wbuf: make([]byte, 0, 4096), pbuf: make([]byte, 0, 4096),
 		rnd: rng{s: uint64(wallNow()) ^ uint64(id)<<56},
-		lat: NewHist(), echoLat: NewHist(), joinLat: NewHist(), churnLat: NewHist(),
-		errs: map[string]uint64{}, closeCodes: map[string]uint64{},
+		lat: NewHist(), echoLat: NewHist(), joinLat: NewHist(), churnLat: NewHist(), ackLat: NewHist(), reconnLat: NewHist(),
+		epochs: map[string]string{},
+		errs:   map[string]uint64{}, closeCodes: map[string]uint64{},
 		done: make(chan struct{}),
 	}
 	return l, nil
@@ -213,7 +217,7 @@ func (l *loop) setEvents(c *conn, events uint32) {
 // closeFd releases a connection's descriptor and buffers; the conn struct itself stays with its
 // counters for the final accounting.
 func (l *loop) closeFd(c *conn) {
-	if c.state == stClosed {
+	if c.state >= stClosed {
 		return
 	}
 	if c.fd >= 0 {
@@ -271,16 +275,20 @@ func (l *loop) putBuf(b []byte) {
 	}
 }
 
-// scanDeadlines fails connections that did not connect, upgrade or join in time, and force-closes
-// those whose close handshake did not finish.
+// scanDeadlines fails connections that did not connect, upgrade or join in time, force-closes
+// those whose close handshake did not finish, and (recovery) starts outages that waited too long
+// for replies and reconnects members whose time away is over.
 func (l *loop) scanDeadlines(now int64) {
 	keep := l.setup[:0]
+	var later []*conn // outages and reconnects re-enter l.setup: run them after the filter
 	for _, c := range l.setup {
 		switch {
 		case c.state == stClosed || c.deadline == 0:
 			continue
 		case now < c.deadline:
 			keep = append(keep, c)
+		case c.state == stAway || c.wantAway:
+			later = append(later, c)
 		case c.state == stClosing:
 			l.closeFd(c)
 			l.closed(c)
@@ -292,6 +300,18 @@ func (l *loop) scanDeadlines(now int64) {
 		l.setup[i] = nil
 	}
 	l.setup = keep
+	for _, c := range later {
+		// A member can be listed twice (its outage and its reconnect); act once per state.
+		switch {
+		case c.wantAway && c.state == stOpen:
+			l.st.AwayUnanswered++
+			l.doAway(c, now)
+		case c.state == stAway && now >= c.deadline:
+			if !l.reconnect(c, now) {
+				l.setup = append(l.setup, c) // no dial slot free: try again at the next scan
+			}
+		}
+	}
 }
 
 // sendHeap orders a loop's senders by the time their next message is due.

@@ -168,7 +168,9 @@ func RunParent(ctx context.Context, cfg *Config, exe string, args []string, prog
 	}
 	childStderr = &lockedWriter{w: childStderr}
 	for i := range kids {
-		cmd := exec.Command(exe, append(append([]string{}, args...), "-room-prefix", cfg.RoomPrefix)...)
+		// The children must agree on what the parent drew at random.
+		cmd := exec.Command(exe, append(append([]string{}, args...), "-room-prefix", cfg.RoomPrefix,
+			"-seed", strconv.FormatUint(cfg.Seed, 10))...)
 		cmd.Env = append(os.Environ(), ChildEnv+"="+strconv.Itoa(i))
 		cmd.Stderr = childStderr
 		stdin, err := cmd.StdinPipe()

@@ -85,8 +85,12 @@ func fmtLat(s LatencySummary) string {
 // WriteSummary prints the human summary of a result.
 func WriteSummary(w io.Writer, r *Result) {
 	pf := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
-	pf("chatbench %s: %d clients in %d rooms over %d URL(s), %d process(es); %.3g msg/s per client, %gs (+%gs warmup)",
-		r.Workload, r.Clients, r.Rooms, len(r.URLs), r.Procs, r.RatePerClient, r.DurationSec, r.WarmupSec)
+	proto := ""
+	if r.Proto == "v2" {
+		proto = fmt.Sprintf(" (protocol v2, %d room(s) per client)", r.RoomsPerClient)
+	}
+	pf("chatbench %s%s: %d clients in %d rooms over %d URL(s), %d process(es); %.3g msg/s per client, %gs (+%gs warmup)",
+		r.Workload, proto, r.Clients, r.Rooms, len(r.URLs), r.Procs, r.RatePerClient, r.DurationSec, r.WarmupSec)
 	pf("connect   dialed %d, upgraded %d, connect failed %d, not dialed %d; joined %d, join failed %d",
 		r.Dialed, r.Connected, r.ConnectFailed, r.NotDialed, r.Joined, r.JoinFailed)
 	pf("          join phase %.2fs (%.0f joins/s); dial to roomJoined %s", r.JoinPhaseSec, r.JoinsPerSec, fmtLat(r.JoinLatency))
@@ -100,10 +104,14 @@ func WriteSummary(w io.Writer, r *Result) {
 	pf("notices   userJoined %d (at least %d: one per pair of members), userLeft %d%s", r.UserJoined, r.UserJoinedExpected, r.UserLeft, settle)
 	pf("messages  sent %d (%.0f/s); expected %d, delivered %d, lost %d, duplicated %d, out-of-order %d",
 		r.Sent, r.SentPerSec, r.Expected, r.Delivered, r.Lost, r.Duplicated, r.OutOfOrder)
-	pf("          echoes %d (missing %d, duplicated %d); stray %d, foreign %d, untracked %d, unparsed %d, server errors %d",
-		r.Echoes, r.EchoesMissing, r.EchoDuplicated, r.Stray, r.Foreign, r.Untracked, r.Unparsed, r.ServerErrors)
-	pf("latency   %s", fmtLat(r.Latency))
-	pf("echo      %s", fmtLat(r.EchoLatency))
+	if r.Proto == "v2" {
+		writeSummaryV2(pf, r)
+	} else {
+		pf("          echoes %d (missing %d, duplicated %d); stray %d, foreign %d, untracked %d, unparsed %d, server errors %d",
+			r.Echoes, r.EchoesMissing, r.EchoDuplicated, r.Stray, r.Foreign, r.Untracked, r.Unparsed, r.ServerErrors)
+		pf("latency   %s", fmtLat(r.Latency))
+		pf("echo      %s", fmtLat(r.EchoLatency))
+	}
 	pf("rate      %.0f deliveries/s after warmup; drain %.2fs (%s)", r.DeliveriesPerSec, r.DrainSec, map[bool]string{true: "complete", false: "timed out"}[r.DrainComplete])
 	if r.ChurnDialed > 0 {
 		pf("churn     %d cycles (%.1f/s), %d failed, dial to roomJoined %s", r.ChurnCycles, r.ChurnPerSec, r.ChurnFailed, fmtLat(r.ChurnLatency))
@@ -156,6 +164,34 @@ func fmtMap(m map[string]uint64) string {
 		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// writeSummaryV2 prints what v2 accounts beside the per-sender streams: publish replies,
+// offsets, and the outages of the recovery workload.
+func writeSummaryV2(pf func(string, ...any), r *Result) {
+	pf("          acks %d (missing %d, duplicated %d, late %d, refused %d); pushed back to the publisher %d, bad replies %d",
+		r.Acks, r.AcksMissing, r.AckDuplicated, r.AckLate, r.AckErrors, r.SelfPushes, r.BadReplies)
+	pf("          stray %d, foreign %d, untracked %d, unparsed %d, server errors %d", r.Stray, r.Foreign, r.Untracked, r.Unparsed, r.ServerErrors)
+	switch {
+	case r.OffsetsJudged:
+		pf("offsets   expected %d, known %d, missing %d, duplicated %d; rooms with an offset beyond their messages %d, below the first join's %d",
+			r.OffsetExpected, r.OffsetDistinct, r.OffsetMissing, r.OffsetDuplicated, r.OffsetBeyond, r.OffsetStray)
+	case r.WithOffset == 0 && r.NoOffset == 0:
+		pf("offsets   no messages")
+	case r.WithOffset == 0:
+		pf("offsets   none (%d messages and replies without one: the server keeps no history); not judged", r.NoOffset)
+	default:
+		pf("offsets   %d with, %d without: not judged", r.WithOffset, r.NoOffset)
+	}
+	pf("latency   %s", fmtLat(r.Latency))
+	pf("ack       %s", fmtLat(r.AckLatency))
+	if r.Workload == "recovery" || r.Outages > 0 || r.Resyncs > 0 {
+		pf("recovery  %d outages (share %.3g, away %gs-%gs, seed %d; %d skipped, %d gave up waiting for replies), %d back, %d failed to come back",
+			r.Outages, r.ChurnShare, r.AwayMinSec, r.AwayMaxSec, r.Seed, r.OutagesSkipped, r.AwayUnanswered, r.Reconnects, r.ReconnectFailed)
+		pf("          re-joins recovered %d, not recovered %d; %d messages recovered (+%d own, +%d pushed meanwhile), resyncs %d, epoch changes %d",
+			r.Recovered, r.RecoveryFailed, r.RecoveredMessages, r.OwnRecovered, r.RecoveredKnown, r.Resyncs, r.EpochChanges)
+		pf("          reconnect to every room re-joined %s", fmtLat(r.ReconnectLatency))
+	}
 }
 
 // WriteJSON prints the result as one JSON line.

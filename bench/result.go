@@ -36,6 +36,34 @@ type Counters struct {
 	UserJoined     uint64 `json:"userJoined"`
 	UserLeft       uint64 `json:"userLeft"`
 
+	// v2 (session_v2.go): replies to our publishes, in place of v1's echoes.
+	Acks          uint64 `json:"acks"`          // publishes answered ok
+	AckDuplicated uint64 `json:"ackDuplicated"` // a second reply to one publish
+	AckLate       uint64 `json:"ackLate"`       // a reply overtaken by a later publish's (the server answers in order)
+	AckErrors     uint64 `json:"ackErrors"`     // publishes refused (error reply)
+	SelfPushes    uint64 `json:"selfPushes"`    // a message pushed back to its publishing connection
+	BadReplies    uint64 `json:"badReplies"`    // a reply whose id matches no request of ours
+	// Offsets (offsets.go): messages, results and replies that carried one, or none.
+	WithOffset       uint64 `json:"withOffset"`
+	NoOffset         uint64 `json:"noOffset"`
+	OffsetDistinct   uint64 `json:"offsetDistinct"`   // offsets each member came to know, summed (at the end)
+	OffsetDuplicated uint64 `json:"offsetDuplicated"` // an offset a member had already seen (its own recovered ones aside)
+	OffsetStray      uint64 `json:"offsetStray"`      // an offset at or below the first join's
+	// recovery (recovery.go)
+	Outages           uint64 `json:"outages"`           // members that went away
+	OutagesSkipped    uint64 `json:"outagesSkipped"`    // planned outages of members already gone (disconnected, failed)
+	AwayUnanswered    uint64 `json:"awayUnanswered"`    // outages that gave up waiting for publish replies
+	Reconnects        uint64 `json:"reconnects"`        // members back in every room
+	ReconnectFailed   uint64 `json:"reconnectFailed"`   // members that could not come back
+	Recovered         uint64 `json:"recovered"`         // re-joins answered recovered: true
+	RecoveryFailed    uint64 `json:"recoveryFailed"`    // re-joins with since answered recovered: false (or without it)
+	RecoveredMessages uint64 `json:"recoveredMessages"` // deliveries that came in a join result's messages
+	OwnRecovered      uint64 `json:"ownRecovered"`      // our own messages in a recovered history (not deliveries)
+	RecoveredKnown    uint64 `json:"recoveredKnown"`    // recovered messages pushed meanwhile, during a resync's re-join (not duplicates)
+	Resyncs           uint64 `json:"resyncs"`           // resync pushes (each answered by a re-join with since)
+	EpochChanges      uint64 `json:"epochChanges"`      // a re-join found another epoch of the room's history
+	NoHistory         uint64 `json:"noHistory"`         // recovery joins refused by us: no epoch (the server keeps no history)
+
 	ChurnDialed uint64 `json:"churnDialed"`
 	ChurnJoined uint64 `json:"churnJoined"`
 	ChurnCycles uint64 `json:"churnCycles"`
@@ -74,10 +102,12 @@ func (c *Counters) add(o *Counters) {
 type Raw struct {
 	Proc int `json:"proc"`
 	Counters
-	Latency      *Hist `json:"latency"`
-	EchoLatency  *Hist `json:"echoLatency"`
-	JoinLatency  *Hist `json:"joinLatency"`
-	ChurnLatency *Hist `json:"churnLatency"`
+	Latency          *Hist `json:"latency"`
+	EchoLatency      *Hist `json:"echoLatency"`
+	JoinLatency      *Hist `json:"joinLatency"`
+	ChurnLatency     *Hist `json:"churnLatency"`
+	AckLatency       *Hist `json:"ackLatency"`
+	ReconnectLatency *Hist `json:"reconnectLatency"`
 
 	// Per room: receivers owned here, messages sent by members owned here, and messages sent by
 	// the receivers owned here. Expected deliveries of a room are
@@ -86,6 +116,8 @@ type Raw struct {
 	RoomSent      []uint64 `json:"roomSent"`
 	RoomSelfSent  []uint64 `json:"roomSelfSent"`
 	Holes         uint64   `json:"holes"` // sequence gaps still open at the end
+	// Per room: the highest offset (relative to the first join's) any receiver here saw.
+	RoomMaxOffset []uint64 `json:"roomMaxOffset"`
 
 	JoinStartNs   int64 `json:"joinStartNs"`
 	JoinEndNs     int64 `json:"joinEndNs"`
@@ -108,8 +140,10 @@ func newRaw(proc, rooms int) *Raw {
 	return &Raw{
 		Proc:    proc,
 		Latency: NewHist(), EchoLatency: NewHist(), JoinLatency: NewHist(), ChurnLatency: NewHist(),
+		AckLatency: NewHist(), ReconnectLatency: NewHist(),
 		RoomReceivers: make([]uint64, rooms), RoomSent: make([]uint64, rooms), RoomSelfSent: make([]uint64, rooms),
-		Errors: map[string]uint64{}, CloseCodes: map[string]uint64{},
+		RoomMaxOffset: make([]uint64, rooms),
+		Errors:        map[string]uint64{}, CloseCodes: map[string]uint64{},
 	}
 }
 
@@ -135,10 +169,15 @@ func mergeRaw(rs []*Raw, rooms int) *Raw {
 		m.EchoLatency.Merge(r.EchoLatency)
 		m.JoinLatency.Merge(r.JoinLatency)
 		m.ChurnLatency.Merge(r.ChurnLatency)
+		m.AckLatency.Merge(r.AckLatency)
+		m.ReconnectLatency.Merge(r.ReconnectLatency)
 		for i := 0; i < rooms && i < len(r.RoomSent); i++ {
 			m.RoomReceivers[i] += r.RoomReceivers[i]
 			m.RoomSent[i] += r.RoomSent[i]
 			m.RoomSelfSent[i] += r.RoomSelfSent[i]
+		}
+		for i := 0; i < rooms && i < len(r.RoomMaxOffset); i++ {
+			m.RoomMaxOffset[i] = max(m.RoomMaxOffset[i], r.RoomMaxOffset[i])
 		}
 		m.Holes += r.Holes
 		m.JoinStartNs = minPos(m.JoinStartNs, r.JoinStartNs)
@@ -176,6 +215,8 @@ type ServerProc struct {
 // Result is the final, merged result of a run: what the summary prints and -json emits.
 type Result struct {
 	Workload       string   `json:"workload"`
+	Proto          string   `json:"proto"`
+	RoomsPerClient int      `json:"roomsPerClient"`
 	URLs           []string `json:"urls"`
 	Procs          int      `json:"procs"`
 	Clients        int      `json:"clients"`
@@ -212,6 +253,22 @@ type Result struct {
 	ChurnPerSec  float64        `json:"churnPerSec"`
 	ChurnLatency LatencySummary `json:"churnLatency"`
 
+	// v2 (result_v2.go)
+	AcksMissing uint64         `json:"acksMissing"` // publishes without any reply
+	AckLatency  LatencySummary `json:"ackLatency"`  // publish written to its ok
+	// Offsets are judged when every message and publish reply carried one (a server with
+	// history): every receiver must know every offset of each of its rooms exactly once.
+	OffsetsJudged  bool   `json:"offsetsJudged"`
+	OffsetExpected uint64 `json:"offsetExpected"` // per room: receivers * messages published
+	OffsetMissing  uint64 `json:"offsetMissing"`
+	OffsetBeyond   uint64 `json:"offsetBeyond"` // rooms where an offset beyond the messages published was seen
+	// recovery
+	ChurnShare       float64        `json:"churnShare,omitempty"`
+	AwayMinSec       float64        `json:"awayMinSec,omitempty"`
+	AwayMaxSec       float64        `json:"awayMaxSec,omitempty"`
+	Seed             uint64         `json:"seed,omitempty"`
+	ReconnectLatency LatencySummary `json:"reconnectLatency"`
+
 	LoadCPUSec            float64 `json:"loadCPUSec"`
 	LoadCPUTotalSec       float64 `json:"loadCPUTotalSec"`
 	LoadCPUPerMDeliveries float64 `json:"loadCPUPerMDeliveries"`
@@ -231,7 +288,7 @@ type Result struct {
 // failed to join (global indices) and the server samples.
 func finalize(cfg *Config, m *Raw, failed []int, ss *serverSampler) *Result {
 	r := &Result{
-		Workload: cfg.Workload, URLs: cfg.URLs, Procs: cfg.Procs, Clients: cfg.Clients, Rooms: cfg.Rooms,
+		Workload: cfg.Workload, Proto: cfg.Proto, RoomsPerClient: max(1, cfg.RoomsPerClient), URLs: cfg.URLs, Procs: cfg.Procs, Clients: cfg.Clients, Rooms: cfg.Rooms,
 		SendersPerRoom: cfg.SendersPerRoom, Size: cfg.Size, WarmupSec: cfg.Warmup.Seconds(), DurationSec: cfg.Duration.Seconds(),
 		Counters: m.Counters, Errors: m.Errors, CloseCodes: m.CloseCodes, Interrupted: m.Interrupted,
 		SettleOK: m.SettleOK, DrainComplete: m.DrainComplete, Holes: m.Holes,
@@ -267,7 +324,7 @@ func finalize(cfg *Config, m *Raw, failed []int, ss *serverSampler) *Result {
 	} else {
 		r.Excess = m.Delivered - r.Expected
 	}
-	if m.Echoes < m.Sent {
+	if cfg.Proto != "v2" && m.Echoes < m.Sent {
 		r.EchoesMissing = m.Sent - m.Echoes
 	}
 	r.Latency = m.Latency.Summary()
@@ -327,6 +384,9 @@ func finalize(cfg *Config, m *Raw, failed []int, ss *serverSampler) *Result {
 	r.Pass = r.Lost == 0 && r.Excess == 0 && m.Duplicated == 0 && r.EchoesMissing == 0 && m.EchoDuplicated == 0 &&
 		m.ConnectFailed == 0 && m.JoinFailed == 0 && m.NotDialed == 0 && m.Disconnects == 0 && !m.Interrupted &&
 		m.Joined > 0
+	if cfg.Proto == "v2" {
+		finalizeV2(cfg, m, r)
+	}
 	return r
 }
 
@@ -337,7 +397,9 @@ func roomJoinedCounts(lay layout, failed []int) []int64 {
 		n[r] = int64(lay.roomSize(r))
 	}
 	for _, i := range failed {
-		n[lay.room(i)]--
+		for j := 0; j < lay.k(); j++ {
+			n[lay.roomOf(i, j)]--
+		}
 	}
 	return n
 }

@@ -22,6 +22,11 @@ type runShared struct {
 	dialSem chan struct{}
 	prefix  []byte
 
+	v2          bool   // protocol v2 (session_v2.go)
+	subprotocol string // offered in the upgrade: chatd.v2 for v2
+	k           int    // rooms per member
+	recovery    bool   // the recovery workload: joins need history, outages happen
+
 	joinCD, settleCD, sendCD, finalCD *countdown
 	churners                          sync.WaitGroup // churn cycles dialed and not yet ended
 
@@ -36,7 +41,13 @@ func newShared(cfg *Config) (*runShared, error) {
 		cfg: cfg, lay: cfg.layout(), sched: cfg.schedule(),
 		dialSem: make(chan struct{}, cfg.DialConcurrency),
 		prefix:  []byte(cfg.RoomPrefix + "-"),
+		v2:      cfg.Proto == "v2",
+		k:       max(1, cfg.RoomsPerClient),
 	}
+	if sh.v2 {
+		sh.subprotocol = subprotocolV2
+	}
+	sh.recovery = cfg.Workload == "recovery"
 	for _, u := range cfg.URLs {
 		t, err := parseTarget(u)
 		if err != nil {
@@ -150,7 +161,9 @@ func (rn *runner) phases(ctx context.Context) error {
 	}
 	var failed []int
 	var joined int
+	var noHistory uint64
 	rn.onLoops(func(l *loop) {
+		noHistory += l.st.NoHistory
 		for _, c := range l.members {
 			if c.failed {
 				failed = append(failed, c.idx)
@@ -162,6 +175,9 @@ func (rn *runner) phases(ctx context.Context) error {
 	})
 	for i := rn.lo + n; i < rn.hi; i++ {
 		failed = append(failed, i)
+	}
+	if noHistory > 0 {
+		return fmt.Errorf("%s (%d of %d members)", errNoHistory, noHistory, rn.hi-rn.lo)
 	}
 	allFailed, err := rn.co.Joined(ctx, failed)
 	if err != nil {
@@ -197,12 +213,20 @@ func (rn *runner) phases(ctx context.Context) error {
 	raw.StartNs = startNs
 	cpuStart := selfCPU()
 	windowEnd := startNs + sh.sched.window
-	var churnDone chan struct{}
+	var churnDone, outagesDone chan struct{}
 	if cfg.ChurnRate > 0 {
 		churnDone = make(chan struct{})
 		go func() { defer close(churnDone); rn.churn(ctx, windowEnd) }()
 	}
+	if sh.recovery {
+		plan := rn.planOutages()
+		outagesDone = make(chan struct{})
+		go func() { defer close(outagesDone); rn.outages(ctx, plan) }()
+	}
 	<-orDone(ctx, sh.sendCD.done)
+	if outagesDone != nil {
+		<-outagesDone // all were due before the last send (planOutages), or ctx ended
+	}
 	// A -count run ends when every message is out; otherwise the window is the bound (and idle
 	// holds its connections for it).
 	if cfg.Count == 0 || cfg.ChurnRate > 0 {
@@ -251,6 +275,9 @@ func (rn *runner) dialMembers(ctx context.Context) int {
 		k := i - rn.lo
 		c := &conn{fd: -1, heapIdx: -1, holdsToken: true, idx: i, room: sh.lay.room(i), pos: sh.lay.pos(i),
 			tgt: sh.targets[sh.lay.url(i)]}
+		if sh.k > 1 {
+			c.more = make([]slot, sh.k-1)
+		}
 		if len(sh.srcs) > 0 {
 			c.src = &sh.srcs[k%len(sh.srcs)]
 		}
@@ -287,6 +314,8 @@ func (rn *runner) collect() {
 		raw.EchoLatency.Merge(l.echoLat)
 		raw.JoinLatency.Merge(l.joinLat)
 		raw.ChurnLatency.Merge(l.churnLat)
+		raw.AckLatency.Merge(l.ackLat)
+		raw.ReconnectLatency.Merge(l.reconnLat)
 		for k, v := range l.errs {
 			raw.Errors[k] += v
 		}
@@ -297,18 +326,35 @@ func (rn *runner) collect() {
 			raw.Errors[l.fatal.Error()]++
 		}
 		for _, c := range l.members {
-			if !c.joined {
-				continue
-			}
-			raw.RoomSent[c.room] += uint64(c.sent)
-			if c.receiver {
-				raw.RoomReceivers[c.room]++
-				raw.RoomSelfSent[c.room] += uint64(c.sent)
-				raw.Holes += c.track.missing()
+			if c.joined {
+				rn.collectMember(c)
 			}
 		}
 	}
 	raw.LoadCPUTotalSec = selfCPU()
+}
+
+// collectMember adds a joined member's per-room totals: what it published to each of its rooms
+// and, as a receiver, the holes left in its streams and its offset ledger.
+func (rn *runner) collectMember(c *conn) {
+	raw, lay, k := rn.raw, rn.sh.lay, rn.sh.k
+	for j := 0; j < k; j++ {
+		r := lay.roomOf(c.idx, j)
+		n := uint64(streamCount(c.sent, j, k))
+		raw.RoomSent[r] += n
+		if !c.receiver {
+			continue
+		}
+		s := c.slot(j)
+		raw.RoomReceivers[r]++
+		raw.RoomSelfSent[r] += n
+		raw.Holes += s.track.missing()
+		if s.off != nil && !s.off.broken {
+			hi, distinct := s.off.seenUpTo()
+			raw.OffsetDistinct += distinct
+			raw.RoomMaxOffset[r] = max(raw.RoomMaxOffset[r], hi)
+		}
+	}
 }
 
 // startProgress sends a snapshot to the coordinator every -progress interval.
@@ -354,8 +400,14 @@ func finalsPerRoom(lay layout, s schedule, failed []int) []uint32 {
 	}
 	out := make([]uint32, lay.rooms)
 	for i := 0; i < lay.members; i++ {
-		if s.planned(i) > 0 && !isFailed[i] {
-			out[lay.room(i)]++
+		if isFailed[i] {
+			continue
+		}
+		n := s.planned(i)
+		for j := 0; j < lay.k(); j++ {
+			if streamCount(n, j, lay.k()) > 0 {
+				out[lay.roomOf(i, j)]++
+			}
 		}
 	}
 	return out

@@ -40,10 +40,13 @@ func (l *loop) upgraded(c *conn) {
 		c.holdsToken = false
 		<-l.sh.dialSem
 	}
-	if !c.churner {
+	if !c.churner && !c.rejoining {
 		l.st.Connected++
 	}
 	c.deadline = wallNow() + int64(l.sh.cfg.ConnectTimeout)
+	if l.sh.v2 {
+		l.sendHello(c)
+	}
 }
 
 // drop ends a connection that failed or was closed by the server, and settles its accounting.
@@ -76,6 +79,13 @@ func (l *loop) drop(c *conn, reason string) {
 		return
 	}
 	c.dead = true
+	if c.rejoining {
+		// recovery: the member went away on purpose and could not come back.
+		l.st.ReconnectFailed++
+		l.noteErr("reconnect: " + reason)
+		l.retire(c)
+		return
+	}
 	if l.frozen && l.sh.cfg.Hold > 0 {
 		// The accounting is over; the run holds its connections only so that the servers can
 		// be watched (or one drained) under the full load. Losing one now fails nothing.
@@ -122,6 +132,10 @@ func (l *loop) onMessage(c *conn, p []byte, now int64) {
 	if l.frozen {
 		return // the run is over: what the server says while members leave is not part of it
 	}
+	if l.sh.v2 {
+		l.onMessageV2(c, p, now)
+		return
+	}
 	var m serverMsg
 	if !scanServerMsg(p, &m) {
 		l.st.Unparsed++
@@ -133,7 +147,7 @@ func (l *loop) onMessage(c *conn, p []byte, now int64) {
 	case "userJoined":
 		if !c.churner {
 			l.st.UserJoined++
-			l.seeCount(c, m.memberCount)
+			l.seeCount(c, &c.s0, m.memberCount)
 		}
 	case "userLeft":
 		if !c.churner {
@@ -155,30 +169,68 @@ func (l *loop) sendJoin(c *conn) {
 	}
 	c.joinSent = true
 	var rb, ub [64]byte
-	room := strconv.AppendInt(append(rb[:0], l.sh.prefix...), int64(c.room), 10)
-	var user []byte
-	if c.churner {
-		user = strconv.AppendInt(append(ub[:0], 'c'), int64(c.idx), 10)
-	} else {
-		user = strconv.AppendInt(append(ub[:0], 'u'), int64(c.idx), 10)
-	}
-	l.pbuf = appendJoin(l.pbuf[:0], room, user)
+	l.pbuf = appendJoin(l.pbuf[:0], l.appendRoomID(rb[:0], c.room), appendUserName(ub[:0], c))
 	l.sendFrame(c, opText, l.pbuf)
+}
+
+// appendRoomID appends the id of room r of this run.
+func (l *loop) appendRoomID(dst []byte, r int) []byte {
+	return strconv.AppendInt(append(dst, l.sh.prefix...), int64(r), 10)
+}
+
+// roomIndex is the room number of a room id of this run, or -1.
+func (l *loop) roomIndex(id []byte) int {
+	p := l.sh.prefix
+	if len(id) <= len(p) || string(id[:len(p)]) != string(p) {
+		return -1
+	}
+	n, ok := parseDecimal(id[len(p):])
+	if !ok || n >= int64(l.sh.lay.rooms) {
+		return -1
+	}
+	return int(n)
+}
+
+// appendUserName appends the member's name: u<index>, churners c<cycle>.
+func appendUserName(dst []byte, c *conn) []byte {
+	if c.churner {
+		return strconv.AppendInt(append(dst, 'c'), int64(c.idx), 10)
+	}
+	return strconv.AppendInt(append(dst, 'u'), int64(c.idx), 10)
 }
 
 func (l *loop) onRoomJoined(c *conn, count int64, now int64) {
 	if c.churner {
-		if c.joined {
-			return
-		}
-		c.joined = true
-		l.st.ChurnJoined++
-		l.churnLat.Record(now - c.dialNs)
-		if l.sendFrame(c, opText, []byte(leaveRoomMsg)) {
-			l.startClose(c, now)
-		}
+		l.churnerJoined(c, now)
 		return
 	}
+	if c.joined || c.failed {
+		return
+	}
+	l.seeCount(c, &c.s0, count)
+	l.memberJoined(c, now)
+}
+
+// churnerJoined: a churn cycle joined; it leaves and closes at once.
+func (l *loop) churnerJoined(c *conn, now int64) {
+	if c.joined {
+		return
+	}
+	c.joined = true
+	l.st.ChurnJoined++
+	l.churnLat.Record(now - c.dialNs)
+	leave := []byte(leaveRoomMsg)
+	if l.sh.v2 {
+		var rb [64]byte
+		leave = appendLeaveV2(l.pbuf[:0], -1, l.appendRoomID(rb[:0], c.room))
+	}
+	if l.sendFrame(c, opText, leave) {
+		l.startClose(c, now)
+	}
+}
+
+// memberJoined: a member is in all its rooms (v1: roomJoined; v2: the ok of every join).
+func (l *loop) memberJoined(c *conn, now int64) {
 	if c.joined || c.failed {
 		return
 	}
@@ -189,20 +241,34 @@ func (l *loop) onRoomJoined(c *conn, count int64, now int64) {
 	if now > l.st.LastJoinNs {
 		l.st.LastJoinNs = now
 	}
-	l.seeCount(c, count)
+	l.checkSettled(c)
 	l.sh.joinCD.dec()
 }
 
-// seeCount tracks the largest memberCount a member has seen; once the join phase is over, a
-// member whose room looks full to it has "settled" (seen every join announced).
-func (l *loop) seeCount(c *conn, n int64) {
-	if n > c.maxCount {
-		c.maxCount = n
+// seeCount tracks the largest memberCount a member has seen in a room; once the join phase is
+// over, a member whose rooms all look full to it has "settled" (seen every join announced).
+func (l *loop) seeCount(c *conn, s *slot, n int64) {
+	if n > s.maxCount {
+		s.maxCount = n
 	}
-	if l.settleArmed && !c.settled && c.joined && !c.dead && c.maxCount >= l.sh.roomJoined[c.room] {
+	l.checkSettled(c)
+}
+
+func (l *loop) checkSettled(c *conn) {
+	if l.settleArmed && !c.settled && c.joined && !c.dead && l.full(c) {
 		c.settled = true
 		l.sh.settleCD.dec()
 	}
+}
+
+// full reports whether every room of c has looked full to it.
+func (l *loop) full(c *conn) bool {
+	for j := 0; j < l.sh.k; j++ {
+		if c.slot(j).maxCount < l.sh.roomJoined[l.sh.lay.roomOf(c.idx, j)] {
+			return false
+		}
+	}
+	return true
 }
 
 // onChat accounts for one received chat message.
@@ -225,7 +291,7 @@ func (l *loop) onChat(c *conn, m *serverMsg, now int64) {
 		return
 	}
 	own := ct.sender == c.idx
-	a := c.track.observe(uint32(lay.pos(ct.sender)), lay.roomSize(c.room), ct.seq)
+	a := c.s0.track.observe(uint32(lay.pos(ct.sender)), lay.roomSize(c.room), ct.seq)
 	if a == arrivalDuplicate {
 		if own {
 			l.st.EchoDuplicated++
@@ -254,11 +320,17 @@ func (l *loop) onChat(c *conn, m *serverMsg, now int64) {
 		}
 	}
 	if ct.last {
-		c.finalsSeen++
-		if c.finalsSeen >= c.finalsNeed && !c.finalsDone {
-			c.finalsDone = true
-			l.sh.finalCD.dec()
-		}
+		l.finalSeen(c)
+	}
+}
+
+// finalSeen: c has one more of the last messages it waits for (a sender's last to one of its
+// rooms; its own: v1 the echo, v2 the publish's reply).
+func (l *loop) finalSeen(c *conn) {
+	c.finalsSeen++
+	if c.finalsSeen >= c.finalsNeed && !c.finalsDone {
+		c.finalsDone = true
+		l.sh.finalCD.dec()
 	}
 }
 
@@ -275,24 +347,36 @@ func (l *loop) sendDue(now int64) {
 
 func (l *loop) sendNext(c *conn) {
 	ts := wallNow()
-	lag := ts - c.nextDue
-	if lag > l.st.MaxSendLagNs {
-		l.st.MaxSendLagNs = lag
+	// A member back from an outage catches up on what fell due while it was away: those sends
+	// are late on purpose and say nothing about the load tool.
+	if c.nextDue >= c.backNs {
+		lag := ts - c.nextDue
+		if lag > l.st.MaxSendLagNs {
+			l.st.MaxSendLagNs = lag
+		}
+		if lag > lateSendNs {
+			l.st.LateSends++
+		}
 	}
-	if lag > lateSendNs {
-		l.st.LateSends++
+	done := c.sent+1 == c.planned
+	var p []byte
+	if l.sh.v2 {
+		// Round-robin over the member's rooms; the flag marks its last message to that room.
+		var rb [64]byte
+		room := l.appendRoomID(rb[:0], l.sh.lay.roomOf(c.idx, int(c.sent%uint32(l.sh.k))))
+		p = appendPublish(l.pbuf[:0], room, c.idx, c.sent, ts, lastInStream(c.sent, c.planned, l.sh.k), l.sh.cfg.Size)
+	} else {
+		p = append(l.pbuf[:0], `{"type":"message","content":"`...)
+		p = appendContent(p, c.idx, c.sent, ts, done, l.sh.cfg.Size)
+		p = append(p, `"}`...)
 	}
-	last := c.sent+1 == c.planned
-	p := append(l.pbuf[:0], `{"type":"message","content":"`...)
-	p = appendContent(p, c.idx, c.sent, ts, last, l.sh.cfg.Size)
-	p = append(p, `"}`...)
 	l.pbuf = p
 	if !l.sendFrame(c, opText, p) {
 		return // dropped: drop() took it off the heap and out of the phases
 	}
 	c.sent++
 	l.st.Sent++
-	if last {
+	if done {
 		l.heap.remove(c)
 		c.sendDone = true
 		l.sh.sendCD.dec()
@@ -310,7 +394,7 @@ const lateSendNs = 10e6
 func (l *loop) armSettle() {
 	l.settleArmed = true
 	for _, c := range l.members {
-		if c.joined && !c.settled && (c.dead || c.maxCount >= l.sh.roomJoined[c.room]) {
+		if c.joined && !c.settled && (c.dead || l.full(c)) {
 			c.settled = true
 			l.sh.settleCD.dec()
 		}
@@ -333,7 +417,10 @@ func (l *loop) armStart() {
 		}
 		c.receiver = true
 		c.planned = l.sh.sched.planned(c.idx)
-		c.finalsNeed = l.sh.finalsPerRoom[c.room]
+		c.finalsNeed = 0
+		for j := 0; j < l.sh.k; j++ {
+			c.finalsNeed += l.sh.finalsPerRoom[l.sh.lay.roomOf(c.idx, j)]
+		}
 		if c.planned > 0 {
 			c.nextDue = l.sh.startNs + l.sh.sched.due(c.idx, 0)
 			l.heap.push(c)

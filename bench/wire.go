@@ -15,13 +15,23 @@ type serverMsg struct {
 	content     []byte
 	message     []byte
 	memberCount int64
+
+	// v2 (DESIGN §7)
+	id        []byte // our request id, echoed in its reply (we only send string ids)
+	roomID    []byte
+	code      []byte // error code
+	epoch     []byte
+	offset    int64 // -1: absent
+	recovered int8  // -1: absent, 0: false, 1: true
+	messages  []byte
 }
 
-// scanServerMsg walks one top-level JSON object and picks out "type", "content", "message" and
-// "memberCount". Unknown fields, nested values and field order are handled; it reports false for
-// anything that is not a well-formed object.
+// scanServerMsg walks one top-level JSON object and picks out "type", "content", "message",
+// "memberCount" and the v2 fields "id", "roomId", "code", "epoch", "offset", "recovered" and
+// "messages" (the raw array). Unknown fields, nested values and field order are handled; it
+// reports false for anything that is not a well-formed object.
 func scanServerMsg(b []byte, m *serverMsg) bool {
-	*m = serverMsg{memberCount: -1}
+	*m = serverMsg{memberCount: -1, offset: -1, recovered: -1}
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -59,6 +69,14 @@ func scanServerMsg(b []byte, m *serverMsg) bool {
 				m.content = b[vs:ve]
 			case "message":
 				m.message = b[vs:ve]
+			case "id":
+				m.id = b[vs:ve]
+			case "roomId":
+				m.roomID = b[vs:ve]
+			case "code":
+				m.code = b[vs:ve]
+			case "epoch":
+				m.epoch = b[vs:ve]
 			}
 			i = ve + 1
 		} else {
@@ -66,10 +84,24 @@ func scanServerMsg(b []byte, m *serverMsg) bool {
 			if !ok {
 				return false
 			}
-			if string(key) == "memberCount" {
+			switch string(key) {
+			case "memberCount":
 				if n, ok := parseDecimal(b[i:end]); ok {
 					m.memberCount = n
 				}
+			case "offset":
+				if n, ok := parseDecimal(b[i:end]); ok {
+					m.offset = n
+				}
+			case "recovered":
+				switch string(b[i:end]) {
+				case "true":
+					m.recovered = 1
+				case "false":
+					m.recovered = 0
+				}
+			case "messages":
+				m.messages = b[i:end]
 			}
 			i = end
 		}
