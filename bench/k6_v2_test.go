@@ -19,12 +19,11 @@ func v2Env(url string) map[string]string {
 
 var v2Checks = []string{"upgraded (101)", "subprotocol chatd.v2", "hello answered first", "joined every room", "every request answered"}
 
-// v2Target is the server TestK6FanoutV2Script runs the v2 script against, and the fake whose
-// counts are the oracle (nil for a real server). chatd does not speak v2 yet, so it is the fake.
-// TODO(v2): once chatd speaks v2, return "ws://"+addr+"/ws" of startChatd(t), and a nil fake.
+// v2Target is the server TestK6FanoutV2Script runs the v2 script against: a live chatd (the fake
+// is kept for TestK6FanoutV2ScriptNoticesABadServer, whose faults chatd does not make).
 func v2Target(t *testing.T) (url string, fake *fakeV2Server) {
-	fs := newFakeV2Server(t, false)
-	return fs.url(), fs
+	addr, _ := startChatd(t)
+	return "ws://" + addr + "/ws", nil
 }
 
 // TestK6FanoutV2Script runs bench/k6/fanout-v2.js under the shim. Its checks and threshold must

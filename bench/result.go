@@ -62,7 +62,7 @@ type Counters struct {
 	RecoveredKnown    uint64 `json:"recoveredKnown"`    // recovered messages pushed meanwhile, during a resync's re-join (not duplicates)
 	Resyncs           uint64 `json:"resyncs"`           // resync pushes (each answered by a re-join with since)
 	EpochChanges      uint64 `json:"epochChanges"`      // a re-join found another epoch of the room's history
-	NoHistory         uint64 `json:"noHistory"`         // recovery joins refused by us: no epoch (the server keeps no history)
+	NoHistory         uint64 `json:"noHistory"`         // recovery members stopped by us: a publish answered without an offset (the server keeps no history)
 
 	ChurnDialed uint64 `json:"churnDialed"`
 	ChurnJoined uint64 `json:"churnJoined"`

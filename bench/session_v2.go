@@ -11,7 +11,7 @@ package bench
 // in a second ledger per room (offsets.go).
 
 // errNoHistory is why a recovery member fails its join against a server without history.
-const errNoHistory = "recovery: the join result has no epoch: the server keeps no history (DESIGN §7 offsets), which this workload needs"
+const errNoHistory = "recovery: a publish was answered without an offset: the server keeps no history (DESIGN §7 offsets), which this workload needs"
 
 func (l *loop) sendHello(c *conn) {
 	var ub [24]byte
@@ -150,11 +150,9 @@ func (l *loop) onJoinReply(c *conn, m *serverMsg, j int, ok bool, now int64) {
 		if len(m.epoch) > 0 || m.offset >= 0 {
 			s.off = &offsetLedger{epoch: l.intern(m.epoch), base: uint64(max(m.offset, 0)), last: uint64(max(m.offset, 0))}
 		}
-		if l.sh.recovery && len(m.epoch) == 0 {
-			l.st.NoHistory++
-			l.drop(c, errNoHistory)
-			return
-		}
+		// (A room without stored messages yet answers epoch ""; the epoch then comes with the
+		// room's first messages, see adoptEpoch. A server without history shows in the
+		// offsets its messages lack.)
 		l.seeCount(c, s, m.memberCount)
 		l.joinMessages(c, m, now, &joinResult{})
 		if int(c.slotsJoined) == l.sh.k {
@@ -171,6 +169,7 @@ func (l *loop) onJoinReply(c *conn, m *serverMsg, j int, ok bool, now int64) {
 		} else {
 			l.st.Recovered++
 		}
+		l.adoptEpoch(s, m.epoch) // it went away before its room's first message reached it
 		if len(m.epoch) > 0 && string(m.epoch) != s.off.epoch {
 			// A new life of the room's history: its offsets restart, and this member's ledger
 			// of the old one means nothing for them.
@@ -250,6 +249,12 @@ func (l *loop) onPublishReply(c *conn, m *serverMsg, id replyID, ok bool, now in
 			l.seeOffset(c.slot(j), m.offset, offOwnAck)
 		} else {
 			l.st.NoOffset++
+			if l.sh.recovery {
+				// A stored message always gets an offset: this server keeps no history.
+				l.st.NoHistory++
+				l.drop(c, errNoHistory)
+				return
+			}
 		}
 	} else {
 		l.st.AckErrors++
@@ -316,6 +321,7 @@ func (l *loop) onChatV2(c *conn, m *serverMsg, now int64, jr *joinResult) {
 	}
 	if m.offset >= 0 {
 		l.st.WithOffset++
+		l.adoptEpoch(s, m.epoch)
 		l.seeOffset(s, m.offset, kind)
 	} else {
 		l.st.NoOffset++
@@ -363,6 +369,14 @@ func (l *loop) onResync(c *conn, m *serverMsg) {
 	l.pbuf = appendLeaveV2(l.pbuf[:0], j, l.appendRoomID(rb[:0], r))
 	if l.sendFrame(c, opText, l.pbuf) {
 		l.sendJoinV2(c, j)
+	}
+}
+
+// adoptEpoch learns a room's epoch from a message push when the member joined the room before it
+// had any stored message (its join result said epoch ""), so that a later since names it.
+func (l *loop) adoptEpoch(s *slot, epoch []byte) {
+	if s.off != nil && s.off.epoch == "" && len(epoch) > 0 && !s.off.broken {
+		s.off.epoch = l.intern(epoch)
 	}
 }
 

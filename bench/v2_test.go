@@ -191,14 +191,16 @@ func TestV2ResyncIsAnswered(t *testing.T) {
 	}
 }
 
-// recovery needs history: against a server without it, the run stops after the join phase and
-// says why.
+// recovery needs history: against a server without it, every member stops at its first publish,
+// whose answer has no offset (a room without messages yet answers a join with epoch "" even on a
+// server with history, so the join cannot tell), and the run says why.
 func TestRecoveryNeedsHistory(t *testing.T) {
 	fs := newFakeHistServer(t, histOpts{noHistory: true})
 	var out, errOut bytes.Buffer
 	code := Main([]string{"recovery", "-url", fs.url(), "-clients", "6", "-rooms", "2", "-rate", "20", "-count", "20",
 		"-warmup", "0", "-away", "100ms", "-progress", "0"}, &out, &errOut)
-	if code == 0 || !bytes.Contains(errOut.Bytes(), []byte("keeps no history")) || fs.counts().publishes != 0 {
+	said := bytes.Contains(errOut.Bytes(), []byte("keeps no history")) || bytes.Contains(out.Bytes(), []byte("keeps no history"))
+	if code == 0 || !said || fs.counts().publishes > 6 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
 }
