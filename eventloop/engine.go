@@ -373,4 +373,5 @@ func (l *loop) sweep() {
 		}
 	}
 	l.endTurn()
+	l.shrinkIdle(now)
 }

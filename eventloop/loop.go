@@ -27,6 +27,8 @@ type loop struct {
 	iov     [][]byte    // scratch for writev
 	current *Conn       // connection whose OnTraffic is running
 	closeMe bool        // current must be closed when OnTraffic returns
+	// bigTurn is when a turn last used much of a big pend (shrinkIdle).
+	bigTurn int64
 
 	// loop only, for peers' pings (pings.go)
 	ctrl      []byte // control frames built this turn (pongs)
@@ -130,6 +132,14 @@ func (l *loop) drain() {
 					delivered++
 				}
 			}
+		}
+		if len(l.pend) >= maxTurnPending {
+			// A storm of fan-outs (a join storm's notices): write what is
+			// queued now rather than hold hundreds of thousands of frames
+			// (and their memory) until the end of the turn. Between tasks
+			// only: closing a connection on a write error changes member
+			// lists.
+			l.flush()
 		}
 	}
 	if delivered > 0 {

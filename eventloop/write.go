@@ -1,5 +1,7 @@
 package eventloop
 
+import "time"
+
 // The outbound path. Frames written during a turn of the loop (one OnTraffic
 // call, one mailbox drain, one timer sweep) are queued per connection and
 // flushed at the end of the turn: one write(2) for a single frame, one
@@ -15,6 +17,19 @@ type pendFrame struct {
 
 // iovMax is the kernel's limit on iovecs per writev (UIO_MAXIOV).
 const iovMax = 1024
+
+// A loop's turn queues larger than maxKeptPending entries are released once
+// no turn used more than an eighth of them for shrinkAfter.
+const (
+	maxKeptPending = 4096
+	shrinkAfter    = 5 * time.Second
+)
+
+// maxTurnPending bounds the frames a loop holds in one turn: past it, the
+// mailbox's drain writes them out between two tasks. High enough that a big
+// room's frames still leave several per write under load (a 10,000-member
+// room: six frames per member), low enough to bound a storm's memory (2 MiB).
+const maxTurnPending = 1 << 16
 
 // queue appends frame to c's pending chain.
 func (l *loop) queue(c *Conn, frame []byte) {
@@ -73,10 +88,7 @@ func (l *loop) flush() {
 		clear(iov)
 		l.iov = iov[:0]
 	}
-	clear(l.pend)
-	l.pend = l.pend[:0]
-	clear(l.dirty)
-	l.dirty = l.dirty[:0]
+	l.shrinkQueues()
 	if calls > 0 {
 		l.stats.framesOut.Add(frames)
 		l.stats.writeCalls.Add(calls)
@@ -110,4 +122,33 @@ func (l *loop) endTurn() {
 		}
 	}
 	l.resetArena() // every queued pong is written (or its connection gone)
+}
+
+// shrinkQueues empties the turn's queues for the next turn, noting when a
+// turn used much of a big queue (see shrinkIdle).
+func (l *loop) shrinkQueues() {
+	if cap(l.pend) > maxKeptPending && len(l.pend) > cap(l.pend)/8 {
+		l.bigTurn = l.eng.now()
+	}
+	clear(l.pend)
+	l.pend = l.pend[:0]
+	clear(l.dirty)
+	l.dirty = l.dirty[:0]
+}
+
+// shrinkIdle runs once per timer sweep. A burst (a join storm's notices, a
+// big room's message) can grow a loop's queues to hundreds of thousands of
+// entries: once no turn has used much of them for shrinkAfter, the big
+// arrays go back to the allocator, so a loop keeps the memory of its
+// ordinary turns, not of its largest one ever. Steady big turns keep
+// theirs: no allocation on the hot path.
+func (l *loop) shrinkIdle(now int64) {
+	if cap(l.pend) > maxKeptPending && len(l.pend) == 0 && now-l.bigTurn > int64(shrinkAfter) {
+		l.pend, l.dirty = nil, nil
+	}
+	l.mu.Lock()
+	if cap(l.spare) > maxKeptPending && now-l.bigTurn > int64(shrinkAfter) {
+		l.spare = nil // the mailbox's spare array, grown by the same bursts
+	}
+	l.mu.Unlock()
 }

@@ -34,6 +34,9 @@ type Member struct {
 	conn  *eventloop.Conn
 	idx   int32 // position in the room's list for the connection's loop and the class
 	class uint8
+	// Stamp is the owner's: two bytes it may use, in what would be padding
+	// (the chat keeps a coarse clock of the member's last typing notice).
+	Stamp uint16
 }
 
 // Room returns the room, or nil when not joined.

@@ -1,6 +1,9 @@
 package server
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestIDKeyDistinct(t *testing.T) {
 	seen := map[uint64]string{}
@@ -63,5 +66,13 @@ func TestConnIndex(t *testing.T) {
 	x.add(f)
 	if f.id == e.id || x.get(e.id) != e || x.get(f.id) != f {
 		t.Fatal("a duplicate id replaced a session")
+	}
+}
+
+// A membership (one connection in one room) is 32 bytes: the size class a
+// v2 connection pays per extra room, beside the room's member lists.
+func TestMembershipSize(t *testing.T) {
+	if n := unsafe.Sizeof(membership{}); n != 32 {
+		t.Fatalf("membership is %d bytes, want 32", n)
 	}
 }

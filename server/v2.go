@@ -331,6 +331,9 @@ func (s *session) presenceV2(req *RequestV2) {
 	})
 }
 
+// typingTick is the unit of the typing clock (rooms.Member.Stamp).
+const typingTick = int64(8 * time.Millisecond)
+
 // typingV2 tells a room's other members the user is typing: never stored,
 // never echoed, and at most one per TypingInterval per connection and room
 // forwarded (the rest are dropped, counted).
@@ -340,13 +343,16 @@ func (s *session) typingV2(req *RequestV2) {
 		s.replyError(req.ID, e)
 		return
 	}
-	now := s.srv.ms()
-	if m.typingAt != 0 && int64(now-m.typingAt) < s.srv.cfg.TypingInterval.Milliseconds() {
+	// A 16-bit clock of 8 ms ticks, kept in two bytes of the membership: it
+	// wraps every 524 s, so a notice exactly a multiple of that after the
+	// last one may be dropped too; harmless for a typing indicator.
+	now := uint16(s.srv.now()/typingTick) | 1
+	if m.Stamp != 0 && int64(now-m.Stamp)*int64(typingTick) < int64(s.srv.cfg.TypingInterval) {
 		s.srv.metrics.typingDropped()
 		s.replyOK(req.ID)
 		return
 	}
-	m.typingAt = now
+	m.Stamp = now
 	ev := &event{kind: evTyping, room: m.roomID(), username: s.name, userID: s.userID, skip: s}
 	s.publish(ev, ev.body(), nil)
 	s.replyOK(req.ID)

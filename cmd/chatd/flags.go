@@ -27,6 +27,7 @@ type options struct {
 	drainWindow     time.Duration
 	adminAddr       string
 	pprof           bool
+	gcPercent       int
 	metricsOnMain   string
 	redis           *redisFlags
 	// warnings are logged once the logger exists (see warnings.go).
@@ -45,7 +46,7 @@ var flagGroups = []struct {
 		"close-timeout", "room-list-max", "room-list-interval", "room-list-refresh", "max-rooms-per-conn",
 		"presence-max", "typing-interval"}},
 	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames"}},
-	{"Performance", []string{"coalesce-delay"}},
+	{"Performance", []string{"coalesce-delay", "gc-percent"}},
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
@@ -88,6 +89,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "the upgrade request must arrive within this")
 	fs.DurationVar(&c.PingInterval, "ping-interval", server.DefaultPingInterval, "ping a connection quiet for this long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close (1001) a connection with no inbound traffic for this long")
+	fs.IntVar(&o.gcPercent, "gc-percent", server.DefaultGCPercent, "the Go GC target (GOGC; GOGC in the environment wins): lower keeps RSS closer to the live heap for more GC CPU (Go's default is 100)")
 	fs.DurationVar(&c.CoalesceDelay, "coalesce-delay", server.DefaultCoalesceDelay, "hold room events up to this long (e.g. 2ms) so busy connections get several per write: less CPU, more latency")
 	fs.DurationVar(&c.CloseTimeout, "close-timeout", server.DefaultCloseTimeout, "wait this long for the client's close frame before dropping TCP")
 
@@ -241,6 +243,8 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-max-outbound-bytes must be at least 1024")
 	case c.MaxConns < 0:
 		return fmt.Errorf("-max-conns must not be negative")
+	case o.gcPercent < 10 || o.gcPercent > 1000:
+		return fmt.Errorf("-gc-percent must be between 10 and 1000")
 	case c.RoomListMax < 1:
 		return fmt.Errorf("-room-list-max must be at least 1")
 	case c.MaxRoomsPerConn < 1 || c.MaxRoomsPerConn > 65535:
@@ -249,8 +253,8 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-history-limit must be at least 1")
 	case c.PresenceMax < 1:
 		return fmt.Errorf("-presence-max must be at least 1")
-	case c.TypingInterval < 0:
-		return fmt.Errorf("-typing-interval must not be negative")
+	case c.TypingInterval < 0 || c.TypingInterval > time.Minute:
+		return fmt.Errorf("-typing-interval must be between 0 and 1m")
 	case c.RoomListInterval < 0 || c.RoomListRefresh < 0:
 		return fmt.Errorf("-room-list-interval and -room-list-refresh must not be negative")
 	case c.MaxConnsPerIP < 0:

@@ -12,14 +12,18 @@
 # figures an operator reads from /proc or `ps`. Per connection: (RSS -
 # baseline) / N. Afterwards, for comparison only, SIGUSR1 makes chatd run a
 # full GC and return memory to the OS, and that figure is printed labelled
-# as such. Extra server flags: CHATD_FLAGS. N is bounded by the file limit
-# (20,000 per process here: keep N <= 19,000).
+# as such. Extra server flags: CHATD_FLAGS; extra load flags: CHATBENCH_FLAGS
+# (e.g. "-proto v2 -rooms-per-client 4": then rooms hold N*4/ROOM_SIZE
+# rooms). N is bounded by the file limit (20,000 per process here: keep N <=
+# 19,000).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 kind=${1:?chatd, cluster or wsecho}
 n=${2:?connections}
 size=${3:-100}
-rooms=$(((n + size - 1) / size))
+per=1
+if [[ ${CHATBENCH_FLAGS:-} =~ -rooms-per-client[=\ ]+([0-9]+) ]]; then per=${BASH_REMATCH[1]}; fi
+rooms=$(((n * per + size - 1) / size))
 addr=127.0.0.1:18090
 out=$(mktemp -d)
 srv= load= redis=
@@ -64,7 +68,8 @@ peak=$r0
 sample() { local r; r=$(rss "$srv"); ((r > peak)) && peak=$r; true; }
 case $kind in
 chatd | cluster)
-	"$out/chatbench" idle -url "ws://$addr/ws" -clients "$n" -rooms "$rooms" -duration 40s -progress 1s \
+	# shellcheck disable=SC2086
+	"$out/chatbench" idle -url "ws://$addr/ws" -clients "$n" -rooms "$rooms" -duration 40s -progress 1s ${CHATBENCH_FLAGS:-} \
 		>"$out/bench.json" 2>"$out/bench.txt" &
 	load=$!
 	started=$(date +%s.%N)
@@ -93,7 +98,7 @@ r_idle=$(rss "$srv")
 hw=$(hwm "$srv")
 ((hw > peak)) && peak=$hw
 per() { echo $((($1 - r0) * 1024 / n)); }
-echo "$kind: $n connections in rooms of $size, $(awk "BEGIN{printf \"%.1f\", $joined - $started}") s to connect and join"
+echo "$kind: $n connections${CHATBENCH_FLAGS:+ ($CHATBENCH_FLAGS)} in rooms of $size, $(awk "BEGIN{printf \"%.1f\", $joined - $started}") s to connect and join"
 echo "  RSS baseline ${r0} KiB; at the last join ${r_joined} KiB ($(per "$r_joined") B/conn); 10 s later ${r_idle} KiB ($(per "$r_idle") B/conn); peak ${peak} KiB ($(per "$peak") B/conn)"
 if [[ $kind != wsecho ]]; then
 	before=$(grep -c "heap after GC" "$out/server.log" || true)
