@@ -8,9 +8,13 @@ import (
 
 // AdminHandler serves /metrics, /healthz and /readyz over net/http, for an
 // admin listener apart from the main port (chatd -admin). The main port
-// answers the same paths.
+// answers the same paths. With an APIKey it serves the server API under
+// /api/ too (APIHandler).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	if h := s.apiHandler; h != nil {
+		mux.Handle("/api/", h)
+	}
 	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			resp := s.serveHTTP(&eventloop.Request{Method: r.Method, Path: path})

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/eventloop"
+	"github.com/chatd/chatd/server/api"
 	"github.com/chatd/chatd/server/broker"
 )
 
@@ -61,4 +62,17 @@ const (
 	DefaultPublishQueue      = broker.DefaultPublishQueue      // publishes waiting for Redis; more fail with cluster_unavailable
 	DefaultStateQueue        = broker.DefaultStateQueue        // joins/leaves waiting for Redis; more fail with cluster_unavailable
 	DefaultRoomScanInterval  = broker.DefaultRoomScanInterval  // room lists SCAN for reference-app rooms (not in our index) at most this often
+
+	DefaultAuth            = "off"                   // -auth: off (self-declared names, as the reference app), optional or required
+	DefaultJWTLeeway       = 5 * time.Second         // clock skew allowed on a token's exp, nbf and iat
+	DefaultJWKSPoll        = 2 * time.Second         // key files (-jwt-jwks, -jwt-public-key) are checked for a change this often
+	DefaultMaxTokenBytes   = 8192                    // a longer token is refused unparsed (too_large)
+	DefaultMaxUserIDBytes  = 128                     // a token's sub (the user id) in bytes
+	DefaultMaxTokenRooms   = 256                     // entries of a token's rooms claim at most
+	DefaultTokenSweep      = time.Second             // connections whose token expired are closed (4001) within this
+	DefaultGuestRooms      = ""                      // rooms a guest (-auth optional, no token) may join: none
+	DefaultAPIKey          = ""                      // the server API is off until a key is set
+	DefaultAPIMinKeyBytes  = api.MinKeyBytes         // a shorter -api-key is refused at start
+	DefaultAPIMaxBodyBytes = api.DefaultMaxBodyBytes // largest server API request body; larger gets 413
+	DefaultAPITimeout      = api.DefaultTimeout      // a server API request that needs the cluster fails (503) after this
 )

@@ -21,12 +21,12 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 		h.metrics.originRefused()
 		return &eventloop.Response{Status: 403, Body: []byte("origin not allowed\n")}
 	}
-	if slices.Contains(r.Protocols(), Subprotocol) {
+	v2 := slices.Contains(r.Protocols(), Subprotocol)
+	if v2 {
 		// Protocol v2; anything else, or nothing, is v1.
 		r.Subprotocol = Subprotocol
-		c.SetValue(v2Pending)
 	}
-	return nil
+	return h.admit(c, r, v2) // the token, if any (identity.go)
 }
 
 // v2Pending marks a connection accepted for protocol v2 between Upgrade and
@@ -64,11 +64,14 @@ func (h *handler) HTTP(r *eventloop.Request) *eventloop.Response {
 // Open starts a connection's session: a v1 connection is greeted with its
 // user id at once; a v2 one hears nothing before its hello.
 func (h *handler) Open(c *eventloop.Conn) {
-	s := &session{srv: (*Server)(h), c: c, v2: c.Value() == v2Pending}
+	s := &session{srv: (*Server)(h), c: c}
+	s.open(c.Value())
 	c.SetValue(s)
 	h.metrics.connected()
 	if !s.v2 {
-		s.userID = newID()
+		if s.userID == "" {
+			s.userID = newID()
+		}
 		h.conns.add(s)
 		s.send(frameOf(&Connected{Type: TypeConnected, Message: "Connected", UserID: s.userID}))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,17 +18,19 @@ import (
 
 // Server is one chat node.
 type Server struct {
-	cfg      Config
-	eng      *eventloop.Engine
-	rooms    *rooms.Registry
-	broker   broker.Broker
-	conns    *connIndex
-	roomList roomLister
-	metrics  *metrics
-	base     time.Time
-	ready    atomic.Bool    // accepting clients (false before Start and while draining)
-	draining atomic.Bool    // Drain has begun: requests are refused
-	leaving  sync.WaitGroup // leaves handed to the broker and not yet published
+	cfg        Config
+	eng        *eventloop.Engine
+	rooms      *rooms.Registry
+	broker     broker.Broker
+	conns      *connIndex
+	roomList   roomLister
+	metrics    *metrics
+	base       time.Time
+	ready      atomic.Bool    // accepting clients (false before Start and while draining)
+	draining   atomic.Bool    // Drain has begun: requests are refused
+	leaving    sync.WaitGroup // leaves handed to the broker and not yet published
+	ident      *identityState // tokens, their expiry, the cluster control room (identity.go, control.go)
+	apiHandler http.Handler   // the server API (apibackend.go); nil without an APIKey
 }
 
 // New checks the configuration and prepares a node; Start runs it.
@@ -44,6 +47,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, broker: cfg.Broker, conns: newConnIndex(), metrics: newMetrics(), base: time.Now()}
 	s.roomList.srv = s
+	if err := s.initIdentity(); err != nil {
+		return nil, err
+	}
+	h, err := s.APIHandler()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.apiHandler = h
 	s.metrics.reg.MustRegister(transportCollector{s})
 	if c, ok := cfg.Broker.(prometheus.Collector); ok {
 		// A broker with metrics of its own (the Redis broker's round trips,
@@ -92,6 +103,8 @@ func (s *Server) Start() error {
 		_ = s.broker.Close()
 		return err
 	}
+	s.startExpiry()
+	s.subscribeControl()
 	s.ready.Store(true)
 	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID,
 		"max_tcp_conns", eng.MaxTCPConns())
@@ -115,6 +128,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.Drain(ctx, 0) }
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	s.ready.Store(false)
 	s.draining.Store(true)
+	s.stopIdentity()
 	s.eng.StopAccepting()
 	err := s.eng.EachConn(ctx, func(c *eventloop.Conn) {
 		if sess, ok := c.Value().(*session); ok {
