@@ -187,7 +187,7 @@ func TestAuthExpiryAndRefresh(t *testing.T) {
 		c.AuthKeys.Leeway = -1
 		c.TokenSweep = 20 * time.Millisecond
 	}))
-	exp := time.Now().Add(1500 * time.Millisecond).Unix() + 1
+	exp := time.Now().Add(1500*time.Millisecond).Unix() + 1
 	short := func(sub string) string { return mint(t, sub, 0, jwt.MapClaims{"exp": exp}) }
 
 	v1 := dialToken(t, s.Addr(), short("carol"))
