@@ -30,6 +30,7 @@ type options struct {
 	adminAddr       string
 	pprof           bool
 	redis           *redisFlags
+	auth            *authFlags
 }
 
 // flagGroups orders -help: every flag belongs to exactly one group.
@@ -46,6 +47,7 @@ var flagGroups = []struct {
 	{"Performance", []string{"coalesce-delay"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
+	{"Authentication and server API", authFlagNames},
 	{"Operations", []string{"admin", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
 }
 
@@ -92,6 +94,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	o.redis = addRedisFlags(fs)
+	o.auth = addAuthFlags(fs)
 
 	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (they are always on the main port too)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's /debug/pprof on the -admin listener (keep it private)")
@@ -140,6 +143,9 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 		return nil, envErr
 	}
 	if err := o.redis.resolve(getenv); err != nil {
+		return nil, err
+	}
+	if err := o.auth.apply(c, o.adminAddr); err != nil {
 		return nil, err
 	}
 	c.Addr = *raw.addr
@@ -230,7 +236,8 @@ func printHelp(w io.Writer) {
 	fmt.Fprint(w, "Usage: chatd [flags]\n\nA WebSocket chat node. Without -redis it runs alone on an embedded broker.\n"+
 		"Every flag can also be set with CHATD_<FLAG> (e.g. CHATD_LOOPS=4); PORT sets the port,\n"+
 		"REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD) the Redis server.\n"+
-		"Signals: SIGTERM/SIGINT drain gracefully (a second one exits at once); SIGUSR1 logs the heap after a GC.\n")
+		"Signals: SIGTERM/SIGINT drain gracefully (a second one exits at once); SIGUSR1 logs the heap after a GC;\n"+
+		"SIGHUP re-reads the token key files. \"chatd token -help\" mints a test token.\n")
 	for _, g := range flagGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
 		for _, name := range g.names {

@@ -25,6 +25,9 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], os.Getenv, os.Stdout, os.Stderr)
+	}
 	opts, err := parseFlags(args, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chatd:", err)
@@ -81,9 +84,13 @@ func run(args []string) int {
 	}
 
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
 	var s os.Signal
 	for s = range sig {
+		if s == syscall.SIGHUP {
+			_ = srv.ReloadKeys() // logs its result; a failure keeps the keys in use
+			continue
+		}
 		if s != syscall.SIGUSR1 {
 			break
 		}
@@ -92,7 +99,7 @@ func run(args []string) int {
 	log.Info("draining", "signal", s.String(), "window", opts.drainWindow, "timeout", opts.shutdownTimeout)
 	go func() {
 		for s := range sig {
-			if s != syscall.SIGUSR1 {
+			if s != syscall.SIGUSR1 && s != syscall.SIGHUP {
 				log.Warn("second signal: exiting now")
 				os.Exit(1)
 			}

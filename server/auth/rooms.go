@@ -18,8 +18,8 @@ type Rooms struct {
 // AllRooms is the set of every room.
 var AllRooms = Rooms{all: true}
 
-// ParseRooms checks patterns (each at most maxBytes before its `*`, no
-// control characters, not empty) and makes a set of them.
+// ParseRooms checks patterns (not empty, no control characters, each at
+// most maxBytes before its `*` when maxBytes > 0) and makes a set of them.
 func ParseRooms(patterns []string, maxBytes int) (Rooms, error) {
 	r := Rooms{patterns: make([]string, 0, len(patterns))}
 	for _, p := range patterns {
@@ -27,7 +27,7 @@ func ParseRooms(patterns []string, maxBytes int) (Rooms, error) {
 		switch {
 		case p == "":
 			return Rooms{}, fmt.Errorf("empty room pattern")
-		case len(id) > maxBytes:
+		case maxBytes > 0 && len(id) > maxBytes:
 			return Rooms{}, fmt.Errorf("room pattern over %d bytes", maxBytes)
 		case strings.IndexFunc(p, unicode.IsControl) >= 0:
 			return Rooms{}, fmt.Errorf("control character in a room pattern")
