@@ -20,13 +20,14 @@ type loop struct {
 	gl    gnet.EventLoop // written once before bound is set
 
 	// loop only
-	conns   []*Conn     // every connection, for the timer sweep
-	pend    []pendFrame // frames queued this turn, chained per connection
-	dirty   []*Conn     // connections with pending frames
-	aborts  []*Conn     // connections to drop at the end of the turn
-	iov     [][]byte    // scratch for writev
-	current *Conn       // connection whose OnTraffic is running
-	closeMe bool        // current must be closed when OnTraffic returns
+	conns   []*Conn            // every connection, for the timer sweep
+	pend    []pendFrame        // frames queued this turn, chained per connection
+	dirty   []*Conn            // connections with pending frames
+	aborts  []*Conn            // connections to drop at the end of the turn
+	iov     [][]byte           // scratch for writev
+	current *Conn              // connection whose OnTraffic is running
+	closeMe bool               // current must be closed when OnTraffic returns
+	bodies  map[*Conn]*Request // plain requests waiting for their body (httpbody.go)
 
 	// loop only, for peers' pings (pings.go)
 	ctrl      []byte // control frames built this turn (pongs)

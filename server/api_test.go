@@ -287,3 +287,32 @@ func TestAPICluster(t *testing.T) {
 		t.Fatalf("B disconnected %v connections, want 2", got)
 	}
 }
+
+// With APIOnMain the main port serves the API too (answered off the event
+// loop); without it the main port has no API even with a key.
+func TestAPIOnMainPort(t *testing.T) {
+	s := startServer(t, func(c *server.Config) { withAPIKey(c); c.APIOnMain = true; c.RateLimit = -1 })
+	a := &apiClient{t: t, url: "http://" + s.Addr(), key: testAPIKey}
+	v1 := connect(t, s)
+	v1.join("main", "u")
+	pub := a.ok("POST", "/api/publish", `{"roomId":"main","content":"via the main port"}`)
+	if m := v1.expect("message"); m.str("content") != "via the main port" || m.str("timestamp") != pub.str("timestamp") {
+		t.Fatalf("message %v", m)
+	}
+	if r := a.ok("GET", "/api/rooms", ""); len(r["rooms"].([]any)) != 1 {
+		t.Fatalf("rooms %v", r)
+	}
+	a.expectError("GET", "/api/publish", "", 405, "method_not_allowed")
+	a.key = "wrong-key-0123456789"
+	a.expectError("POST", "/api/publish", `{"roomId":"main","content":"x"}`, 401, "unauthorized")
+
+	off := startServer(t, withAPIKey)
+	resp, err := http.Get("http://" + off.Addr() + "/api/rooms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("main port without -api-on-main: %d", resp.StatusCode)
+	}
+}

@@ -28,6 +28,7 @@ const (
 	DefaultPingBurst             = eventloop.DefaultPingBurst             // 20 pings at once per connection
 	DefaultMaxContinuationFrames = eventloop.DefaultMaxContinuationFrames // 1024 continuation frames per message; more close 1009
 	DefaultMaxPendingPerIP       = eventloop.DefaultMaxPendingPerIP       // 64 connections per peer address still in their handshake; more get 503 at once
+	DefaultMaxBodyBytes          = eventloop.DefaultMaxBodyBytes          // 64 KiB: largest plain HTTP request body on the main port (-api-on-main); larger gets 413
 
 	DefaultMaxTCPConns       = 0                               // TCP connections per node; 0 = the file limit minus 256 minus 4 per loop (see eventloop/fdlimit.go)
 	DefaultMaxConns          = 0                               // open WebSockets per node; 0 = unlimited (the file limit still applies)
