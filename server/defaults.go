@@ -76,4 +76,6 @@ const (
 	DefaultAPIMinKeyBytes  = api.MinKeyBytes         // a shorter -api-key is refused at start
 	DefaultAPIMaxBodyBytes = api.DefaultMaxBodyBytes // largest server API request body; larger gets 413
 	DefaultAPITimeout      = api.DefaultTimeout      // a server API request that needs the cluster fails (503) after this
+	DefaultAPIHistoryLimit = 50                      // messages in a server API history page when no limit is given
+	MaxAPIHistoryLimit     = 1000                    // messages in a server API history page at most
 )
