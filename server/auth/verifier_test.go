@@ -49,7 +49,7 @@ var testKeys = sync.OnceValue(func() (k struct {
 
 // sign makes a token with claims c, signed by method with key, and an
 // optional kid.
-func sign(t *testing.T, method jwt.SigningMethod, key any, c jwt.MapClaims, kid string) string {
+func sign(t testing.TB, method jwt.SigningMethod, key any, c jwt.MapClaims, kid string) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(method, c)
 	if kid != "" {
@@ -68,7 +68,7 @@ func claims(user string) jwt.MapClaims {
 }
 
 // pemFile writes public keys to a PEM file.
-func pemFile(t *testing.T, pubs ...crypto.PublicKey) string {
+func pemFile(t testing.TB, pubs ...crypto.PublicKey) string {
 	t.Helper()
 	var b []byte
 	for _, p := range pubs {
