@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"time"
 
@@ -100,8 +101,21 @@ func (s *Server) verifyToken(token, via string) (*auth.Claims, error) {
 // deadline is when a token's connection is closed: exp plus the leeway that
 // verification allows.
 func (s *Server) deadline(c *auth.Claims) int64 {
-	return c.Expires.Add(s.ident.verifier.Leeway()).UnixNano()
+	return deadlineOf(c.Expires, s.ident.verifier.Leeway())
 }
+
+// deadlineOf is exp plus leeway in Unix nanoseconds, capped where those
+// overflow (an exp centuries ahead must not wrap into the past).
+func deadlineOf(exp time.Time, leeway time.Duration) int64 {
+	d := exp.Add(leeway)
+	if d.After(maxDeadline) {
+		return math.MaxInt64
+	}
+	return d.UnixNano()
+}
+
+// maxDeadline is the last time UnixNano can represent, with margin.
+var maxDeadline = time.Unix(0, math.MaxInt64).Add(-time.Hour)
 
 // admission is what Upgrade learned about a connection with a URL token,
 // for Open. Connections without one carry nil (v1) or v2Pending, as before.

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"math"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/chatd/chatd/server/auth"
@@ -40,5 +42,18 @@ func TestIdentityCostsNoBytesWithoutToken(t *testing.T) {
 	r.remove(c)
 	if r.len() != 0 || len(r.byUser) != 0 || len(r.heap) != 0 {
 		t.Fatalf("registry not empty: %d %d %d", r.len(), len(r.byUser), len(r.heap))
+	}
+}
+
+// A deadline centuries ahead does not wrap into the past.
+func TestDeadlineOf(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	if got := deadlineOf(now, 5*time.Second); got != now.Add(5*time.Second).UnixNano() {
+		t.Fatalf("deadline %d", got)
+	}
+	for _, far := range []time.Time{time.Unix(1e13, 0), time.Unix(1<<62, 0)} {
+		if got := deadlineOf(far, time.Second); got != math.MaxInt64 {
+			t.Fatalf("deadline of %v = %d, want the cap", far, got)
+		}
 	}
 }
