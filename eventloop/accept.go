@@ -38,9 +38,10 @@ type Request struct {
 	// the client did not offer would make the client fail the connection
 	// (RFC 6455 §4.1), so the upgrade is refused with 500 instead.
 	Subprotocol string
+	key         string
+
 	// Body is a plain request's body (see httpbody.go).
 	Body     []byte
-	key      string
 	conn     *Conn // for Defer
 	deferred bool  // Defer was called: the handler answers later
 }

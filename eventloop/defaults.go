@@ -18,11 +18,12 @@ const (
 	DefaultTickInterval     = time.Second      // timer sweep period (shortened for short timeouts)
 	DefaultCoalesceDelay    = 0                // hold fanned-out frames this long to batch writes; 0: write at once
 
-	DefaultPingRate              = 10.0     // pings per second a connection may send over time; beyond the burst, more close 1008
-	DefaultPingBurst             = 20       // pings a connection may send at once (at most maxPingBurst)
-	DefaultMaxContinuationFrames = 1024     // continuation frames per message; more close 1009
-	DefaultMaxPendingPerIP       = 64       // connections from one address still in their handshake; more get 503 at once
-	DefaultMaxBodyBytes          = 64 << 10 // largest plain HTTP request body (Content-Length); larger gets 413
+	DefaultPingRate              = 10.0 // pings per second a connection may send over time; beyond the burst, more close 1008
+	DefaultPingBurst             = 20   // pings a connection may send at once (at most maxPingBurst)
+	DefaultMaxContinuationFrames = 1024 // continuation frames per message; more close 1009
+	DefaultMaxPendingPerIP       = 64   // connections from one address still in their handshake; more get 503 at once
+
+	DefaultMaxBodyBytes = 64 << 10 // largest plain HTTP request body (Content-Length); larger gets 413
 )
 
 // maxPingBurst is the largest PingBurst: the count lives in one byte of Conn.

@@ -20,14 +20,16 @@ type loop struct {
 	gl    gnet.EventLoop // written once before bound is set
 
 	// loop only
-	conns   []*Conn            // every connection, for the timer sweep
-	pend    []pendFrame        // frames queued this turn, chained per connection
-	dirty   []*Conn            // connections with pending frames
-	aborts  []*Conn            // connections to drop at the end of the turn
-	iov     [][]byte           // scratch for writev
-	current *Conn              // connection whose OnTraffic is running
-	closeMe bool               // current must be closed when OnTraffic returns
-	bodies  map[*Conn]*Request // plain requests waiting for their body (httpbody.go)
+	conns   []*Conn     // every connection, for the timer sweep
+	pend    []pendFrame // frames queued this turn, chained per connection
+	dirty   []*Conn     // connections with pending frames
+	aborts  []*Conn     // connections to drop at the end of the turn
+	iov     [][]byte    // scratch for writev
+	current *Conn       // connection whose OnTraffic is running
+	closeMe bool        // current must be closed when OnTraffic returns
+
+	// loop only, for plain requests with a body (httpbody.go)
+	bodies map[*Conn]*Request // requests waiting for their body
 
 	// loop only, for peers' pings (pings.go)
 	ctrl      []byte // control frames built this turn (pongs)

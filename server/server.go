@@ -18,19 +18,21 @@ import (
 
 // Server is one chat node.
 type Server struct {
-	cfg        Config
-	eng        *eventloop.Engine
-	rooms      *rooms.Registry
-	broker     broker.Broker
-	conns      *connIndex
-	roomList   roomLister
-	metrics    *metrics
-	base       time.Time
-	ready      atomic.Bool    // accepting clients (false before Start and while draining)
-	draining   atomic.Bool    // Drain has begun: requests are refused
-	leaving    sync.WaitGroup // leaves handed to the broker and not yet published
-	ident      *identityState // tokens, their expiry, the cluster control room (identity.go, control.go)
-	apiHandler http.Handler   // the server API (apibackend.go); nil without an APIKey
+	cfg      Config
+	eng      *eventloop.Engine
+	rooms    *rooms.Registry
+	broker   broker.Broker
+	conns    *connIndex
+	roomList roomLister
+	metrics  *metrics
+	base     time.Time
+	ready    atomic.Bool    // accepting clients (false before Start and while draining)
+	draining atomic.Bool    // Drain has begun: requests are refused
+	leaving  sync.WaitGroup // leaves handed to the broker and not yet published
+
+	// Identity and the server API (identity.go, control.go, apibackend.go).
+	ident      *identityState // tokens, their expiry, the cluster control room
+	apiHandler http.Handler   // the server API; nil without an APIKey
 }
 
 // New checks the configuration and prepares a node; Start runs it.
