@@ -87,6 +87,9 @@ func (b *apiBackend) Publish(_ context.Context, p *api.PublishRequest) (*api.Pub
 		timestamp: jsTime(time.Now())}
 	failed := make(chan error, 1)
 	b.broker.Publish(&broker.Event{Room: ev.room, Body: ev.body(), Local: ev}, func(err error) {
+		// At once (answered 503 below) or after the answer (a Redis error
+		// on the pipeline): either way the operator hears of it.
+		b.cfg.Logger.Warn("server API publish failed", "room", ev.room, "err", err)
 		select {
 		case failed <- err:
 		default:
