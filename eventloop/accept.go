@@ -39,6 +39,11 @@ type Request struct {
 	// (RFC 6455 §4.1), so the upgrade is refused with 500 instead.
 	Subprotocol string
 	key         string
+
+	// Body is a plain request's body (see httpbody.go).
+	Body     []byte
+	conn     *Conn // for Defer
+	deferred bool  // Defer was called: the handler answers later
 }
 
 // HeaderField is one header line.

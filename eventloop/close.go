@@ -18,6 +18,7 @@ const (
 	CloseTooBig         CloseCode = 1009 // message larger than the limit
 	CloseInternal       CloseCode = 1011 // unexpected server error
 	CloseTryAgainLater  CloseCode = 1013 // node full
+	CloseTokenExpired   CloseCode = 4001 // the connection's token expired (chatd -auth); reconnect with a new one
 	CloseSlowConsumer   CloseCode = 4008 // outbound queue over its limit
 )
 

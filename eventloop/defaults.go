@@ -22,6 +22,8 @@ const (
 	DefaultPingBurst             = 20   // pings a connection may send at once (at most maxPingBurst)
 	DefaultMaxContinuationFrames = 1024 // continuation frames per message; more close 1009
 	DefaultMaxPendingPerIP       = 64   // connections from one address still in their handshake; more get 503 at once
+
+	DefaultMaxBodyBytes = 64 << 10 // largest plain HTTP request body (Content-Length); larger gets 413
 )
 
 // maxPingBurst is the largest PingBurst: the count lives in one byte of Conn.

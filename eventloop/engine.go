@@ -226,6 +226,9 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	l := c.loop
 	prev := c.state
 	e.donePending(c) // before the state changes: RemoteAddr is still set
+	if len(l.bodies) > 0 {
+		delete(l.bodies, c)
+	}
 	c.state = stateClosed
 	c.dec = decoder{}
 	l.removeConn(c)

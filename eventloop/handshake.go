@@ -5,6 +5,17 @@ package eventloop
 // read are decoded right after), answers a plain HTTP request, or refuses.
 func (e *Engine) handshake(c *Conn) {
 	gc := c.gc
+	if c.desync {
+		// A request answered later (Request.Defer): nothing more is read.
+		_, _ = gc.Discard(-1)
+		return
+	}
+	if len(c.loop.bodies) > 0 {
+		if req := c.loop.bodies[c]; req != nil {
+			e.plainRequest(c, req)
+			return
+		}
+	}
 	n := gc.InboundBuffered()
 	c.loop.stats.bytesIn.Add(int64(n) - int64(c.seen))
 	limit := e.cfg.MaxHeaderBytes
@@ -33,12 +44,8 @@ func (e *Engine) handshake(c *Conn) {
 		req.RemoteAddr = a.String()
 	}
 	if !req.Upgrade {
-		e.stats.http.Add(1)
-		resp := e.cfg.Handler.HTTP(req)
-		if resp == nil {
-			resp = errorResponse(404, "not found")
-		}
-		e.reply(c, resp, req.Method == "HEAD")
+		req.conn = c
+		e.plainRequest(c, req)
 		return
 	}
 	if e.draining.Load() {
@@ -68,6 +75,24 @@ func (e *Engine) handshake(c *Conn) {
 	c.loop.stats.websockets.Add(1)
 	e.stats.upgraded.Add(1)
 	e.cfg.Handler.Open(c)
+}
+
+// plainRequest answers a request that is not an upgrade, once its body (if
+// any) is in.
+func (e *Engine) plainRequest(c *Conn, req *Request) {
+	if !e.readBody(c, req) {
+		return
+	}
+	e.stats.http.Add(1)
+	resp := e.cfg.Handler.HTTP(req)
+	if req.deferred {
+		c.desync = true // the answer comes later; discard whatever else arrives
+		return
+	}
+	if resp == nil {
+		resp = errorResponse(404, "not found")
+	}
+	e.reply(c, resp, req.Method == "HEAD")
 }
 
 // openWebSockets counts open WebSockets over all loops.

@@ -30,6 +30,9 @@ type loop struct {
 	// bigTurn is when a turn last used much of a big pend (shrinkIdle).
 	bigTurn int64
 
+	// loop only, for plain requests with a body (httpbody.go)
+	bodies map[*Conn]*Request // requests waiting for their body
+
 	// loop only, for peers' pings (pings.go)
 	ctrl      []byte // control frames built this turn (pongs)
 	pingClock int64  // engine time up to which pings were given back (pingRefill)

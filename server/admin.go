@@ -8,9 +8,13 @@ import (
 
 // AdminHandler serves /metrics, /healthz and /readyz over net/http, for an
 // admin listener apart from the main port (chatd -admin). The main port
-// answers the same paths, /metrics unless Config.NoMetricsOnMain.
+// answers the same paths, /metrics unless Config.NoMetricsOnMain. With an
+// APIKey it serves the server API under /api/ too (APIHandler).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	if h := s.apiHandler; h != nil {
+		mux.Handle("/api/", h)
+	}
 	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			var resp *eventloop.Response

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/chatd/chatd/server/auth"
 	"github.com/chatd/chatd/server/broker"
 )
 
@@ -93,6 +94,26 @@ type Config struct {
 	// BrokerTimeout bounds one cluster request. Zero: DefaultBrokerTimeout.
 	BrokerTimeout time.Duration
 
+	// Auth is the authentication mode (identity.go). Zero: DefaultAuth (off).
+	Auth AuthMode
+	// AuthKeys are the token keys and checks (secret, key files, leeway,
+	// audience, issuer); the claim bounds come from this Config. Unused with
+	// AuthOff. Zero Leeway: DefaultJWTLeeway; negative: none.
+	AuthKeys auth.Options
+	// GuestRooms are the rooms a connection without a token may join under
+	// AuthOptional. Zero: none.
+	GuestRooms auth.Rooms
+	// MaxUserIDBytes bounds a token's sub. Zero: DefaultMaxUserIDBytes.
+	MaxUserIDBytes int
+	// TokenSweep is how often connections whose token expired are looked
+	// for (and closed with 4001). Zero: DefaultTokenSweep.
+	TokenSweep time.Duration
+	// APIKey enables the server API (package server/api) on AdminHandler,
+	// for callers that send it as a bearer token. Empty: no API.
+	APIKey string
+	// APIOnMain serves the server API on the main port too (with APIKey).
+	APIOnMain bool
+
 	// AllowedOrigins lists the Origin values accepted for upgrades ("*": all).
 	// Zero: requests without Origin and those whose Origin host equals the
 	// Host header's host (any port; X-Forwarded-Host from a trusted proxy
@@ -148,6 +169,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RoomListRefresh, DefaultRoomListRefresh)
 	setDefault(&c.RoomListInterval, DefaultRoomListInterval)
 	setDefault(&c.BrokerTimeout, DefaultBrokerTimeout)
+	setDefault(&c.Auth, AuthMode(DefaultAuth))
+	setDefault(&c.MaxUserIDBytes, DefaultMaxUserIDBytes)
+	setDefault(&c.TokenSweep, DefaultTokenSweep)
 	if c.NodeID == "" {
 		c.NodeID = "node-" + newID()
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/eventloop"
+	"github.com/chatd/chatd/server/api"
 	"github.com/chatd/chatd/server/broker"
 )
 
@@ -27,6 +28,7 @@ const (
 	DefaultPingBurst             = eventloop.DefaultPingBurst             // 20 pings at once per connection
 	DefaultMaxContinuationFrames = eventloop.DefaultMaxContinuationFrames // 1024 continuation frames per message; more close 1009
 	DefaultMaxPendingPerIP       = eventloop.DefaultMaxPendingPerIP       // 64 connections per peer address still in their handshake; more get 503 at once
+	DefaultMaxBodyBytes          = eventloop.DefaultMaxBodyBytes          // 64 KiB: largest plain HTTP request body on the main port (-api-on-main); larger gets 413
 
 	DefaultMaxTCPConns       = 0                               // TCP connections per node; 0 = the file limit minus 256 minus 4 per loop (see eventloop/fdlimit.go)
 	DefaultMaxConns          = 0                               // open WebSockets per node; 0 = unlimited (the file limit still applies)
@@ -69,4 +71,19 @@ const (
 	DefaultPublishQueue      = broker.DefaultPublishQueue      // publishes waiting for Redis; more fail with cluster_unavailable
 	DefaultStateQueue        = broker.DefaultStateQueue        // joins/leaves waiting for Redis; more fail with cluster_unavailable
 	DefaultRoomScanInterval  = broker.DefaultRoomScanInterval  // room lists SCAN for reference-app rooms (not in our index) at most this often
+
+	DefaultAuth            = "off"                   // -auth: off (self-declared names, as the reference app), optional or required
+	DefaultJWTLeeway       = 5 * time.Second         // clock skew allowed on a token's exp, nbf and iat
+	DefaultJWKSPoll        = 2 * time.Second         // key files (-jwt-jwks, -jwt-public-key) are checked for a change this often
+	DefaultMaxTokenBytes   = 8192                    // a longer token is refused unparsed (too_large)
+	DefaultMaxUserIDBytes  = 128                     // a token's sub (the user id) in bytes
+	DefaultMaxTokenRooms   = 256                     // entries of a token's rooms claim at most
+	DefaultTokenSweep      = time.Second             // connections whose token expired are closed (4001) within this
+	DefaultGuestRooms      = ""                      // rooms a guest (-auth optional, no token) may join: none
+	DefaultAPIKey          = ""                      // the server API is off until a key is set
+	DefaultAPIMinKeyBytes  = api.MinKeyBytes         // a shorter -api-key is refused at start
+	DefaultAPIMaxBodyBytes = api.DefaultMaxBodyBytes // largest server API request body; larger gets 413
+	DefaultAPITimeout      = api.DefaultTimeout      // a server API request that needs the cluster fails (503) after this
+	DefaultAPIHistoryLimit = 50                      // messages in a server API history page when no limit is given
+	MaxAPIHistoryLimit     = 1000                    // messages in a server API history page at most
 )

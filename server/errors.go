@@ -23,6 +23,8 @@ const (
 	CodeRateLimited  ErrorCode = "rate_limited"        // over the per-connection message rate
 	CodeQueueFull    ErrorCode = "busy"                // too many requests waiting behind a slow one
 	CodeDraining     ErrorCode = "draining"            // the node is shutting down; reconnect elsewhere
+	CodeUnauthorized ErrorCode = "unauthorized"        // a token missing (-auth required) or refused; hello closes 1008 after it
+	CodeForbidden    ErrorCode = "forbidden"           // a join outside the token's rooms (or -guest-rooms), a refresh for another user
 
 	// v2 only.
 	CodeBadID        ErrorCode = "bad_id"          // an id that is not a string or a number of at most 64 bytes

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/chatd/chatd/eventloop"
+	"github.com/chatd/chatd/server/auth"
 )
 
 // handler is the Server seen by the transport.
@@ -30,6 +31,9 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 		// Protocol v2; anything else, or nothing, is v1.
 		r.Subprotocol = Subprotocol
 	}
+	if resp := h.admit(r, &claim); resp != nil { // the token, if any (identity.go)
+		return resp
+	}
 	// Keep this check last: a counted connection is uncounted by Close,
 	// which only follows Open, which only follows an accepted upgrade.
 	if h.perIP != nil {
@@ -48,11 +52,12 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 	return nil
 }
 
-// upgradeClaim is what Upgrade learned for Open: the protocol and the
-// per-address slot taken.
+// upgradeClaim is what Upgrade learned for Open: the protocol, the
+// per-address slot taken, and the user of a token in the URL.
 type upgradeClaim struct {
 	v2     bool
 	ipSlot int32
+	claims *auth.Claims
 }
 
 // logRefusal logs a refused upgrade at debug level (a flood of refusals
@@ -98,12 +103,14 @@ func (h *handler) HTTP(r *eventloop.Request) *eventloop.Response {
 // Open starts a connection's session: a v1 connection is greeted with its
 // user id at once; a v2 one hears nothing before its hello.
 func (h *handler) Open(c *eventloop.Conn) {
-	claim, _ := c.Value().(upgradeClaim)
-	s := &session{srv: (*Server)(h), c: c, v2: claim.v2, ipSlot: claim.ipSlot}
+	s := &session{srv: (*Server)(h), c: c}
+	s.open(c.Value())
 	c.SetValue(s)
 	h.metrics.connected()
 	if !s.v2 {
-		s.userID = newID()
+		if s.userID == "" {
+			s.userID = newID()
+		}
 		h.conns.add(s)
 		s.send(frameOf(&Connected{Type: TypeConnected, Message: "Connected", UserID: s.userID}))
 	}

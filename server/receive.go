@@ -97,6 +97,10 @@ func (ev *event) messageV2() *MessageV2 {
 // Deliver implements broker.Receiver: an event published on this node,
 // delivered in-process.
 func (s *Server) Deliver(ev *broker.Event) {
+	if c, ok := ev.Local.(*controlEvent); ok {
+		s.receiveControl(c) // control.go
+		return
+	}
 	e := ev.Local.(*event)
 	e.offset, e.epoch = ev.Delivered.Offset, ev.Delivered.Epoch
 	s.deliver(e)
@@ -118,6 +122,13 @@ var errNotEvent = errors.New("not a JSON object with a string type")
 // Receive implements broker.Receiver: it decodes one payload from the
 // cluster and delivers it.
 func (s *Server) Receive(room string, payload string) error {
+	if room == controlRoom {
+		c, err := decodeControl(payload) // control.go
+		if err == nil {
+			s.receiveControl(c)
+		}
+		return err
+	}
 	ev, origin, conn, exclude, err := decodeEvent(room, payload)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,10 @@ type Server struct {
 	ready    atomic.Bool    // accepting clients (false before Start and while draining)
 	draining atomic.Bool    // Drain has begun: requests are refused
 	leaving  sync.WaitGroup // leaves handed to the broker and not yet published
+
+	// Identity and the server API (identity.go, control.go, apibackend.go).
+	ident      *identityState // tokens, their expiry, the cluster control room
+	apiHandler http.Handler   // the server API; nil without an APIKey
 }
 
 // New checks the configuration and prepares a node; Start runs it.
@@ -46,6 +51,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, broker: cfg.Broker, conns: newConnIndex(), metrics: newMetrics(), base: time.Now()}
 	s.roomList.srv = s
+	if err := s.initIdentity(); err != nil {
+		return nil, err
+	}
+	h, err := s.APIHandler()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.apiHandler = h
 	s.metrics.reg.MustRegister(transportCollector{s})
 	s.perIP = newPerIPLimit(cfg.MaxConnsPerIP, s.metrics)
 	if c, ok := cfg.Broker.(prometheus.Collector); ok {
@@ -96,6 +109,8 @@ func (s *Server) Start() error {
 		_ = s.broker.Close()
 		return err
 	}
+	s.startExpiry()
+	s.subscribeControl()
 	s.ready.Store(true)
 	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID,
 		"max_tcp_conns", eng.MaxTCPConns())
@@ -119,6 +134,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.Drain(ctx, 0) }
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	s.ready.Store(false)
 	s.draining.Store(true)
+	s.stopIdentity()
 	s.eng.StopAccepting()
 	err := s.eng.EachConn(ctx, func(c *eventloop.Conn) {
 		if sess, ok := c.Value().(*session); ok {

@@ -37,6 +37,8 @@ type session struct {
 	hello   bool   // v2: hello succeeded
 	busy    bool
 	closed  bool
+	authed  bool // the connection has a token (an entry in the node's tokenRegistry)
+	guest   bool // -auth optional without a token: only -guest-rooms
 	// ipSlot is the connection's entry in Server.perIP (0: not counted).
 	// Last, so that it sits in the padding after the bools.
 	ipSlot int32

@@ -64,6 +64,9 @@ func (s *session) handleV1(p []byte) {
 // join leaves the current room (announcing it), then joins req.RoomID.
 func (s *session) join(req *Request) {
 	cfg := &s.srv.cfg
+	if s.authed {
+		req.Username = s.name // the token names the user; the client's username is ignored
+	}
 	if strings.TrimSpace(req.RoomID) == "" || strings.TrimSpace(req.Username) == "" {
 		s.sendError(errJoinRequired)
 		return
@@ -77,6 +80,10 @@ func (s *session) join(req *Request) {
 			s.sendError(e)
 			return
 		}
+	}
+	if e := s.joinAllowed(req.RoomID); e != nil {
+		s.sendError(e)
+		return
 	}
 	roomID, username, name := req.RoomID, req.Username, req.RoomName
 	if name == "" {
@@ -196,5 +203,6 @@ func (s *session) disconnect() {
 	s.closed = true
 	s.queue = nil
 	s.srv.conns.remove(s)
+	s.disconnectIdentity()
 	s.exitAll()
 }

@@ -45,6 +45,8 @@ func (s *session) handleV2(p []byte) {
 		s.roomsV2(&req)
 	case TypeHistory:
 		s.historyV2(&req)
+	case TypeRefresh:
+		s.refreshV2(&req)
 	default:
 		s.replyError(req.ID, errUnknownType)
 	}
@@ -101,16 +103,22 @@ func (s *session) helloV2(req *RequestV2) {
 		s.replyError(req.ID, errAlreadyHello)
 		return
 	}
-	if strings.TrimSpace(req.Name) == "" {
-		s.replyError(req.ID, missing("name"))
-		return
+	if s.srv.cfg.Auth != AuthOff && !s.helloIdentity(req) {
+		return // refused: the connection is closing
 	}
-	if e := checkName("name", req.Name, s.srv.cfg.MaxUsernameBytes); e != nil {
-		s.replyError(req.ID, e)
-		return
+	if s.userID == "" {
+		// No token: a self-declared name and a random id.
+		if strings.TrimSpace(req.Name) == "" {
+			s.replyError(req.ID, missing("name"))
+			return
+		}
+		if e := checkName("name", req.Name, s.srv.cfg.MaxUsernameBytes); e != nil {
+			s.replyError(req.ID, e)
+			return
+		}
+		s.userID = newID()
+		s.name = req.Name
 	}
-	s.userID = newID()
-	s.name = req.Name
 	s.hello = true
 	s.srv.conns.add(s)
 	s.reply(req.ID, &HelloOK{Type: TypeOK, ID: req.ID, UserID: s.userID, Name: s.name, Node: s.srv.cfg.NodeID})
@@ -127,6 +135,10 @@ func (s *session) joinV2(req *RequestV2) {
 		return
 	}
 	if e := checkName("roomName", req.RoomName, cfg.MaxRoomNameBytes); e != nil {
+		s.replyError(req.ID, e)
+		return
+	}
+	if e := s.joinAllowed(req.RoomID); e != nil {
 		s.replyError(req.ID, e)
 		return
 	}

@@ -16,6 +16,9 @@ var webFS embed.FS
 
 // serveHTTP answers plain HTTP requests on the main port.
 func (s *Server) serveHTTP(r *eventloop.Request) *eventloop.Response {
+	if s.apiOnMain(r) {
+		return s.serveAPIOnMain(r) // apimain.go
+	}
 	if r.Method != "GET" && r.Method != "HEAD" {
 		return &eventloop.Response{Status: 405, Header: []eventloop.HeaderField{{Name: "Allow", Value: "GET, HEAD"}},
 			Body: []byte("method not allowed\n")}

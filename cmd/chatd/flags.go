@@ -30,6 +30,7 @@ type options struct {
 	gcPercent       int
 	metricsOnMain   string
 	redis           *redisFlags
+	auth            *authFlags
 	// warnings are logged once the logger exists (see warnings.go).
 	warnings []string
 }
@@ -50,6 +51,7 @@ var flagGroups = []struct {
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
+	{"Authentication and server API", authFlagNames},
 	{"Operations", []string{"admin", "metrics-on-main", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
 }
 
@@ -100,6 +102,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	o.redis = addRedisFlags(fs)
+	o.auth = addAuthFlags(fs)
 
 	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (/healthz and /readyz stay on the main port)")
 	fs.StringVar(&o.metricsOnMain, "metrics-on-main", server.DefaultMetricsOnMain, "serve /metrics on the main port: on, off, or auto (off when -admin is set)")
@@ -154,6 +157,9 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 		return nil, envErr
 	}
 	if err := o.redis.resolve(getenv); err != nil {
+		return nil, err
+	}
+	if err := o.auth.apply(c, o.adminAddr); err != nil {
 		return nil, err
 	}
 	c.Addr = *raw.addr
@@ -291,7 +297,8 @@ func printHelp(w io.Writer) {
 	fmt.Fprint(w, "Usage: chatd [flags]\n\nA WebSocket chat node. Without -redis it runs alone on an embedded broker.\n"+
 		"Every flag but -help and -version can also be set with CHATD_<FLAG> (e.g. CHATD_LOOPS=4); PORT sets the port,\n"+
 		"REDIS_URL (or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD) the Redis server.\n"+
-		"Signals: SIGTERM/SIGINT drain gracefully (a second one exits at once); SIGUSR1 logs the heap after a GC.\n")
+		"Signals: SIGTERM/SIGINT drain gracefully (a second one exits at once); SIGUSR1 logs the heap after a GC;\n"+
+		"SIGHUP re-reads the token key files. \"chatd token -help\" mints a test token.\n")
 	for _, g := range flagGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
 		for _, name := range g.names {

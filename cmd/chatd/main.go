@@ -25,6 +25,9 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], os.Getenv, os.Stdout, os.Stderr)
+	}
 	opts, err := parseFlags(args, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chatd:", err)
@@ -52,7 +55,7 @@ func run(args []string) int {
 	// Catch signals before listening: a SIGTERM that arrives once the port
 	// is open drains (at once), instead of killing the process undrained.
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
 	cfg.Logger = log
 	b, err := opts.redis.broker(&cfg, log)
 	if err != nil {
@@ -91,6 +94,10 @@ func run(args []string) int {
 
 	var s os.Signal
 	for s = range sig {
+		if s == syscall.SIGHUP {
+			_ = srv.ReloadKeys() // logs its result; a failure keeps the keys in use
+			continue
+		}
 		if s != syscall.SIGUSR1 {
 			break
 		}
@@ -99,7 +106,7 @@ func run(args []string) int {
 	log.Info("draining", "signal", s.String(), "window", opts.drainWindow, "timeout", opts.shutdownTimeout)
 	go func() {
 		for s := range sig {
-			if s != syscall.SIGUSR1 {
+			if s != syscall.SIGUSR1 && s != syscall.SIGHUP {
 				log.Warn("second signal: exiting now")
 				os.Exit(1)
 			}

@@ -50,6 +50,10 @@ type Broker interface {
 	// History reads stored messages of room (for paging back; no ordering
 	// with deliveries).
 	History(room string, q HistoryQuery, done func(HistoryResult, error))
+	// DeleteHistory deletes room's stored messages: the next one starts a
+	// new epoch (members that recover get recovered: false, nodes that
+	// deliver it push a resync).
+	DeleteHistory(room string, done func(error))
 	// Join records one connection of m.User on this node in m.Room, creating
 	// the room named name if it is new, and reports the membership after the
 	// join. A user is one member however many connections it has in the

@@ -140,3 +140,13 @@ func (b *Broker) read(room string, q broker.HistoryQuery) broker.HistoryResult {
 	}
 	return res
 }
+
+// DeleteHistory implements broker.Broker.
+func (b *Broker) DeleteHistory(room string, done func(error)) {
+	b.mu.Lock()
+	if h := b.hist[room]; h != nil {
+		b.dropHistory(room, h)
+	}
+	b.mu.Unlock()
+	done(nil)
+}

@@ -207,3 +207,23 @@ func (b *Broker) readFailed(what string, err error) error {
 	}
 	return unavailable(what, err)
 }
+
+// DeleteHistory implements broker.Broker: both keys go, so the next stored
+// message starts a new epoch at offset 1.
+func (b *Broker) DeleteHistory(room string, done func(error)) {
+	if b.closed.Load() || !b.cmdOK.Load() {
+		done(unavailable("redis unreachable", nil))
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+		defer cancel()
+		err := b.client.Del(ctx, metaKey(room), historyKey(room)).Err()
+		if err != nil {
+			err = b.readFailed("delete history", err)
+		}
+		done(err)
+	}()
+}

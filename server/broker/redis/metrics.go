@@ -31,12 +31,20 @@ var (
 	descReconnects = desc("redis_reconnects_total", "Times Redis became reachable again after an outage.")
 	descReaped     = desc("redis_reaped_members_total", "Members of dead nodes this node removed.")
 	descUp         = desc("redis_up", "1 when Redis is reachable (publish and subscribe sides).")
+	descStored     = desc("redis_stored_total", "Messages stored in a room's history (and published).")
+	descHistReads  = desc("redis_history_reads_total", "History reads: hole fills, joins with history or since, paging.")
+	descGapsFilled = desc("redis_gaps_filled_total", "Holes in a room's delivered offsets filled from the history.")
+	descFilled     = desc("redis_gap_messages_filled_total", "Messages delivered by those fills.")
+	descUnfilled   = desc("redis_gaps_unfilled_total", "Holes the history no longer covered (the room's members were told to resync).")
+	descDupes      = desc("redis_duplicates_dropped_total", "Stored events dropped as already delivered.")
+	descEpochs     = desc("redis_epoch_changes_total", "Rooms whose history started a new epoch under this node (members told to resync).")
 )
 
 // Describe implements prometheus.Collector.
 func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPublished, descPubErrors, descTrips, descReceived, descDropped,
-		descSubscribed, descOutages, descReconnects, descReaped, descUp} {
+		descSubscribed, descOutages, descReconnects, descReaped, descUp, descStored, descHistReads, descGapsFilled,
+		descFilled, descUnfilled, descDupes, descEpochs} {
 		ch <- d
 	}
 	b.metrics.publishTrip.Describe(ch)
@@ -56,6 +64,13 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	count(descOutages, st.Outages)
 	count(descReconnects, st.Reconnects)
 	count(descReaped, st.Reaped)
+	count(descStored, st.Stored)
+	count(descHistReads, st.HistoryReads)
+	count(descGapsFilled, st.GapsFilled)
+	count(descFilled, st.Filled)
+	count(descUnfilled, st.GapsUnfilled)
+	count(descDupes, st.Duplicates)
+	count(descEpochs, st.EpochChanges)
 	ch <- prometheus.MustNewConstMetric(descSubscribed, prometheus.GaugeValue, float64(st.Subscribed))
 	up := 0.0
 	if b.Healthy() {
