@@ -274,7 +274,7 @@ func TestAuthNoImpersonation(t *testing.T) {
 		t.Fatalf("message %v", m)
 	}
 	m = obsV2.expect("message")
-	assertKeys(t, m, "type", "roomId", "content", "userId", "name", "timestamp")
+	assertKeys(t, m, "type", "roomId", "offset", "epoch", "content", "userId", "name", "timestamp") // offset and epoch: the server's, from the history
 	if m.str("name") != "bob" || m.str("userId") != "bob" {
 		t.Fatalf("v2 message %v", m)
 	}
