@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"unicode/utf8"
 )
 
 // Wire protocol v2, chatd's own (DESIGN §7): selected by the WebSocket
@@ -173,21 +172,8 @@ const maxIDBytes = 64
 // parseRequestV2 decodes one v2 request. On error it still returns the
 // request's id when it could be read, so that the error reply carries it.
 func parseRequestV2(p []byte, r *RequestV2) *requestError {
-	if !utf8.Valid(p) {
-		return errInvalidJSON
-	}
-	i := 0
-	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
-		i++
-	}
-	if i == len(p) {
-		return errInvalidJSON
-	}
-	if p[i] != '{' {
-		if json.Valid(p) {
-			return errNotObject
-		}
-		return errInvalidJSON
+	if e := checkObject(p); e != nil {
+		return e
 	}
 	if err := decodeRequestV2(p, r); err != nil {
 		return classifyV2(p, r)

@@ -14,21 +14,8 @@ import (
 // already valid UTF-8; binary ones are checked here, since a JSON text must
 // be UTF-8 and whatever we echo goes out in text frames.
 func parseRequest(p []byte, r *Request) *requestError {
-	if !utf8.Valid(p) {
-		return errInvalidJSON
-	}
-	i := 0
-	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
-		i++
-	}
-	if i == len(p) {
-		return errInvalidJSON
-	}
-	if p[i] != '{' {
-		if json.Valid(p) {
-			return errNotObject
-		}
-		return errInvalidJSON
+	if e := checkObject(p); e != nil {
+		return e
 	}
 	if decodeRequest(p, r) == nil {
 		return nil
@@ -54,6 +41,28 @@ func parseRequest(p []byte, r *Request) *requestError {
 		}
 	}
 	return errInvalidJSON
+}
+
+// checkObject refuses, with the error a client gets, a payload that is not
+// UTF-8 or does not start like a JSON object (both protocols).
+func checkObject(p []byte) *requestError {
+	if !utf8.Valid(p) {
+		return errInvalidJSON
+	}
+	i := 0
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	if i == len(p) {
+		return errInvalidJSON
+	}
+	if p[i] != '{' {
+		if json.Valid(p) {
+			return errNotObject
+		}
+		return errInvalidJSON
+	}
+	return nil
 }
 
 // jsonSlowAPI classifies bad requests: numbers stay text, so 1e700 is

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One `chatbench fanout` run against a fresh 2-node cluster (a private
+# redis-server and two chatd nodes on 127.0.0.1), for side-by-side figures:
+# before/after a change, v1/v2, history on/off.
+#
+#   scripts/measure/fanout-pair.sh LABEL RATE [chatbench flags...]
+#
+# Environment:
+#   CHATD_BIN       the chatd binary to run (default: built from this tree)
+#   CHATBENCH_BIN   the chatbench binary (default: built from this tree)
+#   CHATD_FLAGS     extra flags for both nodes (e.g. "-history-size -1")
+#   CLIENTS, ROOMS, DURATION, WARMUP   (default 1000, 10, 30s, 5s)
+#
+# The JSON result goes to bench/results/LABEL.json; the summary line to
+# stdout. Everything it starts is stopped on exit.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+label=${1:?label}
+rate=${2:?rate per client}
+shift 2
+out=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$out"
+}
+trap cleanup EXIT
+cd "$ROOT"
+chatd=${CHATD_BIN:-}
+if [[ -z $chatd ]]; then go build -o "$out/chatd" ./cmd/chatd; chatd=$out/chatd; fi
+chatbench=${CHATBENCH_BIN:-}
+if [[ -z $chatbench ]]; then go build -o "$out/chatbench" ./cmd/chatbench; chatbench=$out/chatbench; fi
+
+free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rport=$(free)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$out" >"$out/redis.log" 2>&1 &
+pids+=($!)
+rpid=$!
+for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+urls=() npids=()
+for i in 1 2; do
+	p=$(free)
+	# shellcheck disable=SC2086
+	"$chatd" -addr "127.0.0.1:$p" -redis "redis://127.0.0.1:$rport" -node-id "n$i" ${CHATD_FLAGS:-} >"$out/n$i.log" 2>&1 &
+	pids+=($!)
+	npids+=($!)
+	urls+=("ws://127.0.0.1:$p/ws")
+	for _ in $(seq 200); do curl -fsS -m 1 "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+done
+mkdir -p bench/results
+"$chatbench" fanout -url "$(IFS=,; echo "${urls[*]}")" -clients "${CLIENTS:-1000}" -rooms "${ROOMS:-10}" -rate "$rate" \
+	-duration "${DURATION:-30s}" -warmup "${WARMUP:-5s}" -progress 0 -json \
+	-pids "${npids[0]},${npids[1]},$rpid" "$@" >"bench/results/$label.json" 2>"$out/bench.txt" || true
+echo "$label (load $(cut -d' ' -f1-3 /proc/loadavg)): $(grep -E '^ *(messages|latency|server  +total|result)' "$out/bench.txt" | tr -s ' ' | tr '\n' ';')"
