@@ -53,10 +53,10 @@ func (b *Broker) publishFailed(done func(uint64, error), err error) {
 
 // publishLoop sends queued events: whatever has queued up while the previous
 // round trip was in flight goes out in one pipeline (up to PublishBatch), in
-// queue order, on one connection, so a node's events keep their order.
+// queue order, on one connection (per master in cluster mode, exec.go), so a
+// node's events keep their order.
 func (b *Broker) publishLoop() {
 	defer b.wg.Done()
-	pipe := b.client.Pipeline()
 	batch := make([]pubItem, 0, b.opt.PublishBatch)
 	for {
 		batch = batch[:0]
@@ -76,7 +76,7 @@ func (b *Broker) publishLoop() {
 				break fill
 			}
 		}
-		b.publishBatch(pipe, batch)
+		b.publishBatch(batch)
 		b.inflight.Add(-int64(len(batch)))
 		clear(batch)
 	}
@@ -87,10 +87,9 @@ func (b *Broker) nextEpoch() string {
 	return b.epochPrefix + strconv.FormatUint(b.epochN.Add(1), 36)
 }
 
-// publishBatch sends one pipeline: PUBLISH for plain events, the store
-// script (EVAL, not EVALSHA: after a Redis restart a NOSCRIPT retry could
-// reorder a node's events) for messages that go into the history.
-func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
+// publishBatch sends one pipeline: PUBLISH (SPUBLISH in cluster mode) for
+// plain events, the store script for messages that go into the history.
+func (b *Broker) publishBatch(batch []pubItem) {
 	if !b.cmdOK.Load() {
 		err := unavailable("redis unreachable", nil)
 		for i := range batch {
@@ -99,30 +98,35 @@ func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
-	cmds := make([]goredis.Cmder, len(batch))
+	cmds := make([]rcmd, len(batch))
 	ttl := int64(b.opt.HistoryAge / time.Second)
 	now := time.Now().UnixMilli()
+	store, publish := srcStore, "publish"
+	if b.keys.cluster {
+		store, publish = srcStoreCluster, "spublish"
+	}
 	for i := range batch {
 		it := &batch[i]
+		cmds[i].slot = b.keys.roomSlot(it.room)
 		if it.store {
-			cmds[i] = scriptStore.Eval(ctx, pipe, []string{metaKey(it.room), historyKey(it.room)},
-				roomChannel(it.room), it.payload[:len(it.payload)-1], b.nextEpoch(), b.opt.HistorySize, ttl, now)
+			cmds[i].cmd = evalCmd(ctx, store, []string{b.keys.meta(it.room), b.keys.history(it.room)},
+				b.keys.channel(it.room), it.payload[:len(it.payload)-1], b.nextEpoch(), b.opt.HistorySize, ttl, now)
 		} else {
-			cmds[i] = pipe.Publish(ctx, roomChannel(it.room), it.payload)
+			cmds[i].cmd = goredis.NewIntCmd(ctx, publish, b.keys.channel(it.room), it.payload)
 		}
 	}
 	began := time.Now()
-	_, err := pipe.Exec(ctx)
+	b.send(ctx, cmds)
 	cancel()
 	b.metrics.publishTrip.Observe(time.Since(began).Seconds())
 	b.stats.publishTrips.Add(1)
-	down := false
+	var down error
 	for i, c := range cmds {
 		it := &batch[i]
-		cerr := c.Err()
+		cerr := c.cmd.Err()
 		var offset uint64
 		if cerr == nil && it.store {
-			vals, _ := c.(*goredis.Cmd).Slice()
+			vals, _ := c.cmd.(*goredis.Cmd).Slice()
 			if len(vals) == 2 {
 				offset = uint64(toInt(vals[0]))
 				b.stats.stored.Add(1)
@@ -132,7 +136,7 @@ func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
 		}
 		if cerr != nil {
 			if !isRedisReply(cerr) {
-				down = true
+				down = cerr
 			}
 			b.publishFailed(it.done, unavailable("publish", cerr))
 			continue
@@ -142,9 +146,7 @@ func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
 			it.done(offset, nil)
 		}
 	}
-	if down && b.ctx.Err() == nil {
-		b.setCmd(false, err)
-	}
+	b.commandFailed(down)
 }
 
 // failQueuedPublishes fails what is still queued when the broker stops.

@@ -1,0 +1,287 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Redis Cluster mode: clients and the slot map.
+//
+// Reads (history, members, room lists) go through go-redis's ClusterClient,
+// which follows redirections and retries on its own: a read done twice is
+// harmless. Writes (exec.go) and subscriptions (subscribe.go) use one plain
+// client per master, chosen by the broker's own slot map, because the broker
+// must know exactly which connection a command or a subscription went out on:
+// to send a write at most once, and to move a room's subscription when its
+// slot changes hands.
+//
+// The slot map is read with CLUSTER SLOTS from any node that answers, at
+// start, every HeartbeatInterval, and at once when something says it is
+// stale: a MOVED reply, a subscriber connection lost, a shard channel
+// unsubscribed by Redis (its slot left that master). While something is
+// broken (a subscriber connection down, a room without a master), it is
+// reloaded with backoff until the replica that took over shows up in it.
+// After each load, rooms whose slot changed master are moved to the new
+// master's subscriber connection, and their flows get a checkpoint there
+// (flow.go): what was published in between is filled from the history.
+
+// topology is the slot map.
+type topology struct {
+	mu     sync.RWMutex
+	owners []string          // slot -> master address ("" unknown)
+	ids    map[string]string // master address -> node id
+	known  []string          // addresses to ask for the map: seeds, then every node seen
+}
+
+// owner returns the master that serves slot ("" if none is known).
+func (t *topology) owner(slot int) string {
+	if slot < 0 || slot >= numSlots {
+		return ""
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.owners == nil {
+		return ""
+	}
+	return t.owners[slot]
+}
+
+// learn records what a MOVED reply said, until the next load.
+func (t *topology) learn(slot int, addr string) {
+	t.mu.Lock()
+	if t.owners != nil {
+		t.owners[slot] = addr
+	}
+	t.mu.Unlock()
+}
+
+// isMaster reports whether addr serves slots.
+func (t *topology) isMaster(addr string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, ok := t.ids[addr]
+	return ok
+}
+
+// candidates lists the addresses to ask for the map: masters first.
+func (t *topology) candidates() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]string, 0, len(t.known))
+	for a := range t.ids {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	for _, a := range t.known {
+		if _, ok := t.ids[a]; !ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// install replaces the map with slots. failover reports that a master that
+// served slots before serves none now (a replica took over, maybe without
+// the last writes), as opposed to slots moving between masters.
+func (t *topology) install(slots []goredis.ClusterSlot) (failover bool) {
+	owners := make([]string, numSlots)
+	ids := map[string]string{}
+	seen := map[string]bool{}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, a := range t.known {
+		seen[a] = true
+	}
+	for _, s := range slots {
+		if len(s.Nodes) == 0 || s.Start < 0 || s.End >= numSlots {
+			continue
+		}
+		m := s.Nodes[0]
+		for i := s.Start; i <= s.End; i++ {
+			owners[i] = m.Addr
+		}
+		ids[m.Addr] = m.ID
+		for _, n := range s.Nodes {
+			if !seen[n.Addr] {
+				seen[n.Addr] = true
+				t.known = append(t.known, n.Addr)
+			}
+		}
+	}
+	newIDs := map[string]bool{}
+	for _, id := range ids {
+		newIDs[id] = true
+	}
+	for _, id := range t.ids {
+		if !newIDs[id] {
+			failover = true
+		}
+	}
+	t.owners, t.ids = owners, ids
+	return failover
+}
+
+// parseCluster reads the -redis-cluster value: host:port,host:port, or a URL
+// redis://[[user]:password@]host:port?addr=host:port&addr=... (rediss:// for
+// TLS).
+func parseCluster(s string) (*goredis.ClusterOptions, error) {
+	if strings.Contains(s, "://") {
+		co, err := goredis.ParseClusterURL(s)
+		if err != nil {
+			return nil, fmt.Errorf("redis broker: bad cluster URL: %w", err)
+		}
+		return co, nil
+	}
+	co := &goredis.ClusterOptions{}
+	for _, a := range strings.Split(s, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("redis broker: cluster address %q: %w", a, err)
+		}
+		co.Addrs = append(co.Addrs, a)
+	}
+	if len(co.Addrs) == 0 {
+		return nil, fmt.Errorf("redis broker: no cluster address in %q", s)
+	}
+	return co, nil
+}
+
+// clusterOptions tunes the ClusterClient used for reads like the single
+// client (clientOptions): RESP2, deadlines from the context, no identity
+// commands.
+func (o Options) clusterOptions() (*goredis.ClusterOptions, error) {
+	co, err := parseCluster(o.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	co.DialTimeout = o.DialTimeout
+	co.DialerRetries = 1
+	co.ReadTimeout = o.OpTimeout
+	co.WriteTimeout = o.OpTimeout
+	co.ContextTimeoutEnabled = true
+	co.Protocol = 2
+	co.DisableIdentity = true
+	co.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	return co, nil
+}
+
+// shard returns the plain client of one cluster node (made on first use):
+// the options of the single mode (no retries) with the cluster's
+// credentials.
+func (b *Broker) shard(addr string) *goredis.Client {
+	b.shmu.Lock()
+	defer b.shmu.Unlock()
+	if c := b.shards[addr]; c != nil {
+		return c
+	}
+	co := b.copts
+	c := goredis.NewClient(&goredis.Options{
+		Addr: addr, Username: co.Username, Password: co.Password, TLSConfig: co.TLSConfig,
+		DialTimeout: b.opt.DialTimeout, DialerRetries: 1, ReadTimeout: b.opt.OpTimeout, WriteTimeout: b.opt.OpTimeout,
+		ContextTimeoutEnabled: true, MaxRetries: -1, Protocol: 2, DisableIdentity: true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	b.shards[addr] = c
+	return c
+}
+
+// loadTopology reads the slot map from the first node that answers and
+// moves the rooms whose slot changed master.
+func (b *Broker) loadTopology() error {
+	var lastErr error
+	for _, addr := range b.topo.candidates() {
+		ctx, cancel := context.WithTimeout(b.ctx, b.opt.DialTimeout)
+		slots, err := b.shard(addr).ClusterSlots(ctx).Result()
+		cancel()
+		if err == nil && len(slots) == 0 {
+			err = fmt.Errorf("%s serves no slots (cluster not set up?)", addr)
+		}
+		if err != nil {
+			lastErr = err
+			if b.ctx.Err() != nil {
+				return err
+			}
+			continue
+		}
+		b.stats.topologyLoads.Add(1)
+		if b.topo.install(slots) {
+			b.stats.failovers.Add(1)
+			// The new master may lack the last writes (replication is
+			// asynchronous): re-register this node's members.
+			b.needReconcile.Store(true)
+			b.log.Warn("a redis master was replaced by its replica; re-registering members")
+		}
+		b.reroute()
+		return nil
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("no cluster node known")
+	}
+	return lastErr
+}
+
+// refreshTopology asks for a reload of the slot map soon.
+func (b *Broker) refreshTopology() {
+	if !b.keys.cluster {
+		return
+	}
+	select {
+	case b.topoSig <- struct{}{}:
+	default:
+	}
+}
+
+// topologyLoop keeps the slot map fresh: every HeartbeatInterval, on demand,
+// and with backoff while subscriptions wait for a master.
+func (b *Broker) topologyLoop() {
+	defer b.wg.Done()
+	wait := minBackoff
+	t := time.NewTimer(b.opt.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-b.topoSig:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		case <-b.ctx.Done():
+			return
+		}
+		err := b.loadTopology()
+		if b.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			b.setSub(false, err)
+		} else {
+			b.setSub(true, nil)
+		}
+		next := b.opt.HeartbeatInterval
+		if err != nil || b.subscriptionsWaiting() {
+			next = wait
+			wait = min(b.backoff(wait), time.Second)
+		} else {
+			wait = minBackoff
+		}
+		// Requests in between coalesce into the next load.
+		if !b.sleep(minBackoff) {
+			return
+		}
+		t.Reset(next)
+	}
+}
