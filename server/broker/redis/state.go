@@ -598,7 +598,6 @@ func (b *Broker) publishPresence(joined bool, m broker.Member, count int, exclud
 	b.Publish(&broker.Event{Room: m.Room, Exclude: exclude, Body: b.recv.PresenceBody(joined, m, count)}, nil)
 }
 
-
 // regHashes lists node's registration hashes: the one hash in single mode,
 // one per slot tag of its slots set in cluster mode.
 func (b *Broker) regHashes(ctx context.Context, node string) ([]string, error) {
