@@ -157,6 +157,12 @@ func parseCluster(s string) (*goredis.ClusterOptions, error) {
 	return co, nil
 }
 
+// CheckCluster reports whether s is a valid Options.Cluster.
+func CheckCluster(s string) error {
+	_, err := parseCluster(s)
+	return err
+}
+
 // clusterOptions tunes the ClusterClient used for reads like the single
 // client (clientOptions): RESP2, deadlines from the context, no identity
 // commands.
