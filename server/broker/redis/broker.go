@@ -187,6 +187,7 @@ func New(o Options) (*Broker, error) {
 			return nil, err
 		}
 		b.copts = co
+		co.ClusterSlots = b.clusterSlots
 		b.cluster = goredis.NewClusterClient(co)
 		b.client = b.cluster
 		b.topo.known = append([]string(nil), co.Addrs...)

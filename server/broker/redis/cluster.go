@@ -21,7 +21,10 @@ import (
 // client per master, chosen by the broker's own slot map, because the broker
 // must know exactly which connection a command or a subscription went out on:
 // to send a write at most once, and to move a room's subscription when its
-// slot changes hands.
+// slot changes hands. The ClusterClient takes its slot map from the broker's
+// (ClusterOptions.ClusterSlots), so both route alike; left to itself it would
+// keep sending to a dead master until its own periodic reload, since a dead
+// master never answers MOVED.
 //
 // The slot map is read with CLUSTER SLOTS from any node that answers, at
 // start, every HeartbeatInterval, and at once when something says it is
@@ -36,7 +39,8 @@ import (
 // topology is the slot map.
 type topology struct {
 	mu     sync.RWMutex
-	owners []string          // slot -> master address ("" unknown)
+	slots  []goredis.ClusterSlot // as last read
+	owners []string              // slot -> master address ("" unknown)
 	ids    map[string]string // master address -> node id
 	known  []string          // addresses to ask for the map: seeds, then every node seen
 }
@@ -88,10 +92,11 @@ func (t *topology) candidates() []string {
 	return out
 }
 
-// install replaces the map with slots. failover reports that a master that
-// served slots before serves none now (a replica took over, maybe without
-// the last writes), as opposed to slots moving between masters.
-func (t *topology) install(slots []goredis.ClusterSlot) (failover bool) {
+// install replaces the map with slots. changed reports that a slot has
+// another master now; failover that a master that served slots before
+// serves none now (a replica took over, maybe without the last writes), as
+// opposed to slots moving between masters.
+func (t *topology) install(slots []goredis.ClusterSlot) (changed, failover bool) {
 	owners := make([]string, numSlots)
 	ids := map[string]string{}
 	seen := map[string]bool{}
@@ -125,8 +130,16 @@ func (t *topology) install(slots []goredis.ClusterSlot) (failover bool) {
 			failover = true
 		}
 	}
-	t.owners, t.ids = owners, ids
-	return failover
+	changed = !slices.Equal(owners, t.owners)
+	t.slots, t.owners, t.ids = slots, owners, ids
+	return changed, failover
+}
+
+// read returns the slots as last read (nil before the first read).
+func (t *topology) read() []goredis.ClusterSlot {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.slots
 }
 
 // parseCluster reads the -redis-cluster value: host:port,host:port, or a URL
@@ -221,20 +234,35 @@ func (b *Broker) loadTopology() error {
 			continue
 		}
 		b.stats.topologyLoads.Add(1)
-		if b.topo.install(slots) {
+		changed, failover := b.topo.install(slots)
+		if failover {
 			b.stats.failovers.Add(1)
 			// The new master may lack the last writes (replication is
 			// asynchronous): re-register this node's members.
 			b.needReconcile.Store(true)
 			b.log.Warn("a redis master was replaced by its replica; re-registering members")
 		}
-		b.reroute()
+		if changed {
+			b.cluster.ReloadState(b.ctx)
+			b.reroute()
+		}
 		return nil
 	}
 	if lastErr == nil {
 		lastErr = fmt.Errorf("no cluster node known")
 	}
 	return lastErr
+}
+
+// clusterSlots is the ClusterClient's source of slot maps: the broker's. It
+// is asked when the ClusterClient suspects its map is stale, so it also
+// asks for a fresh read.
+func (b *Broker) clusterSlots(context.Context) ([]goredis.ClusterSlot, error) {
+	b.refreshTopology()
+	if s := b.topo.read(); s != nil {
+		return s, nil
+	}
+	return nil, unavailable("no slot map yet", nil)
 }
 
 // refreshTopology asks for a reload of the slot map soon.
@@ -272,9 +300,16 @@ func (b *Broker) topologyLoop() {
 		if b.ctx.Err() != nil {
 			return
 		}
+		// A cluster that gives its slot map is reachable, though one of its
+		// masters may not be (links.go, commandFailed).
 		if err != nil {
+			b.setCmd(false, err)
 			b.setSub(false, err)
 		} else {
+			if !b.cmdOK.Load() {
+				b.needReconcile.Store(true)
+			}
+			b.setCmd(true, nil)
 			b.setSub(true, nil)
 		}
 		next := b.opt.HeartbeatInterval

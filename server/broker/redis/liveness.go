@@ -48,6 +48,7 @@ func (b *Broker) livenessLoop() {
 	wait := minBackoff
 	upSince := time.Now()
 	var lastBeat time.Time
+	beatDown := false // cluster mode: the heartbeat's master does not answer
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -63,12 +64,26 @@ func (b *Broker) livenessLoop() {
 		case <-b.ctx.Done():
 			return
 		}
-		if !b.cmdOK.Load() || time.Since(lastBeat) >= b.opt.HeartbeatInterval {
+		if !b.cmdOK.Load() || beatDown || time.Since(lastBeat) >= b.opt.HeartbeatInterval {
 			beat := time.Now()
 			reaped, err := b.heartbeat()
 			if err != nil {
 				if b.ctx.Err() != nil {
 					return
+				}
+				if b.keys.cluster {
+					// One master of several (the one with this node's
+					// heartbeat) is unreachable, maybe failing over: the
+					// node serves on; the slot map tells the cluster's
+					// health (cluster.go).
+					if !beatDown {
+						beatDown = true
+						wait = minBackoff
+						b.log.Warn("heartbeat failed; retrying (other nodes cannot see this node meanwhile)", "err", err)
+					}
+					t.Reset(wait)
+					wait = b.backoff(wait)
+					continue
 				}
 				if b.cmdOK.Load() {
 					b.setCmd(false, err)
@@ -80,7 +95,13 @@ func (b *Broker) livenessLoop() {
 			}
 			lastBeat = beat
 			wait = minBackoff
-			if !b.cmdOK.Load() {
+			if beatDown {
+				beatDown = false
+				b.needReconcile.Store(true) // (a failover may have lost some)
+				upSince = time.Now()
+				b.log.Info("heartbeat works again; re-registering members")
+			}
+			if !b.cmdOK.Load() && !b.keys.cluster {
 				b.setCmd(true, nil)
 				b.needReconcile.Store(true)
 				upSince = time.Now()
