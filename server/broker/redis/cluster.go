@@ -41,8 +41,8 @@ type topology struct {
 	mu     sync.RWMutex
 	slots  []goredis.ClusterSlot // as last read
 	owners []string              // slot -> master address ("" unknown)
-	ids    map[string]string // master address -> node id
-	known  []string          // addresses to ask for the map: seeds, then every node seen
+	ids    map[string]string     // master address -> node id
+	known  []string              // addresses to ask for the map: seeds, then every node seen
 }
 
 // owner returns the master that serves slot ("" if none is known).
