@@ -110,7 +110,8 @@ func startSender(t *testing.T, addr, name, room string, every time.Duration) *se
 	c.join(room)
 	s := &sender{stop: make(chan struct{}), done: make(chan struct{})}
 	var wmu sync.Mutex
-	go func() { // reader: acks and errors
+	_ = c.ws.SetReadDeadline(time.Time{}) // (join's read left a 5 s deadline, which ended this reader early)
+	go func() {                           // reader: acks and errors
 		for {
 			_, p, err := c.ws.ReadMessage()
 			if err != nil {

@@ -317,3 +317,141 @@ func slotTagOf(t *testing.T, rc *redistest.Cluster, room string) string {
 		}
 	}
 }
+
+// finishBusy stops the senders, publishes a last message after every other
+// and waits until each listener has it; then it checks that each listener
+// saw contiguous offsets or was told to resync, and logs which, with the
+// nodes' counters.
+func finishBusy(t *testing.T, addr, room string, senders []*sender, ls []*listener, nodes []*clusterNode) {
+	t.Helper()
+	var acked, refused int64
+	for _, s := range senders {
+		s.halt()
+		acked += s.acked.Load()
+		refused += s.refused.Load()
+	}
+	last := connectV2(t, addr, "last")
+	last.join(room)
+	if _, err := publishOK(t, last, room, "the end"); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ls {
+		waitFor(t, 10*time.Second, "the last message", func() bool { return l.has("the end") })
+		ok, resyncs, detail := l.check()
+		st := nodes[i].broker.Stats()
+		outcome := "contiguous offsets"
+		if resyncs > 0 {
+			outcome = fmt.Sprintf("told to resync %d time(s)", resyncs)
+		}
+		t.Logf("node %c: %s (contiguous %v: %s); gaps filled %d (%d messages), unfilled %d, epoch changes %d, rooms moved %d, redirects %d; senders: %d acked, %d refused",
+			'A'+i, outcome, ok, detail, st.GapsFilled, st.Filled, st.GapsUnfilled, st.EpochChanges, st.MovedRooms,
+			st.Redirects, acked, refused)
+		if !ok && resyncs == 0 {
+			t.Fatalf("node %c: a silent hole: %s", 'A'+i, detail)
+		}
+		if dup := l.duplicate(); dup != "" {
+			t.Fatalf("node %c: %q delivered twice (stored twice?)", 'A'+i, dup)
+		}
+	}
+}
+
+// duplicate returns a content the listener got twice ("" if none): every
+// sender's message is distinct, so one stored twice would show.
+func (l *listener) duplicate() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := map[string]bool{}
+	for _, m := range l.msgs {
+		if seen[m.content] {
+			return m.content
+		}
+		seen[m.content] = true
+	}
+	return ""
+}
+
+// A busy room's slot is migrated to another master while two senders
+// publish (keys moved one at a time: writes meet ASK and TRYAGAIN, and the
+// old master finally drops the room's shard channel): the nodes follow the
+// redirections without running a write twice, move the subscription, and
+// every member ends with contiguous offsets or a resync.
+func TestShardedClusterSlotMigration(t *testing.T) {
+	rc := redistest.StartCluster(t, 3, 0)
+	A := startShardNode(t, rc, "A", nil)
+	B := startShardNode(t, rc, "B", nil)
+	rooms, owners := roomsOnMasters(t, rc, "mig")
+	busy := rooms[0]
+	slot := rc.Slot("room:{" + busy + "}")
+	l1 := listen(t, A.srv.Addr(), "l1", busy)
+	l2 := listen(t, B.srv.Addr(), "l2", busy)
+	s1 := startSender(t, A.srv.Addr(), "s1", busy, 5*time.Millisecond)
+	s2 := startSender(t, B.srv.Addr(), "s2", busy, 5*time.Millisecond)
+	waitFor(t, 10*time.Second, "traffic before the migration", func() bool { return l1.count() >= 50 && l2.count() >= 50 })
+	attempts := func() int64 { return s1.acked.Load() + s1.refused.Load() + s2.acked.Load() + s2.refused.Load() }
+	began := time.Now()
+	rc.MigrateSlot(slot, owners[0], owners[1], func() {
+		// Let some publishes meet the half-moved slot.
+		n := attempts()
+		waitFor(t, 10*time.Second, "publishes during the migration", func() bool { return attempts() >= n+10 })
+	})
+	migrated := time.Since(began)
+	before := [2]int{l1.count(), l2.count()}
+	waitFor(t, 20*time.Second, "traffic after the migration", func() bool {
+		return l1.count() >= before[0]+50 && l2.count() >= before[1]+50
+	})
+	t.Logf("slot %d of %s moved from master %d to %d in %v", slot, busy, owners[0], owners[1], migrated.Round(time.Millisecond))
+	finishBusy(t, A.srv.Addr(), busy, []*sender{s1, s2}, []*listener{l1, l2}, []*clusterNode{A, B})
+	for _, n := range []*clusterNode{A, B} {
+		if st := n.broker.Stats(); st.MovedRooms == 0 {
+			t.Fatalf("stats %+v: the room's subscription did not move", st)
+		}
+	}
+	ch := "room:{" + busy + "}"
+	if n := rc.Node(owners[1]).PubSubShardNumSub(context.Background(), ch).Val()[ch]; n != 2 {
+		t.Fatalf("%d subscribers of the room on its new master, want both nodes", n)
+	}
+}
+
+// A master restarts without its data (no replica, no persistence): the
+// nodes reconnect, re-register their members (counts are right again),
+// resubscribe, and members are told to resync (the history is gone).
+func TestShardedClusterShardRestart(t *testing.T) {
+	rc := redistest.StartCluster(t, 3, 0)
+	A := startShardNode(t, rc, "A", nil)
+	B := startShardNode(t, rc, "B", nil)
+	rooms, owners := roomsOnMasters(t, rc, "rs")
+	room := rooms[0]
+	a := dialChat(t, A.srv.Addr())
+	a.join(room, "alice")
+	b := dialChat(t, B.srv.Addr())
+	b.join(room, "bob")
+	a.expect("userJoined")
+	l1 := listen(t, A.srv.Addr(), "l1", room)
+	l2 := listen(t, B.srv.Addr(), "l2", room)
+	s1 := startSender(t, A.srv.Addr(), "s1", room, 5*time.Millisecond)
+	waitFor(t, 10*time.Second, "traffic before the restart", func() bool { return l1.count() >= 50 && l2.count() >= 50 })
+	ctx := context.Background()
+	members := "room_members:{" + room + "}"
+	if n := rc.Node(owners[0]).SCard(ctx, members).Val(); n != 5 {
+		t.Fatalf("%d members before the restart, want 5", n)
+	}
+	began := time.Now()
+	rc.Restart(owners[0])
+	waitFor(t, 20*time.Second, "members re-registered", func() bool {
+		return rc.Node(owners[0]).SCard(ctx, members).Val() == 5
+	})
+	t.Logf("master %d restarted empty; members re-registered %v later", owners[0], time.Since(began).Round(time.Millisecond))
+	before := [2]int{l1.count(), l2.count()}
+	waitFor(t, 20*time.Second, "traffic after the restart", func() bool {
+		return l1.count() >= before[0]+50 && l2.count() >= before[1]+50
+	})
+	finishBusy(t, A.srv.Addr(), room, []*sender{s1}, []*listener{l1, l2}, []*clusterNode{A, B})
+	for i, l := range []*listener{l1, l2} {
+		if _, resyncs, _ := l.check(); resyncs == 0 {
+			t.Fatalf("listener %d: the history was lost, but no resync", i)
+		}
+	}
+	if m := dialChat(t, B.srv.Addr()).join(room, "carol"); m.num("memberCount") != 7 { // + the last client
+		t.Fatalf("count after the restart %v", m)
+	}
+}

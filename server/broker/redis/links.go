@@ -154,10 +154,16 @@ func (b *Broker) retireLink(l *subLink) bool {
 	return true
 }
 
-// linkDown records a lost or failed connection.
+// linkDown records a lost or failed connection. In cluster mode that is
+// the sign of a master failing over or restarting, maybe without its data
+// (the rooms' state and this node's registrations in them): the slot map is
+// reloaded, and the node's members re-registered once the link is back
+// (livenessLoop; re-registering is idempotent). With one Redis the command
+// side notices an outage by itself.
 func (b *Broker) linkDown(l *subLink, err error) {
 	if b.keys.cluster {
-		b.refreshTopology() // the master may have been replaced
+		b.refreshTopology()
+		b.needReconcile.Store(true)
 		return
 	}
 	b.setSub(false, err)

@@ -53,15 +53,16 @@ const (
 
 // stateOp is one queued change.
 type stateOp struct {
-	kind     opKind
-	m        broker.Member
-	name     string // join: room name if the room is new
-	joinedAt string // join
-	done     func(broker.Membership, error)
-	snap     map[string]*localRoom      // reconcile: the node's members when it was queued
-	departed map[broker.Member]struct{} // reconcile: members whose leave did not reach Redis
-	announce bool                       // reconcile: announce this leave even if Redis no longer had it
-	created  string                     // createdAt of the room if the join creates it
+	kind        opKind
+	m           broker.Member
+	name        string // join: room name if the room is new
+	joinedAt    string // join
+	done        func(broker.Membership, error)
+	snap        map[string]*localRoom      // reconcile: the node's members when it was queued
+	departed    map[broker.Member]struct{} // reconcile: members whose leave did not reach Redis
+	announce    bool                       // reconcile: announce this leave even if Redis no longer had it
+	wasDeparted bool                       // reconcile: a leave that had not reached Redis
+	created     string                     // createdAt of the room if the join creates it
 }
 
 // Join implements broker.Broker.
@@ -530,7 +531,7 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 		// Not listed for this node any more (Redis lost its data, or the
 		// node was reaped): remove it anyway and announce the leave.
 		// (Unless survivors reaped it: then they announced it already.)
-		ops = append(ops, &stateOp{kind: opLeave, m: m, announce: !reaped})
+		ops = append(ops, &stateOp{kind: opLeave, m: m, announce: !reaped, wasDeparted: true})
 	}
 	for id, r := range snap {
 		for uid, lm := range r.members {
@@ -545,7 +546,14 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 			op.created = r.createdAt
 		}
 	}
+	// An op that fails is tried again by the next re-registration: a stale
+	// registration is listed again, a join re-made from the local members,
+	// a departed member remembered (only the failed ones: the others were
+	// announced). With one Redis a network error ends the round (every
+	// further op would fail the same way); in a cluster it may concern one
+	// master of several, and the others' rooms are re-registered meanwhile.
 	announced := 0
+	var lastErr error
 	for len(ops) > 0 {
 		n := min(len(ops), b.opt.PublishBatch)
 		chunk := ops[:n]
@@ -554,8 +562,13 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 		joined := map[string]bool{}
 		for i, op := range chunk {
 			if err := errs[i]; err != nil {
-				fail(err)
-				return
+				lastErr = err
+				if op.wasDeparted {
+					b.lmu.Lock()
+					b.departedLocked(op.m)
+					b.lmu.Unlock()
+				}
+				continue
 			}
 			if op.kind == opJoin {
 				joined[op.m.Room] = true
@@ -574,6 +587,28 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 			}
 		}
 		b.indexRooms(ctx, joined)
+		if lastErr != nil && !b.keys.cluster && !isRedisReply(lastErr) {
+			departed = map[broker.Member]struct{}{}
+			for _, op := range ops {
+				if op.wasDeparted {
+					departed[op.m] = struct{}{}
+				}
+			}
+			fail(lastErr)
+			return
+		}
+	}
+	if lastErr != nil {
+		b.needReconcile.Store(true)
+		if !isRedisReply(lastErr) {
+			b.commandFailed(lastErr)
+		} else if b.ctx.Err() == nil {
+			b.log.Error("re-registering members failed", "err", lastErr)
+		}
+		if b.keys.cluster {
+			b.log.Warn("some members could not be re-registered; trying again", "err", lastErr)
+		}
+		return
 	}
 	b.stats.reconciles.Add(1)
 	lv := slog.LevelDebug

@@ -345,3 +345,103 @@ func (c *Cluster) killAll() {
 		c.Kill(i)
 	}
 }
+
+// Restart starts node i again on its port, with its cluster configuration
+// (nodes.conf: the same node id and slots) and no data, as a master
+// restarted without persistence would, and waits until the cluster is fine.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	c.Kill(i)
+	n := c.nodes[i]
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := c.run(n)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) { // the port may linger briefly
+			c.t.Fatalf("redistest: restart cluster node on port %d: %v", n.port, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c.waitUntil(ctx, "the cluster fine after the restart", func() bool {
+		for j := range c.nodes {
+			if !c.alive(j) {
+				continue
+			}
+			info, err := c.raw(j).ClusterInfo(ctx).Result()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// MigrateSlot moves slot from master from to master to the way
+// redis-cli --cluster reshard does, while clients keep using it: the slot
+// is marked importing and migrating, its keys are moved with MIGRATE in
+// batches (clients get ASK for the moved ones, TRYAGAIN for multi-key
+// commands split between the two), then every node is told the new owner
+// (subscribers of its shard channels on the old owner get sunsubscribe).
+// pause runs between the batches, so a test can interleave traffic.
+func (c *Cluster) MigrateSlot(slot, from, to int, pause func()) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	src, dst := c.raw(from), c.raw(to)
+	fromID, toID := c.nodes[from].id, c.nodes[to].id
+	must := func(err error) {
+		c.t.Helper()
+		if err != nil {
+			c.t.Fatalf("redistest: migrate slot %d: %v", slot, err)
+		}
+	}
+	must(dst.Do(ctx, "cluster", "setslot", slot, "importing", fromID).Err())
+	must(src.Do(ctx, "cluster", "setslot", slot, "migrating", toID).Err())
+	for {
+		keys, err := src.ClusterGetKeysInSlot(ctx, slot, 1).Result()
+		must(err)
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"migrate", "127.0.0.1", c.nodes[to].port, "", 0, 5000, "keys"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		must(src.Do(ctx, args...).Err())
+		if pause != nil {
+			pause()
+		}
+	}
+	must(dst.Do(ctx, "cluster", "setslot", slot, "node", toID).Err())
+	must(src.Do(ctx, "cluster", "setslot", slot, "node", toID).Err())
+	for i := range c.nodes {
+		if i != from && i != to && c.alive(i) {
+			_ = c.raw(i).Do(ctx, "cluster", "setslot", slot, "node", toID).Err()
+		}
+	}
+	c.waitUntil(ctx, "every node to agree on the slot's new owner", func() bool {
+		for i := range c.nodes {
+			if !c.alive(i) {
+				continue
+			}
+			slots, err := c.raw(i).ClusterSlots(ctx).Result()
+			if err != nil {
+				return false
+			}
+			ok := false
+			for _, s := range slots {
+				if slot >= s.Start && slot <= s.End && len(s.Nodes) > 0 && s.Nodes[0].Addr == c.Addr(to) {
+					ok = true
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+}
