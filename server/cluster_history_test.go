@@ -110,8 +110,9 @@ func startSender(t *testing.T, addr, name, room string, every time.Duration) *se
 	c.join(room)
 	s := &sender{stop: make(chan struct{}), done: make(chan struct{})}
 	var wmu sync.Mutex
-	_ = c.ws.SetReadDeadline(time.Time{}) // (join's read left a 5 s deadline, which ended this reader early)
-	go func() {                           // reader: acks and errors
+	// join's read left a 5 s deadline, which would end this reader early.
+	_ = c.ws.SetReadDeadline(time.Time{})
+	go func() { // reader: acks and errors
 		for {
 			_, p, err := c.ws.ReadMessage()
 			if err != nil {
