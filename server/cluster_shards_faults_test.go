@@ -455,3 +455,53 @@ func TestShardedClusterShardRestart(t *testing.T) {
 		t.Fatalf("count after the restart %v", m)
 	}
 }
+
+// A master hangs (SIGSTOP: its connections stay open, nothing answers)
+// while rooms on other masters are busy: their messages go on without
+// waiting for it (each master has its own publisher, lanes.go); the hung
+// master's room resumes once its replica took over.
+func TestShardedClusterHungMaster(t *testing.T) {
+	rc := redistest.StartCluster(t, 3, 1)
+	mod := func(o *redisbroker.Options) { o.HeartbeatTTL = 5 * time.Second }
+	A := startShardNode(t, rc, "A", mod)
+	B := startShardNode(t, rc, "B", mod)
+	rooms, owners := roomsOnMasters(t, rc, "hung")
+	hung, calm := rooms[0], rooms[1]
+	lh := listen(t, B.srv.Addr(), "lh", hung)
+	lc := listen(t, B.srv.Addr(), "lc", calm)
+	ph := connectV2(t, A.srv.Addr(), "hung-pub")
+	ph.join(hung)
+	pc := connectV2(t, A.srv.Addr(), "calm-pub")
+	pc.join(calm)
+	if _, err := publishOK(t, ph, hung, "before"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the first message", func() bool { return lh.has("before") })
+
+	rc.Freeze(owners[0])
+	frozen := time.Now()
+	// A publish to the hung master's room waits (in its own lane).
+	ph.send(map[string]any{"type": "publish", "roomId": hung, "content": "during", "id": 1000})
+	// Meanwhile the calm room serves at once, publish after publish.
+	var worst time.Duration
+	for i := 0; i < 20; i++ {
+		began := time.Now()
+		if _, err := publishOK(t, pc, calm, fmt.Sprint("calm ", i)); err != nil {
+			t.Fatal(err)
+		}
+		worst = max(worst, time.Since(began))
+	}
+	waitFor(t, 5*time.Second, "the calm room's messages", func() bool { return lc.has("calm 19") })
+	if worst > time.Second {
+		t.Fatalf("a publish to another master's room took %v while one master hung", worst)
+	}
+	newMaster := rc.WaitFailover(rc.Slot("room:{"+hung+"}"), owners[0], 20*time.Second)
+	// The hung room works again on the replica.
+	waitFor(t, 20*time.Second, "the hung room back", func() bool {
+		_, err := publishOK(t, ph, hung, "after")
+		return err == nil && lh.has("after")
+	})
+	t.Logf("master %d hung: other rooms' publishes took %v at worst meanwhile; replica %d took over; the room served again %v after the hang",
+		owners[0], worst.Round(time.Millisecond), newMaster, time.Since(frozen).Round(time.Millisecond))
+	rc.Thaw(owners[0])
+}

@@ -74,8 +74,12 @@ type Broker struct {
 	subOnce   sync.Once
 	wake      chan struct{} // wakes the liveness loop (a failure was seen)
 
-	// Publishing.
-	pubq chan pubItem
+	// Publishing: one queue (single mode), or one lane per master (cluster
+	// mode, lanes.go).
+	pubq      chan pubItem
+	lnmu      sync.Mutex
+	lanes     map[string]*pubLane
+	roomLanes map[string]*laneRef
 
 	// Delivery flows per subscribed room (flow.go).
 	fmu   sync.RWMutex
@@ -171,7 +175,6 @@ func New(o Options) (*Broker, error) {
 		origin:      appendJSONString(nil, o.NodeID),
 		subReady:    make(chan struct{}),
 		wake:        make(chan struct{}, 1),
-		pubq:        make(chan pubItem, o.PublishQueue),
 		subs:        make(map[string]*subRoom),
 		flows:       make(map[string]*roomFlow),
 		epochPrefix: randomID()[:6],
@@ -194,12 +197,15 @@ func New(o Options) (*Broker, error) {
 		b.topoSig = make(chan struct{}, 1)
 		b.shards = make(map[string]*goredis.Client)
 		b.links = make(map[string]*subLink)
+		b.lanes = make(map[string]*pubLane)
+		b.roomLanes = make(map[string]*laneRef)
 	} else {
 		ro, err := o.clientOptions()
 		if err != nil {
 			return nil, err
 		}
 		b.single = goredis.NewClient(ro)
+		b.pubq = make(chan pubItem, o.PublishQueue)
 		b.client = b.single
 		b.singleLink = &subLink{client: b.single}
 	}
@@ -240,12 +246,15 @@ func (b *Broker) Start(r broker.Receiver) error {
 	} else {
 		b.setCmd(true, nil)
 	}
-	b.wg.Add(4)
-	go b.publishLoop()
+	b.wg.Add(3)
 	go b.subscriptionLoop()
 	go b.stateLoop()
 	go b.livenessLoop()
 	b.wg.Add(1)
+	if !b.keys.cluster {
+		b.wg.Add(1)
+		go b.publishLoop(b.pubq, nil)
+	}
 	if b.keys.cluster {
 		if err == nil {
 			b.setSub(true, nil) // the slot map is the subscribers' health (links.go)
@@ -309,6 +318,8 @@ func (b *Broker) Close() error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.closed.Store(true)
+	b.lnmu.Lock() // no lane starts after this (laneFor)
+	b.lnmu.Unlock()
 	if b.cmdOK.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), b.opt.OpTimeout)
 		b.lmu.Lock()

@@ -125,10 +125,23 @@ func (b *Broker) livenessLoop() {
 	}
 }
 
+// livenessTimeout bounds one beat or one look for dead nodes. In cluster
+// mode it is at most a heartbeat interval: a master that hangs (no reset,
+// no answer) must not keep the node from beating on the replica that
+// replaced it, nor from seeing dead nodes on the other masters, for a whole
+// OpTimeout (a heartbeat that lapses gets a live node reaped). A reap cut
+// short goes on at the next look.
+func (b *Broker) livenessTimeout() time.Duration {
+	if b.keys.cluster {
+		return min(b.opt.OpTimeout, b.opt.HeartbeatInterval)
+	}
+	return b.opt.OpTimeout
+}
+
 // heartbeat refreshes the node's heartbeat; reaped reports that survivors
 // removed the node's members while it was away.
 func (b *Broker) heartbeat() (reaped bool, err error) {
-	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+	ctx, cancel := context.WithTimeout(b.ctx, b.livenessTimeout())
 	defer cancel()
 	id := b.opt.NodeID
 	alive := b.keys.nodeAlive(id)
@@ -153,7 +166,7 @@ func (b *Broker) heartbeat() (reaped bool, err error) {
 
 // reapDead cleans up after the listed nodes whose heartbeat expired.
 func (b *Broker) reapDead() {
-	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+	ctx, cancel := context.WithTimeout(b.ctx, b.livenessTimeout())
 	defer cancel()
 	nodes, err := b.client.SMembers(ctx, keyNodes).Result()
 	if err != nil {

@@ -21,9 +21,9 @@ type pubItem struct {
 
 // Publish implements broker.Broker. It never waits for Redis: the payload
 // is built here (the body with the header members appended) and queued for
-// the publisher goroutine. When Redis is known to be unreachable, or the
-// queue is full, done runs at once with an error wrapping
-// broker.ErrUnavailable.
+// the publisher goroutine (in cluster mode, that of the room's master,
+// lanes.go). When Redis is known to be unreachable, or the queue is full,
+// done runs at once with an error wrapping broker.ErrUnavailable.
 func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	if b.closed.Load() {
 		b.publishFailed(done, errBrokerClosed)
@@ -35,11 +35,21 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	}
 	it := pubItem{room: ev.Room, payload: envelopeOf(ev.Body, ev.Exclude, b.origin, ev.Conn),
 		store: ev.Store && b.opt.HistorySize > 0, done: done}
+	q := b.pubq
+	if b.keys.cluster {
+		if q = b.laneFor(ev.Room); q == nil {
+			b.publishFailed(done, errBrokerClosed)
+			return
+		}
+	}
 	b.inflight.Add(1)
 	select {
-	case b.pubq <- it:
+	case q <- it:
 	default:
 		b.inflight.Add(-1)
+		if b.keys.cluster {
+			b.laneSent([]pubItem{it})
+		}
 		b.publishFailed(done, unavailable("publish queue full", nil))
 	}
 }
@@ -51,32 +61,35 @@ func (b *Broker) publishFailed(done func(uint64, error), err error) {
 	}
 }
 
-// publishLoop sends queued events: whatever has queued up while the previous
-// round trip was in flight goes out in one pipeline (up to PublishBatch), in
-// queue order, on one connection (per master in cluster mode, exec.go), so a
-// node's events keep their order.
-func (b *Broker) publishLoop() {
+// publishLoop sends the events queued on q: whatever has queued up while
+// the previous round trip was in flight goes out in one pipeline (up to
+// PublishBatch), in queue order, on one connection (exec.go), so a node's
+// events keep their order. sent, if not nil, is told of each batch sent.
+func (b *Broker) publishLoop(q chan pubItem, sent func([]pubItem)) {
 	defer b.wg.Done()
 	batch := make([]pubItem, 0, b.opt.PublishBatch)
 	for {
 		batch = batch[:0]
 		select {
-		case it := <-b.pubq:
+		case it := <-q:
 			batch = append(batch, it)
 		case <-b.ctx.Done():
-			b.failQueuedPublishes()
+			b.failQueuedPublishes(q)
 			return
 		}
 	fill:
 		for len(batch) < cap(batch) {
 			select {
-			case it := <-b.pubq:
+			case it := <-q:
 				batch = append(batch, it)
 			default:
 				break fill
 			}
 		}
 		b.publishBatch(batch)
+		if sent != nil {
+			sent(batch)
+		}
 		b.inflight.Add(-int64(len(batch)))
 		clear(batch)
 	}
@@ -149,11 +162,12 @@ func (b *Broker) publishBatch(batch []pubItem) {
 	b.commandFailed(down)
 }
 
-// failQueuedPublishes fails what is still queued when the broker stops.
-func (b *Broker) failQueuedPublishes() {
+// failQueuedPublishes fails what is still queued on q when the broker
+// stops.
+func (b *Broker) failQueuedPublishes(q chan pubItem) {
 	for {
 		select {
-		case it := <-b.pubq:
+		case it := <-q:
 			b.inflight.Add(-1)
 			b.publishFailed(it.done, errBrokerClosed)
 		default:

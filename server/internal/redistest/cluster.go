@@ -37,10 +37,11 @@ type Cluster struct {
 }
 
 type clusterNode struct {
-	port int
-	id   string
-	cmd  *exec.Cmd
-	exit chan struct{}
+	port   int
+	id     string
+	cmd    *exec.Cmd
+	exit   chan struct{}
+	frozen bool
 }
 
 // NodeTimeout is the cluster-node-timeout of the helper's clusters: a
@@ -238,14 +239,22 @@ func (c *Cluster) Client() *redis.ClusterClient {
 	return c.client
 }
 
-// Slot returns the hash slot of key (CLUSTER KEYSLOT).
+// Slot returns the hash slot of key (CLUSTER KEYSLOT, asked of a node
+// that answers).
 func (c *Cluster) Slot(key string) int {
 	c.t.Helper()
-	n, err := c.Client().ClusterKeySlot(context.Background(), key).Result()
-	if err != nil {
-		c.t.Fatalf("redistest: CLUSTER KEYSLOT: %v", err)
+	for i := range c.nodes {
+		if !c.alive(i) {
+			continue
+		}
+		n, err := c.raw(i).ClusterKeySlot(context.Background(), key).Result()
+		if err != nil {
+			c.t.Fatalf("redistest: CLUSTER KEYSLOT: %v", err)
+		}
+		return int(n)
 	}
-	return int(n)
+	c.t.Fatal("redistest: no cluster node runs")
+	return -1
 }
 
 // MasterOf returns the index of the node that serves slot now, as a live
@@ -294,10 +303,11 @@ func (c *Cluster) index(addr string) int {
 	return -1
 }
 
+// alive reports whether node i runs (and answers: not frozen).
 func (c *Cluster) alive(i int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nodes[i].cmd != nil
+	return c.nodes[i].cmd != nil && !c.nodes[i].frozen
 }
 
 // Kill stops node i at once (SIGKILL) and waits until it is gone.
@@ -311,6 +321,7 @@ func (c *Cluster) Kill(i int) {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Process.Signal(syscall.SIGCONT) // (a frozen process dies only once it runs)
 	<-exit
 }
 
@@ -444,4 +455,23 @@ func (c *Cluster) MigrateSlot(slot, from, to int, pause func()) {
 		}
 		return true
 	})
+}
+
+// Freeze stops node i with SIGSTOP: it keeps its sockets but answers
+// nothing, like a host that hangs or vanished without a reset; the cluster
+// fails it over after NodeTimeout. Thaw (SIGCONT) lets it run again (it
+// then learns that it was replaced and becomes a replica).
+func (c *Cluster) Freeze(i int) { c.signal(i, syscall.SIGSTOP, true) }
+
+// Thaw resumes a frozen node.
+func (c *Cluster) Thaw(i int) { c.signal(i, syscall.SIGCONT, false) }
+
+func (c *Cluster) signal(i int, sig syscall.Signal, frozen bool) {
+	c.mu.Lock()
+	cmd := c.nodes[i].cmd
+	c.nodes[i].frozen = frozen
+	c.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Signal(sig)
+	}
 }
