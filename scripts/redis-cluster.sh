@@ -97,6 +97,7 @@ cmd_start() {
 		# A cluster node also listens on port+10000 (the cluster bus).
 		until port_free "$p" && port_free $((p + 10000)); do p=$((p + 1)); done
 		mkdir -p "$DIR/redis-$p"
+		rm -f "$DIR/redis-$p/nodes.conf" # a cluster of an earlier start: this one is new
 		(cd "$DIR/redis-$p" && exec redis-server --port "$p" --bind 127.0.0.1 --protected-mode no \
 			--save "" --appendonly no --dir "$DIR/redis-$p" \
 			--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT" \

@@ -69,7 +69,17 @@ func (b *Broker) sendCluster(ctx context.Context, cmds []rcmd) {
 	for i := range todo {
 		todo[i] = i
 	}
-	asking := map[int]string{}
+	var asking map[int]string // made on the first ASK
+	run := func(addr string, idx []int) {
+		pipe := b.shard(addr).Pipeline()
+		for _, i := range idx {
+			if asking[i] != "" {
+				_ = pipe.Process(ctx, goredis.NewStatusCmd(ctx, "asking"))
+			}
+			_ = pipe.Process(ctx, cmds[i].cmd)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
 	for round := 0; ; round++ {
 		groups := map[string][]int{}
 		for _, i := range todo {
@@ -83,22 +93,21 @@ func (b *Broker) sendCluster(ctx context.Context, cmds []rcmd) {
 			}
 			groups[addr] = append(groups[addr], i)
 		}
-		var wg sync.WaitGroup
-		for addr, idx := range groups {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				pipe := b.shard(addr).Pipeline()
-				for _, i := range idx {
-					if asking[i] != "" {
-						_ = pipe.Process(ctx, goredis.NewStatusCmd(ctx, "asking"))
-					}
-					_ = pipe.Process(ctx, cmds[i].cmd)
-				}
-				_, _ = pipe.Exec(ctx)
-			}()
+		if len(groups) == 1 { // the usual case with publish lanes: no goroutine
+			for addr, idx := range groups {
+				run(addr, idx)
+			}
+		} else {
+			var wg sync.WaitGroup
+			for addr, idx := range groups {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					run(addr, idx)
+				}()
+			}
+			wg.Wait()
 		}
-		wg.Wait()
 		if round == maxRedirects {
 			return
 		}
@@ -114,6 +123,9 @@ func (b *Broker) sendCluster(ctx context.Context, cmds []rcmd) {
 				b.refreshTopology()
 				delete(asking, i)
 			case redirectAsk:
+				if asking == nil {
+					asking = map[int]string{}
+				}
 				asking[i] = r.addr
 			case redirectRetry:
 				backoff = true

@@ -227,13 +227,10 @@ func (b *Broker) linkLoop(l *subLink) {
 		// reply tells the reader the connection works.
 		if err := ps.Ping(b.ctx); err != nil {
 			_ = ps.Close()
-			if b.ctx.Err() != nil {
+			if b.ctx.Err() != nil || b.retireLink(l) {
 				return
 			}
 			b.linkDown(l, err)
-			if b.retireLink(l) {
-				return
-			}
 			b.sleep(wait)
 			wait = b.backoff(wait)
 			continue
@@ -243,13 +240,12 @@ func (b *Broker) linkLoop(l *subLink) {
 		err := b.receive(l, ps, gen)
 		b.endGeneration(l, gen)
 		_ = ps.Close()
-		if b.ctx.Err() != nil {
+		// A link without rooms is not needed any more (and this node has no
+		// members on that master to re-register).
+		if b.ctx.Err() != nil || b.retireLink(l) {
 			return
 		}
 		b.linkDown(l, err)
-		if b.retireLink(l) {
-			return
-		}
 		if time.Since(started) > b.opt.MaxBackoff {
 			wait = minBackoff
 		}

@@ -31,12 +31,19 @@ var (
 	descReconnects = desc("redis_reconnects_total", "Times Redis became reachable again after an outage.")
 	descReaped     = desc("redis_reaped_members_total", "Members of dead nodes this node removed.")
 	descUp         = desc("redis_up", "1 when Redis is reachable (publish and subscribe sides).")
+
+	// Redis Cluster mode (zero with one Redis).
+	descRedirects = desc("redis_redirects_total", "Writes sent again after MOVED, ASK, TRYAGAIN or CLUSTERDOWN (they had not run).")
+	descFailovers = desc("redis_failovers_total", "Slot map changes where a Redis master was replaced by its replica.")
+	descMoved     = desc("redis_moved_rooms_total", "Room subscriptions moved to another master (failover, slot migration).")
+	descMasters   = desc("redis_masters", "Redis masters this node has a subscriber connection to.")
 )
 
 // Describe implements prometheus.Collector.
 func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPublished, descPubErrors, descTrips, descReceived, descDropped,
-		descSubscribed, descOutages, descReconnects, descReaped, descUp} {
+		descSubscribed, descOutages, descReconnects, descReaped, descUp, descRedirects, descFailovers, descMoved,
+		descMasters} {
 		ch <- d
 	}
 	b.metrics.publishTrip.Describe(ch)
@@ -56,6 +63,10 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	count(descOutages, st.Outages)
 	count(descReconnects, st.Reconnects)
 	count(descReaped, st.Reaped)
+	count(descRedirects, st.Redirects)
+	count(descFailovers, st.Failovers)
+	count(descMoved, st.MovedRooms)
+	ch <- prometheus.MustNewConstMetric(descMasters, prometheus.GaugeValue, float64(st.Masters))
 	ch <- prometheus.MustNewConstMetric(descSubscribed, prometheus.GaugeValue, float64(st.Subscribed))
 	up := 0.0
 	if b.Healthy() {

@@ -151,6 +151,8 @@ func (c *Cluster) run(n *clusterNode) error {
 		// Keep serving the slots of the other masters while one fails over.
 		"--cluster-require-full-coverage", "no")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// A test binary killed (a -timeout, ^C) takes its cluster with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
