@@ -20,6 +20,12 @@ DURATION=${DURATION:-20s}
 OUT=${OUT:-bench/results}
 if [[ $# -gt 0 ]]; then RATES=("$@"); else RATES=(2 5 10); fi
 WORK=$(mktemp -d /tmp/rcbench.XXXXXX)
+cleanup() { # stop whatever a failed step left running, then drop the folder
+	CLUSTER_DIR=$WORK/single scripts/cluster.sh stop >/dev/null 2>&1 || true
+	CLUSTER_DIR=$WORK/cluster scripts/redis-cluster.sh stop >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
 mkdir -p "$OUT"
 go build -o "$WORK/bin/" ./cmd/chatd ./cmd/chatbench
 
@@ -55,4 +61,3 @@ for ((round = 1; round <= ${REPEAT:-1}; round++)); do
 		run cluster "$rate" "$round"
 	done
 done
-rm -rf "$WORK"
