@@ -262,6 +262,12 @@ func (b *Broker) linkLoop(l *subLink) {
 func (b *Broker) receive(l *subLink, ps *goredis.PubSub, gen uint64) error {
 	pinged := true // the PING sent by linkLoop
 	for {
+		// go-redis reads and pings on a cancelled context all the same: a
+		// connection made just as the broker closed (after Close closed
+		// the ones it saw) ends here, within a heartbeat interval.
+		if err := b.ctx.Err(); err != nil {
+			return err
+		}
 		m, err := ps.ReceiveTimeout(b.ctx, b.opt.HeartbeatInterval)
 		if err != nil {
 			var ne net.Error
