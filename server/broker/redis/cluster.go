@@ -34,7 +34,10 @@ import (
 // reloaded with backoff until the replica that took over shows up in it.
 // After each load, rooms whose slot changed master are moved to the new
 // master's subscriber connection, and their flows get a checkpoint there
-// (flow.go): what was published in between is filled from the history.
+// (flow.go): what was published in between is filled from the history, or
+// the members are told to resync (history.go: a promoted replica starts a
+// new epoch). Publishes still waiting on a node that is no longer a master
+// are given up (lanes.go).
 
 // topology is the slot map.
 type topology struct {
@@ -43,6 +46,8 @@ type topology struct {
 	owners []string              // slot -> master address ("" unknown)
 	ids    map[string]string     // master address -> node id
 	known  []string              // addresses to ask for the map: seeds, then every node seen
+	last   string                // the address that gave the last map
+	failed map[string]time.Time  // addresses that did not answer lately
 }
 
 // owner returns the master that serves slot ("" if none is known).
@@ -75,21 +80,52 @@ func (t *topology) isMaster(addr string) bool {
 	return ok
 }
 
-// candidates lists the addresses to ask for the map: masters first.
+// candidates lists the addresses to ask for the map: the one that answered
+// last, then masters, then the others, and those that did not answer in the
+// last minute at the end (a hung node costs a whole dial timeout).
 func (t *topology) candidates() []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	out := make([]string, 0, len(t.known))
-	for a := range t.ids {
-		out = append(out, a)
-	}
-	slices.Sort(out)
+	var masters, others, bad []string
 	for _, a := range t.known {
-		if _, ok := t.ids[a]; !ok {
-			out = append(out, a)
+		if a == t.last {
+			continue
+		}
+		_, master := t.ids[a]
+		switch {
+		case time.Since(t.failed[a]) < time.Minute:
+			bad = append(bad, a)
+		case master:
+			masters = append(masters, a)
+		default:
+			others = append(others, a)
 		}
 	}
-	return out
+	out := make([]string, 0, len(t.known))
+	if t.last != "" {
+		out = append(out, t.last)
+	}
+	out = append(out, masters...)
+	out = append(out, others...)
+	return append(out, bad...)
+}
+
+// answered records how the node at addr answered a request for the map.
+func (t *topology) answered(addr string, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ok {
+		t.last = addr
+		delete(t.failed, addr)
+		return
+	}
+	if t.last == addr {
+		t.last = ""
+	}
+	if t.failed == nil {
+		t.failed = map[string]time.Time{}
+	}
+	t.failed[addr] = time.Now()
 }
 
 // install replaces the map with slots. changed reports that a slot has
@@ -215,43 +251,92 @@ func (b *Broker) shard(addr string) *goredis.Client {
 	return c
 }
 
-// loadTopology reads the slot map from the first node that answers and
-// moves the rooms whose slot changed master.
-func (b *Broker) loadTopology() error {
-	var lastErr error
-	for _, addr := range b.topo.candidates() {
-		ctx, cancel := context.WithTimeout(b.ctx, b.opt.DialTimeout)
-		slots, err := b.shard(addr).ClusterSlots(ctx).Result()
-		cancel()
-		if err == nil && len(slots) == 0 {
-			err = fmt.Errorf("%s serves no slots (cluster not set up?)", addr)
-		}
-		if err != nil {
-			lastErr = err
-			if b.ctx.Err() != nil {
-				return err
-			}
-			continue
-		}
-		b.stats.topologyLoads.Add(1)
-		changed, failover := b.topo.install(slots)
-		if failover {
-			b.stats.failovers.Add(1)
-			// The new master may lack the last writes (replication is
-			// asynchronous): re-register this node's members.
-			b.needReconcile.Store(true)
-			b.log.Warn("a redis master was replaced by its replica; re-registering members")
-		}
-		if changed {
-			b.cluster.ReloadState(b.ctx)
-			b.reroute()
-		}
-		return nil
+// dropShard closes the client of a node that is no longer a master: what
+// waits on its connections fails at once (the next use makes a new client).
+func (b *Broker) dropShard(addr string) {
+	b.shmu.Lock()
+	c := b.shards[addr]
+	delete(b.shards, addr)
+	b.shmu.Unlock()
+	if c != nil {
+		_ = c.Close()
 	}
-	if lastErr == nil {
-		lastErr = fmt.Errorf("no cluster node known")
+}
+
+// loadTopology reads the slot map from the first node that answers and
+// moves the rooms whose slot changed master. Nodes are asked a few at a
+// time, concurrently: one that hangs (no reset, no answer) would otherwise
+// hold up the reading for a whole dial timeout, while the failover it
+// causes is to be noticed at once. Any answer will do: a node that has not
+// yet heard of a change gives a map that the next reading corrects.
+func (b *Broker) loadTopology() error {
+	type answer struct {
+		addr  string
+		slots []goredis.ClusterSlot
+		err   error
+	}
+	const wave = 3
+	cands := b.topo.candidates()
+	if len(cands) == 0 {
+		return fmt.Errorf("no cluster node known")
+	}
+	var lastErr error
+	for len(cands) > 0 {
+		n := min(wave, len(cands))
+		ctx, cancel := context.WithTimeout(b.ctx, b.opt.DialTimeout)
+		ch := make(chan answer, n)
+		for _, addr := range cands[:n] {
+			go func() {
+				slots, err := b.shard(addr).ClusterSlots(ctx).Result()
+				if err == nil && len(slots) == 0 {
+					err = fmt.Errorf("%s serves no slots (cluster not set up?)", addr)
+				}
+				ch <- answer{addr, slots, err}
+			}()
+		}
+		cands = cands[n:]
+		var got *answer
+		for range n {
+			a := <-ch
+			if a.err != nil {
+				lastErr = a.err
+				if b.ctx.Err() == nil {
+					b.topo.answered(a.addr, false)
+				}
+				continue
+			}
+			got = &a
+			break
+		}
+		cancel() // (the slower ones give up)
+		if got != nil {
+			b.topo.answered(got.addr, true)
+			b.install(got.slots)
+			return nil
+		}
+		if b.ctx.Err() != nil {
+			return lastErr
+		}
 	}
 	return lastErr
+}
+
+// install makes slots the broker's slot map.
+func (b *Broker) install(slots []goredis.ClusterSlot) {
+	b.stats.topologyLoads.Add(1)
+	changed, failover := b.topo.install(slots)
+	if failover {
+		b.stats.failovers.Add(1)
+		// The new master may lack the last writes (replication is
+		// asynchronous): re-register this node's members.
+		b.needReconcile.Store(true)
+		b.log.Warn("a redis master was replaced by its replica; re-registering members")
+	}
+	if changed {
+		b.cluster.ReloadState(b.ctx)
+		b.abandonLanes()
+		b.reroute()
+	}
 }
 
 // clusterSlots is the ClusterClient's source of slot maps: the broker's. It

@@ -1,5 +1,10 @@
 package redis
 
+import (
+	"context"
+	"sync"
+)
+
 // Publishing lanes (cluster mode).
 //
 // Each master gets its own publisher goroutine and queue (a lane), so that a
@@ -9,10 +14,48 @@ package redis
 // events in a lane, its next ones go to the same lane, even if its slot has
 // moved meanwhile (they are redirected there, in order, exec.go); a room
 // with nothing in flight goes to its master's lane of the moment.
+//
+// When the slot map shows that a lane's address is no longer a master (it
+// failed over), the pipeline the lane has in flight there is given up at
+// once rather than after OpTimeout: its events are reported failed to their
+// senders (they may have been stored: never sent again), and the rooms'
+// next events go to the new master. (Cancelling the context does not end a
+// read that is blocked already; closing that node's client does.)
 
 // pubLane is one master's publisher queue.
 type pubLane struct {
-	q chan pubItem
+	q      chan pubItem
+	mu     sync.Mutex
+	cancel context.CancelFunc // of the batch in flight, if any
+}
+
+// sending records the cancel of the batch in flight (nil: none).
+func (l *pubLane) sending(cancel context.CancelFunc) {
+	l.mu.Lock()
+	l.cancel = cancel
+	l.mu.Unlock()
+}
+
+// abandonLanes gives up the batches in flight to addresses that are no
+// longer masters.
+func (b *Broker) abandonLanes() {
+	var gone []string
+	b.lnmu.Lock()
+	for addr, l := range b.lanes {
+		if b.topo.isMaster(addr) {
+			continue
+		}
+		l.mu.Lock()
+		if l.cancel != nil {
+			l.cancel()
+			gone = append(gone, addr)
+		}
+		l.mu.Unlock()
+	}
+	b.lnmu.Unlock()
+	for _, addr := range gone {
+		b.dropShard(addr)
+	}
 }
 
 // laneRef is a room's lane while it has events in flight.
@@ -39,7 +82,7 @@ func (b *Broker) laneFor(room string) chan pubItem {
 			l = &pubLane{q: make(chan pubItem, b.opt.PublishQueue)}
 			b.lanes[addr] = l
 			b.wg.Add(1)
-			go b.publishLoop(l.q, b.laneSent)
+			go b.publishLoop(l.q, l)
 		}
 		ref = &laneRef{lane: l}
 		b.roomLanes[room] = ref

@@ -20,7 +20,7 @@ import (
 // addr and client are guarded by Broker.smu.
 type subLink struct {
 	addr   string          // the master's address ("" in single mode)
-	client *goredis.Client // opens the link's PubSub connections
+	client *goredis.Client // opens the link's PubSub connections (single mode)
 	ps     *goredis.PubSub // the connection of generation gen; nil while (re)connecting
 	gen    uint64
 	rooms  int // rooms routed to this link
@@ -47,7 +47,7 @@ func (b *Broker) routeLocked(r *subRoom) *subLink {
 	}
 	l := b.links[addr]
 	if l == nil {
-		l = &subLink{addr: addr, client: b.shard(addr)}
+		l = &subLink{addr: addr}
 		b.links[addr] = l
 		b.wg.Add(1)
 		go b.linkLoop(l)
@@ -222,7 +222,11 @@ func (b *Broker) linkLoop(l *subLink) {
 	defer b.wg.Done()
 	wait := minBackoff
 	for b.ctx.Err() == nil {
-		ps := l.client.Subscribe(b.ctx)
+		client := l.client
+		if b.keys.cluster {
+			client = b.shard(l.addr) // (made anew if it was dropped)
+		}
+		ps := client.Subscribe(b.ctx)
 		// PING connects now (rather than at the first SUBSCRIBE) and its
 		// reply tells the reader the connection works.
 		if err := ps.Ping(b.ctx); err != nil {

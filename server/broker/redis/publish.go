@@ -64,8 +64,8 @@ func (b *Broker) publishFailed(done func(uint64, error), err error) {
 // publishLoop sends the events queued on q: whatever has queued up while
 // the previous round trip was in flight goes out in one pipeline (up to
 // PublishBatch), in queue order, on one connection (exec.go), so a node's
-// events keep their order. sent, if not nil, is told of each batch sent.
-func (b *Broker) publishLoop(q chan pubItem, sent func([]pubItem)) {
+// events keep their order. l, if not nil, is the lane of q (cluster mode).
+func (b *Broker) publishLoop(q chan pubItem, l *pubLane) {
 	defer b.wg.Done()
 	batch := make([]pubItem, 0, b.opt.PublishBatch)
 	for {
@@ -86,9 +86,15 @@ func (b *Broker) publishLoop(q chan pubItem, sent func([]pubItem)) {
 				break fill
 			}
 		}
-		b.publishBatch(batch)
-		if sent != nil {
-			sent(batch)
+		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+		if l != nil {
+			l.sending(cancel)
+		}
+		b.publishBatch(ctx, batch)
+		cancel()
+		if l != nil {
+			l.sending(nil)
+			b.laneSent(batch)
 		}
 		b.inflight.Add(-int64(len(batch)))
 		clear(batch)
@@ -102,7 +108,7 @@ func (b *Broker) nextEpoch() string {
 
 // publishBatch sends one pipeline: PUBLISH (SPUBLISH in cluster mode) for
 // plain events, the store script for messages that go into the history.
-func (b *Broker) publishBatch(batch []pubItem) {
+func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 	if !b.cmdOK.Load() {
 		err := unavailable("redis unreachable", nil)
 		for i := range batch {
@@ -110,7 +116,6 @@ func (b *Broker) publishBatch(batch []pubItem) {
 		}
 		return
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	cmds := make([]rcmd, len(batch))
 	ttl := int64(b.opt.HistoryAge / time.Second)
 	now := time.Now().UnixMilli()
@@ -130,7 +135,6 @@ func (b *Broker) publishBatch(batch []pubItem) {
 	}
 	began := time.Now()
 	b.send(ctx, cmds)
-	cancel()
 	b.metrics.publishTrip.Observe(time.Since(began).Seconds())
 	b.stats.publishTrips.Add(1)
 	var down error
