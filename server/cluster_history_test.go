@@ -110,6 +110,8 @@ func startSender(t *testing.T, addr, name, room string, every time.Duration) *se
 	c.join(room)
 	s := &sender{stop: make(chan struct{}), done: make(chan struct{})}
 	var wmu sync.Mutex
+	// join's read left a 5 s deadline, which would end this reader early.
+	_ = c.ws.SetReadDeadline(time.Time{})
 	go func() { // reader: acks and errors
 		for {
 			_, p, err := c.ws.ReadMessage()
@@ -280,7 +282,10 @@ func TestClusterHistoryFaults(t *testing.T) {
 			// has it, it has had (or was told it lost) all of them.
 			last := connectV2(t, nodes[0].srv.Addr(), "last")
 			last.join("f")
-			last.publish("f", "the end")
+			// (Pushes of messages still on their way may come before its ok.)
+			if _, err := publishOK(t, last, "f", "the end"); err != nil {
+				t.Fatal(err)
+			}
 			for _, l := range ls {
 				waitFor(t, 10*time.Second, "the last message", func() bool { return l.has("the end") })
 			}

@@ -49,7 +49,7 @@ var flagGroups = []struct {
 	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames"}},
 	{"Performance", []string{"coalesce-delay", "gc-percent"}},
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
-	{"Cluster", []string{"redis", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
+	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
 	{"Authentication and server API", authFlagNames},
 	{"Operations", []string{"admin", "metrics-on-main", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},

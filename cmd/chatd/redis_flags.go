@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chatd/chatd/server"
@@ -21,6 +22,7 @@ import (
 // runs alone on the embedded broker.
 type redisFlags struct {
 	url               string
+	cluster           string
 	failFast          bool
 	heartbeatInterval time.Duration
 	heartbeatTTL      time.Duration
@@ -33,6 +35,7 @@ type redisFlags struct {
 func addRedisFlags(fs *flag.FlagSet) *redisFlags {
 	r := &redisFlags{}
 	fs.StringVar(&r.url, "redis", "", "Redis URL for cluster mode, e.g. redis://127.0.0.1:6379 (env REDIS_URL, or the reference app's REDIS_HOST, REDIS_PORT, REDIS_PASSWORD); empty: one node, no Redis")
+	fs.StringVar(&r.cluster, "redis-cluster", "", "Redis Cluster (Redis >= 7) instead of one Redis: some of its nodes, host:port,host:port (or redis://[:password@]host:port?addr=host:port&addr=..., rediss:// for TLS); keys and channels get hash tags, so reference-app nodes cannot join")
 	fs.BoolVar(&r.failFast, "redis-fail-fast", false, "exit at start-up if Redis cannot be reached (default: start anyway, report not ready and keep retrying)")
 	fs.DurationVar(&r.heartbeatInterval, "heartbeat-interval", server.DefaultHeartbeatInterval, "cluster mode: heartbeat refresh and dead-node check period")
 	fs.DurationVar(&r.heartbeatTTL, "heartbeat-ttl", server.DefaultHeartbeatTTL, "cluster mode: a crashed node's members are removed at most this long after its last heartbeat (at least twice -heartbeat-interval)")
@@ -43,15 +46,19 @@ func addRedisFlags(fs *flag.FlagSet) *redisFlags {
 	return r
 }
 
-// resolve fills in the URL from the environment when -redis (or
-// CHATD_REDIS) was not given: REDIS_URL, else REDIS_HOST / REDIS_PORT /
-// REDIS_PASSWORD as the reference app reads them (any of them set enables
-// cluster mode; host defaults to localhost, port to 6379).
+// resolve fills in the URL from the environment when neither -redis nor
+// -redis-cluster (nor CHATD_REDIS, CHATD_REDIS_CLUSTER) was given:
+// REDIS_URL, else REDIS_HOST / REDIS_PORT / REDIS_PASSWORD as the reference
+// app reads them (any of them set enables cluster mode; host defaults to
+// localhost, port to 6379).
 func (r *redisFlags) resolve(getenv func(string) string) error {
-	if r.url == "" {
+	if r.url != "" && r.cluster != "" {
+		return fmt.Errorf("-redis and -redis-cluster are exclusive: one Redis, or a Redis Cluster")
+	}
+	if r.url == "" && r.cluster == "" {
 		r.url = getenv("REDIS_URL")
 	}
-	if r.url == "" {
+	if r.url == "" && r.cluster == "" {
 		host, port, pass := getenv("REDIS_HOST"), getenv("REDIS_PORT"), getenv("REDIS_PASSWORD")
 		if host != "" || port != "" || pass != "" {
 			if host == "" {
@@ -78,11 +85,17 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 	case r.historyMaxBytes < 1<<20:
 		return fmt.Errorf("-history-max-bytes must be at least 1 MiB")
 	}
-	if r.url == "" {
+	switch {
+	case r.cluster != "":
+		if err := redisbroker.CheckCluster(r.cluster); err != nil {
+			return fmt.Errorf("-redis-cluster %q: %w", redactURL(r.cluster), err)
+		}
+	case r.url == "":
 		return nil
-	}
-	if _, err := redis.ParseURL(r.url); err != nil {
-		return fmt.Errorf("-redis %q: %w", redactURL(r.url), err)
+	default:
+		if _, err := redis.ParseURL(r.url); err != nil {
+			return fmt.Errorf("-redis %q: %w", redactURL(r.url), err)
+		}
 	}
 	if r.heartbeatTTL < 2*r.heartbeatInterval {
 		return fmt.Errorf("-heartbeat-ttl (%v) must be at least twice -heartbeat-interval (%v)", r.heartbeatTTL, r.heartbeatInterval)
@@ -94,13 +107,14 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 // cfg.NodeID if it was empty, so that logs and the cluster agree), or the
 // in-process memory broker without Redis.
 func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (broker.Broker, error) {
-	if r.url == "" {
+	if r.url == "" && r.cluster == "" {
 		return memory.New(memory.Options{HistorySize: r.historySize, HistoryAge: r.historyAge,
 			HistoryMaxBytes: r.historyMaxBytes}), nil
 	}
 	redis.SetLogger(redisLogger{log})
 	b, err := redisbroker.New(redisbroker.Options{
 		URL:               r.url,
+		Cluster:           r.cluster,
 		NodeID:            cfg.NodeID,
 		Logger:            log,
 		FailFast:          r.failFast,
@@ -115,12 +129,19 @@ func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (broker.Broker
 		return nil, err
 	}
 	cfg.NodeID = b.NodeID()
-	log.Info("cluster mode", "redis", redactURL(r.url), "node", b.NodeID())
+	if r.cluster != "" {
+		log.Info("cluster mode on Redis Cluster", "seeds", redactURL(r.cluster), "node", b.NodeID())
+	} else {
+		log.Info("cluster mode", "redis", redactURL(r.url), "node", b.NodeID())
+	}
 	return b, nil
 }
 
-// redactURL hides a password in a Redis URL.
+// redactURL hides a password in a Redis URL (a host:port list has none).
 func redactURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparsable URL)"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +15,8 @@ import (
 )
 
 // Broker connects nodes through one Redis (DESIGN §4), interoperating
-// with the reference app's nodes on the same Redis:
+// with the reference app's nodes on the same Redis, or through a Redis
+// Cluster (cluster.go, keys.go: tagged keys, sharded Pub/Sub):
 //
 //   - Events: PUBLISH room:<roomId> with the event's JSON body plus
 //     excludeUserId (and our origin node id after it), pipelined by one
@@ -32,10 +34,23 @@ import (
 //     reconnects back off up to MaxBackoff; on return every room is
 //     re-subscribed and the node's members are re-registered.
 type Broker struct {
-	opt    Options
-	log    *slog.Logger
-	client *goredis.Client
-	recv   broker.Receiver
+	opt  Options
+	log  *slog.Logger
+	keys keyspace
+	recv broker.Receiver
+
+	// client serves reads: single is the one Redis, or cluster the
+	// ClusterClient (cluster.go).
+	client  goredis.UniversalClient
+	single  *goredis.Client
+	cluster *goredis.ClusterClient
+	// Cluster mode: the slot map, and one plain client per node for writes
+	// and subscriptions.
+	copts   *goredis.ClusterOptions
+	topo    topology
+	topoSig chan struct{}
+	shmu    sync.Mutex
+	shards  map[string]*goredis.Client
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -59,8 +74,12 @@ type Broker struct {
 	subOnce   sync.Once
 	wake      chan struct{} // wakes the liveness loop (a failure was seen)
 
-	// Publishing.
-	pubq chan pubItem
+	// Publishing: one queue (single mode), or one lane per master (cluster
+	// mode, lanes.go).
+	pubq      chan pubItem
+	lnmu      sync.Mutex
+	lanes     map[string]*pubLane
+	roomLanes map[string]*laneRef
 
 	// Delivery flows per subscribed room (flow.go).
 	fmu   sync.RWMutex
@@ -69,13 +88,14 @@ type Broker struct {
 	epochPrefix string
 	epochN      atomic.Uint64
 
-	// Subscriptions (subscribe.go).
-	smu    sync.Mutex
-	subs   map[string]*subRoom
-	dirty  map[string]struct{}
-	ps     *goredis.PubSub
-	gen    uint64
-	subSig chan struct{}
+	// Subscriptions (subscribe.go, links.go).
+	smu        sync.Mutex
+	subs       map[string]*subRoom
+	dirty      map[string]struct{}
+	links      map[string]*subLink // cluster mode: by master address
+	singleLink *subLink            // single mode: the one link
+	gen        uint64              // the last generation of any link
+	subSig     chan struct{}
 
 	// Local members and the state pipeline (broker_redis_state.go).
 	lmu           sync.Mutex
@@ -83,6 +103,7 @@ type Broker struct {
 	departed      map[broker.Member]struct{}
 	stateq        chan *stateOp
 	needReconcile atomic.Bool
+	recorded      map[string]bool // cluster mode: slot tags in the node's slots set (state loop only)
 
 	// Room lists (coalesced).
 	rmu          sync.Mutex
@@ -107,6 +128,8 @@ type counters struct {
 	subscribeCmds, unsubscribeCmds atomic.Int64
 	reaped, reconciles, outages    atomic.Int64
 	reconnects                     atomic.Int64
+	redirects, topologyLoads       atomic.Int64
+	failovers, movedRooms          atomic.Int64
 }
 
 // Stats is a snapshot of a Broker's counters.
@@ -130,6 +153,13 @@ type Stats struct {
 	Outages         int64 // times Redis became unreachable
 	Reconnects      int64 // times Redis became reachable again after an outage
 	Subscribed      int   // rooms subscribed or being subscribed now
+
+	// Redis Cluster mode.
+	Redirects     int64 // writes sent again after MOVED, ASK, TRYAGAIN, CLUSTERDOWN (they had not run)
+	TopologyLoads int64 // slot map reads
+	Failovers     int64 // slot map changes where a master was replaced (its replica promoted)
+	MovedRooms    int64 // room subscriptions moved to another master
+	Masters       int   // masters this node has a subscriber connection to
 }
 
 // NewBroker returns a broker for o; Start connects it.
@@ -138,18 +168,13 @@ func New(o Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	ro, err := o.clientOptions()
-	if err != nil {
-		return nil, err
-	}
 	b := &Broker{
 		opt:         o,
 		log:         o.Logger.With("component", "redis", "node", o.NodeID),
-		client:      goredis.NewClient(ro),
+		keys:        keyspace{cluster: o.Cluster != ""},
 		origin:      appendJSONString(nil, o.NodeID),
 		subReady:    make(chan struct{}),
 		wake:        make(chan struct{}, 1),
-		pubq:        make(chan pubItem, o.PublishQueue),
 		subs:        make(map[string]*subRoom),
 		flows:       make(map[string]*roomFlow),
 		epochPrefix: randomID()[:6],
@@ -157,6 +182,32 @@ func New(o Options) (*Broker, error) {
 		subSig:      make(chan struct{}, 1),
 		local:       make(map[string]*localRoom),
 		stateq:      make(chan *stateOp, o.StateQueue),
+		recorded:    make(map[string]bool),
+	}
+	if b.keys.cluster {
+		co, err := o.clusterOptions()
+		if err != nil {
+			return nil, err
+		}
+		b.copts = co
+		co.ClusterSlots = b.clusterSlots
+		b.cluster = goredis.NewClusterClient(co)
+		b.client = b.cluster
+		b.topo.known = append([]string(nil), co.Addrs...)
+		b.topoSig = make(chan struct{}, 1)
+		b.shards = make(map[string]*goredis.Client)
+		b.links = make(map[string]*subLink)
+		b.lanes = make(map[string]*pubLane)
+		b.roomLanes = make(map[string]*laneRef)
+	} else {
+		ro, err := o.clientOptions()
+		if err != nil {
+			return nil, err
+		}
+		b.single = goredis.NewClient(ro)
+		b.pubq = make(chan pubItem, o.PublishQueue)
+		b.client = b.single
+		b.singleLink = &subLink{client: b.single}
 	}
 	b.metrics = newCollector(b)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -172,13 +223,18 @@ func (b *Broker) NodeID() string { return b.opt.NodeID }
 // otherwise logs it and returns: the broker keeps trying in the background.
 func (b *Broker) Start(r broker.Receiver) error {
 	b.recv = r
-	ctx, cancel := context.WithTimeout(b.ctx, b.opt.DialTimeout)
-	err := b.client.Ping(ctx).Err()
-	cancel()
-	addr := b.client.Options().Addr
+	var err error
+	if b.keys.cluster {
+		err = b.loadTopology()
+	} else {
+		ctx, cancel := context.WithTimeout(b.ctx, b.opt.DialTimeout)
+		err = b.single.Ping(ctx).Err()
+		cancel()
+	}
+	addr := b.addr()
 	if err != nil {
 		if b.opt.FailFast {
-			_ = b.client.Close()
+			b.closeClients()
 			return fmt.Errorf("redis at %s unreachable (fail-fast is set): %w", addr, err)
 		}
 		b.log.Warn("redis unreachable at start-up; serving anyway, cluster requests fail until it is reachable",
@@ -190,13 +246,23 @@ func (b *Broker) Start(r broker.Receiver) error {
 	} else {
 		b.setCmd(true, nil)
 	}
-	b.wg.Add(4)
-	go b.publishLoop()
-	go b.subscribeLoop()
+	b.wg.Add(3)
 	go b.subscriptionLoop()
 	go b.stateLoop()
-	b.wg.Add(1)
 	go b.livenessLoop()
+	b.wg.Add(1)
+	if !b.keys.cluster {
+		b.wg.Add(1)
+		go b.publishLoop(b.pubq, nil)
+	}
+	if b.keys.cluster {
+		if err == nil {
+			b.setSub(true, nil) // the slot map is the subscribers' health (links.go)
+		}
+		go b.topologyLoop()
+	} else {
+		go b.linkLoop(b.singleLink)
+	}
 	if err == nil {
 		// Give the subscriber its first round trip, so that a node that
 		// starts healthy accepts joins from its first connection on.
@@ -216,7 +282,12 @@ func (b *Broker) Healthy() bool { return b.healthy.Load() }
 // Stats returns the broker's counters.
 func (b *Broker) Stats() Stats {
 	b.smu.Lock()
-	n := len(b.subs)
+	n, masters := len(b.subs), 0
+	for _, l := range b.links {
+		if l.ps != nil {
+			masters++
+		}
+	}
 	b.smu.Unlock()
 	c := &b.stats
 	return Stats{
@@ -227,6 +298,8 @@ func (b *Broker) Stats() Stats {
 		SubscribeCmds: c.subscribeCmds.Load(), UnsubscribeCmds: c.unsubscribeCmds.Load(),
 		Reaped: c.reaped.Load(), Reconciles: c.reconciles.Load(), Outages: c.outages.Load(),
 		Reconnects: c.reconnects.Load(), Subscribed: n,
+		Redirects: c.redirects.Load(), TopologyLoads: c.topologyLoads.Load(), Failovers: c.failovers.Load(),
+		MovedRooms: c.movedRooms.Load(), Masters: masters,
 	}
 }
 
@@ -245,30 +318,81 @@ func (b *Broker) Close() error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.closed.Store(true)
+	b.lnmu.Lock() // no lane starts after this (laneFor)
+	b.lnmu.Unlock()
 	if b.cmdOK.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), b.opt.OpTimeout)
 		b.lmu.Lock()
 		empty := len(b.local) == 0
 		b.lmu.Unlock()
-		pipe := b.client.Pipeline()
-		pipe.Del(ctx, nodeAliveKey(b.opt.NodeID))
-		if empty {
-			pipe.Del(ctx, nodeMembersKey(b.opt.NodeID))
-			pipe.SRem(ctx, keyNodes, b.opt.NodeID)
-		}
-		_, _ = pipe.Exec(ctx)
+		b.withdraw(ctx, empty)
 		cancel()
 	}
 	b.cancel()
 	b.smu.Lock()
-	ps := b.ps
-	b.ps = nil
+	var pss []*goredis.PubSub
+	for _, l := range b.allLinksLocked() {
+		if l.ps != nil {
+			pss = append(pss, l.ps)
+			l.ps = nil
+		}
+	}
 	b.smu.Unlock()
-	if ps != nil {
+	for _, ps := range pss {
 		_ = ps.Close()
 	}
 	b.wg.Wait()
-	return b.client.Close()
+	return b.closeClients()
+}
+
+// allLinksLocked lists the links (under smu).
+func (b *Broker) allLinksLocked() []*subLink {
+	if !b.keys.cluster {
+		return []*subLink{b.singleLink}
+	}
+	out := make([]*subLink, 0, len(b.links))
+	for _, l := range b.links {
+		out = append(out, l)
+	}
+	return out
+}
+
+// closeClients closes every client of the broker.
+func (b *Broker) closeClients() error {
+	if !b.keys.cluster {
+		return b.single.Close()
+	}
+	b.shmu.Lock()
+	for _, c := range b.shards {
+		_ = c.Close()
+	}
+	b.shmu.Unlock()
+	return b.cluster.Close()
+}
+
+// addr names the Redis (or the cluster's seeds) in logs.
+func (b *Broker) addr() string {
+	if b.keys.cluster {
+		return strings.Join(b.copts.Addrs, ",")
+	}
+	return b.single.Options().Addr
+}
+
+// commandFailed handles the error of a command: a network error or a
+// timeout (not an error reply) means Redis is unreachable. With one Redis
+// that is the whole cluster: requests fail at once until the liveness loop
+// reaches it again. With Redis Cluster it may be one master of several:
+// the slot map is reloaded (a replica may have taken over), and only the
+// heartbeat decides that the cluster as a whole is unreachable.
+func (b *Broker) commandFailed(err error) {
+	if err == nil || isRedisReply(err) || b.ctx.Err() != nil {
+		return
+	}
+	if b.keys.cluster {
+		b.refreshTopology()
+		return
+	}
+	b.setCmd(false, err)
 }
 
 // unavailable wraps broker.ErrUnavailable with what failed.
@@ -336,7 +460,7 @@ func (b *Broker) updateHealthLocked(err error) {
 		} else if !b.downSince.IsZero() {
 			b.log.Info("redis reachable", "after", time.Since(b.downSince).Round(time.Millisecond))
 		} else {
-			b.log.Info("connected to redis", "addr", b.client.Options().Addr)
+			b.log.Info("connected to redis", "addr", b.addr(), "cluster", b.keys.cluster)
 		}
 		b.everUp = true
 		b.downSince = time.Time{}

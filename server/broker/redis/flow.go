@@ -56,7 +56,7 @@ func (b *Broker) flowOf(room string) *roomFlow {
 
 // deliver handles one event of a room channel, in the room's order.
 func (b *Broker) deliver(channel, payload string) {
-	room, ok := strings.CutPrefix(channel, prefixRoomChannel)
+	room, ok := b.keys.roomOfChannel(channel)
 	if !ok {
 		return
 	}

@@ -13,11 +13,12 @@ import (
 // Room history in Redis.
 //
 // A stored message is appended and published by one Lua script
-// (scriptStore): the next offset from the room's meta hash, the entry in the
+// (srcStore): the next offset from the room's meta hash, the entry in the
 // room's history stream, the PUBLISH of the payload with its offset and
 // epoch, all in one step, so the publish order is the offset order and no
 // offset is ever skipped or used twice. Both keys carry the room's hash tag
-// ({<roomId>}), so that in Redis Cluster they live in one slot.
+// ({<roomId>}), so that in Redis Cluster they live in one slot, with the
+// room's shard channel, which the cluster variant SPUBLISHes to.
 //
 // Why a stream, not a list: entries are added with explicit IDs "<offset>-0",
 // so reading "everything after offset N" is XRANGE from (N+1)-0, an exact
@@ -30,14 +31,21 @@ import (
 // gone (expired with an idle room, or a Redis restarted empty), the next
 // store starts a new epoch at offset 1. Both keys expire HistoryAge after the
 // room's last stored message.
+//
+// Redis Cluster: replication is asynchronous, so a replica promoted after
+// its master died may lack the master's last stored messages, although
+// members already got them. Numbering on from the replica's offset would
+// give new messages the offsets of delivered ones: nodes would drop them as
+// duplicates, a silent hole. So the meta hash also records which node wrote
+// it (w, CLUSTER MYID), and a store on another node (a promoted replica, or
+// the target of a slot migration) starts a new epoch, with an empty
+// history: members are told to resync, which is the truth: the cluster
+// cannot vouch for the continuity of that room's history any more.
 
-func metaKey(room string) string    { return "chatd:{" + room + "}:meta" }
-func historyKey(room string) string { return "chatd:{" + room + "}:history" }
-
-// scriptStore stores and publishes one message. KEYS: meta, history. ARGV:
+// srcStore stores and publishes one message. KEYS: meta, history. ARGV:
 // channel, the payload without its closing brace, an epoch for a new
 // history, cap, TTL in seconds, now in ms. Returns {offset, epoch}.
-var scriptStore = goredis.NewScript(`
+const srcStore = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[3]
@@ -50,7 +58,29 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[1], payload)
 return {n, epoch}
-`)
+`
+
+// srcStoreCluster is srcStore for Redis Cluster: SPUBLISH, and a new epoch
+// when the history was written by another node.
+const srcStoreCluster = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local me = redis.call('CLUSTER', 'MYID')
+if epoch and redis.call('HGET', KEYS[1], 'w') ~= me then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  epoch = false
+end
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'w', me)
+end
+local n = redis.call('HINCRBY', KEYS[1], 'offset', 1)
+local payload = ARGV[2] .. ',"offset":' .. n .. ',"epoch":"' .. epoch .. '"}'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], n .. '-0', 'p', payload, 't', ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('SPUBLISH', ARGV[1], payload)
+return {n, epoch}
+`
 
 // entry is one stored message read back.
 type entry struct {
@@ -78,7 +108,7 @@ func entriesOf(msgs []goredis.XMessage) []entry {
 // readMeta returns the room's history position: its epoch and newest offset
 // ("" and 0 when it has none).
 func (b *Broker) readMeta(ctx context.Context, room string) (broker.Position, error) {
-	v, err := b.client.HMGet(ctx, metaKey(room), "epoch", "offset").Result()
+	v, err := b.client.HMGet(ctx, b.keys.meta(room), "epoch", "offset").Result()
 	if err != nil {
 		return broker.Position{}, err
 	}
@@ -93,7 +123,7 @@ func (b *Broker) readMeta(ctx context.Context, room string) (broker.Position, er
 // readRange returns the stored messages with offsets from..to.
 func (b *Broker) readRange(ctx context.Context, room string, from, to uint64) ([]entry, error) {
 	b.stats.historyReads.Add(1)
-	msgs, err := b.client.XRange(ctx, historyKey(room), strconv.FormatUint(from, 10)+"-0",
+	msgs, err := b.client.XRange(ctx, b.keys.history(room), strconv.FormatUint(from, 10)+"-0",
 		strconv.FormatUint(to, 10)+"-0").Result()
 	if err != nil {
 		return nil, err
@@ -112,7 +142,7 @@ func (b *Broker) readNewest(ctx context.Context, room string, upTo uint64, limit
 	if upTo > 0 {
 		end = strconv.FormatUint(upTo, 10) + "-0"
 	}
-	msgs, err := b.client.XRevRangeN(ctx, historyKey(room), end, "-", int64(limit)).Result()
+	msgs, err := b.client.XRevRangeN(ctx, b.keys.history(room), end, "-", int64(limit)).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -202,9 +232,7 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 
 // readFailed marks Redis down when err is not a Redis reply, and wraps it.
 func (b *Broker) readFailed(what string, err error) error {
-	if !isRedisReply(err) && b.ctx.Err() == nil {
-		b.setCmd(false, err)
-	}
+	b.commandFailed(err)
 	return unavailable(what, err)
 }
 
@@ -220,7 +248,7 @@ func (b *Broker) DeleteHistory(room string, done func(error)) {
 		defer b.wg.Done()
 		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 		defer cancel()
-		err := b.client.Del(ctx, metaKey(room), historyKey(room)).Err()
+		err := b.client.Del(ctx, b.keys.meta(room), b.keys.history(room)).Err()
 		if err != nil {
 			err = b.readFailed("delete history", err)
 		}

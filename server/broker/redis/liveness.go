@@ -5,33 +5,31 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/chatd/chatd/server/broker"
 	goredis "github.com/redis/go-redis/v9"
 )
 
 // Node liveness.
 //
-// Each node refreshes its heartbeat key (nodeAliveKey) every
+// Each node refreshes its heartbeat key (keys.nodeAlive) every
 // HeartbeatInterval and lists itself in keyNodes; its members are in its
-// member hash (nodeMembersKey), kept by the join and leave scripts. Every
-// check period (HeartbeatTTL/10, at most HeartbeatInterval) a node looks at
-// the heartbeats of the other listed nodes. The key lives HeartbeatTTL minus
-// one check period, so a dead node is found at most HeartbeatTTL after its
-// last beat. For such a node a survivor runs scriptReap, which, in one
-// atomic step per chunk, removes the dead node's members from the rooms
-// (deleting rooms that empty) and finally forgets the node; the survivor
-// then publishes a leave with the corrected count for each member its
-// script removed. When several survivors find the same dead node, each
-// member is still removed and announced exactly once, by whichever script
-// reaches it first. (Were that survivor to die in between, counts would
-// still be right; only those announcements would be missing.)
+// registration hashes (keys.nodeRegs), kept by the join and leave scripts.
+// Every check period (HeartbeatTTL/10, at most HeartbeatInterval) a node
+// looks at the heartbeats of the other listed nodes. The key lives
+// HeartbeatTTL minus one check period, so a dead node is found at most
+// HeartbeatTTL after its last beat. Such a node is reaped (reap.go).
+//
+// Redis Cluster: a node's heartbeat lives on one master. While that master
+// fails over, the node cannot beat (its requests fail fast, as in an outage
+// of a single Redis, and it re-registers its members afterwards), and the
+// others cannot read its heartbeat; set HeartbeatTTL above the cluster's
+// failover time (cluster-node-timeout plus a second or two), or a failover
+// can get live nodes reaped (they then announce their members again).
 //
 // The same loop watches the command connection: while Redis is unreachable
 // it retries with backoff (instead of beating), and when Redis answers
 // again it queues a re-registration of the node's members (reconcile).
 
-// reapChunk bounds the members one reap script removes (it blocks Redis
-// while it runs).
+// reapChunk bounds the members reaped per round trip.
 const reapChunk = 500
 
 // reapedMarkerTTL is how long a reaped node's marker waits for it to return.
@@ -50,6 +48,7 @@ func (b *Broker) livenessLoop() {
 	wait := minBackoff
 	upSince := time.Now()
 	var lastBeat time.Time
+	beatDown := false // cluster mode: the heartbeat's master does not answer
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -65,12 +64,26 @@ func (b *Broker) livenessLoop() {
 		case <-b.ctx.Done():
 			return
 		}
-		if !b.cmdOK.Load() || time.Since(lastBeat) >= b.opt.HeartbeatInterval {
+		if !b.cmdOK.Load() || beatDown || time.Since(lastBeat) >= b.opt.HeartbeatInterval {
 			beat := time.Now()
 			reaped, err := b.heartbeat()
 			if err != nil {
 				if b.ctx.Err() != nil {
 					return
+				}
+				if b.keys.cluster {
+					// One master of several (the one with this node's
+					// heartbeat) is unreachable, maybe failing over: the
+					// node serves on; the slot map tells the cluster's
+					// health (cluster.go).
+					if !beatDown {
+						beatDown = true
+						wait = minBackoff
+						b.log.Warn("heartbeat failed; retrying (other nodes cannot see this node meanwhile)", "err", err)
+					}
+					t.Reset(wait)
+					wait = b.backoff(wait)
+					continue
 				}
 				if b.cmdOK.Load() {
 					b.setCmd(false, err)
@@ -82,7 +95,13 @@ func (b *Broker) livenessLoop() {
 			}
 			lastBeat = beat
 			wait = minBackoff
-			if !b.cmdOK.Load() {
+			if beatDown {
+				beatDown = false
+				b.needReconcile.Store(true) // (a failover may have lost some)
+				upSince = time.Now()
+				b.log.Info("heartbeat works again; re-registering members")
+			}
+			if !b.cmdOK.Load() && !b.keys.cluster {
 				b.setCmd(true, nil)
 				b.needReconcile.Store(true)
 				upSince = time.Now()
@@ -106,20 +125,48 @@ func (b *Broker) livenessLoop() {
 	}
 }
 
+// livenessTimeout bounds one beat or one look for dead nodes. In cluster
+// mode it is at most a heartbeat interval: a master that hangs (no reset,
+// no answer) must not keep the node from beating on the replica that
+// replaced it, nor from seeing dead nodes on the other masters, for a whole
+// OpTimeout (a heartbeat that lapses gets a live node reaped). A reap cut
+// short goes on at the next look.
+func (b *Broker) livenessTimeout() time.Duration {
+	if b.keys.cluster {
+		return min(b.opt.OpTimeout, b.opt.HeartbeatInterval)
+	}
+	return b.opt.OpTimeout
+}
+
 // heartbeat refreshes the node's heartbeat; reaped reports that survivors
 // removed the node's members while it was away.
 func (b *Broker) heartbeat() (reaped bool, err error) {
-	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+	ctx, cancel := context.WithTimeout(b.ctx, b.livenessTimeout())
 	defer cancel()
-	n, err := scriptHeartbeat.Run(ctx, b.client,
-		[]string{nodeAliveKey(b.opt.NodeID), nodeReapedKey(b.opt.NodeID)},
-		strconv.FormatInt(time.Now().UnixMilli(), 10), b.opt.aliveTTL().Milliseconds(), b.opt.NodeID).Int()
+	id := b.opt.NodeID
+	alive := b.keys.nodeAlive(id)
+	keys := []string{alive, b.keys.nodeReaped(id)}
+	cmds := []rcmd{{b.keySlot(alive), nil}}
+	if b.keys.cluster {
+		cmds = append(cmds, rcmd{keySlot(keyNodes), goredis.NewIntCmd(ctx, "sadd", keyNodes, id)})
+	} else {
+		keys = append(keys, keyNodes)
+	}
+	cmds[0].cmd = evalCmd(ctx, scriptHeartbeat, keys,
+		strconv.FormatInt(time.Now().UnixMilli(), 10), b.opt.aliveTTL().Milliseconds(), id)
+	b.send(ctx, cmds)
+	for _, c := range cmds[1:] {
+		if err := c.cmd.Err(); err != nil {
+			return false, err
+		}
+	}
+	n, err := cmds[0].cmd.(*goredis.Cmd).Int()
 	return n == 1, err
 }
 
 // reapDead cleans up after the listed nodes whose heartbeat expired.
 func (b *Broker) reapDead() {
-	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+	ctx, cancel := context.WithTimeout(b.ctx, b.livenessTimeout())
 	defer cancel()
 	nodes, err := b.client.SMembers(ctx, keyNodes).Result()
 	if err != nil {
@@ -129,7 +176,7 @@ func (b *Broker) reapDead() {
 	alive := make([]*goredis.IntCmd, len(nodes))
 	for i, n := range nodes {
 		if n != b.opt.NodeID {
-			alive[i] = pipe.Exists(ctx, nodeAliveKey(n))
+			alive[i] = pipe.Exists(ctx, b.keys.nodeAlive(n))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -140,42 +187,6 @@ func (b *Broker) reapDead() {
 			continue
 		}
 		b.reap(ctx, n)
-	}
-}
-
-// reap removes a dead node's members, a chunk at a time.
-func (b *Broker) reap(ctx context.Context, node string) {
-	total := 0
-	for {
-		res, err := scriptReap.Run(ctx, b.client,
-			[]string{nodeAliveKey(node), nodeMembersKey(node), nodeReapedKey(node)},
-			node, reapChunk, int64(reapedMarkerTTL/time.Second)).Result()
-		if err != nil {
-			b.log.Warn("reaping a dead node failed; retrying at the next beat", "dead", node, "err", err)
-			return
-		}
-		vals, ok := res.([]any)
-		if !ok || len(vals) != 3 {
-			return // alive again
-		}
-		total += toInt(vals[0])
-		removed, _ := vals[2].([]any)
-		for i := 0; i+3 < len(removed); i += 4 {
-			room, _ := removed[i].(string)
-			uid, _ := removed[i+1].(string)
-			name, _ := removed[i+2].(string)
-			// The reference form of a leave after a disconnect: nobody
-			// excluded.
-			b.publishPresence(false, broker.Member{Room: room, User: uid, Name: name}, toInt(removed[i+3]), "")
-		}
-		if toInt(vals[1]) == 0 {
-			continue
-		}
-		if total > 0 {
-			b.stats.reaped.Add(int64(total))
-			b.log.Info("removed the members of a dead node", "dead", node, "members", total)
-		}
-		return
 	}
 }
 

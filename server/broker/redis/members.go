@@ -27,7 +27,7 @@ func (b *Broker) Members(room string, limit int, done func([]broker.Member, int,
 func (b *Broker) readMembers(room string, limit int) ([]broker.Member, int, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	defer cancel()
-	key := prefixRoomMembers + room
+	key := b.keys.roomMembers(room)
 	n, err := b.client.SCard(ctx, key).Result()
 	if err != nil {
 		return nil, 0, b.membersFailed(err)
@@ -60,7 +60,7 @@ func (b *Broker) readMembers(room string, limit int) ([]broker.Member, int, erro
 	pipe := b.client.Pipeline()
 	names := make([]*goredis.StringCmd, len(ids))
 	for i, id := range ids {
-		names[i] = pipe.HGet(ctx, prefixUserData+room+":"+id, "username")
+		names[i] = pipe.HGet(ctx, b.keys.userData(room, id), "username")
 	}
 	if len(ids) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && err != goredis.Nil {
@@ -75,8 +75,6 @@ func (b *Broker) readMembers(room string, limit int) ([]broker.Member, int, erro
 }
 
 func (b *Broker) membersFailed(err error) error {
-	if !isRedisReply(err) && b.ctx.Err() == nil {
-		b.setCmd(false, err)
-	}
+	b.commandFailed(err)
 	return unavailable("members", err)
 }

@@ -38,13 +38,19 @@ var (
 	descUnfilled   = desc("redis_gaps_unfilled_total", "Holes the history no longer covered (the room's members were told to resync).")
 	descDupes      = desc("redis_duplicates_dropped_total", "Stored events dropped as already delivered.")
 	descEpochs     = desc("redis_epoch_changes_total", "Rooms whose history started a new epoch under this node (members told to resync).")
+
+	// Redis Cluster mode (zero with one Redis).
+	descRedirects = desc("redis_redirects_total", "Writes sent again after MOVED, ASK, TRYAGAIN or CLUSTERDOWN (they had not run).")
+	descFailovers = desc("redis_failovers_total", "Slot map changes where a Redis master was replaced by its replica.")
+	descMoved     = desc("redis_moved_rooms_total", "Room subscriptions moved to another master (failover, slot migration).")
+	descMasters   = desc("redis_masters", "Redis masters this node has a subscriber connection to.")
 )
 
 // Describe implements prometheus.Collector.
 func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPublished, descPubErrors, descTrips, descReceived, descDropped,
 		descSubscribed, descOutages, descReconnects, descReaped, descUp, descStored, descHistReads, descGapsFilled,
-		descFilled, descUnfilled, descDupes, descEpochs} {
+		descFilled, descUnfilled, descDupes, descEpochs, descRedirects, descFailovers, descMoved, descMasters} {
 		ch <- d
 	}
 	b.metrics.publishTrip.Describe(ch)
@@ -71,6 +77,10 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	count(descUnfilled, st.GapsUnfilled)
 	count(descDupes, st.Duplicates)
 	count(descEpochs, st.EpochChanges)
+	count(descRedirects, st.Redirects)
+	count(descFailovers, st.Failovers)
+	count(descMoved, st.MovedRooms)
+	ch <- prometheus.MustNewConstMetric(descMasters, prometheus.GaugeValue, float64(st.Masters))
 	ch <- prometheus.MustNewConstMetric(descSubscribed, prometheus.GaugeValue, float64(st.Subscribed))
 	up := 0.0
 	if b.Healthy() {

@@ -18,6 +18,12 @@ type Options struct {
 	// URL is the Redis server, redis://[:password@]host:port[/db] (or
 	// rediss:// for TLS).
 	URL string
+	// Cluster, instead of URL, selects Redis Cluster mode (Redis >= 7:
+	// sharded Pub/Sub): some of the cluster's nodes, host:port,host:port,
+	// or redis://[[user]:password@]host:port?addr=host:port&addr=... (rediss://
+	// for TLS). Keys and channels then carry hash tags (keys.go); the
+	// reference app cannot share such a cluster.
+	Cluster string
 	// NodeID names this node in the cluster; it keys the node's heartbeat
 	// and member list. Zero: random. A node restarted with the same id
 	// takes over (and cleans up) what its previous run left behind.
@@ -69,8 +75,11 @@ type Options struct {
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if o.URL == "" {
+	switch {
+	case o.URL == "" && o.Cluster == "":
 		return o, errors.New("redis broker: no URL")
+	case o.URL != "" && o.Cluster != "":
+		return o, errors.New("redis broker: both a URL and a cluster given")
 	}
 	setDefault(&o.DialTimeout, broker.DefaultDialTimeout)
 	setDefault(&o.OpTimeout, broker.DefaultOpTimeout)

@@ -21,9 +21,9 @@ type pubItem struct {
 
 // Publish implements broker.Broker. It never waits for Redis: the payload
 // is built here (the body with the header members appended) and queued for
-// the publisher goroutine. When Redis is known to be unreachable, or the
-// queue is full, done runs at once with an error wrapping
-// broker.ErrUnavailable.
+// the publisher goroutine (in cluster mode, that of the room's master,
+// lanes.go). When Redis is known to be unreachable, or the queue is full,
+// done runs at once with an error wrapping broker.ErrUnavailable.
 func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	if b.closed.Load() {
 		b.publishFailed(done, errBrokerClosed)
@@ -35,11 +35,21 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	}
 	it := pubItem{room: ev.Room, payload: envelopeOf(ev.Body, ev.Exclude, b.origin, ev.Conn),
 		store: ev.Store && b.opt.HistorySize > 0, done: done}
+	q := b.pubq
+	if b.keys.cluster {
+		if q = b.laneFor(ev.Room); q == nil {
+			b.publishFailed(done, errBrokerClosed)
+			return
+		}
+	}
 	b.inflight.Add(1)
 	select {
-	case b.pubq <- it:
+	case q <- it:
 	default:
 		b.inflight.Add(-1)
+		if b.keys.cluster {
+			b.laneSent([]pubItem{it})
+		}
 		b.publishFailed(done, unavailable("publish queue full", nil))
 	}
 }
@@ -51,32 +61,41 @@ func (b *Broker) publishFailed(done func(uint64, error), err error) {
 	}
 }
 
-// publishLoop sends queued events: whatever has queued up while the previous
-// round trip was in flight goes out in one pipeline (up to PublishBatch), in
-// queue order, on one connection, so a node's events keep their order.
-func (b *Broker) publishLoop() {
+// publishLoop sends the events queued on q: whatever has queued up while
+// the previous round trip was in flight goes out in one pipeline (up to
+// PublishBatch), in queue order, on one connection (exec.go), so a node's
+// events keep their order. l, if not nil, is the lane of q (cluster mode).
+func (b *Broker) publishLoop(q chan pubItem, l *pubLane) {
 	defer b.wg.Done()
-	pipe := b.client.Pipeline()
 	batch := make([]pubItem, 0, b.opt.PublishBatch)
 	for {
 		batch = batch[:0]
 		select {
-		case it := <-b.pubq:
+		case it := <-q:
 			batch = append(batch, it)
 		case <-b.ctx.Done():
-			b.failQueuedPublishes()
+			b.failQueuedPublishes(q)
 			return
 		}
 	fill:
 		for len(batch) < cap(batch) {
 			select {
-			case it := <-b.pubq:
+			case it := <-q:
 				batch = append(batch, it)
 			default:
 				break fill
 			}
 		}
-		b.publishBatch(pipe, batch)
+		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
+		if l != nil {
+			l.sending(cancel)
+		}
+		b.publishBatch(ctx, batch)
+		cancel()
+		if l != nil {
+			l.sending(nil)
+			b.laneSent(batch)
+		}
 		b.inflight.Add(-int64(len(batch)))
 		clear(batch)
 	}
@@ -87,10 +106,9 @@ func (b *Broker) nextEpoch() string {
 	return b.epochPrefix + strconv.FormatUint(b.epochN.Add(1), 36)
 }
 
-// publishBatch sends one pipeline: PUBLISH for plain events, the store
-// script (EVAL, not EVALSHA: after a Redis restart a NOSCRIPT retry could
-// reorder a node's events) for messages that go into the history.
-func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
+// publishBatch sends one pipeline: PUBLISH (SPUBLISH in cluster mode) for
+// plain events, the store script for messages that go into the history.
+func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 	if !b.cmdOK.Load() {
 		err := unavailable("redis unreachable", nil)
 		for i := range batch {
@@ -98,31 +116,34 @@ func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
 		}
 		return
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
-	cmds := make([]goredis.Cmder, len(batch))
+	cmds := make([]rcmd, len(batch))
 	ttl := int64(b.opt.HistoryAge / time.Second)
 	now := time.Now().UnixMilli()
+	store, publish := srcStore, "publish"
+	if b.keys.cluster {
+		store, publish = srcStoreCluster, "spublish"
+	}
 	for i := range batch {
 		it := &batch[i]
+		cmds[i].slot = b.keys.roomSlot(it.room)
 		if it.store {
-			cmds[i] = scriptStore.Eval(ctx, pipe, []string{metaKey(it.room), historyKey(it.room)},
-				roomChannel(it.room), it.payload[:len(it.payload)-1], b.nextEpoch(), b.opt.HistorySize, ttl, now)
+			cmds[i].cmd = evalCmd(ctx, store, []string{b.keys.meta(it.room), b.keys.history(it.room)},
+				b.keys.channel(it.room), it.payload[:len(it.payload)-1], b.nextEpoch(), b.opt.HistorySize, ttl, now)
 		} else {
-			cmds[i] = pipe.Publish(ctx, roomChannel(it.room), it.payload)
+			cmds[i].cmd = goredis.NewIntCmd(ctx, publish, b.keys.channel(it.room), it.payload)
 		}
 	}
 	began := time.Now()
-	_, err := pipe.Exec(ctx)
-	cancel()
+	b.send(ctx, cmds)
 	b.metrics.publishTrip.Observe(time.Since(began).Seconds())
 	b.stats.publishTrips.Add(1)
-	down := false
+	var down error
 	for i, c := range cmds {
 		it := &batch[i]
-		cerr := c.Err()
+		cerr := c.cmd.Err()
 		var offset uint64
 		if cerr == nil && it.store {
-			vals, _ := c.(*goredis.Cmd).Slice()
+			vals, _ := c.cmd.(*goredis.Cmd).Slice()
 			if len(vals) == 2 {
 				offset = uint64(toInt(vals[0]))
 				b.stats.stored.Add(1)
@@ -132,7 +153,7 @@ func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
 		}
 		if cerr != nil {
 			if !isRedisReply(cerr) {
-				down = true
+				down = cerr
 			}
 			b.publishFailed(it.done, unavailable("publish", cerr))
 			continue
@@ -142,16 +163,15 @@ func (b *Broker) publishBatch(pipe goredis.Pipeliner, batch []pubItem) {
 			it.done(offset, nil)
 		}
 	}
-	if down && b.ctx.Err() == nil {
-		b.setCmd(false, err)
-	}
+	b.commandFailed(down)
 }
 
-// failQueuedPublishes fails what is still queued when the broker stops.
-func (b *Broker) failQueuedPublishes() {
+// failQueuedPublishes fails what is still queued on q when the broker
+// stops.
+func (b *Broker) failQueuedPublishes(q chan pubItem) {
 	for {
 		select {
-		case it := <-b.pubq:
+		case it := <-q:
 			b.inflight.Add(-1)
 			b.publishFailed(it.done, errBrokerClosed)
 		default:

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
@@ -19,7 +18,16 @@ import (
 // (stateLoop), pipelined like publishes: Redis applies a node's changes in
 // the order the node made them. The node also keeps its own members here
 // (local): that is what it re-registers after an outage, and what its
-// member list in Redis (nodeMembersKey) is made to match.
+// registrations in Redis (keys.go, nodeRegs) are made to match.
+//
+// A registration ("this node has this user in this room") lives in a hash
+// of the room's slot, changed by the same script as the room: a join or a
+// leave is one atomic step, whichever node or reaper runs it, and a leave
+// deletes the registration's field, so that of several nodes reaping the
+// same dead node exactly one learns that it removed a member. In cluster
+// mode the node first records the slot's tag in its slots set (once per
+// slot; reap.go reads it), and adds the room to the room index after the
+// join (rooms.go), since both are keys of other slots.
 
 // localRoom is this node's view of one room it has members in.
 type localRoom struct {
@@ -45,14 +53,16 @@ const (
 
 // stateOp is one queued change.
 type stateOp struct {
-	kind     opKind
-	m        broker.Member
-	name     string // join: room name if the room is new
-	joinedAt string // join
-	done     func(broker.Membership, error)
-	snap     map[string]*localRoom      // reconcile: the node's members when it was queued
-	departed map[broker.Member]struct{} // reconcile: members whose leave did not reach Redis
-	announce bool                       // reconcile: announce this leave even if Redis no longer had it
+	kind        opKind
+	m           broker.Member
+	name        string // join: room name if the room is new
+	joinedAt    string // join
+	done        func(broker.Membership, error)
+	snap        map[string]*localRoom      // reconcile: the node's members when it was queued
+	departed    map[broker.Member]struct{} // reconcile: members whose leave did not reach Redis
+	announce    bool                       // reconcile: announce this leave even if Redis no longer had it
+	wasDeparted bool                       // reconcile: a leave that had not reached Redis
+	created     string                     // createdAt of the room if the join creates it
 }
 
 // Join implements broker.Broker.
@@ -186,7 +196,6 @@ func (b *Broker) requestReconcile() {
 // stateLoop applies queued changes in order, many per round trip.
 func (b *Broker) stateLoop() {
 	defer b.wg.Done()
-	pipe := b.client.Pipeline()
 	batch := make([]*stateOp, 0, b.opt.PublishBatch)
 	var next *stateOp
 	for {
@@ -221,7 +230,7 @@ func (b *Broker) stateLoop() {
 				break fill
 			}
 		}
-		b.applyBatch(pipe, batch)
+		b.applyBatch(batch)
 		b.inflight.Add(-int64(len(batch)))
 		clear(batch)
 	}
@@ -241,20 +250,137 @@ func (b *Broker) failQueuedState() {
 	}
 }
 
-// evalOp queues the script of a join or leave on pipe.
-func (b *Broker) evalOp(ctx context.Context, pipe goredis.Pipeliner, op *stateOp, createdAt string) *goredis.Cmd {
-	node := nodeMembersKey(b.opt.NodeID)
-	if op.kind == opJoin {
-		return scriptJoin.Eval(ctx, pipe, []string{node}, op.m.Room, op.m.User, op.m.Name, op.name,
-			createdAt, op.joinedAt, b.opt.NodeID)
-	}
-	return scriptLeave.Eval(ctx, pipe, []string{node}, op.m.Room, op.m.User)
+// regKeys are the KEYS of the join and leave scripts for node's
+// registration of a member of room (without the optional trailing ones).
+func (b *Broker) regKeys(node, room, uid string) []string {
+	k := b.keys
+	return []string{k.nodeRegsOf(node, room), k.roomInfo(room), k.roomMembers(room), k.userData(room, uid),
+		k.roomUsers(room)}
 }
 
-// applyBatch runs joins and leaves in one pipeline. Scripts are sent with
-// EVAL (not EVALSHA): Redis caches them by hash anyway, and after a Redis
-// restart a NOSCRIPT retry could reorder a node's changes.
-func (b *Broker) applyBatch(pipe goredis.Pipeliner, batch []*stateOp) {
+// opCmd returns the script of this node's join or leave.
+func (b *Broker) opCmd(ctx context.Context, op *stateOp) rcmd {
+	m := op.m
+	keys := b.regKeys(b.opt.NodeID, m.Room, m.User)
+	slot := b.keys.roomSlot(m.Room)
+	if op.kind == opJoin {
+		if !b.keys.cluster {
+			keys = append(keys, keyRooms, keyNodes)
+		}
+		return rcmd{slot, evalCmd(ctx, srcJoin, keys, m.Room, m.User, m.Name, op.name, op.created, op.joinedAt,
+			b.opt.NodeID)}
+	}
+	return b.leaveCmd(ctx, b.opt.NodeID, m, false)
+}
+
+// leaveCmd returns the leave script for node's registration of m; reaping
+// removes nothing but that registration.
+func (b *Broker) leaveCmd(ctx context.Context, node string, m broker.Member, reaping bool) rcmd {
+	keys := b.regKeys(node, m.Room, m.User)
+	if !b.keys.cluster {
+		keys = append(keys, keyRooms)
+	}
+	only := "0"
+	if reaping {
+		only = "1"
+	}
+	return rcmd{b.keys.roomSlot(m.Room), evalCmd(ctx, srcLeave, keys, m.Room, m.User, only)}
+}
+
+// keySlot is the slot of a key (-1 in single mode).
+func (b *Broker) keySlot(key string) int {
+	if !b.keys.cluster {
+		return -1
+	}
+	return keySlot(key)
+}
+
+// runOps runs joins and leaves of this node, in order, and returns each
+// one's reply (or error). In cluster mode the slots of the joins are first
+// recorded in the node's slots set, if they are not yet; a join whose slot
+// could not be recorded is not run (a registration the reapers cannot find
+// would outlive the node).
+func (b *Broker) runOps(ctx context.Context, ops []*stateOp) ([][]any, []error) {
+	vals := make([][]any, len(ops))
+	errs := make([]error, len(ops))
+	if b.keys.cluster {
+		var tags []any
+		seen := map[string]bool{}
+		for _, op := range ops {
+			if op.kind != opJoin {
+				continue
+			}
+			if t := b.keys.regsTag(op.m.Room); !b.recorded[t] && !seen[t] {
+				seen[t] = true
+				tags = append(tags, t)
+			}
+		}
+		if len(tags) > 0 {
+			slotsKey := b.keys.nodeSlots(b.opt.NodeID)
+			cmds := []rcmd{
+				{keySlot(slotsKey), goredis.NewIntCmd(ctx, append([]any{"sadd", slotsKey}, tags...)...)},
+				{keySlot(keyNodes), goredis.NewIntCmd(ctx, "sadd", keyNodes, b.opt.NodeID)},
+			}
+			b.send(ctx, cmds)
+			err := cmds[0].cmd.Err()
+			if err == nil {
+				err = cmds[1].cmd.Err()
+			}
+			for t := range seen {
+				if err == nil {
+					b.recorded[t] = true
+				}
+			}
+			if err != nil {
+				for i, op := range ops {
+					if op.kind == opJoin && seen[b.keys.regsTag(op.m.Room)] {
+						errs[i] = err
+					}
+				}
+			}
+		}
+	}
+	cmds := make([]rcmd, 0, len(ops))
+	idx := make([]int, 0, len(ops))
+	for i, op := range ops {
+		if errs[i] == nil {
+			cmds = append(cmds, b.opCmd(ctx, op))
+			idx = append(idx, i)
+		}
+	}
+	b.send(ctx, cmds)
+	for j, c := range cmds {
+		i := idx[j]
+		vals[i], errs[i] = c.cmd.(*goredis.Cmd).Slice()
+		if errs[i] == nil && len(vals[i]) < 2 {
+			errs[i] = goredis.Nil
+		}
+	}
+	return vals, errs
+}
+
+// indexRooms adds the rooms of successful joins to the room index (cluster
+// mode; in single mode the join script does). After the joins, so that a
+// room list that prunes the index meanwhile cannot drop a room that has
+// just been created (rooms.go).
+func (b *Broker) indexRooms(ctx context.Context, rooms map[string]bool) {
+	if !b.keys.cluster || len(rooms) == 0 {
+		return
+	}
+	args := []any{"sadd", keyRooms}
+	for r := range rooms {
+		args = append(args, r)
+	}
+	cmd := goredis.NewIntCmd(ctx, args...)
+	b.send(ctx, []rcmd{{keySlot(keyRooms), cmd}})
+	if err := cmd.Err(); err != nil {
+		// The room list's SCAN finds such rooms (rooms.go).
+		b.log.Debug("adding rooms to the room index failed", "err", err)
+	}
+}
+
+// applyBatch runs joins and leaves in one round trip.
+func (b *Broker) applyBatch(batch []*stateOp) {
 	if !b.cmdOK.Load() {
 		b.needReconcile.Store(true)
 		b.lmu.Lock()
@@ -272,20 +398,16 @@ func (b *Broker) applyBatch(pipe goredis.Pipeliner, batch []*stateOp) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	defer cancel()
 	now := isotime.Format(time.Now())
-	cmds := make([]*goredis.Cmd, len(batch))
-	for i, op := range batch {
-		cmds[i] = b.evalOp(ctx, pipe, op, now)
+	for _, op := range batch {
+		op.created = now
 	}
-	_, _ = pipe.Exec(ctx)
-	down := false
+	vals, errs := b.runOps(ctx, batch)
+	var down error
+	joined := map[string]bool{}
 	for i, op := range batch {
-		vals, err := cmds[i].Slice()
-		if err == nil && len(vals) < 2 {
-			err = goredis.Nil
-		}
-		if err != nil {
+		if err := errs[i]; err != nil {
 			if !isRedisReply(err) {
-				down = true
+				down = err
 				err = unavailable("redis", err)
 			}
 			b.needReconcile.Store(true)
@@ -297,21 +419,23 @@ func (b *Broker) applyBatch(pipe goredis.Pipeliner, batch []*stateOp) {
 			b.opFailed(op, err)
 			continue
 		}
-		count := toInt(vals[0])
-		if op.kind == opJoin && len(vals) >= 4 {
-			name, _ := vals[2].(string)
-			created, _ := vals[3].(string)
-			b.lmu.Lock()
-			if r := b.local[op.m.Room]; r != nil {
-				r.name, r.createdAt = name, created
+		count := toInt(vals[i][0])
+		if op.kind == opJoin {
+			joined[op.m.Room] = true
+			if len(vals[i]) >= 4 {
+				name, _ := vals[i][2].(string)
+				created, _ := vals[i][3].(string)
+				b.lmu.Lock()
+				if r := b.local[op.m.Room]; r != nil {
+					r.name, r.createdAt = name, created
+				}
+				b.lmu.Unlock()
 			}
-			b.lmu.Unlock()
 		}
-		op.done(broker.Membership{Count: count, Changed: toInt(vals[1]) == 1}, nil)
+		op.done(broker.Membership{Count: count, Changed: toInt(vals[i][1]) == 1}, nil)
 	}
-	if down && b.ctx.Err() == nil {
-		b.setCmd(false, cmds[0].Err())
-	}
+	b.commandFailed(down)
+	b.indexRooms(ctx, joined)
 }
 
 // opFailed reports a failed join or leave; the connection of a failed join
@@ -360,23 +484,30 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 	defer cancel()
 	fail := func(err error) {
 		restore()
-		if !isRedisReply(err) && b.ctx.Err() == nil {
-			b.setCmd(false, err)
+		if !isRedisReply(err) {
+			b.commandFailed(err)
 		} else if b.ctx.Err() == nil {
 			b.log.Error("re-registering members failed", "err", err)
 		}
 	}
-	nodeKey := nodeMembersKey(b.opt.NodeID)
-	pipe := b.client.Pipeline()
-	reapedCmd := pipe.GetDel(ctx, nodeReapedKey(b.opt.NodeID))
-	listedCmd := pipe.HGetAll(ctx, nodeKey)
-	if _, err := pipe.Exec(ctx); err != nil && err != goredis.Nil {
+	reapedKey := b.keys.nodeReaped(b.opt.NodeID)
+	reapedCmd := goredis.NewStringCmd(ctx, "getdel", reapedKey)
+	b.send(ctx, []rcmd{{b.keySlot(reapedKey), reapedCmd}})
+	if err := reapedCmd.Err(); err != nil && err != goredis.Nil {
 		fail(err)
 		return
 	}
 	reaped := reapedCmd.Val() != ""
+	listed, err := b.readRegs(ctx, b.opt.NodeID)
+	if err != nil {
+		fail(err)
+		return
+	}
+	// Record every slot again: the slots set may have been lost with a
+	// master.
+	clear(b.recorded)
 	var ops []*stateOp
-	for field, username := range listedCmd.Val() {
+	for field, username := range listed {
 		room, uid, ok := strings.Cut(field, "\n")
 		if !ok {
 			continue
@@ -400,7 +531,7 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 		// Not listed for this node any more (Redis lost its data, or the
 		// node was reaped): remove it anyway and announce the leave.
 		// (Unless survivors reaped it: then they announced it already.)
-		ops = append(ops, &stateOp{kind: opLeave, m: m, announce: !reaped})
+		ops = append(ops, &stateOp{kind: opLeave, m: m, announce: !reaped, wasDeparted: true})
 	}
 	for id, r := range snap {
 		for uid, lm := range r.members {
@@ -408,32 +539,44 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 				name: r.name, joinedAt: lm.joinedAt})
 		}
 	}
-	created := func(room string) string {
-		if r := snap[room]; r != nil && r.createdAt != "" {
-			return r.createdAt
+	now := isotime.Format(time.Now())
+	for _, op := range ops {
+		op.created = now
+		if r := snap[op.m.Room]; r != nil && r.createdAt != "" {
+			op.created = r.createdAt
 		}
-		return isotime.Format(time.Now())
 	}
+	// An op that fails is tried again by the next re-registration: a stale
+	// registration is listed again, a join re-made from the local members,
+	// a departed member remembered (only the failed ones: the others were
+	// announced). With one Redis a network error ends the round (every
+	// further op would fail the same way); in a cluster it may concern one
+	// master of several, and the others' rooms are re-registered meanwhile.
 	announced := 0
+	var lastErr error
 	for len(ops) > 0 {
 		n := min(len(ops), b.opt.PublishBatch)
 		chunk := ops[:n]
 		ops = ops[n:]
-		cmds := make([]*goredis.Cmd, n)
+		vals, errs := b.runOps(ctx, chunk)
+		joined := map[string]bool{}
 		for i, op := range chunk {
-			cmds[i] = b.evalOp(ctx, pipe, op, created(op.m.Room))
-		}
-		_, _ = pipe.Exec(ctx)
-		for i, op := range chunk {
-			vals, err := cmds[i].Slice()
-			if err != nil {
-				fail(err)
-				return
+			if err := errs[i]; err != nil {
+				lastErr = err
+				if op.wasDeparted {
+					b.lmu.Lock()
+					b.departedLocked(op.m)
+					b.lmu.Unlock()
+				}
+				continue
 			}
-			if len(vals) < 2 || (toInt(vals[1]) != 1 && !op.announce) {
+			if op.kind == opJoin {
+				joined[op.m.Room] = true
+			}
+			if toInt(vals[i][1]) != 1 && !op.announce {
 				continue // nothing changed for this member
 			}
-			count := toInt(vals[0])
+			count := toInt(vals[i][0])
 			switch {
 			case op.kind == opLeave:
 				b.publishPresence(false, op.m, count, "")
@@ -443,6 +586,29 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 				announced++
 			}
 		}
+		b.indexRooms(ctx, joined)
+		if lastErr != nil && !b.keys.cluster && !isRedisReply(lastErr) {
+			departed = map[broker.Member]struct{}{}
+			for _, op := range ops {
+				if op.wasDeparted {
+					departed[op.m] = struct{}{}
+				}
+			}
+			fail(lastErr)
+			return
+		}
+	}
+	if lastErr != nil {
+		b.needReconcile.Store(true)
+		if !isRedisReply(lastErr) {
+			b.commandFailed(lastErr)
+		} else if b.ctx.Err() == nil {
+			b.log.Error("re-registering members failed", "err", lastErr)
+		}
+		if b.keys.cluster {
+			b.log.Warn("some members could not be re-registered; trying again", "err", lastErr)
+		}
+		return
 	}
 	b.stats.reconciles.Add(1)
 	lv := slog.LevelDebug
@@ -467,130 +633,42 @@ func (b *Broker) publishPresence(joined bool, m broker.Member, count int, exclud
 	b.Publish(&broker.Event{Room: m.Room, Exclude: exclude, Body: b.recv.PresenceBody(joined, m, count)}, nil)
 }
 
-// Rooms implements broker.Broker. Concurrent requests share one read of Redis, but
-// a request never gets an answer read before it was made.
-func (b *Broker) Rooms(done func([]broker.Room, error)) {
-	if b.closed.Load() || !b.cmdOK.Load() {
-		done(nil, unavailable("redis unreachable", nil))
-		return
+// regHashes lists node's registration hashes: the one hash in single mode,
+// one per slot tag of its slots set in cluster mode.
+func (b *Broker) regHashes(ctx context.Context, node string) ([]string, error) {
+	if !b.keys.cluster {
+		return []string{b.keys.nodeRegs(node, "")}, nil
 	}
-	b.rmu.Lock()
-	b.roomWaiters = append(b.roomWaiters, done)
-	start := !b.roomsRunning
-	b.roomsRunning = true
-	b.rmu.Unlock()
-	if start {
-		go b.roomsLoop()
-	}
-}
-
-func (b *Broker) roomsLoop() {
-	for {
-		b.rmu.Lock()
-		ws := b.roomWaiters
-		b.roomWaiters = nil
-		if len(ws) == 0 {
-			b.roomsRunning = false
-			b.rmu.Unlock()
-			return
-		}
-		b.rmu.Unlock()
-		list, err := b.readRooms()
-		for _, w := range ws {
-			w(list, err)
-		}
-	}
-}
-
-// readRooms lists the rooms with members, sorted by creation time. Room ids
-// come from our index (kept by our scripts) and, at most every
-// RoomScanInterval, from a SCAN for room_info:* keys, which finds rooms
-// created by reference nodes; those are added to the index for every node.
-// Index entries of rooms that have emptied are pruned.
-func (b *Broker) readRooms() ([]broker.Room, error) {
-	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
-	defer cancel()
-	ids, err := b.client.SMembers(ctx, keyRooms).Result()
+	tags, err := b.client.SMembers(ctx, b.keys.nodeSlots(node)).Result()
 	if err != nil {
-		return nil, b.roomsFailed(err)
+		return nil, err
 	}
-	b.rmu.Lock()
-	scan := time.Since(b.lastScan) >= b.opt.RoomScanInterval
-	b.rmu.Unlock()
-	if scan {
-		known := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			known[id] = true
-		}
-		var found []any
-		iter := b.client.Scan(ctx, 0, prefixRoomInfo+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if id := strings.TrimPrefix(iter.Val(), prefixRoomInfo); !known[id] {
-				known[id] = true
-				ids = append(ids, id)
-				found = append(found, id)
-			}
-		}
-		if err := iter.Err(); err != nil {
-			return nil, b.roomsFailed(err)
-		}
-		if len(found) > 0 {
-			if err := b.client.SAdd(ctx, keyRooms, found...).Err(); err != nil {
-				return nil, b.roomsFailed(err)
-			}
-		}
-		b.rmu.Lock()
-		b.lastScan = time.Now()
-		b.rmu.Unlock()
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = b.keys.nodeRegs(node, t)
+	}
+	return out, nil
+}
+
+// readRegs returns node's registrations: "<roomId>\n<userId>" -> username.
+func (b *Broker) readRegs(ctx context.Context, node string) (map[string]string, error) {
+	keys, err := b.regHashes(ctx, node)
+	if err != nil || len(keys) == 0 {
+		return nil, err
 	}
 	pipe := b.client.Pipeline()
-	infos := make([]*goredis.SliceCmd, len(ids))
-	counts := make([]*goredis.IntCmd, len(ids))
-	for i, id := range ids {
-		infos[i] = pipe.HMGet(ctx, prefixRoomInfo+id, "name", "createdAt")
-		counts[i] = pipe.SCard(ctx, prefixRoomMembers+id)
+	cmds := make([]*goredis.MapStringStringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.HGetAll(ctx, k)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, b.roomsFailed(err)
+		return nil, err
 	}
-	list := make([]broker.Room, 0, len(ids))
-	var empty []string
-	for i, id := range ids {
-		n := int(counts[i].Val())
-		if n == 0 {
-			empty = append(empty, id)
-			continue
+	out := map[string]string{}
+	for _, c := range cmds {
+		for f, v := range c.Val() {
+			out[f] = v
 		}
-		info := broker.Room{ID: id, Name: id, Members: n}
-		if v := infos[i].Val(); len(v) == 2 {
-			if s, ok := v[0].(string); ok && s != "" {
-				info.Name = s
-			}
-			if s, ok := v[1].(string); ok {
-				info.CreatedAt = s
-			}
-		}
-		list = append(list, info)
 	}
-	// ISO 8601 UTC times of one format sort as strings.
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].CreatedAt != list[j].CreatedAt {
-			return list[i].CreatedAt < list[j].CreatedAt
-		}
-		return list[i].ID < list[j].ID
-	})
-	if len(empty) > 0 {
-		for _, id := range empty {
-			scriptPrune.Eval(ctx, pipe, []string{prefixRoomMembers + id, keyRooms}, id)
-		}
-		_, _ = pipe.Exec(ctx) // best effort; the next list retries
-	}
-	return list, nil
-}
-
-func (b *Broker) roomsFailed(err error) error {
-	if !isRedisReply(err) && b.ctx.Err() == nil {
-		b.setCmd(false, err)
-	}
-	return unavailable("room list", err)
+	return out, nil
 }

@@ -1,49 +1,60 @@
 package redis
 
 import (
-	"errors"
-	"net"
-	"strings"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // Subscriptions.
 //
-// One PubSub connection carries every room of the node, and one goroutine
-// (subscribeLoop) reads it: Redis delivers a channel's messages on one
-// connection in publish order, so one reader keeps each room's cluster-wide
-// order without any sequencing of ours, and Receive is called from one
-// goroutine as the broker contract asks. The node's Receiver only decodes
-// the payload and encodes the client frame once per event; the fan-out
-// itself runs on the event loops (one task per loop), so one
-// goroutine is far from the bottleneck (a few µs per event, versus the
-// loops' per-member writes). Sharding by room over several connections
-// would add ordering and resubscription bookkeeping for no gain at the
-// target load, and a single subscriber is what DESIGN §2 calls for.
+// A subscriber connection (a link, links.go) carries many rooms, and one
+// goroutine reads it: Redis delivers a channel's messages on one connection
+// in publish order, so one reader keeps each room's cluster-wide order
+// without any sequencing of ours, and Receive is called from one goroutine
+// per room as the broker contract asks. The node's Receiver only decodes the
+// payload and encodes the client frame once per event; the fan-out itself
+// runs on the event loops (one task per loop), so one reader per connection
+// is far from the bottleneck (a few µs per event, versus the loops'
+// per-member writes).
+//
+// Single Redis: one link carries every room (SUBSCRIBE). Redis Cluster: one
+// link per master that owns rooms this node serves (SSUBSCRIBE: a room's
+// messages go only through the shard that owns its slot), made when a room
+// first needs it.
 //
 // Each room's subscription is reference-counted (one reference per local
-// member, or join in flight). Commands are sent by a second goroutine
-// (subscriptionLoop), which batches the rooms that changed since its last
-// round into one SUBSCRIBE and one UNSUBSCRIBE. A room whose last reference
-// is dropped stays subscribed for SubscribeLinger.
+// member, or join in flight). Commands are sent by subscriptionLoop, which
+// batches the rooms that changed since its last round: per link, one
+// SUBSCRIBE and one UNSUBSCRIBE of up to subscribeBatch channels, or in
+// cluster mode one SSUBSCRIBE/SUNSUBSCRIBE per slot (Redis refuses shard
+// channels of several slots in one command). A room whose last reference is
+// dropped stays subscribed for SubscribeLinger.
 //
 // Confirmations: go-redis's Subscribe returns once the command is written.
 // Subscribe's done runs only when Redis' "subscribe" reply for the room has
-// been read by subscribeLoop, and only if no UNSUBSCRIBE for the room was
-// sent after it (pending counts commands sent but not yet confirmed).
+// been read by the link's reader, and only if no UNSUBSCRIBE for the room
+// was sent after it (pending counts commands sent but not yet confirmed).
 //
-// Reconnection: any error on the PubSub connection ends it; subscribeLoop
-// opens a new one (a new generation) with backoff, marks every room
-// unconfirmed and not sent, and subscriptionLoop re-subscribes every room
-// that is wanted, in batches. Confirmations of an older generation are
+// Reconnection: any error on a link's connection ends it; the link opens a
+// new one (a new generation) with backoff, marks its rooms unconfirmed and
+// not sent, and subscriptionLoop re-subscribes every room that is wanted, in
+// batches. A room records the generation it was sent on (generations are
+// numbered across links), and confirmations of another generation are
 // ignored. (go-redis would resubscribe by itself, but then a SUBSCRIBE
 // written on a connection that died would be neither confirmed nor resent;
 // owning the generation keeps the confirmation state exact.)
+//
+// Topology (cluster mode): when a room's slot changes master (slot
+// migration, a replica promoted), reroute moves it to the new master's link:
+// unsubscribed from the old (if it still answers), subscribed on the new,
+// and, like after any re-subscription, its flow gets a checkpoint before
+// deliveries go on, so that what was published meanwhile is filled from the
+// history or the members are told to resync.
 
 // subRoom is the subscription state of one room.
 type subRoom struct {
+	slot      int      // hash slot of the room's channel (cluster mode)
+	link      *subLink // the link the room is routed to (nil: none yet)
+	gen       uint64   // the generation of link the room was last sent on
 	refs      int
 	want      bool // referenced or lingering: should be subscribed
 	sent      bool // the last command sent for it (this generation) was SUBSCRIBE
@@ -71,7 +82,7 @@ func (b *Broker) Subscribe(room string, done func(error)) {
 	b.smu.Lock()
 	r := b.subs[room]
 	if r == nil {
-		r = &subRoom{}
+		r = &subRoom{slot: b.keys.roomSlot(room)}
 		b.subs[room] = r
 	}
 	r.refs++
@@ -153,6 +164,19 @@ func (b *Broker) markDirtyLocked(room string) {
 	}
 }
 
+// linkWork is what one round of subscriptionLoop sends on one link.
+type linkWork struct {
+	gen        uint64
+	sub, unsub map[int][]string // channels by slot (one group, -1, in single mode)
+}
+
+func (w *linkWork) add(m *map[int][]string, slot int, ch string) {
+	if *m == nil {
+		*m = map[int][]string{}
+	}
+	(*m)[slot] = append((*m)[slot], ch)
+}
+
 // subscriptionLoop sends SUBSCRIBE/UNSUBSCRIBE for the rooms that changed,
 // many channels per command.
 func (b *Broker) subscriptionLoop() {
@@ -163,13 +187,16 @@ func (b *Broker) subscriptionLoop() {
 		case <-b.ctx.Done():
 			return
 		}
-		b.smu.Lock()
-		ps, gen := b.ps, b.gen
-		if ps == nil {
-			b.smu.Unlock() // a new generation marks every wanted room dirty
-			continue
+		work := map[*subLink]*linkWork{}
+		wk := func(l *subLink) *linkWork {
+			w := work[l]
+			if w == nil {
+				w = &linkWork{gen: l.gen}
+				work[l] = w
+			}
+			return w
 		}
-		var sub, unsub []string
+		b.smu.Lock()
 		for room := range b.dirty {
 			delete(b.dirty, room)
 			r := b.subs[room]
@@ -178,154 +205,108 @@ func (b *Broker) subscriptionLoop() {
 			}
 			switch {
 			case r.want && !r.sent:
+				l := b.routeLocked(r)
+				if l == nil || l.ps == nil {
+					continue // no master, or connecting: marked dirty again when it is there
+				}
 				r.sent = true
 				r.pending++
-				sub = append(sub, roomChannel(room))
+				r.gen = l.gen
+				w := wk(l)
+				w.add(&w.sub, r.slot, b.keys.channel(room))
 			case !r.want && r.sent:
 				r.sent = false
 				r.confirmed, r.ready = false, false
-				r.pending++
-				unsub = append(unsub, roomChannel(room))
+				if l := r.link; l != nil && l.ps != nil && l.gen == r.gen {
+					r.pending++
+					w := wk(l)
+					w.add(&w.unsub, r.slot, b.keys.channel(room))
+				} else {
+					r.pending = 0 // its connection is gone, and the subscription with it
+				}
 			case !r.want && !r.sent && r.pending == 0 && r.refs == 0 && len(r.waiters) == 0:
 				b.forgetRoomLocked(room)
 			}
 		}
 		b.smu.Unlock()
-		var err error
-		for len(sub) > 0 && err == nil {
-			n := min(len(sub), subscribeBatch)
-			err = ps.Subscribe(b.ctx, sub[:n]...)
-			b.stats.subscribeCmds.Add(1)
-			sub = sub[n:]
-		}
-		for len(unsub) > 0 && err == nil {
-			n := min(len(unsub), subscribeBatch)
-			err = ps.Unsubscribe(b.ctx, unsub[:n]...)
-			b.stats.unsubscribeCmds.Add(1)
-			unsub = unsub[n:]
-		}
-		if err != nil && b.ctx.Err() == nil {
-			// The connection is broken: start a new generation, which
-			// re-sends everything that is wanted.
-			b.endGeneration(gen)
+		for l, w := range work {
+			if err := b.sendSubscriptions(l, w); err != nil && b.ctx.Err() == nil {
+				// The connection is broken: start a new generation, which
+				// re-sends everything that is wanted.
+				b.endGeneration(l, w.gen)
+			}
 		}
 	}
 }
 
-// endGeneration closes generation gen's connection (if still current), which
-// makes subscribeLoop's read fail and open a new one.
-func (b *Broker) endGeneration(gen uint64) {
+// sendSubscriptions writes one round's commands on l's connection of
+// generation w.gen.
+func (b *Broker) sendSubscriptions(l *subLink, w *linkWork) error {
 	b.smu.Lock()
-	ps := b.ps
-	if b.gen != gen || ps == nil {
+	ps := l.ps
+	if l.gen != w.gen || ps == nil {
 		b.smu.Unlock()
-		return
+		return nil // that connection is gone; the next one re-sends everything
 	}
-	b.ps = nil
 	b.smu.Unlock()
-	_ = ps.Close()
-}
-
-// newGeneration installs a fresh connection: nothing is subscribed on it
-// yet, so every wanted room is to be (re-)subscribed.
-func (b *Broker) newGeneration(ps *goredis.PubSub) uint64 {
-	b.smu.Lock()
-	defer b.smu.Unlock()
-	b.gen++
-	b.ps = ps
-	for room, r := range b.subs {
-		r.sent, r.pending, r.confirmed, r.ready = false, 0, false, false
-		if r.want {
-			b.dirty[room] = struct{}{}
-		} else if r.refs == 0 && len(r.waiters) == 0 {
-			b.forgetRoomLocked(room)
-		}
-	}
-	select {
-	case b.subSig <- struct{}{}:
-	default:
-	}
-	return b.gen
-}
-
-// subscribeLoop owns the PubSub connection: it (re)connects with backoff and
-// reads confirmations and events.
-func (b *Broker) subscribeLoop() {
-	defer b.wg.Done()
-	wait := minBackoff
-	for b.ctx.Err() == nil {
-		ps := b.client.Subscribe(b.ctx)
-		// PING connects now (rather than at the first SUBSCRIBE) and its
-		// reply tells the reader the connection works.
-		if err := ps.Ping(b.ctx); err != nil {
-			_ = ps.Close()
-			if b.ctx.Err() != nil {
-				return
+	for _, chans := range w.sub {
+		for len(chans) > 0 {
+			n := min(len(chans), subscribeBatch)
+			var err error
+			if b.keys.cluster {
+				err = ps.SSubscribe(b.ctx, chans[:n]...)
+			} else {
+				err = ps.Subscribe(b.ctx, chans[:n]...)
 			}
-			b.setSub(false, err)
-			b.sleep(wait)
-			wait = b.backoff(wait)
-			continue
-		}
-		gen := b.newGeneration(ps)
-		started := time.Now()
-		err := b.receive(ps, gen)
-		b.endGeneration(gen)
-		_ = ps.Close()
-		if b.ctx.Err() != nil {
-			return
-		}
-		b.setSub(false, err)
-		if time.Since(started) > b.opt.MaxBackoff {
-			wait = minBackoff
-		}
-		b.sleep(wait)
-		wait = b.backoff(wait)
-	}
-}
-
-// receive reads one connection until it fails. Silence longer than the
-// heartbeat interval is answered with a PING; a second silent interval
-// with a PING outstanding means the connection is dead.
-func (b *Broker) receive(ps *goredis.PubSub, gen uint64) error {
-	pinged := true // the PING sent by subscribeLoop
-	for {
-		m, err := ps.ReceiveTimeout(b.ctx, b.opt.HeartbeatInterval)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !pinged {
-				if err := ps.Ping(b.ctx); err != nil {
-					return err
-				}
-				pinged = true
-				continue
+			b.stats.subscribeCmds.Add(1)
+			if err != nil {
+				return err
 			}
-			return err
-		}
-		pinged = false
-		switch m := m.(type) {
-		case *goredis.Message:
-			b.stats.received.Add(1)
-			b.deliver(m.Channel, m.Payload)
-		case *goredis.Subscription:
-			b.confirm(gen, m.Kind, m.Channel)
-			b.setSub(true, nil)
-		case *goredis.Pong:
-			b.setSub(true, nil)
+			chans = chans[n:]
 		}
 	}
+	for _, chans := range w.unsub {
+		for len(chans) > 0 {
+			n := min(len(chans), subscribeBatch)
+			var err error
+			if b.keys.cluster {
+				err = ps.SUnsubscribe(b.ctx, chans[:n]...)
+			} else {
+				err = ps.Unsubscribe(b.ctx, chans[:n]...)
+			}
+			b.stats.unsubscribeCmds.Add(1)
+			if err != nil {
+				return err
+			}
+			chans = chans[n:]
+		}
+	}
+	return nil
 }
 
-// confirm handles a subscribe/unsubscribe reply.
+// confirm handles a subscribe/unsubscribe reply read on generation gen.
 func (b *Broker) confirm(gen uint64, kind, channel string) {
-	room, ok := strings.CutPrefix(channel, prefixRoomChannel)
+	room, ok := b.keys.roomOfChannel(channel)
 	if !ok {
 		return
 	}
+	isSub := kind == "subscribe" || kind == "ssubscribe"
 	b.smu.Lock()
 	r := b.subs[room]
-	if r == nil || b.gen != gen {
+	if r == nil || r.gen != gen {
 		b.smu.Unlock()
+		return
+	}
+	if !isSub && r.sent && r.pending == 0 {
+		// Not ours: Redis dropped the shard channel because its slot left
+		// this master. Subscribe again where the slot went.
+		r.sent, r.confirmed, r.ready = false, false, false
+		b.stats.movedRooms.Add(1)
+		if r.want {
+			b.markDirtyLocked(room)
+		}
+		b.smu.Unlock()
+		b.refreshTopology()
 		return
 	}
 	if r.pending > 0 {
@@ -334,10 +315,10 @@ func (b *Broker) confirm(gen uint64, kind, channel string) {
 	var f *roomFlow
 	if r.pending == 0 {
 		switch {
-		case kind == "subscribe" && r.sent:
+		case isSub && r.sent:
 			r.confirmed = true
 			f = b.ensureFlowLocked(room)
-		case kind == "unsubscribe" && !r.sent:
+		case !isSub && !r.sent:
 			r.confirmed, r.ready = false, false
 			if !r.want && r.refs == 0 && len(r.waiters) == 0 {
 				b.forgetRoomLocked(room)
@@ -363,7 +344,7 @@ func (b *Broker) confirm(gen uint64, kind, channel string) {
 func (b *Broker) subscribed(room string, r *subRoom, gen uint64) {
 	b.smu.Lock()
 	var ws []*subWaiter
-	if b.subs[room] == r && b.gen == gen && r.confirmed && r.sent {
+	if b.subs[room] == r && r.gen == gen && r.confirmed && r.sent {
 		r.ready = true
 		ws = r.waiters
 		r.waiters = nil
@@ -390,6 +371,9 @@ func (b *Broker) ensureFlowLocked(room string) *roomFlow {
 // forgetRoomLocked drops a room's subscription state and flow (under smu):
 // a later subscription starts from a new checkpoint.
 func (b *Broker) forgetRoomLocked(room string) {
+	if r := b.subs[room]; r != nil {
+		b.detachLocked(r)
+	}
 	delete(b.subs, room)
 	b.fmu.Lock()
 	delete(b.flows, room)
