@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -147,5 +148,40 @@ func TestChurnAgainstFakeServer(t *testing.T) {
 	}
 	if !res.Pass {
 		t.Fatalf("churn run failed: %+v", res)
+	}
+}
+
+// With -dial-until-joined a member keeps its dial slot until roomJoined: against a server that
+// answers joins slowly, never more than -dial-concurrency connections are upgraded but not yet
+// joined. Without it the slot is freed at the upgrade, and joins pile up at the slow server.
+func TestDialUntilJoinedBoundsJoinsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		until bool
+		check func(max int) bool
+		want  string
+	}{
+		{true, func(m int) bool { return m <= 3 }, "at most 3"},
+		{false, func(m int) bool { return m > 3 }, "more than 3 (the slots are freed at the upgrade)"},
+	} {
+		t.Run(fmt.Sprint("until=", tc.until), func(t *testing.T) {
+			fs := newFakeServer(t, false)
+			fs.joinDelay = 20 * time.Millisecond
+			cfg := countConfig(t, fs.url(), 24, 3, 1)
+			cfg.DialConcurrency = 3
+			cfg.DialUntilJoined = tc.until
+			res, err := RunLocal(context.Background(), cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Pass || res.Joined != 24 {
+				t.Fatalf("pass %v joined %d", res.Pass, res.Joined)
+			}
+			fs.mu.Lock()
+			m := fs.maxUnjoined
+			fs.mu.Unlock()
+			if !tc.check(m) {
+				t.Fatalf("%d connections upgraded and waiting for roomJoined at once, want %s", m, tc.want)
+			}
+		})
 	}
 }

@@ -177,6 +177,7 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "per connection: TCP connect + upgrade, then again for roomJoined")
 	src := fs.String("src", "", "comma-separated local IPv4 source addresses to bind, e.g. 127.0.0.2,127.0.0.3")
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", cfg.DialConcurrency, "connections in connect/upgrade at once, per process (chatd refuses more than -max-pending-per-ip, 64, per source address: with several processes on one address, lower it or spread them with -src)")
+	fs.BoolVar(&cfg.DialUntilJoined, "dial-until-joined", cfg.DialUntilJoined, "a member keeps its -dial-concurrency slot until it has joined (v1 roomJoined, v2 every join's reply), so the joins in flight are bounded too: a join storm then runs at the servers' pace instead of queueing past their timeouts")
 	fs.IntVar(&cfg.Loops, "client-loops", cfg.Loops, "client event loops per process")
 	pids := fs.String("pids", "", "comma-separated server PIDs to sample for CPU and RSS")
 	fs.DurationVar(&cfg.Progress, "progress", cfg.Progress, "progress line interval on stderr (0: none)")

@@ -57,6 +57,7 @@ type Config struct {
 
 	Src             []string // local source addresses to bind (IP_BIND_ADDRESS_NO_PORT)
 	DialConcurrency int      // connections in connect/handshake at once
+	DialUntilJoined bool     // a dial slot is held until its member has joined, not just upgraded
 	Loops           int      // client event loops in this process
 	Pids            []int    // server processes to sample (CPU, RSS)
 	Progress        time.Duration

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -37,18 +38,25 @@ type fakeServer struct {
 	written map[int][][2]int // receiver member index -> (sender, seq) in write order
 	pings   int
 	pongs   int
+
+	// joinDelay holds every roomJoined this long (a slow server); unjoined counts the upgraded
+	// connections not yet answered roomJoined, maxUnjoined the most there ever were at once.
+	joinDelay   time.Duration
+	unjoined    int
+	maxUnjoined int
 }
 
 type fakeConn struct {
-	ws     *websocket.Conn
-	wmu    sync.Mutex
-	id     string
-	member int // from username u<i>; -1 for churners
-	name   string
-	room   string
-	hmu    sync.Mutex     // guards held/heldQ; each (receiver, sender) entry is used by one sender goroutine
-	held   map[int][]byte // sender -> held frame payload
-	heldQ  map[int]int
+	ws       *websocket.Conn
+	wmu      sync.Mutex
+	id       string
+	member   int  // from username u<i>; -1 for churners
+	answered bool // a roomJoined was sent (guarded by fakeServer.mu)
+	name     string
+	room     string
+	hmu      sync.Mutex     // guards held/heldQ; each (receiver, sender) entry is used by one sender goroutine
+	held     map[int][]byte // sender -> held frame payload
+	heldQ    map[int]int
 }
 
 func newFakeServer(t *testing.T, misbehave bool) *fakeServer {
@@ -81,6 +89,8 @@ func (c *fakeConn) sendRaw(b []byte) {
 func (fs *fakeServer) serve(ws *websocket.Conn) {
 	fs.mu.Lock()
 	fs.nextID++
+	fs.unjoined++
+	fs.maxUnjoined = max(fs.maxUnjoined, fs.unjoined)
 	c := &fakeConn{ws: ws, id: fmt.Sprintf("id%08d", fs.nextID), member: -1, held: map[int][]byte{}, heldQ: map[int]int{}}
 	fs.mu.Unlock()
 	ws.SetPongHandler(func(string) error { fs.mu.Lock(); fs.pongs++; fs.mu.Unlock(); return nil })
@@ -127,7 +137,15 @@ func (fs *fakeServer) join(c *fakeConn, room, name string) {
 	fs.rooms[room][c] = true
 	count := len(fs.rooms[room])
 	others := fs.othersLocked(c)
+	first := !c.answered
+	c.answered = true
 	fs.mu.Unlock()
+	time.Sleep(fs.joinDelay) // the slow server's own pace, not a synchronisation
+	if first {
+		fs.mu.Lock()
+		fs.unjoined--
+		fs.mu.Unlock()
+	}
 	c.send(map[string]any{"type": "roomJoined", "roomId": room, "memberCount": count, "message": "Joined room " + room})
 	// A ping per member exercises the client's pong path.
 	c.wmu.Lock()

@@ -36,7 +36,7 @@ func (l *loop) dialChurner(c *conn) {
 func (l *loop) upgraded(c *conn) {
 	c.accept = nil
 	c.state = stOpen
-	if c.holdsToken {
+	if c.holdsToken && (!l.sh.cfg.DialUntilJoined || c.churner || c.rejoining) {
 		c.holdsToken = false
 		<-l.sh.dialSem
 	}
@@ -236,6 +236,10 @@ func (l *loop) memberJoined(c *conn, now int64) {
 	}
 	c.joined = true
 	c.deadline = 0
+	if c.holdsToken { // -dial-until-joined
+		c.holdsToken = false
+		<-l.sh.dialSem
+	}
 	l.st.Joined++
 	l.joinLat.Record(now - c.dialNs)
 	if now > l.st.LastJoinNs {
