@@ -23,8 +23,9 @@
 #   HOLD          seconds to hold every connection after the accounting (default 60: it must cover
 #                 noticing the hold (progress every 2 s), the probes and a drain of up to 10 s)
 #   DRAIN_ONE     1 (default): drain one node (SIGTERM) during the hold and time it; 0: don't
-#   JOIN_TIMEOUT  seconds for the whole connect+join phase (default 120 + TARGET/250: the 60,000
-#                 rehearsal joined at ~620/s on a shared box, each join announced to up to 99 members)
+#   JOIN_TIMEOUT  seconds for the whole connect+join phase (default 120 + TARGET/125: on two shared
+#                 cores the million's join rate fell from ~1,000/s to ~50/s as the rooms filled, and the
+#                 first full run reached 871,710 in the 4,120 s that 120 + TARGET/250 allowed)
 #   TIME_LIMIT    seconds after which the watchdog stops everything (default JOIN_TIMEOUT+HOLD+600)
 #   OUT           output folder (default <repo>/tmp/million-TARGET)
 #   CHATD_FLAGS   extra flags for every node
@@ -53,7 +54,7 @@ ROOM_SIZE=${ROOM_SIZE:-100}
 LOOPS=${LOOPS:-1}
 HOLD=${HOLD:-60}
 DRAIN_ONE=${DRAIN_ONE:-1}
-JOIN_TIMEOUT=${JOIN_TIMEOUT:-$((120 + TARGET / 250))}
+JOIN_TIMEOUT=${JOIN_TIMEOUT:-$((120 + TARGET / 125))}
 DIAL_CONCURRENCY=${DIAL_CONCURRENCY:-8}
 REDIS_NICE=${REDIS_NICE:--10}
 TIME_LIMIT=${TIME_LIMIT:-$((JOIN_TIMEOUT + HOLD + 600))}
