@@ -30,10 +30,10 @@
 #   OUT           output folder (default <repo>/tmp/million-TARGET)
 #   CHATD_FLAGS   extra flags for every node
 #   DIAL_CONCURRENCY  connections each load process has between its dial and its roomJoined at once
-#                 (default 8; chatbench -dial-until-joined): the first million try let 56 processes
-#                 × 64 dial freely while joins queued without bound on two cores; Redis requests
-#                 timed out, nodes refused joins as "cluster unavailable" and the run collapsed
-#                 (BENCHMARKS.md section 8)
+#                 (default 8; chatbench -dial-until-joined). Without that bound the million
+#                 collapsed twice on two cores: 56 × 64 handshakes in flight timed out; then joins
+#                 queued without bound, Redis requests timed out and nodes refused joins as
+#                 "cluster unavailable" (BENCHMARKS.md section 8)
 #   REDIS_NICE    nice value for redis-server when run as root (default -10): one Redis shared by
 #                 every node must not queue behind 100+ busy processes on two cores, as it would not
 #                 on its own machine in a deployment
