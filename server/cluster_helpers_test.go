@@ -36,8 +36,15 @@ func fastCluster(o *redisbroker.Options) {
 // (after fastCluster).
 func startClusterNode(t *testing.T, rs *redistest.Server, name string, mod func(*redisbroker.Options)) *clusterNode {
 	t.Helper()
+	return startRedisNode(t, redisbroker.Options{URL: rs.URL()}, name, mod)
+}
+
+// startRedisNode starts a node named name on a Redis broker with options o
+// (its Redis or Redis Cluster address set), tuned by fastCluster, then mod.
+func startRedisNode(t *testing.T, o redisbroker.Options, name string, mod func(*redisbroker.Options)) *clusterNode {
+	t.Helper()
 	log := testLogger(t, name)
-	o := redisbroker.Options{URL: rs.URL(), NodeID: name, Logger: log}
+	o.NodeID, o.Logger = name, log
 	fastCluster(&o)
 	if mod != nil {
 		mod(&o)

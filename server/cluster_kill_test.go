@@ -149,12 +149,22 @@ type childNode struct {
 }
 
 // startChildNode runs bin as a cluster node named id on a free port and
-// waits until it is registered in Redis and ready. A port taken by another
-// process between the probe and the bind makes the child exit at start; it
-// is then retried on another port. The child is killed at cleanup.
+// waits until it is registered in Redis and ready. The child is killed at
+// cleanup.
 func startChildNode(t *testing.T, bin string, rs *redistest.Server, id string, args ...string) *childNode {
 	t.Helper()
 	rc := rs.Client()
+	beats := func() bool { return rc.Exists(context.Background(), "chatd:node:"+id+":alive").Val() == 1 }
+	return runChildNode(t, bin, id, []string{"-redis", rs.URL()}, beats, args...)
+}
+
+// runChildNode runs bin as a node named id on a free port, with brokerArgs
+// (its Redis or Redis Cluster) and args, and waits until beats reports its
+// heartbeat and it is ready. A port taken by another process between the
+// probe and the bind makes the child exit at start; it is then retried on
+// another port. The child is killed at cleanup.
+func runChildNode(t *testing.T, bin, id string, brokerArgs []string, beats func() bool, args ...string) *childNode {
+	t.Helper()
 	dir := t.TempDir()
 	for attempt := 0; ; attempt++ {
 		n := &childNode{addr: "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)), exited: make(chan struct{}),
@@ -163,8 +173,9 @@ func startChildNode(t *testing.T, bin string, rs *redistest.Server, id string, a
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.cmd = exec.Command(bin, append([]string{"-addr", n.addr, "-redis", rs.URL(), "-node-id", id, "-loops", "1"},
-			args...)...)
+		argv := append([]string{"-addr", n.addr}, brokerArgs...)
+		argv = append(argv, "-node-id", id, "-loops", "1")
+		n.cmd = exec.Command(bin, append(argv, args...)...)
 		n.cmd.Stdout, n.cmd.Stderr = logf, logf
 		if err := n.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -186,7 +197,7 @@ func startChildNode(t *testing.T, bin string, rs *redistest.Server, id string, a
 				return true
 			default:
 			}
-			started = rc.Exists(context.Background(), "chatd:node:"+id+":alive").Val() == 1 && readyz(n.addr) == 200
+			started = beats() && readyz(n.addr) == 200
 			return started
 		})
 		if started {

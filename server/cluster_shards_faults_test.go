@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -160,54 +157,14 @@ func TestShardedClusterFailover(t *testing.T) {
 	}
 }
 
-// startShardChild runs bin as a node named id on the Redis Cluster rc, on a
-// free port, and waits until it beats and is ready (retrying on another
-// port if the one probed was taken meanwhile). It is killed at cleanup.
+// startShardChild runs bin as a node named id on the Redis Cluster rc and
+// waits until it beats and is ready. It is killed at cleanup.
 func startShardChild(t *testing.T, bin string, rc *redistest.Cluster, id string, args ...string) *childNode {
 	t.Helper()
-	dir := t.TempDir()
-	for attempt := 0; ; attempt++ {
-		n := &childNode{addr: "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)), exited: make(chan struct{}),
-			logPath: filepath.Join(dir, fmt.Sprintf("%s-%d.log", id, attempt))}
-		logf, err := os.Create(n.logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.cmd = exec.Command(bin, append([]string{"-addr", n.addr, "-redis-cluster", rc.Seeds(), "-node-id", id,
-			"-loops", "1"}, args...)...)
-		n.cmd.Stdout, n.cmd.Stderr = logf, logf
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		logf.Close()
-		go func() { n.err = n.cmd.Wait(); close(n.exited) }()
-		t.Cleanup(func() {
-			_ = n.cmd.Process.Kill()
-			<-n.exited
-			if t.Failed() {
-				b, _ := os.ReadFile(n.logPath)
-				t.Logf("%s's log:\n%s", id, b)
-			}
-		})
-		started := false
-		waitFor(t, 20*time.Second, "the child node up", func() bool {
-			select {
-			case <-n.exited:
-				return true
-			default:
-			}
-			started = rc.Client().Exists(context.Background(), "chatd:node:{"+id+"}:alive").Val() == 1 &&
-				readyz(n.addr) == 200
-			return started
-		})
-		if started {
-			return n
-		}
-		if attempt == 2 {
-			t.Fatalf("the child node exited at start three times")
-		}
-		t.Logf("the child node exited at start (port taken?); again")
+	beats := func() bool {
+		return rc.Client().Exists(context.Background(), "chatd:node:{"+id+"}:alive").Val() == 1
 	}
+	return runChildNode(t, bin, id, []string{"-redis-cluster", rc.Seeds()}, beats, args...)
 }
 
 // A node killed with SIGKILL while it has members in rooms on every master:

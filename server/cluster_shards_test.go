@@ -6,7 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/chatd/chatd/server"
 	redisbroker "github.com/chatd/chatd/server/broker/redis"
 	"github.com/chatd/chatd/server/internal/redistest"
 )
@@ -19,24 +18,7 @@ import (
 // broker's options (after fastCluster).
 func startShardNode(t *testing.T, rc *redistest.Cluster, name string, mod func(*redisbroker.Options)) *clusterNode {
 	t.Helper()
-	log := testLogger(t, name)
-	o := redisbroker.Options{Cluster: rc.Seeds(), NodeID: name, Logger: log}
-	fastCluster(&o)
-	if mod != nil {
-		mod(&o)
-	}
-	b, err := redisbroker.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startServer(t, func(c *server.Config) {
-		c.Broker = b
-		c.NodeID = name
-		c.RateLimit = -1
-		freshRoomLists(c)
-		c.Logger = log
-	})
-	return &clusterNode{srv: s, broker: b}
+	return startRedisNode(t, redisbroker.Options{Cluster: rc.Seeds()}, name, mod)
 }
 
 // roomsOnMasters picks one room id per master of rc (room-0, room-1, ...
