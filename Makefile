@@ -22,10 +22,11 @@ test-race: ## the test suite under the race detector
 	$(GO) test -race ./...
 
 bench: ## micro-benchmarks (parser, fan-out, codec)
-	$(GO) test -run '^$$' -bench . -benchmem ./eventloop/ ./rooms/ ./server/
+	$(GO) test -run '^$$' -bench . -benchmem ./eventloop/ ./rooms/ ./server/...
 
 fuzz: ## run each fuzz target for 60 s
-	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./server/
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./server/v1/
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./server/v2/
 	$(GO) test -run '^$$' -fuzz FuzzDecoder -fuzztime 60s ./eventloop/
 	$(GO) test -run '^$$' -fuzz FuzzUTF8 -fuzztime 60s ./eventloop/
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./eventloop/

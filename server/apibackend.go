@@ -4,10 +4,10 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/chatd/chatd/server/api"
 	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/chat"
 )
 
 // The chat node as the server API's backend (package server/api does the
@@ -18,9 +18,6 @@ import (
 // apiBackend is the Server seen by package api.
 type apiBackend Server
 
-// SystemName is the default display name of API messages.
-const SystemName = "system"
-
 // APIHandler returns the server API's handler (for paths under /api/), or
 // nil when no APIKey is configured.
 func (s *Server) APIHandler() (http.Handler, error) {
@@ -29,23 +26,23 @@ func (s *Server) APIHandler() (http.Handler, error) {
 	}
 	return api.New((*apiBackend)(s), api.Options{Key: s.cfg.APIKey, MaxBodyBytes: DefaultAPIMaxBodyBytes,
 		Timeout: DefaultAPITimeout, Observe: func(endpoint string, status int) {
-			s.ident.m.api.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+			s.metrics.api.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
 		}})
 }
 
 // badRequest turns a protocol validation error into an API one.
-func badRequest(e *requestError) error {
-	return api.Errorf(http.StatusBadRequest, string(e.code), "%s", e.msg)
+func badRequest(e *chat.Error) error {
+	return api.Errorf(http.StatusBadRequest, string(e.Code), "%s", e.Msg)
 }
 
 var (
-	errAPIUnavailable = api.Errorf(http.StatusServiceUnavailable, string(CodeUnavailable), "Cluster unavailable")
-	errAPIDraining    = api.Errorf(http.StatusServiceUnavailable, string(CodeDraining), "Server shutting down")
+	errAPIUnavailable = api.Errorf(http.StatusServiceUnavailable, string(chat.CodeUnavailable), "Cluster unavailable")
+	errAPIDraining    = api.Errorf(http.StatusServiceUnavailable, string(chat.CodeDraining), "Server shutting down")
 )
 
 // serving refuses work while the node drains or the cluster is unreachable.
 func (b *apiBackend) serving() error {
-	if b.draining.Load() {
+	if b.node.Draining() {
 		return errAPIDraining
 	}
 	if !b.broker.Healthy() {
@@ -57,18 +54,29 @@ func (b *apiBackend) serving() error {
 // roomArg validates a room id like a client's roomId.
 func (b *apiBackend) roomArg(id string) error {
 	if id == "" {
-		return api.Errorf(http.StatusBadRequest, string(CodeMissingField), `"roomId" is required`)
+		return api.Errorf(http.StatusBadRequest, string(chat.CodeMissingField), `"roomId" is required`)
 	}
-	if e := checkName("roomId", id, b.cfg.MaxRoomIDBytes); e != nil {
+	if e := chat.CheckName("roomId", id, b.cfg.MaxRoomIDBytes); e != nil {
 		return badRequest(e)
 	}
 	return nil
 }
 
+// wait waits for the answer a cluster call sends on ch, or ctx's end.
+func wait[T any](ctx context.Context, ch <-chan T) (T, error) {
+	select {
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	case r := <-ch:
+		return r, nil
+	}
+}
+
 // Publish sends a message as the system user through the path clients'
-// messages take (broker.Publish): every member on every node gets it, v1 as
-// message, v2 as a message push. 200 means the cluster took it; a failure
-// the broker reports at once is a 503.
+// messages take: every member on every node gets it, v1 as message, v2 as a
+// message push, and it is stored. 200 means the cluster took it (with its
+// offset); a failure the broker reports is a 503.
 func (b *apiBackend) Publish(ctx context.Context, p *api.PublishRequest) (*api.Published, error) {
 	if err := b.roomArg(p.RoomID); err != nil {
 		return nil, err
@@ -77,35 +85,31 @@ func (b *apiBackend) Publish(ctx context.Context, p *api.PublishRequest) (*api.P
 	if name == "" {
 		name = SystemName
 	}
-	if e := checkName("name", name, b.cfg.MaxUsernameBytes); e != nil {
+	if e := chat.CheckName("name", name, b.cfg.MaxUsernameBytes); e != nil {
 		return nil, badRequest(e)
 	}
 	if err := b.serving(); err != nil {
 		return nil, err
 	}
-	ev := &event{kind: evMessage, room: p.RoomID, content: p.Content, username: name, userID: SystemUserID,
-		timestamp: jsTime(time.Now())}
 	type result struct {
+		ev     *chat.Event
 		offset uint64
 		err    error
 	}
-	done := make(chan result, 1)
-	// Stored and delivered like a client's message; the answer waits for
-	// its offset.
-	b.broker.Publish(&broker.Event{Room: ev.room, Body: ev.body(), Local: ev, Store: true}, func(offset uint64, err error) {
-		done <- result{offset, err}
+	ch := make(chan result, 1)
+	b.node.PublishSystem(p.RoomID, p.Content, name, func(ev *chat.Event, offset uint64, err error) {
+		ch <- result{ev, offset, err}
 	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-done:
-		if r.err != nil {
-			b.cfg.Logger.Warn("server API publish failed", "room", ev.room, "err", r.err)
-			return nil, errAPIUnavailable
-		}
-		return &api.Published{RoomID: ev.room, UserID: SystemUserID, Name: name, Offset: r.offset,
-			Timestamp: ev.timestamp}, nil
+	r, err := wait(ctx, ch)
+	if err != nil {
+		return nil, err
 	}
+	if r.err != nil {
+		b.cfg.Logger.Warn("server API publish failed", "room", p.RoomID, "err", r.err)
+		return nil, errAPIUnavailable
+	}
+	return &api.Published{RoomID: p.RoomID, UserID: SystemUserID, Name: name, Offset: r.offset,
+		Timestamp: r.ev.Timestamp}, nil
 }
 
 // Rooms answers a page of the node's shared room list, as v2's rooms does.
@@ -114,25 +118,24 @@ func (b *apiBackend) Rooms(ctx context.Context, after, prefix string, limit int)
 		limit = b.cfg.RoomListMax
 	}
 	type result struct {
-		snap *roomSnapshot
+		snap *chat.RoomSnapshot
 		err  error
 	}
 	ch := make(chan result, 1)
-	b.roomList.get(func(snap *roomSnapshot, err error) { ch <- result{snap, err} })
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.err != nil {
-			return nil, errAPIUnavailable
-		}
-		page := r.snap.page(nil, after, prefix, limit, b.cfg.MaxOutboundBytes/2)
-		out := &api.RoomsPage{Rooms: make([]api.Room, len(page.Rooms)), Next: page.Next}
-		for i, r := range page.Rooms {
-			out.Rooms[i] = api.Room{RoomID: r.RoomID, Name: r.Name, MemberCount: r.MemberCount, CreatedAt: r.CreatedAt}
-		}
-		return out, nil
+	b.node.RoomList(func(snap *chat.RoomSnapshot, err error) { ch <- result{snap, err} })
+	r, err := wait(ctx, ch)
+	if err != nil {
+		return nil, err
 	}
+	if r.err != nil {
+		return nil, errAPIUnavailable
+	}
+	page, next := r.snap.Page(after, prefix, limit, b.cfg.MaxOutboundBytes/2)
+	out := &api.RoomsPage{Rooms: make([]api.Room, len(page)), Next: next}
+	for i, r := range page {
+		out.Rooms[i] = api.Room{RoomID: r.ID, Name: r.Name, MemberCount: r.Members, CreatedAt: r.CreatedAt}
+	}
+	return out, nil
 }
 
 // Members lists a room's members cluster-wide, as v2's presence does.
@@ -150,34 +153,33 @@ func (b *apiBackend) Members(ctx context.Context, roomID string, limit int) (*ap
 	}
 	ch := make(chan result, 1)
 	b.broker.Members(roomID, limit, func(list []broker.Member, count int, err error) { ch <- result{list, count, err} })
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.err != nil {
-			return nil, errAPIUnavailable
-		}
-		out := &api.Members{RoomID: roomID, MemberCount: r.count, Members: make([]api.Member, len(r.list)),
-			Truncated: r.count > len(r.list)}
-		for i, m := range r.list {
-			out.Members[i] = api.Member{UserID: m.User, Name: m.Name}
-		}
-		return out, nil
+	r, err := wait(ctx, ch)
+	if err != nil {
+		return nil, err
 	}
+	if r.err != nil {
+		return nil, errAPIUnavailable
+	}
+	out := &api.Members{RoomID: roomID, MemberCount: r.count, Members: make([]api.Member, len(r.list)),
+		Truncated: r.count > len(r.list)}
+	for i, m := range r.list {
+		out.Members[i] = api.Member{UserID: m.User, Name: m.Name}
+	}
+	return out, nil
 }
 
 // Disconnect closes a user's connections on every node (a control event;
 // each node closes its own with 1008). It is not a ban: a user with a valid
 // token can connect again.
 func (b *apiBackend) Disconnect(_ context.Context, userID string) (*api.Disconnected, error) {
-	if e := checkName("userId", userID, b.cfg.MaxUserIDBytes); e != nil {
+	if e := chat.CheckName("userId", userID, b.cfg.MaxUserIDBytes); e != nil {
 		return nil, badRequest(e)
 	}
 	if err := b.serving(); err != nil {
 		return nil, err
 	}
 	failed := make(chan error, 1)
-	(*Server)(b).publishControl(&controlEvent{Type: controlDisconnect, UserID: userID}, func(err error) {
+	b.node.DisconnectUser(userID, func(err error) {
 		select {
 		case failed <- err:
 		default:

@@ -5,6 +5,7 @@ import (
 
 	"github.com/chatd/chatd/server/api"
 	"github.com/chatd/chatd/server/broker"
+	v2 "github.com/chatd/chatd/server/v2"
 )
 
 // The server API's history endpoints, on the broker's history (broker.History,
@@ -28,15 +29,14 @@ func (b *apiBackend) History(ctx context.Context, roomID string, before uint64, 
 	ch := make(chan result, 1)
 	b.broker.History(roomID, broker.HistoryQuery{Before: before, Limit: limit},
 		func(res broker.HistoryResult, err error) { ch <- result{res, err} })
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.err != nil {
-			return nil, errAPIUnavailable
-		}
-		return &api.HistoryPage{RoomID: roomID, Messages: (*Server)(b).decodeMessages(roomID, r.res.Messages)}, nil
+	r, err := wait(ctx, ch)
+	if err != nil {
+		return nil, err
 	}
+	if r.err != nil {
+		return nil, errAPIUnavailable
+	}
+	return &api.HistoryPage{RoomID: roomID, Messages: v2.Messages(b.node.DecodeMessages(roomID, r.res.Messages))}, nil
 }
 
 // DeleteHistory deletes a room's stored messages.
@@ -46,13 +46,12 @@ func (b *apiBackend) DeleteHistory(ctx context.Context, roomID string) (*api.Del
 	}
 	ch := make(chan error, 1)
 	b.broker.DeleteHistory(roomID, func(err error) { ch <- err })
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case err := <-ch:
-		if err != nil {
-			return nil, errAPIUnavailable
-		}
-		return &api.Deleted{RoomID: roomID}, nil
+	err, werr := wait(ctx, ch)
+	if werr != nil {
+		return nil, werr
 	}
+	if err != nil {
+		return nil, errAPIUnavailable
+	}
+	return &api.Deleted{RoomID: roomID}, nil
 }

@@ -7,7 +7,29 @@ import (
 
 	"github.com/chatd/chatd/server/auth"
 	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/chat"
+	v2 "github.com/chatd/chatd/server/v2"
 )
+
+// AuthMode is the authentication mode (see chat.AuthMode).
+type AuthMode = chat.AuthMode
+
+// The authentication modes.
+const (
+	AuthOff      = chat.AuthOff      // no tokens: self-declared names, random ids (the reference app's way)
+	AuthOptional = chat.AuthOptional // a valid token names the user; without one, a guest
+	AuthRequired = chat.AuthRequired // every connection needs a valid token
+)
+
+// SystemUserID is the user id of messages published through the server API.
+// Tokens naming it are refused, so no client can speak as the system.
+const SystemUserID = chat.SystemUserID
+
+// SystemName is the default display name of server API messages.
+const SystemName = "system"
+
+// Subprotocol is the WebSocket subprotocol that selects protocol v2.
+const Subprotocol = v2.Subprotocol
 
 // Config configures a chat node. Every zero field takes the default of the
 // same name in defaults.go.
@@ -172,13 +194,32 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Auth, AuthMode(DefaultAuth))
 	setDefault(&c.MaxUserIDBytes, DefaultMaxUserIDBytes)
 	setDefault(&c.TokenSweep, DefaultTokenSweep)
+	setDefault(&c.AuthKeys.MaxTokenBytes, DefaultMaxTokenBytes)
+	setDefault(&c.AuthKeys.MaxRooms, DefaultMaxTokenRooms)
+	setDefault(&c.AuthKeys.Leeway, DefaultJWTLeeway)
+	c.AuthKeys.Leeway = max(c.AuthKeys.Leeway, 0)
 	if c.NodeID == "" {
-		c.NodeID = "node-" + newID()
+		c.NodeID = "node-" + chat.NewID()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c
+}
+
+// core is what the session core takes of the configuration (with defaults).
+func (c Config) core() chat.Config {
+	return chat.Config{
+		NodeID: c.NodeID, Logger: c.Logger, MaxOutboundBytes: c.MaxOutboundBytes,
+		MaxUsernameBytes: c.MaxUsernameBytes, MaxRoomIDBytes: c.MaxRoomIDBytes, MaxRoomNameBytes: c.MaxRoomNameBytes,
+		MaxUserIDBytes: c.MaxUserIDBytes,
+		RateLimit:      c.RateLimit, RateBurst: c.RateBurst, RateAbuseRefusals: c.RateAbuseRefusals,
+		RateAbuseWindow: c.RateAbuseWindow, MaxQueuedRequests: c.MaxQueuedRequests,
+		RoomListMax: c.RoomListMax, RoomListRefresh: c.RoomListRefresh, RoomListInterval: c.RoomListInterval,
+		MaxRoomsPerConn: c.MaxRoomsPerConn, PresenceMax: c.PresenceMax, TypingInterval: c.TypingInterval,
+		HistoryLimit: c.HistoryLimit,
+		Auth:         c.Auth, AuthKeys: c.AuthKeys, GuestRooms: c.GuestRooms, TokenSweep: c.TokenSweep,
+	}
 }
 
 func setDefault[T comparable](p *T, v T) {

@@ -4,12 +4,19 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/chatd/chatd/eventloop"
 	"github.com/chatd/chatd/server/auth"
+	"github.com/chatd/chatd/server/chat"
 )
+
+// The WebSocket carrier: the transport's callbacks (eventloop.Handler). An
+// upgrade is checked (path, origin, the URL's token, the per-address limit)
+// and picks the protocol (the subprotocol chatd.v2, or v1); every message of
+// the connection then goes to its session.
 
 // handler is the Server seen by the transport.
 type handler Server
@@ -22,16 +29,17 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 	}
 	trust := proxyTrust(h.cfg.TrustedProxies)
 	if !h.originAllowed(r.Get("Origin"), trust.host(r)) {
-		h.metrics.originRefused()
+		h.metrics.originRefusals.Inc()
 		h.logRefusal(r, "origin not allowed")
 		return &eventloop.Response{Status: 403, Body: []byte("origin not allowed\n")}
 	}
-	claim := upgradeClaim{v2: slices.Contains(r.Protocols(), Subprotocol)}
-	if claim.v2 {
+	claim := upgradeClaim{class: classV1}
+	if slices.Contains(r.Protocols(), Subprotocol) {
 		// Protocol v2; anything else, or nothing, is v1.
+		claim.class = classV2
 		r.Subprotocol = Subprotocol
 	}
-	if resp := h.admit(r, &claim); resp != nil { // the token, if any (identity.go)
+	if resp := h.admit(r, &claim); resp != nil {
 		return resp
 	}
 	// Keep this check last: a counted connection is uncounted by Close,
@@ -39,7 +47,7 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 	if h.perIP != nil {
 		slot, ok := h.perIP.acquire(trust.clientAddr(r))
 		if !ok {
-			h.metrics.ipRefused()
+			h.metrics.ipRefusals.Inc()
 			h.logRefusal(r, "too many connections from this address")
 			// 429, not 503: this client is over its share; the node is not full.
 			return &eventloop.Response{Status: 429, Body: []byte("too many connections from this address\n")}
@@ -47,7 +55,7 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 		claim.ipSlot = slot
 	}
 	if claim != (upgradeClaim{}) {
-		c.SetValue(claim)
+		c.SetValue(claim) // a v1 upgrade without token or slot allocates nothing here
 	}
 	return nil
 }
@@ -55,9 +63,44 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 // upgradeClaim is what Upgrade learned for Open: the protocol, the
 // per-address slot taken, and the user of a token in the URL.
 type upgradeClaim struct {
-	v2     bool
+	class  int
 	ipSlot int32
 	claims *auth.Claims
+}
+
+// admit verifies the upgrade URL's token, recording its user in claim. A
+// bad token is refused with 401 before the upgrade, whatever the protocol;
+// so is a v1 upgrade without a token under AuthRequired (a v2 one may still
+// bring its token in hello).
+func (h *handler) admit(r *eventloop.Request, claim *upgradeClaim) *eventloop.Response {
+	n := h.node
+	token := ""
+	if n.AuthOn() && r.RawQuery != "" {
+		if q, err := url.ParseQuery(r.RawQuery); err == nil {
+			token = q.Get("token")
+		}
+	}
+	if token == "" {
+		if h.cfg.Auth == AuthRequired && claim.class == classV1 {
+			n.Metrics().Refused(auth.ReasonMissing)
+			return unauthorizedResponse(auth.ReasonMissing)
+		}
+		return nil
+	}
+	claims, err := n.VerifyToken(token, "url")
+	if err != nil {
+		return unauthorizedResponse(auth.ReasonOf(err))
+	}
+	claim.claims = claims
+	return nil
+}
+
+// unauthorizedResponse is the 401 of a refused upgrade: the reason, never
+// the token.
+func unauthorizedResponse(r auth.Reason) *eventloop.Response {
+	return &eventloop.Response{Status: 401,
+		Header: []eventloop.HeaderField{{Name: "WWW-Authenticate", Value: `Bearer error="invalid_token"`}},
+		Body:   []byte("unauthorized: token " + string(r) + "\n")}
 }
 
 // logRefusal logs a refused upgrade at debug level (a flood of refusals
@@ -100,36 +143,23 @@ func (h *handler) HTTP(r *eventloop.Request) *eventloop.Response {
 	return (*Server)(h).serveHTTP(r)
 }
 
-// Open starts a connection's session: a v1 connection is greeted with its
-// user id at once; a v2 one hears nothing before its hello.
+// Open starts the connection's session in the protocol its upgrade chose.
 func (h *handler) Open(c *eventloop.Conn) {
-	s := &session{srv: (*Server)(h), c: c}
-	s.open(c.Value())
-	c.SetValue(s)
-	h.metrics.connected()
-	if !s.v2 {
-		if s.userID == "" {
-			s.userID = newID()
-		}
-		h.conns.add(s)
-		s.send(frameOf(&Connected{Type: TypeConnected, Message: "Connected", UserID: s.userID}))
-	}
+	claim, _ := c.Value().(upgradeClaim)
+	h.node.Open(c, claim.class, claim.claims, claim.ipSlot)
 }
 
 // Message hands a request to the connection's session.
 func (h *handler) Message(c *eventloop.Conn, p []byte, _ bool) {
-	h.metrics.messageIn()
-	c.Value().(*session).receive(p)
+	c.Value().(*chat.Session).Receive(p)
 }
 
-// Close announces the user's departure.
-func (h *handler) Close(c *eventloop.Conn, code eventloop.CloseCode) {
-	h.metrics.disconnected()
-	if s, ok := c.Value().(*session); ok {
-		s.disconnect()
-		if s.ipSlot != 0 {
-			h.perIP.release(s.ipSlot)
-			s.ipSlot = 0
+// Close ends the connection's session: it leaves its rooms, announcing it.
+func (h *handler) Close(c *eventloop.Conn, _ eventloop.CloseCode) {
+	if s, ok := c.Value().(*chat.Session); ok {
+		s.Disconnect()
+		if slot := s.IPSlot(); slot != 0 {
+			h.perIP.release(slot)
 		}
 	}
 }

@@ -10,27 +10,16 @@ import (
 )
 
 // metrics are the node's Prometheus metrics, in a registry of its own (so
-// several nodes can live in one test process). Hot-path counters are plain
-// atomic Prometheus counters; the transport's counters are read from
-// eventloop.Stats at scrape time and cost nothing in between.
+// several nodes can live in one test process): the carrier's and the server
+// API's counters here, the core's (chat.Metrics) and the broker's registered
+// beside them. The transport's counters are read from eventloop.Stats at
+// scrape time and cost nothing in between.
 type metrics struct {
 	reg *prometheus.Registry
 
-	connections    prometheus.Counter
-	messagesIn     prometheus.Counter
-	chatMessages   prometheus.Counter
-	fanoutSize     prometheus.Histogram
-	joins, leaves  prometheus.Counter
-	rateLimited    prometheus.Counter
-	rateAbuse      prometheus.Counter
 	originRefusals prometheus.Counter
 	ipRefusals     prometheus.Counter
-	errorReplies   *prometheus.CounterVec
-	unknownEvents  prometheus.Counter
-	typingDrops    prometheus.Counter
-	resyncs        prometheus.Counter
-	historyReads   prometheus.Counter
-	recoveries     *prometheus.CounterVec
+	api            *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -40,56 +29,12 @@ func newMetrics() *metrics {
 		m.reg.MustRegister(c)
 		return c
 	}
-	m.connections = counter("websocket_connections_total", "WebSocket connections opened.")
-	m.messagesIn = counter("messages_in_total", "Client requests received (all types).")
-	m.chatMessages = counter("chat_messages_total", "Chat messages sent by this node's clients.")
-	m.joins = counter("joins_total", "Room joins completed.")
-	m.leaves = counter("leaves_total", "Room leaves (explicit, re-join and disconnect).")
-	m.rateLimited = counter("rate_limit_refusals_total", "Requests refused by the per-connection rate limit.")
-	m.rateAbuse = counter("rate_limit_closes_total", "Connections closed (1008) for sustained rate-limit abuse.")
 	m.originRefusals = counter("origin_refusals_total", "Upgrades refused (403) by the origin policy.")
 	m.ipRefusals = counter("conns_per_ip_refusals_total", "Upgrades refused (429) by the per-address connection limit.")
-	m.errorReplies = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chatd", Name: "error_replies_total",
-		Help: "Error replies sent to clients, by code."}, []string{"code"})
-	m.fanoutSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "chatd", Name: "fanout_size",
-		Help:    "Local members of the room (the excluded sender included) per room event this node delivers.",
-		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
-	m.unknownEvents = counter("cluster_unknown_events_total",
-		"Room events of a type chatd does not know (from other nodes), forwarded as published minus excludeUserId.")
-	m.typingDrops = counter("typing_dropped_total", "Typing notices not forwarded: over one per -typing-interval per connection and room.")
-	m.resyncs = counter("resyncs_total", "Rooms whose local members were told to recover (resync): a hole the history could not fill, or a new epoch.")
-	m.historyReads = counter("history_requests_total", "v2 history requests (paging back).")
-	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chatd", Name: "recoveries_total",
-		Help: "v2 joins with since, by outcome: asked, recovered (every missed message returned) or not_recovered."},
-		[]string{"outcome"})
-	m.reg.MustRegister(m.errorReplies, m.fanoutSize, m.recoveries)
+	m.api = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chatd", Name: "api_requests_total",
+		Help: "Server API requests answered by this node, by endpoint and HTTP status."}, []string{"endpoint", "status"})
+	m.reg.MustRegister(m.api)
 	return m
-}
-
-func (m *metrics) connected()                { m.connections.Inc() }
-func (m *metrics) disconnected()             {}
-func (m *metrics) messageIn()                { m.messagesIn.Inc() }
-func (m *metrics) chatMessage()              { m.chatMessages.Inc() }
-func (m *metrics) joined()                   { m.joins.Inc() }
-func (m *metrics) left()                     { m.leaves.Inc() }
-func (m *metrics) rateLimitedRefusal()       { m.rateLimited.Inc() }
-func (m *metrics) rateLimitClose()           { m.rateAbuse.Inc() }
-func (m *metrics) originRefused()            { m.originRefusals.Inc() }
-func (m *metrics) ipRefused()                { m.ipRefusals.Inc() }
-func (m *metrics) requestErrors(c ErrorCode) { m.errorReplies.WithLabelValues(string(c)).Inc() }
-func (m *metrics) fanout(localMembers int)   { m.fanoutSize.Observe(float64(localMembers)) }
-func (m *metrics) forwardedUnknown()         { m.unknownEvents.Inc() }
-func (m *metrics) typingDropped()            { m.typingDrops.Inc() }
-func (m *metrics) resyncPushed()             { m.resyncs.Inc() }
-func (m *metrics) historyRead()              { m.historyReads.Inc() }
-func (m *metrics) recoveryAsked()            { m.recoveries.WithLabelValues("asked").Inc() }
-
-func (m *metrics) recoveryOutcome(ok bool) {
-	if ok {
-		m.recoveries.WithLabelValues("recovered").Inc()
-	} else {
-		m.recoveries.WithLabelValues("not_recovered").Inc()
-	}
 }
 
 // transportCollector exports the transport's and the registry's state.
@@ -165,17 +110,21 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 	count(descIdle, st.IdleCloses)
 	count(descProto, st.ProtocolErrors)
 	count(descPingAbuse, st.PingAbuseCloses)
-	gauge(descRooms, int64(tc.s.rooms.Len()))
-	count(descListBuilds, tc.s.roomList.builds.Load())
+	gauge(descRooms, int64(tc.s.node.Rooms()))
+	count(descListBuilds, tc.s.node.RoomListBuilds())
 }
 
-// metricsText renders the registry in the Prometheus text format.
+// metricsText renders the registry in the Prometheus text format. An
+// encoding error can only come from a broken metric family (a bug): it is
+// logged, and the families encoded before it are served.
 func (s *Server) metricsText() []byte {
 	mfs, err := s.metrics.reg.Gather()
 	var b bytes.Buffer
 	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
 	for _, mf := range mfs {
-		_ = enc.Encode(mf)
+		if eerr := enc.Encode(mf); eerr != nil && err == nil {
+			err = eerr
+		}
 	}
 	if err != nil {
 		s.cfg.Logger.Warn("metrics gather", "err", err)

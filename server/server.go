@@ -7,53 +7,58 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/chatd/chatd/eventloop"
-	"github.com/chatd/chatd/rooms"
 	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/chat"
+	v1 "github.com/chatd/chatd/server/v1"
+	v2 "github.com/chatd/chatd/server/v2"
 	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Member classes of the room registry: the protocols a node serves (a room
+// event is encoded once per class with local members in the room).
+const (
+	classV1 = iota // the reference protocol over WebSocket
+	classV2        // chatd's protocol v2 over WebSocket
 )
 
 // Server is one chat node.
 type Server struct {
-	cfg      Config
-	eng      *eventloop.Engine
-	rooms    *rooms.Registry
-	broker   broker.Broker
-	conns    *connIndex
-	roomList roomLister
-	perIP    *connsPerIP // Config.MaxConnsPerIP; nil when off
-	metrics  *metrics
-	base     time.Time
-	ready    atomic.Bool    // accepting clients (false before Start and while draining)
-	draining atomic.Bool    // Drain has begun: requests are refused
-	leaving  sync.WaitGroup // leaves handed to the broker and not yet published
+	cfg     Config
+	eng     *eventloop.Engine
+	node    *chat.Node
+	broker  broker.Broker
+	perIP   *connsPerIP // Config.MaxConnsPerIP; nil when off
+	metrics *metrics
+	ready   atomic.Bool // accepting clients (false before Start and while draining)
 
-	// Identity and the server API (identity.go, control.go, apibackend.go).
-	ident      *identityState // tokens, their expiry, the cluster control room
-	apiHandler http.Handler   // the server API; nil without an APIKey
+	apiHandler http.Handler // the server API; nil without an APIKey
 }
 
 // New checks the configuration and prepares a node; Start runs it.
 func New(cfg Config) (*Server, error) {
-	if !sonicNative() {
+	if !chat.SonicNative() {
 		return nil, errors.New("server: sonic is not on its native path on this Go version/architecture; refusing to run slow")
 	}
-	if err := pretouch(); err != nil {
+	if err := chat.Pretouch(append(v1.Types(), v2.Types()...)...); err != nil {
 		return nil, fmt.Errorf("server: pretouch codecs: %w", err)
 	}
 	cfg = cfg.withDefaults()
 	if cfg.Broker == nil {
 		return nil, errors.New("server: Config.Broker is required (cmd/chatd wires the memory broker when there is no Redis)")
 	}
-	s := &Server{cfg: cfg, broker: cfg.Broker, conns: newConnIndex(), metrics: newMetrics(), base: time.Now()}
-	s.roomList.srv = s
-	if err := s.initIdentity(); err != nil {
+	s := &Server{cfg: cfg, broker: cfg.Broker, metrics: newMetrics()}
+	protos := make([]chat.Protocol, 2)
+	protos[classV1] = v1.New(chat.WebSocketText)
+	protos[classV2] = v2.New(chat.WebSocketText)
+	node, err := chat.New(cfg.core(), cfg.Broker, protos, s.metrics.reg)
+	if err != nil {
 		return nil, err
 	}
+	s.node = node
 	h, err := s.APIHandler()
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -101,16 +106,15 @@ func (s *Server) Start() error {
 	// Everything the handler touches exists before the first connection:
 	// the loops start last.
 	s.eng = eng
-	s.rooms = rooms.New(eng, numClasses)
-	if err := s.broker.Start(s); err != nil {
+	s.node.Attach(eng)
+	if err := s.broker.Start(s.node); err != nil {
 		return fmt.Errorf("server: start broker: %w", err)
 	}
 	if err := eng.Start(); err != nil {
 		_ = s.broker.Close()
 		return err
 	}
-	s.startExpiry()
-	s.subscribeControl()
+	s.node.Start()
 	s.ready.Store(true)
 	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID,
 		"max_tcp_conns", eng.MaxTCPConns())
@@ -123,27 +127,22 @@ func (s *Server) Addr() string { return s.eng.Addr() }
 // Logger returns the node's logger.
 func (s *Server) Logger() *slog.Logger { return s.cfg.Logger }
 
+// ReloadKeys re-reads the token key files (chatd calls it on SIGHUP). A
+// failed reload keeps the keys in use.
+func (s *Server) ReloadKeys() error { return s.node.ReloadKeys() }
+
 // Shutdown stops the node gracefully at once: Drain with no window.
 func (s *Server) Shutdown(ctx context.Context) error { return s.Drain(ctx, 0) }
 
-// Drain stops the node gracefully: it turns not ready, refuses new clients,
-// announces every local member's leave to the cluster at once (so other
-// nodes' counts drop now, not after the heartbeat TTL), closes the clients
-// with 1001 spread over window (so they do not reconnect elsewhere all in
-// the same instant), and stops. ctx bounds the whole of it.
+// Drain stops the node gracefully: it turns not ready, refuses new clients
+// and requests, announces every local member's leave to the cluster at once
+// (so other nodes' counts drop now, not after the heartbeat TTL), closes the
+// clients with 1001 spread over window (so they do not reconnect elsewhere
+// all in the same instant), and stops. ctx bounds the whole of it.
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	s.ready.Store(false)
-	s.draining.Store(true)
-	s.stopIdentity()
 	s.eng.StopAccepting()
-	err := s.eng.EachConn(ctx, func(c *eventloop.Conn) {
-		if sess, ok := c.Value().(*session); ok {
-			sess.exitAll()
-		}
-	})
-	if err == nil {
-		err = waitCtx(ctx, &s.leaving) // the leaves reached the broker
-	}
+	err := s.node.Drain(ctx)
 	if derr := s.eng.Drain(ctx, window); err == nil {
 		err = derr
 	}
@@ -152,18 +151,3 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	}
 	return err
 }
-
-// waitCtx waits for wg or ctx.
-func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// now is the server's monotonic clock in nanoseconds.
-func (s *Server) now() int64 { return int64(time.Since(s.base)) }

@@ -1,0 +1,78 @@
+package chat
+
+import (
+	"testing"
+	"unsafe"
+)
+
+func TestIDKeyDistinct(t *testing.T) {
+	seen := map[uint64]string{}
+	for _, id := range []string{"0", "a", "00", "0a", "a0", "z", "zz", "zzzzzzzzzzz", "00000000000", "ypk0gg3ew5", "dn4x45rr56"} {
+		k, ok := idKey(id)
+		if !ok || k&counted != 0 {
+			t.Fatalf("%q: key %d ok %v", id, k, ok)
+		}
+		if prev, dup := seen[k]; dup {
+			t.Fatalf("%q and %q share key %d", id, prev, k)
+		}
+		seen[k] = id
+	}
+	for _, id := range []string{"", "zzzzzzzzzzzz", "ABC", "a-b", "é"} {
+		if _, ok := idKey(id); ok {
+			t.Fatalf("%q accepted", id)
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		if _, ok := idKey(NewID()); !ok {
+			t.Fatal("a generated id has no key")
+		}
+	}
+}
+
+// Connections are found by number and, for our own user ids, by user id;
+// other user ids get counted numbers, never reused.
+func TestConnIndex(t *testing.T) {
+	x := newConnIndex()
+	a, b := &Session{userID: NewID()}, &Session{userID: "token-user@example"}
+	b2 := &Session{userID: "token-user@example"} // the same user's second connection
+	for _, s := range []*Session{a, b, b2} {
+		x.add(s)
+	}
+	if k, _ := idKey(a.userID); a.id != k || x.get(a.id) != a || x.user(a.userID) != a {
+		t.Fatalf("our user id: number %d", a.id)
+	}
+	if b.id&counted == 0 || b2.id == b.id || x.get(b.id) != b || x.get(b2.id) != b2 || x.user(b.userID) != nil {
+		t.Fatalf("token user ids: numbers %d %d", b.id, b2.id)
+	}
+	if x.get(0) != nil || x.user("nobody") != nil || x.user("NOT-OURS!") != nil {
+		t.Fatal("found what is not there")
+	}
+	x.remove(a)
+	if x.get(a.id) != nil || x.user(a.userID) != nil || x.get(b.id) != b {
+		t.Fatal("remove")
+	}
+	c := &Session{userID: "token-user@example"}
+	x.add(c)
+	if c.id == b.id || c.id == b2.id {
+		t.Fatal("a number was reused")
+	}
+	// A session with an id already taken (impossible odds for random ids)
+	// gets a counted number rather than replacing the other.
+	d := &Session{userID: b.userID}
+	e := &Session{userID: "zzzz"}
+	f := &Session{userID: "zzzz"}
+	x.add(d)
+	x.add(e)
+	x.add(f)
+	if f.id == e.id || x.get(e.id) != e || x.get(f.id) != f {
+		t.Fatal("a duplicate id replaced a session")
+	}
+}
+
+// A membership (one connection in one room) is 32 bytes: the size class a
+// v2 connection pays per extra room, beside the room's member lists.
+func TestMembershipSize(t *testing.T) {
+	if n := unsafe.Sizeof(membership{}); n != 32 {
+		t.Fatalf("membership is %d bytes, want 32", n)
+	}
+}

@@ -1,0 +1,131 @@
+package chat
+
+import (
+	"strconv"
+
+	"github.com/chatd/chatd/server/broker"
+)
+
+// JoinResult is what a join answers: the room's member count and, with a
+// history query, where the room's history stands and the messages asked for.
+type JoinResult struct {
+	MemberCount int
+	broker.Position
+	Messages  []*Event // oldest first
+	Recovered bool     // the query asked for Since, and every message after it is in Messages
+}
+
+var errAlreadyIn = Errorf(CodeAlreadyIn, "Already in this room")
+
+// NotIn is the error of a request about a room the session is not in.
+func NotIn(room string) *Error { return Errorf(CodeNotInRoom, "Not in room "+room) }
+
+// Join enters roomID (creating it, named name or its id, if new). With q
+// (nil: none) the answer holds the room's history position and the messages
+// q asks for, and the connection receives every later event of the room
+// and none before: the live stream continues where the answer ends. done
+// runs on the loop: at once for a refusal, else once the cluster answered
+// (unless the connection closed meanwhile); the session is busy until then.
+func (s *Session) Join(roomID, name string, q *broker.HistoryQuery, done func(JoinResult, *Error)) {
+	cfg := &s.node.cfg
+	if e := s.JoinAllowed(roomID); e != nil {
+		done(JoinResult{}, e)
+		return
+	}
+	if s.in(roomID) != nil {
+		done(JoinResult{}, errAlreadyIn)
+		return
+	}
+	if int(s.joining) >= cfg.MaxRoomsPerConn {
+		done(JoinResult{}, Errorf(CodeTooManyRooms,
+			"Too many rooms on one connection (max "+strconv.Itoa(cfg.MaxRoomsPerConn)+")"))
+		return
+	}
+	if name == "" {
+		name = roomID
+	}
+	if q != nil && q.Since != nil {
+		s.node.m.recoveryAsked()
+	}
+	s.joining++
+	s.enter(roomID, name, q, func(count int, res broker.HistoryResult, err error) {
+		if err != nil {
+			s.joining--
+			s.node.logClusterError("join failed", err, "room", roomID, "user", s.userID)
+			if isUnavailable(err) {
+				done(JoinResult{}, errJoinUnavailable)
+			} else {
+				done(JoinResult{}, ErrJoinFailed)
+			}
+			return
+		}
+		done(s.node.joinResult(roomID, count, q, res), nil)
+	})
+}
+
+// Recover answers a join with since of a room the session is in (after a
+// resync): the messages after since, up to the point of the room's delivery
+// order where the read ends, so that the live stream continues after them.
+// done runs on the loop; the session is busy until then.
+func (s *Session) Recover(roomID string, q broker.HistoryQuery, done func(JoinResult, *Error)) {
+	if e := s.JoinAllowed(roomID); e != nil {
+		done(JoinResult{}, e)
+		return
+	}
+	if s.in(roomID) == nil {
+		done(JoinResult{}, NotIn(roomID))
+		return
+	}
+	n := s.node
+	n.m.recoveryAsked()
+	answer := s.Await()
+	fail := func() { answer(func() { done(JoinResult{}, errNoRecovery) }) }
+	n.broker.Members(roomID, 0, func(_ []broker.Member, count int, err error) {
+		if err != nil {
+			fail()
+			return
+		}
+		n.broker.Sync(roomID, q, func(res broker.HistoryResult, err error) {
+			if err != nil {
+				fail()
+				return
+			}
+			// On the delivery path: the answer is queued on the loop after
+			// every event up to res.Offset, before any later one.
+			answer(func() { done(n.joinResult(roomID, count, &q, res), nil) })
+		})
+	})
+}
+
+// joinResult builds a join's answer from a history read.
+func (n *Node) joinResult(roomID string, count int, q *broker.HistoryQuery, res broker.HistoryResult) JoinResult {
+	r := JoinResult{MemberCount: count, Position: res.Position, Messages: n.DecodeMessages(roomID, res.Messages)}
+	if q != nil && q.Since != nil {
+		r.Recovered = res.Recovered
+		n.m.recoveryOutcome(res.Recovered)
+	}
+	return r
+}
+
+// LeaveRoom leaves one room, announcing it to the room's other members
+// (not to the leaver).
+func (s *Session) LeaveRoom(roomID string) *Error {
+	m := s.in(roomID)
+	if m == nil {
+		return NotIn(roomID)
+	}
+	s.exit(m, true, nil)
+	return nil
+}
+
+// LeaveCurrent leaves the room joined last, if any (a protocol with one
+// room per connection), then runs then on the loop once the cluster
+// recorded the leave; the session is busy until then. Without a room, then
+// runs at once.
+func (s *Session) LeaveCurrent(then func()) {
+	if s.rooms == nil {
+		then()
+		return
+	}
+	s.exit(s.rooms, true, then)
+}

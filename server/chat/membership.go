@@ -1,0 +1,151 @@
+package chat
+
+import (
+	"github.com/chatd/chatd/server/broker"
+)
+
+// Joining and leaving rooms: the node subscribes to the room, records the
+// membership in the cluster, and only then adds the connection to the
+// room's local members, so that from the join's answer on it receives every
+// event of the room. Membership counts users: joined and left are announced
+// only when the user's first connection joins and its last leaves
+// (broker.Membership.Changed).
+
+// enter joins the session to roomID (creating it with name if new). With a
+// history query, the connection becomes a local member at the point of the
+// room's delivery order where the history read ends (broker.Sync), so that
+// the messages returned and the pushes that follow neither overlap nor
+// leave a hole. done runs on the loop with the room's member count and the
+// history read, or the error; not at all if the connection closed
+// meanwhile. The session is busy until done returns.
+func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
+	done func(count int, res broker.HistoryResult, err error)) {
+	answer := s.Await()
+	n := s.node
+	b := n.broker
+	bm := s.member(roomID)
+	failed := func(err error) { answer(func() { done(0, broker.HistoryResult{}, err) }) }
+	// undo takes back a join whose connection closed meanwhile, or whose
+	// history read failed.
+	undo := func() {
+		b.Leave(bm, func(st broker.Membership, err error) {
+			b.Unsubscribe(roomID)
+			if err == nil && st.Changed {
+				n.publishPresence(false, bm, st.Count, "", 0)
+			}
+		})
+	}
+	// finish runs on the loop: the connection joins the room's local
+	// members.
+	finish := func(st broker.Membership, res broker.HistoryResult) {
+		if s.closed {
+			undo()
+			return
+		}
+		m := &membership{}
+		n.rooms.Join(roomID, s.c, int(s.class), &m.Member)
+		m.next = s.rooms
+		s.rooms = m
+		n.m.joins.Inc()
+		if st.Changed {
+			// Before the requests queued behind the join (answer resumes
+			// them), so that a message sent right after the join follows
+			// its joined notice. The joiner is not told about itself (the
+			// event leaves its connection out).
+			n.publishPresence(true, bm, st.Count, s.userID, s.id)
+		}
+		s.busy = false
+		done(st.Count, res, nil)
+		if !s.busy {
+			s.resume()
+		}
+	}
+	b.Subscribe(roomID, func(err error) {
+		if err != nil {
+			failed(err)
+			return
+		}
+		b.Join(bm, name, func(st broker.Membership, err error) {
+			if err != nil {
+				b.Unsubscribe(roomID)
+				failed(err)
+				return
+			}
+			if q == nil {
+				s.exec(func() { finish(st, broker.HistoryResult{}) })
+				return
+			}
+			b.Sync(roomID, *q, func(res broker.HistoryResult, err error) {
+				if err != nil {
+					undo()
+					failed(err)
+					return
+				}
+				// On the delivery path: the loop runs finish after every
+				// event up to res.Offset was fanned out, before any later one.
+				s.exec(func() { finish(st, res) })
+			})
+		})
+	})
+}
+
+// exit removes the session from m's room: locally at once (no more
+// deliveries), then in the cluster, then announces it if the user left with
+// it. explicit leaves exclude the leaver from its own left notice, like the
+// reference app; a disconnect does not. then, if not nil, runs on the loop
+// afterwards (unless the connection closed), and the session is busy until
+// then.
+func (s *Session) exit(m *membership, explicit bool, then func()) {
+	n := s.node
+	roomID := m.roomID()
+	bm := s.member(roomID)
+	n.rooms.Leave(&m.Member)
+	s.unlink(m)
+	s.joining--
+	n.m.leaves.Inc()
+	exclude, conn := "", uint64(0)
+	if explicit {
+		// Also on this node: the leaver may be back in the room (a re-join)
+		// before its own leave comes back from the cluster.
+		exclude, conn = s.userID, s.id
+	}
+	var answer func(func())
+	if then != nil {
+		answer = s.Await()
+	}
+	n.leaving.add()
+	n.broker.Leave(bm, func(st broker.Membership, err error) {
+		defer n.leaving.done()
+		n.broker.Unsubscribe(roomID)
+		if err != nil {
+			n.logClusterError("leave failed", err, "room", roomID, "user", bm.User)
+		} else if st.Changed {
+			n.publishPresence(false, bm, st.Count, exclude, conn)
+		}
+		if answer != nil {
+			answer(then)
+		}
+	})
+}
+
+// exitAll leaves every room (a disconnect, or a drain).
+func (s *Session) exitAll() {
+	for s.rooms != nil {
+		s.exit(s.rooms, false, nil)
+	}
+}
+
+// publishPresence announces that m's user joined or left its room: the
+// reference app's userJoined/userLeft, which v2 members get as joined/left.
+// exclude is the user the reference nodes leave out, conn the connection
+// this node leaves out.
+func (n *Node) publishPresence(joined bool, m broker.Member, count int, exclude string, conn uint64) {
+	ev := &Event{Kind: EvLeft, Room: m.Room, Name: m.Name, UserID: m.User, Count: count}
+	if joined {
+		ev.Kind = EvJoined
+	}
+	if conn != 0 {
+		ev.skip = n.conns.get(conn)
+	}
+	n.broker.Publish(&broker.Event{Room: m.Room, Body: ev.Body(), Exclude: exclude, Conn: conn, Local: ev}, nil)
+}

@@ -1,0 +1,170 @@
+package chat
+
+import (
+	"cmp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chatd/chatd/server/broker"
+)
+
+// The room list. On a node serving many rooms the list is the largest reply
+// there is (thousands of rooms are megabytes), so it is read from the
+// cluster at most once per RoomListRefresh per node and shared by every
+// requester, as a snapshot: protocols page through it (RoomSnapshot.Page) or
+// encode one reply per snapshot and share it (RoomSnapshot.Memo).
+
+// RoomSnapshot is one read of the cluster's room list.
+type RoomSnapshot struct {
+	at   int64         // Node.now() when the broker read began
+	byID []broker.Room // every room, sorted by id (for paging)
+	all  []broker.Room // every room, oldest first (as the broker lists them)
+
+	mu   sync.Mutex
+	memo map[any][]byte
+}
+
+// roomLister keeps the current snapshot and builds the next one.
+type roomLister struct {
+	n       *Node
+	mu      sync.Mutex
+	snap    *RoomSnapshot
+	waiters []func(*RoomSnapshot, error)
+	running bool
+	builds  atomic.Int64
+}
+
+// RoomList answers with the node's room list snapshot, at most once per
+// RoomListInterval per connection (sooner: ErrRoomListRate, at once). done
+// runs on the loop; the session is busy until then.
+func (s *Session) RoomList(done func(*RoomSnapshot, *Error)) {
+	n := s.node
+	now := n.ms()
+	if s.listAt != 0 && int64(now-s.listAt) < n.cfg.RoomListInterval.Milliseconds() {
+		done(nil, ErrRoomListRate)
+		return
+	}
+	s.listAt = now
+	answer := s.Await()
+	n.list.get(func(snap *RoomSnapshot, err error) {
+		answer(func() {
+			if err != nil {
+				done(nil, errNoRoomList)
+				return
+			}
+			done(snap, nil)
+		})
+	})
+}
+
+// RoomList calls done (on any goroutine) with a snapshot no older than
+// RoomListRefresh (the server API's room list).
+func (n *Node) RoomList(done func(*RoomSnapshot, error)) { n.list.get(done) }
+
+// RoomListBuilds returns how many snapshots the node has read.
+func (n *Node) RoomListBuilds() int64 { return n.list.builds.Load() }
+
+// get calls done with a snapshot no older than RoomListRefresh, at once when
+// the current one is fresh, else once the build under way (started now if
+// none is) ends. done may run on any goroutine.
+func (l *roomLister) get(done func(*RoomSnapshot, error)) {
+	now := l.n.now()
+	l.mu.Lock()
+	if s := l.snap; s != nil && now-s.at < int64(l.n.cfg.RoomListRefresh) {
+		l.mu.Unlock()
+		done(s, nil)
+		return
+	}
+	l.waiters = append(l.waiters, done)
+	start := !l.running
+	l.running = true
+	l.mu.Unlock()
+	if start {
+		l.build(now)
+	}
+}
+
+// build reads the broker's list and answers every waiter with it.
+func (l *roomLister) build(at int64) {
+	l.n.broker.Rooms(func(rooms []broker.Room, err error) {
+		var s *RoomSnapshot
+		if err == nil {
+			s = &RoomSnapshot{at: at, all: rooms, byID: slices.Clone(rooms)}
+			slices.SortFunc(s.byID, func(a, b broker.Room) int { return cmp.Compare(a.ID, b.ID) })
+			l.builds.Add(1)
+		}
+		l.mu.Lock()
+		ws := l.waiters
+		l.waiters = nil
+		l.running = false
+		if s != nil {
+			l.snap = s
+		}
+		l.mu.Unlock()
+		for _, w := range ws {
+			w(s, err)
+		}
+	})
+}
+
+// Len returns the number of rooms in the snapshot.
+func (s *RoomSnapshot) Len() int { return len(s.all) }
+
+// Top returns the max rooms with the most members (the newest first among
+// equals), listed oldest first (by creation time, then id): the rooms a
+// list of at most max shows.
+func (s *RoomSnapshot) Top(max int) []broker.Room {
+	shown := slices.Clone(s.all)
+	if len(shown) > max {
+		slices.SortStableFunc(shown, func(a, b broker.Room) int {
+			return cmp.Or(cmp.Compare(b.Members, a.Members), cmp.Compare(b.CreatedAt, a.CreatedAt))
+		})
+		shown = shown[:max]
+		slices.SortFunc(shown, func(a, b broker.Room) int {
+			return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	return shown
+}
+
+// Page returns the rooms after after (by id) whose ids start with prefix,
+// at most limit of them and about maxBytes of JSON, and the after of the
+// next page ("" on the last).
+func (s *RoomSnapshot) Page(after, prefix string, limit, maxBytes int) (page []broker.Room, next string) {
+	start := max(after, prefix)
+	i := sort.Search(len(s.byID), func(i int) bool { return s.byID[i].ID >= start })
+	if i < len(s.byID) && s.byID[i].ID == after {
+		i++
+	}
+	page = []broker.Room{}
+	size := 0
+	for ; i < len(s.byID) && strings.HasPrefix(s.byID[i].ID, prefix); i++ {
+		r := s.byID[i]
+		size += len(r.ID) + len(r.Name) + len(r.CreatedAt) + 64
+		if len(page) == limit || (size > maxBytes && len(page) > 0) {
+			next = page[len(page)-1].ID
+			break
+		}
+		page = append(page, r)
+	}
+	return page, next
+}
+
+// Memo returns the reply that build encodes for this snapshot, building it
+// once per key: one encoding shared by every requester of the snapshot.
+func (s *RoomSnapshot) Memo(key any, build func() []byte) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.memo[key]; ok {
+		return b
+	}
+	if s.memo == nil {
+		s.memo = map[any][]byte{}
+	}
+	b := build()
+	s.memo[key] = b
+	return b
+}
