@@ -181,6 +181,34 @@ type tokenClaims struct {
 	Rooms json.RawMessage `json:"rooms"`
 }
 
+// UnmarshalJSON refuses the time claims (exp, nbf, iat) in any form but a
+// JSON number, as RFC 7519 writes them: the JWT library would read
+// "exp":"1800000000" as a time, and a backend that writes its claims as
+// strings has a bug chatd should not paper over.
+func (tc *tokenClaims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		v    json.RawMessage
+	}{{"exp", times.Exp}, {"nbf", times.Nbf}, {"iat", times.Iat}} {
+		if len(c.v) == 0 || string(c.v) == "null" || c.v[0] == '-' || (c.v[0] >= '0' && c.v[0] <= '9') {
+			continue // absent (the parser says so if required), or a number
+		}
+		{
+			return refuse(ReasonClaims, fmt.Errorf("%s is not a number", c.name))
+		}
+	}
+	type plain tokenClaims // without this method
+	return json.Unmarshal(b, (*plain)(tc))
+}
+
 // Verify checks a token and returns its claims, or an *Error.
 func (v *Verifier) Verify(token string) (*Claims, error) {
 	if token == "" {

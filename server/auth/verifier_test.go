@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -215,6 +216,10 @@ func TestRefusals(t *testing.T) {
 		{"tampered claims", tamper(t, hs(good())), auth.ReasonSignature},
 		{"expired", hs(with("exp", now.Add(-time.Minute).Unix())), auth.ReasonExpired},
 		{"no exp", hs(with("exp", nil)), auth.ReasonMissingClaim},
+		{"exp a string", hs(with("exp", strconv.FormatInt(now.Add(time.Hour).Unix(), 10))), auth.ReasonClaims},
+		{"exp a bool", hs(with("exp", true)), auth.ReasonClaims},
+		{"nbf a string", hs(with("nbf", strconv.FormatInt(now.Add(-time.Minute).Unix(), 10))), auth.ReasonClaims},
+		{"iat a string", hs(with("iat", strconv.FormatInt(now.Add(-time.Minute).Unix(), 10))), auth.ReasonClaims},
 		{"not yet valid", hs(with("nbf", now.Add(time.Minute).Unix())), auth.ReasonNotYetValid},
 		{"issued in the future", hs(with("iat", now.Add(time.Minute).Unix())), auth.ReasonNotYetValid},
 		{"wrong audience", hs(with("aud", "other")), auth.ReasonAudience},
