@@ -130,7 +130,7 @@ func (b *apiBackend) Rooms(ctx context.Context, after, prefix string, limit int)
 	if r.err != nil {
 		return nil, errAPIUnavailable
 	}
-	page, next := r.snap.Page(after, prefix, limit, b.cfg.MaxOutboundBytes/2)
+	page, next := r.snap.Page(after, prefix, limit, b.cfg.MaxOutboundBytes/2, chat.AllVisible)
 	out := &api.RoomsPage{Rooms: make([]api.Room, len(page)), Next: next}
 	for i, r := range page {
 		out.Rooms[i] = api.Room{RoomID: r.ID, Name: r.Name, MemberCount: r.Members, CreatedAt: r.CreatedAt}

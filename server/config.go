@@ -94,10 +94,13 @@ type Config struct {
 	// RoomListRefresh is how old the node's shared room list may be before a
 	// request rebuilds it. Zero: DefaultRoomListRefresh.
 	RoomListRefresh time.Duration
-	// RoomListInterval is the shortest time between two room list requests
-	// of one connection; sooner ones get rate_limited. Zero:
-	// DefaultRoomListInterval.
+	// RoomListInterval is how often a connection may ask for the room list
+	// over time; faster ones get rate_limited. Zero: DefaultRoomListInterval.
 	RoomListInterval time.Duration
+	// RoomListBurst is how many v2 room list pages a connection may ask for
+	// in a row before RoomListInterval applies (v1's getRoomList: always
+	// 1). Zero: DefaultRoomListBurst.
+	RoomListBurst int
 	// MaxRoomsPerConn bounds the rooms one v2 connection is in. Zero:
 	// DefaultMaxRoomsPerConn.
 	MaxRoomsPerConn int
@@ -190,6 +193,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.TypingInterval, DefaultTypingInterval)
 	setDefault(&c.RoomListRefresh, DefaultRoomListRefresh)
 	setDefault(&c.RoomListInterval, DefaultRoomListInterval)
+	setDefault(&c.RoomListBurst, DefaultRoomListBurst)
 	setDefault(&c.BrokerTimeout, DefaultBrokerTimeout)
 	setDefault(&c.Auth, AuthMode(DefaultAuth))
 	setDefault(&c.MaxUserIDBytes, DefaultMaxUserIDBytes)
@@ -216,6 +220,7 @@ func (c Config) core() chat.Config {
 		RateLimit:      c.RateLimit, RateBurst: c.RateBurst, RateAbuseRefusals: c.RateAbuseRefusals,
 		RateAbuseWindow: c.RateAbuseWindow, MaxQueuedRequests: c.MaxQueuedRequests,
 		RoomListMax: c.RoomListMax, RoomListRefresh: c.RoomListRefresh, RoomListInterval: c.RoomListInterval,
+		RoomListBurst:   c.RoomListBurst,
 		MaxRoomsPerConn: c.MaxRoomsPerConn, PresenceMax: c.PresenceMax, TypingInterval: c.TypingInterval,
 		HistoryLimit: c.HistoryLimit,
 		Auth:         c.Auth, AuthKeys: c.AuthKeys, GuestRooms: c.GuestRooms, TokenSweep: c.TokenSweep,

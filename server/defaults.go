@@ -48,7 +48,8 @@ const (
 	DefaultHistoryMaxBytes   = broker.DefaultHistoryMaxBytes   // without Redis: bytes of history per node; past it the least recently written rooms lose theirs
 	DefaultRoomListMax       = 500                             // rooms in a v1 roomList reply at most (those with the most members)
 	DefaultRoomListRefresh   = 2 * time.Second                 // the node's shared room list is rebuilt at most this often
-	DefaultRoomListInterval  = time.Second                     // a connection may ask for the room list at most this often
+	DefaultRoomListInterval  = time.Second                     // a connection may ask for the room list this often over time
+	DefaultRoomListBurst     = 50                              // v2 room list pages a connection may ask for in a row (a 20,000-room list at 500 a page is 40)
 	DefaultMaxQueuedRequests = 64                              // requests waiting behind a slow one (e.g. a join); more are refused
 	DefaultBrokerTimeout     = broker.DefaultOpTimeout         // a cluster request (join, leave, room list) fails after this
 	DefaultShutdownTimeout   = 10 * time.Second                // graceful stop gives up after this

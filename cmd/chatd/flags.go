@@ -44,7 +44,7 @@ var flagGroups = []struct {
 		"trusted-proxies"}},
 	{"Limits (per connection)", []string{"max-message-bytes", "max-header-bytes", "max-outbound-bytes",
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
-		"close-timeout", "room-list-max", "room-list-interval", "room-list-refresh", "max-rooms-per-conn",
+		"close-timeout", "room-list-max", "room-list-interval", "room-list-burst", "room-list-refresh", "max-rooms-per-conn",
 		"presence-max", "typing-interval"}},
 	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames"}},
 	{"Performance", []string{"coalesce-delay", "gc-percent"}},
@@ -82,7 +82,8 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.RateBurst, "rate-burst", server.DefaultRateBurst, "rate limit burst")
 	fs.IntVar(&c.RateAbuseRefusals, "rate-abuse-refusals", server.DefaultRateAbuseRefusals, "rate-limit refusals within 10 s that close the connection with 1008")
 	fs.IntVar(&c.RoomListMax, "room-list-max", server.DefaultRoomListMax, "rooms in a getRoomList reply at most (those with the most members)")
-	fs.DurationVar(&c.RoomListInterval, "room-list-interval", server.DefaultRoomListInterval, "a connection may ask for the room list at most this often; sooner: error rate_limited")
+	fs.DurationVar(&c.RoomListInterval, "room-list-interval", server.DefaultRoomListInterval, "a connection may ask for the room list this often over time (v1: at most this often); faster: error rate_limited")
+	fs.IntVar(&c.RoomListBurst, "room-list-burst", server.DefaultRoomListBurst, "v2 room list pages a connection may ask for in a row before -room-list-interval applies")
 	fs.DurationVar(&c.RoomListRefresh, "room-list-refresh", server.DefaultRoomListRefresh, "the node's room list, shared by every requester, is rebuilt at most this often")
 	fs.IntVar(&c.HistoryLimit, "history-limit", server.DefaultHistoryLimit, "messages in one v2 join (history: N) or history reply at most")
 	fs.IntVar(&c.MaxRoomsPerConn, "max-rooms-per-conn", server.DefaultMaxRoomsPerConn, "rooms one v2 connection may be in; more: error too_many_rooms")
@@ -261,8 +262,10 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-presence-max must be at least 1")
 	case c.TypingInterval < 0 || c.TypingInterval > time.Minute:
 		return fmt.Errorf("-typing-interval must be between 0 and 1m")
-	case c.RoomListInterval < 0 || c.RoomListRefresh < 0:
-		return fmt.Errorf("-room-list-interval and -room-list-refresh must not be negative")
+	case c.RoomListInterval < 0 || c.RoomListInterval > time.Hour || c.RoomListRefresh < 0:
+		return fmt.Errorf("-room-list-interval must be between 0 and 1h, -room-list-refresh not negative")
+	case c.RoomListBurst < 1 || c.RoomListBurst > 1000:
+		return fmt.Errorf("-room-list-burst must be between 1 and 1000")
 	case c.MaxConnsPerIP < 0:
 		return fmt.Errorf("-max-conns-per-ip must not be negative")
 	case o.metricsOnMain != "auto" && o.metricsOnMain != "on" && o.metricsOnMain != "off":

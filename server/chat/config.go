@@ -33,11 +33,13 @@ type Config struct {
 	MaxQueuedRequests int
 	// RoomListMax bounds the rooms of one room list reply or page;
 	// RoomListRefresh is how old the node's shared list may get;
-	// RoomListInterval is the shortest time between two room list requests
-	// of one connection.
+	// RoomListInterval is the time one room list request of a connection
+	// takes back from its allowance, which holds RoomListBurst requests
+	// (pages) at most (protocols without paging: 1).
 	RoomListMax      int
 	RoomListRefresh  time.Duration
 	RoomListInterval time.Duration
+	RoomListBurst    int
 	// MaxRoomsPerConn bounds the rooms of one connection (protocols with
 	// several rooms per connection).
 	MaxRoomsPerConn int

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/chatd/chatd/server/auth"
 	"github.com/chatd/chatd/server/broker"
 )
 
@@ -37,27 +38,81 @@ type roomLister struct {
 	builds  atomic.Int64
 }
 
-// RoomList answers with the node's room list snapshot, at most once per
-// RoomListInterval per connection (sooner: ErrRoomListRate, at once). done
-// runs on the loop; the session is busy until then.
-func (s *Session) RoomList(done func(*RoomSnapshot, *Error)) {
+// RoomList answers with the node's room list snapshot and the rooms the
+// session may see (the rooms it may join: see Visible). Requests are
+// bounded per connection: at most one per RoomListInterval over time, and
+// up to burst at once (a protocol that pages asks for several pages in a
+// row: RoomListBurst; one that does not: 1); more get ErrRoomListRate at
+// once. done runs on the loop; the session is busy until then.
+func (s *Session) RoomList(burst int, done func(*RoomSnapshot, Visible, *Error)) {
 	n := s.node
-	now := n.ms()
-	if s.listAt != 0 && int64(now-s.listAt) < n.cfg.RoomListInterval.Milliseconds() {
-		done(nil, ErrRoomListRate)
+	if !s.roomListAllowed(burst) {
+		done(nil, Visible{}, ErrRoomListRate)
 		return
 	}
-	s.listAt = now
+	vis := s.visible()
 	answer := s.Await()
 	n.list.get(func(snap *RoomSnapshot, err error) {
 		answer(func() {
 			if err != nil {
-				done(nil, errNoRoomList)
+				done(nil, vis, errNoRoomList)
 				return
 			}
-			done(snap, nil)
+			done(snap, vis, nil)
 		})
 	})
+}
+
+// roomListAllowed applies the per-connection bound on room list requests:
+// a GCRA (the virtual-scheduling form of a token bucket, burst requests at
+// once, one per RoomListInterval over time) kept in one 32-bit timestamp,
+// listAt: the theoretical arrival time of the next request, in ms of the
+// node clock (0: none yet).
+func (s *Session) roomListAllowed(burst int) bool {
+	n := s.node
+	now := n.ms()
+	t := int32(n.cfg.RoomListInterval.Milliseconds())
+	tat := s.listAt
+	if tat == 0 || int32(now-tat) > 0 {
+		tat = now
+	}
+	if int32(tat-now) > t*int32(max(burst, 1)-1) {
+		return false
+	}
+	s.listAt = (tat + uint32(t)) | 1
+	return true
+}
+
+// Visible is the set of rooms a session may see in a room list: the rooms
+// it may join (a token's rooms claim, -guest-rooms for a guest), or every
+// room.
+type Visible struct {
+	rooms auth.Rooms
+}
+
+// AllVisible is every room (the server API's view).
+var AllVisible = Visible{auth.AllRooms}
+
+// All reports whether every room is visible.
+func (v Visible) All() bool { return v.rooms.All() }
+
+// Allows reports whether room is visible.
+func (v Visible) Allows(room string) bool { return v.rooms.Allows(room) }
+
+// Key names the set, for sharing one encoding among the sessions that see
+// the same rooms (RoomSnapshot.Memo).
+func (v Visible) Key() string { return v.rooms.String() }
+
+// visible returns the rooms the session may see in a room list.
+func (s *Session) visible() Visible {
+	switch {
+	case s.authed:
+		e, _ := s.node.ident.tokens.lookup(s)
+		return Visible{e.rooms}
+	case s.guest:
+		return Visible{s.node.cfg.GuestRooms}
+	}
+	return AllVisible
 }
 
 // RoomList calls done (on any goroutine) with a snapshot no older than
@@ -113,11 +168,16 @@ func (l *roomLister) build(at int64) {
 // Len returns the number of rooms in the snapshot.
 func (s *RoomSnapshot) Len() int { return len(s.all) }
 
-// Top returns the max rooms with the most members (the newest first among
-// equals), listed oldest first (by creation time, then id): the rooms a
-// list of at most max shows.
-func (s *RoomSnapshot) Top(max int) []broker.Room {
-	shown := slices.Clone(s.all)
+// Top returns the max rooms of vis with the most members (the newest first
+// among equals), listed oldest first (by creation time, then id): the rooms
+// a list of at most max shows.
+func (s *RoomSnapshot) Top(max int, vis Visible) []broker.Room {
+	shown := s.all
+	if vis.All() {
+		shown = slices.Clone(shown)
+	} else {
+		shown = slices.DeleteFunc(slices.Clone(shown), func(r broker.Room) bool { return !vis.Allows(r.ID) })
+	}
 	if len(shown) > max {
 		slices.SortStableFunc(shown, func(a, b broker.Room) int {
 			return cmp.Or(cmp.Compare(b.Members, a.Members), cmp.Compare(b.CreatedAt, a.CreatedAt))
@@ -130,10 +190,10 @@ func (s *RoomSnapshot) Top(max int) []broker.Room {
 	return shown
 }
 
-// Page returns the rooms after after (by id) whose ids start with prefix,
-// at most limit of them and about maxBytes of JSON, and the after of the
-// next page ("" on the last).
-func (s *RoomSnapshot) Page(after, prefix string, limit, maxBytes int) (page []broker.Room, next string) {
+// Page returns the rooms of vis after after (by id) whose ids start with
+// prefix, at most limit of them and about maxBytes of JSON, and the after of
+// the next page ("" on the last).
+func (s *RoomSnapshot) Page(after, prefix string, limit, maxBytes int, vis Visible) (page []broker.Room, next string) {
 	start := max(after, prefix)
 	i := sort.Search(len(s.byID), func(i int) bool { return s.byID[i].ID >= start })
 	if i < len(s.byID) && s.byID[i].ID == after {
@@ -143,6 +203,9 @@ func (s *RoomSnapshot) Page(after, prefix string, limit, maxBytes int) (page []b
 	size := 0
 	for ; i < len(s.byID) && strings.HasPrefix(s.byID[i].ID, prefix); i++ {
 		r := s.byID[i]
+		if !vis.Allows(r.ID) {
+			continue
+		}
 		size += len(r.ID) + len(r.Name) + len(r.CreatedAt) + 64
 		if len(page) == limit || (size > maxBytes && len(page) > 0) {
 			next = page[len(page)-1].ID

@@ -27,7 +27,7 @@ type Session struct {
 	// idle session, not 24).
 	queue      *[][]byte
 	rate       tokenBucket
-	listAt     uint32 // ms of the node clock at the last room list request; 0: none yet
+	listAt     uint32 // room list requests: the GCRA's next arrival time, ms of the node clock; 0: none yet
 	joining    uint16 // rooms being joined or joined (against MaxRoomsPerConn)
 	class      uint8  // the session's protocol: Node.protos[class]
 	identified bool   // the user is known (at once for v1; after hello for v2)

@@ -132,27 +132,35 @@ func (p *Protocol) message(s *chat.Session, req *Request) {
 // roomList answers getRoomList from the node's shared room list: one reply
 // per snapshot, shared by every requester.
 func (p *Protocol) roomList(s *chat.Session) {
-	s.RoomList(func(snap *chat.RoomSnapshot, e *chat.Error) {
+	s.RoomList(1, func(snap *chat.RoomSnapshot, vis chat.Visible, e *chat.Error) {
 		if e != nil {
 			p.sendError(s, e)
 			return
 		}
-		s.Send(snap.Memo(p, func() []byte { return p.roomListFrame(s.Node(), snap) }))
+		s.Send(snap.Memo(memoKey{p, vis.Key()}, func() []byte { return p.roomListFrame(s.Node(), snap, vis) }))
 	})
 }
 
+// memoKey names one encoding of a snapshot's room list: this protocol's,
+// for the sessions that see the same rooms.
+type memoKey struct {
+	p       *Protocol
+	visible string
+}
+
 // roomListFrame encodes the reference app's roomList reply: the
-// RoomListMax rooms with the most members, listed oldest first as the
-// reference client expects, and never more bytes than half a connection's
-// outbound limit, so that asking for it cannot close the requester as a
-// slow consumer: past it, the rooms with the fewest members are left out.
-func (p *Protocol) roomListFrame(n *chat.Node, snap *chat.RoomSnapshot) []byte {
+// RoomListMax rooms of vis with the most members, listed oldest first as
+// the reference client expects, and never more bytes than half a
+// connection's outbound limit, so that asking for it cannot close the
+// requester as a slow consumer: past it, the rooms with the fewest members
+// are left out.
+func (p *Protocol) roomListFrame(n *chat.Node, snap *chat.RoomSnapshot, vis chat.Visible) []byte {
 	cfg := n.Config()
 	k := min(cfg.RoomListMax, snap.Len())
 	for {
-		shown := snap.Top(k)
+		shown := snap.Top(k, vis)
 		frame := p.f.Frame(chat.Encode(&RoomList{Type: TypeRoomList, Rooms: roomInfos(shown)}))
-		if len(frame) <= cfg.MaxOutboundBytes/2 || k == 0 {
+		if len(frame) <= cfg.MaxOutboundBytes/2 || len(shown) == 0 {
 			return frame
 		}
 		// Long ids and names: keep the reply well under the outbound limit.
@@ -160,7 +168,7 @@ func (p *Protocol) roomListFrame(n *chat.Node, snap *chat.RoomSnapshot) []byte {
 			cfg.Logger.Warn("room list reply cut to stay under half of -max-outbound-bytes; lower -room-list-max",
 				"rooms", k, "bytes", len(frame), "max_outbound_bytes", cfg.MaxOutboundBytes)
 		}
-		k = k * 3 / 4
+		k = len(shown) * 3 / 4
 	}
 }
 

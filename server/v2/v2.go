@@ -278,8 +278,9 @@ func (p *Protocol) typing(s *chat.Session, req *Request) {
 
 // rooms answers one page of the room list, by room id: rooms after
 // req.After whose ids start with req.Prefix, at most req.Limit (capped by
-// RoomListMax). Pages come from the node's shared list, so walking them
-// sees each room once.
+// RoomListMax), among the rooms the connection may join. Pages come from the
+// node's shared list, so walking them sees each room once; a connection may
+// ask for RoomListBurst pages in a row.
 func (p *Protocol) rooms(s *chat.Session, req *Request) {
 	cfg := s.Node().Config()
 	if req.Limit < 0 {
@@ -291,12 +292,12 @@ func (p *Protocol) rooms(s *chat.Session, req *Request) {
 		limit = cfg.RoomListMax
 	}
 	id, after, prefix := req.ID, req.After, req.Prefix
-	s.RoomList(func(snap *chat.RoomSnapshot, e *chat.Error) {
+	s.RoomList(cfg.RoomListBurst, func(snap *chat.RoomSnapshot, vis chat.Visible, e *chat.Error) {
 		if e != nil {
 			p.replyError(s, id, e)
 			return
 		}
-		page, next := snap.Page(after, prefix, limit, cfg.MaxOutboundBytes/2)
+		page, next := snap.Page(after, prefix, limit, cfg.MaxOutboundBytes/2, vis)
 		out := &RoomsOK{Type: TypeOK, ID: id, Rooms: make([]RoomInfo, len(page)), Next: next}
 		for i, r := range page {
 			out.Rooms[i] = RoomInfo{RoomID: r.ID, Name: r.Name, MemberCount: r.Members, CreatedAt: r.CreatedAt}
