@@ -107,6 +107,10 @@ type Config struct {
 	// PresenceMax bounds the members of one presence reply. Zero:
 	// DefaultPresenceMax.
 	PresenceMax int
+	// PresenceCache is how long one read of a room's members from the
+	// cluster serves this node's presence requests for the room. Zero:
+	// DefaultPresenceCache; negative: every request reads.
+	PresenceCache time.Duration
 	// TypingInterval is the shortest time between two typing notices of one
 	// connection in one room that are forwarded. Zero: DefaultTypingInterval.
 	TypingInterval time.Duration
@@ -190,6 +194,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.HistoryLimit, DefaultHistoryLimit)
 	setDefault(&c.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
 	setDefault(&c.PresenceMax, DefaultPresenceMax)
+	setDefault(&c.PresenceCache, DefaultPresenceCache)
 	setDefault(&c.TypingInterval, DefaultTypingInterval)
 	setDefault(&c.RoomListRefresh, DefaultRoomListRefresh)
 	setDefault(&c.RoomListInterval, DefaultRoomListInterval)
@@ -221,7 +226,7 @@ func (c Config) core() chat.Config {
 		RateAbuseWindow: c.RateAbuseWindow, MaxQueuedRequests: c.MaxQueuedRequests,
 		RoomListMax: c.RoomListMax, RoomListRefresh: c.RoomListRefresh, RoomListInterval: c.RoomListInterval,
 		RoomListBurst:   c.RoomListBurst,
-		MaxRoomsPerConn: c.MaxRoomsPerConn, PresenceMax: c.PresenceMax, TypingInterval: c.TypingInterval,
+		MaxRoomsPerConn: c.MaxRoomsPerConn, PresenceMax: c.PresenceMax, PresenceCache: c.PresenceCache, TypingInterval: c.TypingInterval,
 		HistoryLimit: c.HistoryLimit,
 		Auth:         c.Auth, AuthKeys: c.AuthKeys, GuestRooms: c.GuestRooms, TokenSweep: c.TokenSweep,
 	}

@@ -41,6 +41,7 @@ const (
 	DefaultRateAbuseWindow   = 10 * time.Second                // window for DefaultRateAbuseRefusals
 	DefaultMaxRoomsPerConn   = 64                              // rooms one v2 connection may be in; more: too_many_rooms
 	DefaultPresenceMax       = 1000                            // members in one presence reply at most (then truncated: true)
+	DefaultPresenceCache     = time.Second                     // one read of a room's members serves the node's presence requests this long
 	DefaultTypingInterval    = 300 * time.Millisecond          // one typing notice per connection and room forwarded per this at most
 	DefaultHistoryLimit      = 100                             // messages in one v2 join (history: N) or history reply at most
 	DefaultHistorySize       = broker.DefaultHistorySize       // stored messages per room

@@ -45,7 +45,7 @@ var flagGroups = []struct {
 	{"Limits (per connection)", []string{"max-message-bytes", "max-header-bytes", "max-outbound-bytes",
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
 		"close-timeout", "room-list-max", "room-list-interval", "room-list-burst", "room-list-refresh", "max-rooms-per-conn",
-		"presence-max", "typing-interval"}},
+		"presence-max", "presence-cache", "typing-interval"}},
 	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames"}},
 	{"Performance", []string{"coalesce-delay", "gc-percent"}},
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
@@ -88,6 +88,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.HistoryLimit, "history-limit", server.DefaultHistoryLimit, "messages in one v2 join (history: N) or history reply at most")
 	fs.IntVar(&c.MaxRoomsPerConn, "max-rooms-per-conn", server.DefaultMaxRoomsPerConn, "rooms one v2 connection may be in; more: error too_many_rooms")
 	fs.IntVar(&c.PresenceMax, "presence-max", server.DefaultPresenceMax, "members in one v2 presence reply at most (then truncated: true)")
+	fs.DurationVar(&c.PresenceCache, "presence-cache", server.DefaultPresenceCache, "one read of a room's members serves this node's presence requests this long (negative: every request reads)")
 	fs.DurationVar(&c.TypingInterval, "typing-interval", server.DefaultTypingInterval, "one v2 typing notice per connection and room is forwarded per this; the rest are dropped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "the upgrade request must arrive within this")
 	fs.DurationVar(&c.PingInterval, "ping-interval", server.DefaultPingInterval, "ping a connection quiet for this long")

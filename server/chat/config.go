@@ -43,8 +43,11 @@ type Config struct {
 	// MaxRoomsPerConn bounds the rooms of one connection (protocols with
 	// several rooms per connection).
 	MaxRoomsPerConn int
-	// PresenceMax bounds the members of one presence answer.
-	PresenceMax int
+	// PresenceMax bounds the members of one presence answer; PresenceCache
+	// is how long one read of a room's members serves this node's presence
+	// requests (zero or negative: every request reads).
+	PresenceMax   int
+	PresenceCache time.Duration
 	// TypingInterval is the shortest time between two forwarded typing
 	// notices of one connection in one room.
 	TypingInterval time.Duration

@@ -44,6 +44,7 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 		}
 		m := &membership{}
 		n.rooms.Join(roomID, s.c, int(s.class), &m.Member)
+		n.forgetPresence(roomID)
 		m.next = s.rooms
 		s.rooms = m
 		n.m.joins.Inc()
@@ -117,6 +118,7 @@ func (s *Session) exit(m *membership, explicit bool, then func()) {
 	n.broker.Leave(bm, func(st broker.Membership, err error) {
 		defer n.leaving.done()
 		n.broker.Unsubscribe(roomID)
+		n.forgetPresence(roomID)
 		if err != nil {
 			n.logClusterError("leave failed", err, "room", roomID, "user", bm.User)
 		} else if st.Changed {

@@ -25,6 +25,7 @@ type Node struct {
 	protos   []Protocol // by member class
 	conns    *connIndex
 	list     roomLister
+	presence presenceCache
 	ident    *identity
 	m        *Metrics
 	base     time.Time

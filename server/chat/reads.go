@@ -33,26 +33,6 @@ func (s *Session) History(roomID string, before uint64, limit int, done func([]*
 		})
 }
 
-// Presence lists a joined room's members, cluster-wide (users, not
-// connections): at most PresenceMax, and the room's member count. done runs
-// on the loop; the session is busy until then.
-func (s *Session) Presence(roomID string, done func(members []broker.Member, count int, e *Error)) {
-	if s.in(roomID) == nil {
-		done(nil, 0, NotIn(roomID))
-		return
-	}
-	answer := s.Await()
-	s.node.broker.Members(roomID, s.node.cfg.PresenceMax, func(list []broker.Member, count int, err error) {
-		answer(func() {
-			if err != nil {
-				done(nil, 0, errNoPresence)
-				return
-			}
-			done(list, count, nil)
-		})
-	})
-}
-
 // typingTick is the unit of the typing clock (rooms.Member.Stamp).
 const typingTick = int64(8 * time.Millisecond)
 
