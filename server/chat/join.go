@@ -97,12 +97,16 @@ func (s *Session) Recover(roomID string, q broker.HistoryQuery, done func(JoinRe
 	})
 }
 
-// joinResult builds a join's answer from a history read.
+// joinResult builds a join's answer from a history read: the newest
+// messages that fit in half a connection's outbound limit.
 func (n *Node) joinResult(roomID string, count int, q *broker.HistoryQuery, res broker.HistoryResult) JoinResult {
-	r := JoinResult{MemberCount: count, Position: res.Position, Messages: n.DecodeMessages(roomID, res.Messages)}
+	evs, cut := n.fitReply(n.DecodeMessages(roomID, res.Messages))
+	r := JoinResult{MemberCount: count, Position: res.Position, Messages: evs}
 	if q != nil && q.Since != nil {
-		r.Recovered = res.Recovered
-		n.m.recoveryOutcome(res.Recovered)
+		// Messages cut to fit the reply cannot count as recovered: the
+		// client learns of the hole (and may page back through history).
+		r.Recovered = res.Recovered && !cut
+		n.m.recoveryOutcome(r.Recovered)
 	}
 	return r
 }

@@ -8,7 +8,8 @@ import (
 
 // History pages back through a joined room's stored messages: those with
 // offsets below before (0: the newest), at most limit (0 or more than
-// HistoryLimit: HistoryLimit), oldest first. done runs on the loop; the
+// HistoryLimit: HistoryLimit) and at most half a connection's outbound
+// limit of JSON (the newest of them), oldest first. done runs on the loop; the
 // session is busy until then.
 func (s *Session) History(roomID string, before uint64, limit int, done func([]*Event, *Error)) {
 	if s.in(roomID) == nil {
@@ -28,7 +29,8 @@ func (s *Session) History(roomID string, before uint64, limit int, done func([]*
 					done(nil, errNoHistory)
 					return
 				}
-				done(n.DecodeMessages(roomID, res.Messages), nil)
+				evs, _ := n.fitReply(n.DecodeMessages(roomID, res.Messages))
+				done(evs, nil)
 			})
 		})
 }
