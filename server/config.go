@@ -88,6 +88,27 @@ type Config struct {
 	// with 1008. Zero: the defaults of the same names.
 	RateAbuseRefusals int
 	RateAbuseWindow   time.Duration
+	// UserRateLimit is requests per second of one user's connections
+	// together on this node (a user named by a token); UserRateBurst its
+	// bucket. Zero: DefaultUserRateLimit, DefaultUserRateBurst. Negative
+	// UserRateLimit: no limit.
+	UserRateLimit float64
+	UserRateBurst int
+	// AddrRateLimit is requests per second of one client address's
+	// connections together on this node (the address -trusted-proxies
+	// resolve); AddrRateBurst its bucket. Zero: DefaultAddrRateLimit (off:
+	// users behind one NAT, and a load generator's clients, share an
+	// address), DefaultAddrRateBurst. Negative AddrRateLimit: no limit.
+	AddrRateLimit float64
+	AddrRateBurst int
+	// NoticeRoomSize is the member count past which a room's joined/left
+	// notices are sampled: at most NoticeRate per second per room and node,
+	// in bursts of NoticeBurst; the rest are dropped (counted). Zero:
+	// DefaultNoticeRoomSize, DefaultNoticeRate, DefaultNoticeBurst;
+	// negative NoticeRoomSize: every notice is published.
+	NoticeRoomSize int
+	NoticeRate     float64
+	NoticeBurst    int
 	// RoomListMax bounds the rooms of a v1 roomList reply (those with the most
 	// members). Zero: DefaultRoomListMax.
 	RoomListMax int
@@ -189,6 +210,13 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RateBurst, DefaultRateBurst)
 	setDefault(&c.RateAbuseRefusals, DefaultRateAbuseRefusals)
 	setDefault(&c.RateAbuseWindow, DefaultRateAbuseWindow)
+	setDefault(&c.UserRateLimit, DefaultUserRateLimit)
+	setDefault(&c.UserRateBurst, DefaultUserRateBurst)
+	setDefault(&c.AddrRateLimit, DefaultAddrRateLimit)
+	setDefault(&c.AddrRateBurst, DefaultAddrRateBurst)
+	setDefault(&c.NoticeRoomSize, DefaultNoticeRoomSize)
+	setDefault(&c.NoticeRate, DefaultNoticeRate)
+	setDefault(&c.NoticeBurst, DefaultNoticeBurst)
 	setDefault(&c.MaxQueuedRequests, DefaultMaxQueuedRequests)
 	setDefault(&c.RoomListMax, DefaultRoomListMax)
 	setDefault(&c.HistoryLimit, DefaultHistoryLimit)
@@ -224,6 +252,9 @@ func (c Config) core() chat.Config {
 		MaxUserIDBytes: c.MaxUserIDBytes,
 		RateLimit:      c.RateLimit, RateBurst: c.RateBurst, RateAbuseRefusals: c.RateAbuseRefusals,
 		RateAbuseWindow: c.RateAbuseWindow, MaxQueuedRequests: c.MaxQueuedRequests,
+		UserRateLimit: c.UserRateLimit, UserRateBurst: c.UserRateBurst, AddrRateLimit: c.AddrRateLimit,
+		AddrRateBurst: c.AddrRateBurst, NoticeRoomSize: c.NoticeRoomSize, NoticeRate: c.NoticeRate,
+		NoticeBurst: c.NoticeBurst,
 		RoomListMax: c.RoomListMax, RoomListRefresh: c.RoomListRefresh, RoomListInterval: c.RoomListInterval,
 		RoomListBurst:   c.RoomListBurst,
 		MaxRoomsPerConn: c.MaxRoomsPerConn, PresenceMax: c.PresenceMax, PresenceCache: c.PresenceCache, TypingInterval: c.TypingInterval,

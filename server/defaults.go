@@ -39,6 +39,13 @@ const (
 	DefaultRateBurst         = 40                              // token bucket size
 	DefaultRateAbuseRefusals = 100                             // refusals within RateAbuseWindow that close the connection (1008)
 	DefaultRateAbuseWindow   = 10 * time.Second                // window for DefaultRateAbuseRefusals
+	DefaultUserRateLimit     = 50.0                            // requests per second of one user's connections together (token users), per node
+	DefaultUserRateBurst     = 100                             // ... bucket size
+	DefaultAddrRateLimit     = -1.0                            // requests per second of one client address's connections together, per node; off (-1): NAT and load generators share addresses
+	DefaultAddrRateBurst     = 400                             // ... bucket size, when on
+	DefaultNoticeRoomSize    = 500                             // rooms with more members get sampled joined/left notices
+	DefaultNoticeRate        = 2.0                             // joined/left notices per second per such room and node
+	DefaultNoticeBurst       = 10                              // ... bucket size
 	DefaultMaxRoomsPerConn   = 64                              // rooms one v2 connection may be in; more: too_many_rooms
 	DefaultPresenceMax       = 1000                            // members in one presence reply at most (then truncated: true)
 	DefaultPresenceCache     = time.Second                     // one read of a room's members serves the node's presence requests this long

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -33,7 +34,7 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 		h.logRefusal(r, "origin not allowed")
 		return &eventloop.Response{Status: 403, Body: []byte("origin not allowed\n")}
 	}
-	claim := upgradeClaim{class: classV1}
+	claim := upgradeClaim{class: classV1, addr: trust.clientAddr(r)}
 	if slices.Contains(r.Protocols(), Subprotocol) {
 		// Protocol v2; anything else, or nothing, is v1.
 		claim.class = classV2
@@ -45,7 +46,7 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 	// Keep this check last: a counted connection is uncounted by Close,
 	// which only follows Open, which only follows an accepted upgrade.
 	if h.perIP != nil {
-		slot, ok := h.perIP.acquire(trust.clientAddr(r))
+		slot, ok := h.perIP.acquire(claim.addr)
 		if !ok {
 			h.metrics.ipRefusals.Inc()
 			h.logRefusal(r, "too many connections from this address")
@@ -54,16 +55,15 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 		}
 		claim.ipSlot = slot
 	}
-	if claim != (upgradeClaim{}) {
-		c.SetValue(claim) // a v1 upgrade without token or slot allocates nothing here
-	}
+	c.SetValue(claim)
 	return nil
 }
 
-// upgradeClaim is what Upgrade learned for Open: the protocol, the
-// per-address slot taken, and the user of a token in the URL.
+// upgradeClaim is what Upgrade learned for Open: the protocol, the client's
+// address, the per-address slot taken, and the user of a token in the URL.
 type upgradeClaim struct {
 	class  int
+	addr   netip.Addr
 	ipSlot int32
 	claims *auth.Claims
 }
@@ -146,7 +146,7 @@ func (h *handler) HTTP(r *eventloop.Request) *eventloop.Response {
 // Open starts the connection's session in the protocol its upgrade chose.
 func (h *handler) Open(c *eventloop.Conn) {
 	claim, _ := c.Value().(upgradeClaim)
-	h.node.Open(c, claim.class, claim.claims, claim.ipSlot)
+	h.node.Open(c, claim.class, claim.claims, claim.addr, claim.ipSlot)
 }
 
 // Message hands a request to the connection's session.

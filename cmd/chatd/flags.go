@@ -46,7 +46,9 @@ var flagGroups = []struct {
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
 		"close-timeout", "room-list-max", "room-list-interval", "room-list-burst", "room-list-refresh", "max-rooms-per-conn",
 		"presence-max", "presence-cache", "typing-interval"}},
-	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames"}},
+	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames",
+		"user-rate-limit", "user-rate-burst", "addr-rate-limit", "addr-rate-burst", "notice-room-size", "notice-rate",
+		"notice-burst"}},
 	{"Performance", []string{"coalesce-delay", "gc-percent"}},
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
@@ -81,6 +83,13 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.Float64Var(&c.RateLimit, "rate-limit", server.DefaultRateLimit, "requests per second per connection (negative: no limit); over it: error rate_limited")
 	fs.IntVar(&c.RateBurst, "rate-burst", server.DefaultRateBurst, "rate limit burst")
 	fs.IntVar(&c.RateAbuseRefusals, "rate-abuse-refusals", server.DefaultRateAbuseRefusals, "rate-limit refusals within 10 s that close the connection with 1008")
+	fs.Float64Var(&c.UserRateLimit, "user-rate-limit", server.DefaultUserRateLimit, "requests per second of one user's connections together on this node (users with a token); negative: no limit")
+	fs.IntVar(&c.UserRateBurst, "user-rate-burst", server.DefaultUserRateBurst, "bucket size of -user-rate-limit")
+	fs.Float64Var(&c.AddrRateLimit, "addr-rate-limit", server.DefaultAddrRateLimit, "requests per second of one client address's connections together on this node; negative: off (NAT and load generators share addresses)")
+	fs.IntVar(&c.AddrRateBurst, "addr-rate-burst", server.DefaultAddrRateBurst, "bucket size of -addr-rate-limit")
+	fs.IntVar(&c.NoticeRoomSize, "notice-room-size", server.DefaultNoticeRoomSize, "rooms with more members get sampled joined/left notices (-notice-rate per second per room and node); negative: every notice")
+	fs.Float64Var(&c.NoticeRate, "notice-rate", server.DefaultNoticeRate, "joined/left notices per second per room (of more than -notice-room-size members) and node")
+	fs.IntVar(&c.NoticeBurst, "notice-burst", server.DefaultNoticeBurst, "bucket size of -notice-rate")
 	fs.IntVar(&c.RoomListMax, "room-list-max", server.DefaultRoomListMax, "rooms in a getRoomList reply at most (those with the most members)")
 	fs.DurationVar(&c.RoomListInterval, "room-list-interval", server.DefaultRoomListInterval, "a connection may ask for the room list this often over time (v1: at most this often); faster: error rate_limited")
 	fs.IntVar(&c.RoomListBurst, "room-list-burst", server.DefaultRoomListBurst, "v2 room list pages a connection may ask for in a row before -room-list-interval applies")
@@ -273,6 +282,10 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-metrics-on-main %q: want auto, on or off", o.metricsOnMain)
 	case c.RateLimit > 0 && c.RateBurst < 1:
 		return fmt.Errorf("-rate-burst must be at least 1")
+	case c.UserRateLimit >= 0 && c.UserRateBurst < 1, c.AddrRateLimit >= 0 && c.AddrRateBurst < 1:
+		return fmt.Errorf("-user-rate-burst and -addr-rate-burst must be at least 1")
+	case c.NoticeRate <= 0 || c.NoticeBurst < 1:
+		return fmt.Errorf("-notice-rate must be positive and -notice-burst at least 1")
 	case c.HandshakeTimeout <= 0 || c.PingInterval <= 0 || c.IdleTimeout <= 0 || c.CloseTimeout <= 0:
 		return fmt.Errorf("timeouts must be positive")
 	case c.CoalesceDelay < 0 || c.CoalesceDelay > time.Second:

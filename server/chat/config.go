@@ -29,6 +29,21 @@ type Config struct {
 	RateBurst         int
 	RateAbuseRefusals int
 	RateAbuseWindow   time.Duration
+	// UserRateLimit and UserRateBurst bound the requests of one user's
+	// connections together (users named by a token or a hook), AddrRateLimit
+	// and AddrRateBurst those of one client address's, on this node.
+	// Negative rate: no limit.
+	UserRateLimit float64
+	UserRateBurst int
+	AddrRateLimit float64
+	AddrRateBurst int
+	// NoticeRoomSize is the member count past which a room's joined/left
+	// notices are sampled: at most NoticeRate per second per room and node
+	// (bursts of NoticeBurst) are published, the rest dropped and counted.
+	// Negative NoticeRoomSize: every notice is published.
+	NoticeRoomSize int
+	NoticeRate     float64
+	NoticeBurst    int
 	// MaxQueuedRequests bounds the requests waiting behind one in flight.
 	MaxQueuedRequests int
 	// RoomListMax bounds the rooms of one room list reply or page;

@@ -36,7 +36,7 @@ func (s *Session) Join(roomID, name string, q *broker.HistoryQuery, done func(Jo
 		done(JoinResult{}, errAlreadyIn)
 		return
 	}
-	if int(s.joining) >= cfg.MaxRoomsPerConn {
+	if s.roomCount() >= cfg.MaxRoomsPerConn {
 		done(JoinResult{}, Errorf(CodeTooManyRooms,
 			"Too many rooms on one connection (max "+strconv.Itoa(cfg.MaxRoomsPerConn)+")"))
 		return
@@ -47,10 +47,8 @@ func (s *Session) Join(roomID, name string, q *broker.HistoryQuery, done func(Jo
 	if q != nil && q.Since != nil {
 		s.node.m.recoveryAsked()
 	}
-	s.joining++
 	s.enter(roomID, name, q, func(count int, res broker.HistoryResult, err error) {
 		if err != nil {
-			s.joining--
 			s.node.logClusterError("join failed", err, "room", roomID, "user", s.userID)
 			if isUnavailable(err) {
 				done(JoinResult{}, errJoinUnavailable)

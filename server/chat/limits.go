@@ -2,27 +2,45 @@ package chat
 
 import "github.com/chatd/chatd/eventloop"
 
-// Allow applies the per-connection rate limit and the drain to one request:
-// it reports whether the request may go on, refusing it otherwise with
-// refuse(e), unless the connection is closed for abuse (sustained refusals:
-// 1008).
+// The request limits: per connection (the session's own bucket), per user
+// across its connections on this node (users named by a token or a hook;
+// anonymous users are one connection each), and per client address across
+// its connections on this node. Past any of them a request is refused with
+// rate_limited (the text says which), and a connection that keeps being
+// refused is closed (1008).
+
+// The refusals of the shared limits.
+var (
+	ErrUserRateLimited = Errorf(CodeRateLimited, "Too many messages from this user, slow down")
+	ErrAddrRateLimited = Errorf(CodeRateLimited, "Too many messages from this address, slow down")
+)
+
+// Allow applies the request limits and the drain to one request: it reports
+// whether the request may go on, refusing it otherwise with refuse(e),
+// unless the connection is closed for abuse (sustained refusals: 1008).
 func (s *Session) Allow(refuse func(*Error)) bool {
 	n := s.node
-	cfg := &n.cfg
 	now := n.now()
-	if !s.rate.allow(now, cfg.RateLimit, cfg.RateBurst) {
-		n.m.rateLimited.Inc()
-		if s.rate.abusive(now, int64(cfg.RateAbuseWindow), cfg.RateAbuseRefusals) {
-			n.m.rateAbuse.Inc()
-			s.c.Close(eventloop.ClosePolicy, "rate limit abuse")
-			return false
-		}
-		refuse(ErrRateLimited)
-		return false
-	}
-	if n.draining.Load() {
+	var e *Error
+	switch {
+	case !s.rate.allow(now, n.cfg.RateLimit, n.cfg.RateBurst):
+		e = ErrRateLimited
+	case s.authed && !n.userLimit.allow(n.userLimit.keyString(s.userID), now):
+		e = ErrUserRateLimited
+	case !n.addrLimit.allow(s.addrKey, now):
+		e = ErrAddrRateLimited
+	case n.draining.Load():
 		refuse(ErrDraining)
 		return false
+	default:
+		return true
 	}
-	return true
+	n.m.rateLimited.Inc()
+	if s.rate.abusive(now, int64(n.cfg.RateAbuseWindow), n.cfg.RateAbuseRefusals) {
+		n.m.rateAbuse.Inc()
+		s.c.Close(eventloop.ClosePolicy, "rate limit abuse")
+		return false
+	}
+	refuse(e)
+	return false
 }

@@ -48,7 +48,7 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 		m.next = s.rooms
 		s.rooms = m
 		n.m.joins.Inc()
-		if st.Changed {
+		if st.Changed && n.noticeAllowed(roomID, st.Count) {
 			// Before the requests queued behind the join (answer resumes
 			// them), so that a message sent right after the join follows
 			// its joined notice. The joiner is not told about itself (the
@@ -102,7 +102,6 @@ func (s *Session) exit(m *membership, explicit bool, then func()) {
 	bm := s.member(roomID)
 	n.rooms.Leave(&m.Member)
 	s.unlink(m)
-	s.joining--
 	n.m.leaves.Inc()
 	exclude, conn := "", uint64(0)
 	if explicit {
@@ -121,7 +120,7 @@ func (s *Session) exit(m *membership, explicit bool, then func()) {
 		n.forgetPresence(roomID)
 		if err != nil {
 			n.logClusterError("leave failed", err, "room", roomID, "user", bm.User)
-		} else if st.Changed {
+		} else if st.Changed && n.noticeAllowed(roomID, st.Count+1) {
 			n.publishPresence(false, bm, st.Count, exclude, conn)
 		}
 		if answer != nil {

@@ -8,19 +8,20 @@ import (
 // Metrics are the core's Prometheus counters, registered in the node's
 // registry. Hot-path counters are plain atomic Prometheus counters.
 type Metrics struct {
-	connections   prometheus.Counter
-	messagesIn    prometheus.Counter
-	chatMessages  prometheus.Counter
-	fanoutSize    prometheus.Histogram
-	joins, leaves prometheus.Counter
-	rateLimited   prometheus.Counter
-	rateAbuse     prometheus.Counter
-	errorReplies  *prometheus.CounterVec
-	unknownEvents prometheus.Counter
-	typingDrops   prometheus.Counter
-	resyncs       prometheus.Counter
-	historyReads  prometheus.Counter
-	recoveries    *prometheus.CounterVec
+	connections    prometheus.Counter
+	messagesIn     prometheus.Counter
+	chatMessages   prometheus.Counter
+	fanoutSize     prometheus.Histogram
+	joins, leaves  prometheus.Counter
+	rateLimited    prometheus.Counter
+	rateAbuse      prometheus.Counter
+	errorReplies   *prometheus.CounterVec
+	unknownEvents  prometheus.Counter
+	typingDrops    prometheus.Counter
+	resyncs        prometheus.Counter
+	historyReads   prometheus.Counter
+	recoveries     *prometheus.CounterVec
+	noticesDropped prometheus.Counter
 
 	// Tokens.
 	refusals       *prometheus.CounterVec
@@ -62,6 +63,8 @@ func newMetrics(n *Node, reg prometheus.Registerer) *Metrics {
 	m.recoveries = vec("recoveries_total",
 		"v2 joins with since, by outcome: asked, recovered (every missed message returned) or not_recovered.", "outcome")
 
+	m.noticesDropped = counter("presence_notices_dropped_total",
+		"Joined/left notices not published: over -notice-rate in a room of more than -notice-room-size members.")
 	m.refusals = vec("auth_refusals_total", "Tokens refused (upgrade 401, hello, refresh), by reason.", "reason")
 	m.tokensAccepted = counter("auth_tokens_accepted_total", "Tokens verified and accepted (upgrade URL, hello, refresh).")
 	m.refreshes = counter("auth_refreshes_total", "v2 refresh requests that replaced a connection's token.")

@@ -26,12 +26,16 @@ type Node struct {
 	conns    *connIndex
 	list     roomLister
 	presence presenceCache
-	ident    *identity
-	m        *Metrics
-	base     time.Time
-	draining atomic.Bool   // Drain has begun: requests are refused
-	leaving  inflight      // leaves handed to the broker and not yet published
-	stop     chan struct{} // closed by Drain
+	notices  noticeLimit
+	// The request limits shared by a user's and by an address's
+	// connections (sharedlimit.go).
+	userLimit, addrLimit *sharedLimit
+	ident                *identity
+	m                    *Metrics
+	base                 time.Time
+	draining             atomic.Bool   // Drain has begun: requests are refused
+	leaving              inflight      // leaves handed to the broker and not yet published
+	stop                 chan struct{} // closed by Drain
 }
 
 // New prepares the core of a node that serves protos (member class i is
@@ -46,6 +50,8 @@ func New(cfg Config, b broker.Broker, protos []Protocol, reg prometheus.Register
 	}
 	n := &Node{cfg: cfg, broker: b, protos: protos, conns: newConnIndex(), base: time.Now(), stop: make(chan struct{})}
 	n.list.n = n
+	n.userLimit = newSharedLimit(cfg.UserRateLimit, cfg.UserRateBurst)
+	n.addrLimit = newSharedLimit(cfg.AddrRateLimit, cfg.AddrRateBurst)
 	n.m = newMetrics(n, reg)
 	if err := n.initIdentity(); err != nil {
 		return nil, err

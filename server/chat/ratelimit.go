@@ -40,3 +40,13 @@ func (b *tokenBucket) abusive(now, window int64, limit int) bool {
 	b.refused++
 	return b.refused >= uint32(limit)
 }
+
+// full reports whether the bucket would be full at now (ns): unused for a
+// while, so it can be forgotten.
+func (b *tokenBucket) full(now int64, rate float64, burst int) bool {
+	if b.last == 0 {
+		return true
+	}
+	ms := uint32(now/1e6) | 1
+	return float64(b.tokens)+float64(ms-b.last)*rate/1e3 >= float64(burst)
+}

@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"net/netip"
+
 	"github.com/chatd/chatd/eventloop"
 	"github.com/chatd/chatd/rooms"
 	"github.com/chatd/chatd/server/auth"
@@ -28,13 +30,13 @@ type Session struct {
 	queue      *[][]byte
 	rate       tokenBucket
 	listAt     uint32 // room list requests: the GCRA's next arrival time, ms of the node clock; 0: none yet
-	joining    uint16 // rooms being joined or joined (against MaxRoomsPerConn)
 	class      uint8  // the session's protocol: Node.protos[class]
 	identified bool   // the user is known (at once for v1; after hello for v2)
 	busy       bool   // a request of this session waits for the cluster
 	closed     bool
-	authed     bool // the connection has a token (an entry in the node's tokenRegistry)
-	guest      bool // -auth optional without a token: only -guest-rooms
+	authed     bool   // the connection has a token (an entry in the node's tokenRegistry)
+	guest      bool   // -auth optional without a token: only -guest-rooms
+	addrKey    uint16 // the client address's bucket in the node's per-address rate limit (limits.go)
 	// ipSlot is the connection's entry in the carrier's per-address count
 	// (0: not counted). Last, so that it sits in the padding after the bools.
 	ipSlot int32
@@ -52,11 +54,12 @@ func (m *membership) roomID() string { return m.Room().ID() }
 
 // Open starts the session of a connection that just became a WebSocket (on
 // its loop), for the protocol of member class class. claims, if not nil, is
-// a token the carrier verified before the upgrade (Node.VerifyToken);
-// ipSlot is the carrier's per-address count entry (0: none), given back by
-// IPSlot when the connection closes.
-func (n *Node) Open(c *eventloop.Conn, class int, claims *auth.Claims, ipSlot int32) *Session {
-	s := &Session{node: n, c: c, class: uint8(class), ipSlot: ipSlot}
+// a token the carrier verified before the upgrade (Node.VerifyToken); addr
+// is the client's address (as the trusted proxies tell it); ipSlot is the
+// carrier's per-address count entry (0: none), given back by IPSlot when the
+// connection closes.
+func (n *Node) Open(c *eventloop.Conn, class int, claims *auth.Claims, addr netip.Addr, ipSlot int32) *Session {
+	s := &Session{node: n, c: c, class: uint8(class), ipSlot: ipSlot, addrKey: n.addrLimit.key(addr)}
 	c.SetValue(s)
 	n.m.connections.Inc()
 	s.openIdentity(claims)
@@ -205,6 +208,17 @@ func (s *Session) Current() string {
 		return ""
 	}
 	return s.rooms.roomID()
+}
+
+// roomCount is the number of rooms the session is in. (A join in flight
+// is not among them, but none is when a request is handled: the session
+// waits for it.)
+func (s *Session) roomCount() int {
+	n := 0
+	for m := s.rooms; m != nil; m = m.next {
+		n++
+	}
+	return n
 }
 
 // unlink removes m from the session's list.
