@@ -28,14 +28,19 @@ func (s *Server) serveAPIOnMain(r *eventloop.Request) *eventloop.Response {
 	if err != nil {
 		return &eventloop.Response{Status: 400, Body: []byte("bad request target\n")}
 	}
+	// The call ends with the connection's deadline (the transport drops a
+	// deferred answer after the handshake timeout) or the node's shutdown,
+	// whichever comes first.
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
 	req := (&http.Request{Method: r.Method, URL: u, Proto: r.Proto, ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{},
 		Body: io.NopCloser(bytes.NewReader(r.Body)), ContentLength: int64(len(r.Body)), Host: r.Host,
-		RemoteAddr: r.RemoteAddr, RequestURI: r.Target}).WithContext(context.Background())
+		RemoteAddr: r.RemoteAddr, RequestURI: r.Target}).WithContext(ctx)
 	for _, f := range r.Header {
 		req.Header.Add(f.Name, f.Value)
 	}
 	respond := r.Defer()
 	go func() {
+		defer cancel()
 		w := &bufferedResponse{header: http.Header{}}
 		s.apiHandler.ServeHTTP(w, req)
 		respond(w.response())

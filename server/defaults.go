@@ -74,8 +74,8 @@ const (
 	DefaultSubscribeLinger   = broker.DefaultSubscribeLinger   // keep a room's Redis subscription this long after its last local member left
 	DefaultHeartbeatInterval = broker.DefaultHeartbeatInterval // node heartbeat refresh period (cluster mode)
 	DefaultHeartbeatTTL      = broker.DefaultHeartbeatTTL      // a node whose heartbeat is this old is dead; its members are removed
-	DefaultRedisDialTimeout  = broker.DefaultDialTimeout       // connecting to Redis
-	DefaultRedisMaxBackoff   = broker.DefaultMaxBackoff        // reconnect backoff cap
+	DefaultRedisDialTimeout  = broker.DefaultDialTimeout       // connecting to Redis (no flag: the Redis broker applies broker.DefaultDialTimeout)
+	DefaultRedisMaxBackoff   = broker.DefaultMaxBackoff        // reconnect backoff cap (no flag: the Redis broker applies broker.DefaultMaxBackoff)
 	DefaultPublishBatch      = broker.DefaultPublishBatch      // publishes per Redis pipeline round trip at most
 	DefaultPublishQueue      = broker.DefaultPublishQueue      // publishes waiting for Redis; more fail with cluster_unavailable
 	DefaultStateQueue        = broker.DefaultStateQueue        // joins/leaves waiting for Redis; more fail with cluster_unavailable

@@ -22,10 +22,13 @@ import (
 // handler is the Server seen by the transport.
 type handler Server
 
+// webSocketPaths are the paths that accept upgrades.
+var webSocketPaths = strings.Split(DefaultWebSocketPaths, ",")
+
 // Upgrade accepts WebSocket upgrades on the WebSocket paths from allowed
 // origins, within the per-address connection limit.
 func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Response {
-	if r.Path != "/" && r.Path != "/ws" {
+	if !slices.Contains(webSocketPaths, r.Path) {
 		return &eventloop.Response{Status: 404, Body: []byte("no WebSocket endpoint at this path\n")}
 	}
 	trust := proxyTrust(h.cfg.TrustedProxies)

@@ -34,6 +34,8 @@ type Server struct {
 	perIP   *connsPerIP // Config.MaxConnsPerIP; nil when off
 	metrics *metrics
 	ready   atomic.Bool // accepting clients (false before Start and while draining)
+	ctx     context.Context
+	stop    context.CancelFunc // ends ctx: the node's work off the loops (server API calls) ends with Drain
 
 	apiHandler http.Handler // the server API; nil without an APIKey
 }
@@ -51,6 +53,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Broker is required (cmd/chatd wires the memory broker when there is no Redis)")
 	}
 	s := &Server{cfg: cfg, broker: cfg.Broker, metrics: newMetrics()}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	protos := make([]chat.Protocol, 2)
 	protos[classV1] = v1.New(chat.WebSocketText)
 	protos[classV2] = v2.New(chat.WebSocketText)
@@ -149,5 +152,6 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	if cerr := s.broker.Close(); err == nil {
 		err = cerr
 	}
+	s.stop()
 	return err
 }
