@@ -21,7 +21,8 @@ const (
 	DefaultPingRate              = 10.0 // pings per second a connection may send over time; beyond the burst, more close 1008
 	DefaultPingBurst             = 20   // pings a connection may send at once (at most maxPingBurst)
 	DefaultMaxContinuationFrames = 1024 // continuation frames per message; more close 1009
-	DefaultMaxPendingPerIP       = 64   // connections from one address still in their handshake; more get 503 at once
+	DefaultMaxPendingPerIP       = 64   // connections from one address still in their handshake while the node is under handshake pressure; more get 503 at once
+	DefaultPendingPressure       = 4096 // handshakes in progress node-wide from which MaxPendingPerIP applies (at most a quarter of MaxTCPConns)
 
 	DefaultMaxBodyBytes = 64 << 10 // largest plain HTTP request body (Content-Length); larger gets 413
 )

@@ -60,7 +60,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, base: time.Now(), tick: cfg.tickInterval(),
 		booted: make(chan struct{}), ticking: make(chan struct{}), done: make(chan error, 1),
-		pending: newPendingTable(cfg.MaxPendingPerIP, cfg.PendingExemptPeers)}
+		pending: newPendingTable(cfg.MaxPendingPerIP, cfg.PendingPressure, cfg.PendingExemptPeers)}
 	for i := 0; i < cfg.Loops; i++ {
 		e.loops = append(e.loops, newLoop(e, i))
 	}

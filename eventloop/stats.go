@@ -58,6 +58,7 @@ type Stats struct {
 	IdleCloses        int64   // connections closed for inactivity
 	ProtocolErrors    int64   // connections failed for a protocol violation
 	PingAbuseCloses   int64   // connections closed (1008) for sending pings over PingRate/PingBurst
+	PendingHandshakes int64   // handshakes in progress now, from peers MaxPendingPerIP applies to (what PendingPressure is compared with)
 	LoopConns         []int64 // TCP connections per loop
 }
 
@@ -77,6 +78,7 @@ func (e *Engine) Stats() Stats {
 		HTTPRequests:      e.stats.http.Load(),
 		HandshakeFailures: make([]int64, numHandshakeFailures),
 		LoopConns:         make([]int64, len(e.loops)),
+		PendingHandshakes: int64(e.pending.total.Load()),
 	}
 	for i := range e.stats.hsFailure {
 		s.HandshakeFailures[i] = e.stats.hsFailure[i].Load()
