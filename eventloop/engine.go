@@ -226,6 +226,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	l := c.loop
 	prev := c.state
 	e.donePending(c) // before the state changes: RemoteAddr is still set
+	c.ClearDeadline()
 	if len(l.bodies) > 0 {
 		delete(l.bodies, c)
 	}
@@ -342,15 +343,19 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	return e.tick, gnet.None
 }
 
-// sweep enforces the handshake deadline, pings quiet connections, closes idle
-// ones and drops those whose closing handshake stalled. One pass over the
-// loop's connections per tick is a few nanoseconds each: cheaper and simpler
-// than a timer per connection, and exact to one tick.
+// sweep enforces the handshake deadline and the connections' own deadlines
+// (deadline.go), pings quiet connections, closes idle ones and drops those
+// whose closing handshake stalled. One pass over the loop's connections per
+// tick is a few nanoseconds each: cheaper and simpler than a timer per
+// connection, and exact to one tick.
 func (l *loop) sweep() {
 	e := l.eng
 	now := e.now()
 	cfg := &e.cfg
 	pings := l.pingRefill(now)
+	if len(l.deadlines) > 0 {
+		l.expireDeadlines(now)
+	}
 	for _, c := range l.conns {
 		switch c.state {
 		case stateHandshake:

@@ -33,6 +33,10 @@ type loop struct {
 	// loop only, for plain requests with a body (httpbody.go)
 	bodies map[*Conn]*Request // requests waiting for their body
 
+	// loop only, for connections with a deadline (deadline.go)
+	deadlines    map[*Conn]deadline
+	deadlinePeak int // most entries deadlines had since it was made
+
 	// loop only, for peers' pings (pings.go)
 	ctrl      []byte // control frames built this turn (pongs)
 	pingClock int64  // engine time up to which pings were given back (pingRefill)
