@@ -38,6 +38,12 @@ type Config struct {
 	// frames (pongs, pings) included; past it the connection is closed with
 	// 4008 and counted. Zero: DefaultMaxOutboundBytes.
 	MaxOutboundBytes int
+	// MaxNodeOutboundBytes bounds the bytes queued for all connections
+	// together (each counted as for MaxOutboundBytes). Past it the
+	// connections with the largest queues are closed with 4008 until the
+	// node is back under it, counted in Stats.BudgetCloses (budget.go).
+	// Zero: DefaultMaxNodeOutboundBytes; negative: no bound.
+	MaxNodeOutboundBytes int
 	// MaxConns bounds open WebSocket connections; further upgrades get 503.
 	// Zero: unlimited (MaxTCPConns still applies).
 	MaxConns int
@@ -120,6 +126,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxMessageBytes, DefaultMaxMessageBytes)
 	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setDefault(&c.MaxOutboundBytes, DefaultMaxOutboundBytes)
+	setDefault(&c.MaxNodeOutboundBytes, DefaultMaxNodeOutboundBytes)
 	setDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
@@ -156,6 +163,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CoalesceDelay < 0 || c.CoalesceDelay > time.Second {
 		return c, errors.New("eventloop: CoalesceDelay must be between 0 and 1s")
+	}
+	if c.MaxNodeOutboundBytes > 0 && c.MaxNodeOutboundBytes < 1024 {
+		return c, errors.New("eventloop: MaxNodeOutboundBytes must be at least 1024 (negative: no bound)")
 	}
 	if c.MaxMessageBytes < 125 || c.MaxOutboundBytes < 1024 || c.MaxHeaderBytes < 256 {
 		return c, errors.New("eventloop: limits too small (message ≥ 125, outbound ≥ 1024, header ≥ 256 bytes)")

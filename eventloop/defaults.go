@@ -6,17 +6,18 @@ import "time"
 // server's defaults file (server/defaults.go) lists these beside the chat
 // defaults so operators find every default in one table.
 const (
-	DefaultAddr             = ":8080"          // listen address
-	DefaultMaxMessageBytes  = 64 << 10         // largest inbound message after reassembly; larger closes 1009
-	DefaultMaxHeaderBytes   = 8 << 10          // largest upgrade request head; larger gets 431
-	DefaultHandshakeTimeout = 10 * time.Second // a request head must arrive within this after accept
-	DefaultPingInterval     = 30 * time.Second // ping a connection that has been quiet this long
-	DefaultIdleTimeout      = 75 * time.Second // close a connection with no inbound traffic this long (1001)
-	DefaultCloseTimeout     = 3 * time.Second  // after our close frame, wait this long for the peer's (a protocol error closes TCP at once)
-	DefaultMaxOutboundBytes = 1 << 20          // queued outbound bytes per connection; more closes 4008
-	DefaultTCPKeepAlive     = 60 * time.Second // TCP keepalive period
-	DefaultTickInterval     = time.Second      // timer sweep period (shortened for short timeouts)
-	DefaultCoalesceDelay    = 0                // hold fanned-out frames this long to batch writes; 0: write at once
+	DefaultAddr                 = ":8080"          // listen address
+	DefaultMaxMessageBytes      = 64 << 10         // largest inbound message after reassembly; larger closes 1009
+	DefaultMaxHeaderBytes       = 8 << 10          // largest upgrade request head; larger gets 431
+	DefaultHandshakeTimeout     = 10 * time.Second // a request head must arrive within this after accept
+	DefaultPingInterval         = 30 * time.Second // ping a connection that has been quiet this long
+	DefaultIdleTimeout          = 75 * time.Second // close a connection with no inbound traffic this long (1001)
+	DefaultCloseTimeout         = 3 * time.Second  // after our close frame, wait this long for the peer's (a protocol error closes TCP at once)
+	DefaultMaxOutboundBytes     = 1 << 20          // queued outbound bytes per connection; more closes 4008
+	DefaultMaxNodeOutboundBytes = 256 << 20        // queued outbound bytes of all connections together; past it the largest queues close 4008
+	DefaultTCPKeepAlive         = 60 * time.Second // TCP keepalive period
+	DefaultTickInterval         = time.Second      // timer sweep period (shortened for short timeouts)
+	DefaultCoalesceDelay        = 0                // hold fanned-out frames this long to batch writes; 0: write at once
 
 	DefaultPingRate              = 10.0 // pings per second a connection may send over time; beyond the burst, more close 1008
 	DefaultPingBurst             = 20   // pings a connection may send at once (at most maxPingBurst)

@@ -380,6 +380,7 @@ func (l *loop) sweep() {
 			}
 		}
 	}
+	l.checkBudget()
 	l.endTurn()
 	l.shrinkIdle(now)
 }

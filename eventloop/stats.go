@@ -38,6 +38,8 @@ type loopStats struct {
 	protocolErrs   atomic.Int64
 	pingAbuse      atomic.Int64
 	deadlines      atomic.Int64 // connections with a deadline set now
+	queued         atomic.Int64 // outbound bytes queued at the last measurement (budget.go)
+	budgetCloses   atomic.Int64
 	deadlineCloses atomic.Int64
 	_              [64]byte // keep loops' counters off each other's cache lines
 }
@@ -56,7 +58,9 @@ type Stats struct {
 	FramesOut         int64
 	Deliveries        int64 // fan-out frames queued to members (one per member)
 	WriteCalls        int64
-	SlowConsumers     int64   // connections closed with 4008
+	SlowConsumers     int64   // connections closed with 4008 for their own queue over MaxOutboundBytes
+	BudgetCloses      int64   // connections closed with 4008, largest queues first, to bring the node under MaxNodeOutboundBytes
+	QueuedBytes       int64   // outbound bytes queued on the node, as last measured (every tick, and as queues grow)
 	IdleCloses        int64   // connections closed for inactivity
 	ProtocolErrors    int64   // connections failed for a protocol violation
 	PingAbuseCloses   int64   // connections closed (1008) for sending pings over PingRate/PingBurst
@@ -103,6 +107,8 @@ func (e *Engine) Stats() Stats {
 		s.ProtocolErrors += st.protocolErrs.Load()
 		s.PingAbuseCloses += st.pingAbuse.Load()
 		s.Deadlines += st.deadlines.Load()
+		s.BudgetCloses += st.budgetCloses.Load()
+		s.QueuedBytes += st.queued.Load()
 		s.DeadlineCloses += st.deadlineCloses.Load()
 	}
 	return s
