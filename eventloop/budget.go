@@ -19,6 +19,16 @@ import (
 // the bytes in pooled buffers rounded up to a power of two, so the memory
 // behind a queue is up to twice its bytes.
 //
+// DefaultMaxNodeOutboundBytes is 256 MiB. A healthy node queues next to
+// nothing (a reading client's kernel buffers take what it is sent), so the
+// budget only meets connections that stopped reading: 256 of them may sit
+// at their full 1 MiB (a crowd of phones losing signal together) before any
+// is closed for the node's sake. With gnet's power-of-two buffers that is
+// at most ~512 MiB of heap, on a node whose 20,000 idle connections take
+// ~18 MB, instead of the ~20 GB that every connection at its own limit
+// would take; the 400 stalled clients are cut back to 256 MiB.
+// Nodes with more memory to spare raise it.
+//
 // Where totals are kept. Only a connection's own loop may read its buffer,
 // and gnet says nothing when it drains, so a running total per connection
 // would cost a read of the buffer after every write, per member. Instead
