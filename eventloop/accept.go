@@ -116,6 +116,7 @@ var (
 	errBadKey         = errors.New("invalid Sec-WebSocket-Key")
 	errBadVersion     = errors.New("unsupported Sec-WebSocket-Version")
 	errHeaderTooLarge = errors.New("request header too large")
+	errDupHeader      = errors.New("more than one Host or Origin header")
 )
 
 // findHeadEnd returns the index just past "\r\n\r\n" in b, searching from
@@ -164,6 +165,14 @@ func parseRequest(head []byte) (*Request, error) {
 		}
 		r.Header = append(r.Header, HeaderField{name, value})
 	}
+	// Two Host or two Origin lines are refused, not resolved: we would read
+	// the first and a proxy in front of us may read the last, so a request
+	// could pass one origin or virtual-host check and mean another (issue
+	// 24). RFC 9112 §3.2 requires 400 for a second Host; RFC 6454 §7.3 lets
+	// a user agent send one Origin at most.
+	if headerCount(r.Header, "Host") > 1 || headerCount(r.Header, "Origin") > 1 {
+		return r, errDupHeader
+	}
 	r.Host = r.Get("Host")
 
 	if !hasToken(r.Get("Upgrade"), "websocket") {
@@ -186,6 +195,18 @@ func parseRequest(head []byte) (*Request, error) {
 	r.key = key
 	r.Upgrade = true
 	return r, nil
+}
+
+// headerCount returns how many header lines are named name
+// (case-insensitive).
+func headerCount(h []HeaderField, name string) int {
+	n := 0
+	for _, f := range h {
+		if strings.EqualFold(f.Name, name) {
+			n++
+		}
+	}
+	return n
 }
 
 // statusFor maps a handshake error to its HTTP status.

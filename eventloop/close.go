@@ -19,6 +19,7 @@ const (
 	CloseInternal       CloseCode = 1011 // unexpected server error
 	CloseTryAgainLater  CloseCode = 1013 // node full
 	CloseTokenExpired   CloseCode = 4001 // the connection's token expired (chatd -auth); reconnect with a new one
+	CloseSessionTimeout CloseCode = 4002 // the session was not established in time (e.g. no v2 hello; see Conn.SetDeadline)
 	CloseSlowConsumer   CloseCode = 4008 // outbound queue over its limit
 )
 

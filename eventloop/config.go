@@ -38,6 +38,12 @@ type Config struct {
 	// frames (pongs, pings) included; past it the connection is closed with
 	// 4008 and counted. Zero: DefaultMaxOutboundBytes.
 	MaxOutboundBytes int
+	// MaxNodeOutboundBytes bounds the bytes queued for all connections
+	// together (each counted as for MaxOutboundBytes). Past it the
+	// connections with the largest queues are closed with 4008 until the
+	// node is back under it, counted in Stats.BudgetCloses (budget.go).
+	// Zero: DefaultMaxNodeOutboundBytes; negative: no bound.
+	MaxNodeOutboundBytes int
 	// MaxConns bounds open WebSocket connections; further upgrades get 503.
 	// Zero: unlimited (MaxTCPConns still applies).
 	MaxConns int
@@ -62,13 +68,22 @@ type Config struct {
 	PingRate  float64
 	PingBurst int
 	// MaxPendingPerIP bounds the TCP connections from one peer address that
-	// have not completed the upgrade (IPv4-mapped IPv6 counts as IPv4), so
-	// that one address cannot fill the node with silent connections until
-	// the handshake timeout. Past it a new connection from that address gets
-	// 503 at once, counted as handshake failure "pending_per_ip"; other
-	// addresses are unaffected. Zero: DefaultMaxPendingPerIP; negative: no
-	// bound.
+	// have not completed the upgrade (IPv4-mapped IPv6 counts as IPv4) while
+	// the node is under handshake pressure (PendingPressure), so that one
+	// address cannot fill the node with silent connections until the
+	// handshake timeout. Past it a new connection from that address gets 503
+	// at once, counted as handshake failure "pending_per_ip"; other addresses
+	// are unaffected. Zero: DefaultMaxPendingPerIP; negative: no bound.
 	MaxPendingPerIP int
+	// PendingPressure is the number of handshakes in progress node-wide
+	// (from peers MaxPendingPerIP applies to) from which MaxPendingPerIP
+	// applies. Below it an address may start any number of handshakes: an
+	// idle node takes a burst of thousands from one load generator or NAT.
+	// A slow-handshake flood from one address fills the node up to this
+	// many, then is refused while other addresses still get in (pending.go).
+	// At most a quarter of MaxTCPConns (a larger value is lowered to it).
+	// Zero: DefaultPendingPressure; negative: the bound always applies.
+	PendingPressure int
 	// PendingExemptPeers are peers MaxPendingPerIP does not apply to, such as
 	// a trusted reverse proxy whose connections carry many users. Empty: none.
 	PendingExemptPeers []netip.Prefix
@@ -111,6 +126,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxMessageBytes, DefaultMaxMessageBytes)
 	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setDefault(&c.MaxOutboundBytes, DefaultMaxOutboundBytes)
+	setDefault(&c.MaxNodeOutboundBytes, DefaultMaxNodeOutboundBytes)
 	setDefault(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
@@ -136,11 +152,20 @@ func (c Config) withDefaults() (Config, error) {
 			"connections: if they run out, accept fails with EMFILE and the engine stops",
 			"max_tcp_conns", c.MaxTCPConns, "safe", safe, "file_limit", limit)
 	}
+	setDefault(&c.PendingPressure, DefaultPendingPressure)
+	if c.MaxTCPConns > 0 && c.PendingPressure > c.MaxTCPConns/4 {
+		// A threshold near the connection cap would let one address fill
+		// the node before the per-address bound engages.
+		c.PendingPressure = max(c.MaxTCPConns/4, 1)
+	}
 	if c.Loops > 64 {
 		return c, errors.New("eventloop: at most 64 loops")
 	}
 	if c.CoalesceDelay < 0 || c.CoalesceDelay > time.Second {
 		return c, errors.New("eventloop: CoalesceDelay must be between 0 and 1s")
+	}
+	if c.MaxNodeOutboundBytes > 0 && c.MaxNodeOutboundBytes < 1024 {
+		return c, errors.New("eventloop: MaxNodeOutboundBytes must be at least 1024 (negative: no bound)")
 	}
 	if c.MaxMessageBytes < 125 || c.MaxOutboundBytes < 1024 || c.MaxHeaderBytes < 256 {
 		return c, errors.New("eventloop: limits too small (message ≥ 125, outbound ≥ 1024, header ≥ 256 bytes)")
@@ -148,8 +173,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PingBurst < 1 || c.PingBurst > maxPingBurst || math.IsNaN(c.PingRate) || c.PingRate > 1e6 {
 		return c, fmt.Errorf("eventloop: PingBurst must be between 1 and %d and PingRate at most 1e6", maxPingBurst)
 	}
-	if c.MaxContinuationFrames > math.MaxInt32 || c.MaxPendingPerIP > math.MaxInt32 {
-		return c, errors.New("eventloop: MaxContinuationFrames and MaxPendingPerIP must fit in 32 bits")
+	if c.MaxContinuationFrames > math.MaxInt32 || c.MaxPendingPerIP > math.MaxInt32 || c.PendingPressure > math.MaxInt32 {
+		return c, errors.New("eventloop: MaxContinuationFrames, MaxPendingPerIP and PendingPressure must fit in 32 bits")
 	}
 	return c, nil
 }

@@ -43,9 +43,10 @@ type Conn struct {
 	desync    bool      // stream no longer parsable (after a protocol error): discard input
 	aborting  bool      // on loop.aborts: TCP closes at the end of the turn
 	closeCode CloseCode // code sent or received, reported to Handler.Close
-	// The two fields below fill what was padding: Conn stays 104 bytes.
-	pending bool  // counted in the engine's pending-handshake table (pending.go)
-	pings   uint8 // pings taken from the budget, given back by the sweep (pings.go)
+	// The fields below fill what was padding: Conn stays 104 bytes.
+	pending  bool  // counted in the engine's pending-handshake table (pending.go)
+	pings    uint8 // pings taken from the budget, given back by the sweep (pings.go)
+	deadline bool  // has an entry in loop.deadlines (deadline.go)
 }
 
 // Loop returns the index of the connection's event loop, in [0, NumLoops).

@@ -9,6 +9,20 @@
 // idle timers, and a fan-out primitive that writes one pre-encoded frame to
 // many connections with one task per event loop.
 //
+// Limits that protect the node as a whole, beside those per connection:
+//   - Handshakes in progress per peer address (Config.MaxPendingPerIP) are
+//     bounded only under handshake pressure, once Config.PendingPressure
+//     handshakes are in progress node-wide: an idle node takes a load
+//     test's or a NAT's burst of thousands from one address, while a
+//     slow-handshake flood from one address holds at most the threshold
+//     and other addresses still get in (pending.go argues the numbers).
+//   - Queued outbound bytes of all connections together
+//     (Config.MaxNodeOutboundBytes): past the budget the largest queues are
+//     closed first, 4008, whichever loop holds them (budget.go).
+//   - Conn.SetDeadline closes a connection at a deadline nothing extends,
+//     not even pongs: the server requires a session to establish itself
+//     in time with it (deadline.go).
+//
 // It knows nothing about chat: the server above it implements [Handler] and
 // receives whole messages; it writes frames built with [AppendFrame] or
 // [TextFrame].

@@ -60,7 +60,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, base: time.Now(), tick: cfg.tickInterval(),
 		booted: make(chan struct{}), ticking: make(chan struct{}), done: make(chan error, 1),
-		pending: newPendingTable(cfg.MaxPendingPerIP, cfg.PendingExemptPeers)}
+		pending: newPendingTable(cfg.MaxPendingPerIP, cfg.PendingPressure, cfg.PendingExemptPeers)}
 	for i := 0; i < cfg.Loops; i++ {
 		e.loops = append(e.loops, newLoop(e, i))
 	}
@@ -226,6 +226,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	l := c.loop
 	prev := c.state
 	e.donePending(c) // before the state changes: RemoteAddr is still set
+	c.ClearDeadline()
 	if len(l.bodies) > 0 {
 		delete(l.bodies, c)
 	}
@@ -342,15 +343,19 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	return e.tick, gnet.None
 }
 
-// sweep enforces the handshake deadline, pings quiet connections, closes idle
-// ones and drops those whose closing handshake stalled. One pass over the
-// loop's connections per tick is a few nanoseconds each: cheaper and simpler
-// than a timer per connection, and exact to one tick.
+// sweep enforces the handshake deadline and the connections' own deadlines
+// (deadline.go), pings quiet connections, closes idle ones and drops those
+// whose closing handshake stalled. One pass over the loop's connections per
+// tick is a few nanoseconds each: cheaper and simpler than a timer per
+// connection, and exact to one tick.
 func (l *loop) sweep() {
 	e := l.eng
 	now := e.now()
 	cfg := &e.cfg
 	pings := l.pingRefill(now)
+	if len(l.deadlines) > 0 {
+		l.expireDeadlines(now)
+	}
 	for _, c := range l.conns {
 		switch c.state {
 		case stateHandshake:
@@ -375,6 +380,7 @@ func (l *loop) sweep() {
 			}
 		}
 	}
+	l.checkBudget()
 	l.endTurn()
 	l.shrinkIdle(now)
 }

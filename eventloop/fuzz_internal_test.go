@@ -147,6 +147,9 @@ func FuzzParseRequest(f *testing.F) {
 		"\r\n\r\n",
 		"GET / HTTP/1.1\r\n\r",
 		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a, chatd.v2\r\nsec-websocket-protocol: ,b,\t,\r\n\r\n",
+		// Duplicate Host or Origin (issue 24): refused, whichever case.
+		"GET /ws HTTP/1.1\r\nHost: good.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nhost: evil.example\r\n\r\n",
+		"GET /ws HTTP/1.1\r\nHost: x\r\nOrigin: https://good.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nORIGIN: https://evil.example\r\n\r\n",
 	} {
 		f.Add([]byte(s), uint64(len(s)))
 	}
@@ -173,7 +176,7 @@ func checkRequest(t *testing.T, head []byte) {
 	r, err := parseRequest(buf)
 	if err != nil {
 		switch err {
-		case errMalformed, errNotGET, errNoHost, errBadConnection, errBadKey, errBadVersion:
+		case errMalformed, errNotGET, errNoHost, errBadConnection, errBadKey, errBadVersion, errDupHeader:
 		default:
 			t.Fatalf("unexpected error %v", err)
 		}
@@ -185,6 +188,9 @@ func checkRequest(t *testing.T, head []byte) {
 	if !validToken(r.Method) || r.Target == "" || strings.ContainsAny(r.Target, " \t\r\n") ||
 		(r.Proto != "HTTP/1.1" && r.Proto != "HTTP/1.0") || r.Path+queryPart(r.RawQuery, r.Target) != r.Target {
 		t.Fatalf("bad request line accepted: %q %q %q", r.Method, r.Target, r.Proto)
+	}
+	if headerCount(r.Header, "Host") > 1 || headerCount(r.Header, "Origin") > 1 {
+		t.Fatalf("request with a duplicate Host or Origin accepted: %q", r.Header)
 	}
 	for _, h := range r.Header {
 		if !validToken(h.Name) || strings.ContainsAny(h.Value, "\r\n\x00") || h.Value != strings.Trim(h.Value, " \t") {

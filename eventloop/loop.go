@@ -33,6 +33,17 @@ type loop struct {
 	// loop only, for plain requests with a body (httpbody.go)
 	bodies map[*Conn]*Request // requests waiting for their body
 
+	// loop only, for connections with a deadline (deadline.go)
+	deadlines    map[*Conn]deadline
+	deadlinePeak int // most entries deadlines had since it was made
+
+	// loop only, for the outbound budget (budget.go)
+	sinceMeasure  int64        // bytes flushed since the queues were last measured
+	budgetStep    int64        // measure again after this many (0: at the sweep only)
+	budgetScratch []queuedConn // connections the budget may close
+	// published by the loop when it measures its queues, read by every loop
+	queuedHist [numSizeClass]atomic.Int64 // queued bytes by size class
+
 	// loop only, for peers' pings (pings.go)
 	ctrl      []byte // control frames built this turn (pongs)
 	pingClock int64  // engine time up to which pings were given back (pingRefill)
@@ -60,7 +71,7 @@ type task struct {
 }
 
 func newLoop(e *Engine, idx int) *loop {
-	l := &loop{idx: idx, eng: e}
+	l := &loop{idx: idx, eng: e, budgetStep: budgetStep(e.cfg.MaxNodeOutboundBytes, e.cfg.Loops)}
 	l.drainFn = func(context.Context) error { l.drain(); return nil }
 	l.sweepFn = func(context.Context) error { l.sweep(); return nil }
 	return l
@@ -143,6 +154,7 @@ func (l *loop) drain() {
 			// only: closing a connection on a write error changes member
 			// lists.
 			l.flush()
+			l.afterFlush()
 		}
 	}
 	if delivered > 0 {

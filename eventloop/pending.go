@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -15,14 +16,38 @@ import (
 // gnet spreads one address's connections over every loop; it is sharded so
 // that loops rarely meet on a lock. A connection costs the table nothing but
 // the Conn.pending flag: its address is read again from gnet when it leaves.
+//
+// The bound engages only under handshake pressure (Config.PendingPressure):
+// while fewer handshakes than that are in progress node-wide, any address
+// may start any number. An idle node therefore takes a load generator's or
+// a NAT's burst of thousands from one address (issue 19: 400 clients from
+// one address got 122–171 refusals on an idle node), and a slow-handshake
+// flood is still stopped: it is pressure itself. Its address passes the
+// per-address bound while the node fills up to the threshold, and from then
+// on it is refused, while every address below the bound still gets in. One
+// address thus holds at most max(PendingPressure, MaxPendingPerIP) slots,
+// k addresses at most PendingPressure + k×MaxPendingPerIP, as before plus
+// the threshold. The threshold counts what the node has in progress, not
+// how long each has waited: a flood that stalls must be stopped before it
+// has waited (it filled a node in 3.5 s, issue 24), and a burst that
+// completes fast never reaches the threshold.
+//
+// DefaultPendingPressure is 4096: twice the burst issue 19 asks an idle node
+// to take from one address; the kernel's default listen backlog
+// (net.core.somaxconn), so a burst the kernel queues in full still fits; and
+// a fifth of a 20,000-file node, so a flood from one address leaves four
+// fifths of the slots to everyone else. On a node with fewer connections
+// (MaxTCPConns) it is a quarter of them, so that the bound can still engage.
 
 const pendingShards = 16
 
 // pendingTable counts, per address, the connections not yet upgraded.
 type pendingTable struct {
-	limit  int32 // ≤ 0: no bound
-	exempt []netip.Prefix
-	shards [pendingShards]pendingShard
+	limit    int32        // ≤ 0: no bound
+	pressure int32        // the bound applies once total reaches this
+	total    atomic.Int32 // connections counted in the shards, node-wide
+	exempt   []netip.Prefix
+	shards   [pendingShards]pendingShard
 }
 
 type pendingShard struct {
@@ -30,8 +55,10 @@ type pendingShard struct {
 	n  map[netip.Addr]int32 // entries are deleted at 0: the map holds only addresses handshaking now
 }
 
-func newPendingTable(limit int, exempt []netip.Prefix) *pendingTable {
-	t := &pendingTable{limit: int32(max(limit, 0)), exempt: exempt}
+// newPendingTable bounds each address to limit pending connections (≤ 0: no
+// bound) once pressure are pending node-wide (≤ 0: always).
+func newPendingTable(limit, pressure int, exempt []netip.Prefix) *pendingTable {
+	t := &pendingTable{limit: int32(max(limit, 0)), pressure: int32(max(pressure, 0)), exempt: exempt}
 	for i := range t.shards {
 		t.shards[i].n = make(map[netip.Addr]int32)
 	}
@@ -45,8 +72,10 @@ func (t *pendingTable) shard(a netip.Addr) *pendingShard {
 }
 
 // acquire counts one more pending connection from a. ok is false when a is
-// at the limit (nothing is counted then); counted is false when a is not
-// subject to the limit.
+// at the limit while the node is under pressure (nothing is counted then);
+// counted is false when a is not subject to the limit. Below the pressure
+// threshold the connection is counted all the same, so that the bound
+// knows where each address stands when it engages.
 func (t *pendingTable) acquire(a netip.Addr) (counted, ok bool) {
 	if t.limit <= 0 || t.isExempt(a) {
 		return false, true
@@ -55,10 +84,11 @@ func (t *pendingTable) acquire(a netip.Addr) (counted, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.n[a]
-	if n >= t.limit {
+	if n >= t.limit && t.total.Load() >= t.pressure {
 		return false, false
 	}
 	s.n[a] = n + 1
+	t.total.Add(1)
 	return true, true
 }
 
@@ -67,6 +97,7 @@ func (t *pendingTable) release(a netip.Addr) {
 	s := t.shard(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t.total.Add(-1)
 	if n := s.n[a] - 1; n > 0 {
 		s.n[a] = n
 	} else {

@@ -37,7 +37,7 @@ func TestPendingTable(t *testing.T) {
 		t.Error("peerIP of a gone connection")
 	}
 
-	p := newPendingTable(2, unmapPrefixes([]netip.Prefix{netip.MustParsePrefix("::ffff:198.51.100.0/120")}))
+	p := newPendingTable(2, -1, unmapPrefixes([]netip.Prefix{netip.MustParsePrefix("::ffff:198.51.100.0/120")}))
 	for i, want := range []bool{true, true, false, false} {
 		if counted, ok := p.acquire(v4); ok != want || counted != want {
 			t.Fatalf("acquire #%d = %v %v, want %v", i+1, counted, ok, want)
@@ -63,7 +63,7 @@ func TestPendingTable(t *testing.T) {
 			t.Fatalf("shard %d keeps %d entries after every release", i, n)
 		}
 	}
-	if counted, ok := newPendingTable(-1, nil).acquire(v4); !ok || counted {
+	if counted, ok := newPendingTable(-1, -1, nil).acquire(v4); !ok || counted {
 		t.Fatal("no limit: limited")
 	}
 }
@@ -75,5 +75,38 @@ func TestUnmapPrefixes(t *testing.T) {
 		netip.MustParsePrefix("2001:db8::/32")}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// TestPendingPressure: the per-address bound applies only once the node
+// has PendingPressure connections pending; below it an address may start
+// any number, and what it holds counts when the bound engages.
+func TestPendingPressure(t *testing.T) {
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	p := newPendingTable(1, 3, nil)
+	type step struct {
+		op   string // "+" acquire, "-" release
+		addr netip.Addr
+		ok   bool // acquire's answer
+	}
+	for i, s := range []step{
+		{"+", a, true}, {"+", a, true}, {"+", a, true}, // idle: a starts 3, over its bound of 1
+		{"+", a, false},                 // 3 pending: under pressure, a is over its bound
+		{"+", b, true},                  // b is under its bound
+		{"+", b, false},                 // and now at it
+		{"-", a, true}, {"+", a, false}, // 3 pending: still under pressure
+		{"-", a, true}, {"-", b, true}, {"+", a, true}, // 1 pending: below the threshold again
+		{"+", b, true}, {"+", b, false},
+	} {
+		if s.op == "-" {
+			p.release(s.addr)
+			continue
+		}
+		if counted, ok := p.acquire(s.addr); ok != s.ok || counted != s.ok {
+			t.Fatalf("step %d: acquire(%v) = %v %v, want %v (total %d)", i, s.addr, counted, ok, s.ok, p.total.Load())
+		}
+	}
+	if n := p.total.Load(); n != 3 {
+		t.Fatalf("total = %d, want 3", n)
 	}
 }

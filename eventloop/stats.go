@@ -25,19 +25,23 @@ func (f HandshakeFailure) String() string {
 // loopStats are one loop's counters. Only the loop writes them; anyone may
 // read them, hence atomics (uncontended: each loop has its own).
 type loopStats struct {
-	conns         atomic.Int64 // TCP connections on this loop now
-	websockets    atomic.Int64 // of which are open WebSockets
-	bytesIn       atomic.Int64
-	bytesOut      atomic.Int64
-	messagesIn    atomic.Int64
-	framesOut     atomic.Int64
-	deliveries    atomic.Int64 // frames queued to audience members by fan-outs
-	writeCalls    atomic.Int64 // write/writev calls: framesOut/writeCalls is the coalescing ratio
-	slowConsumers atomic.Int64
-	idleCloses    atomic.Int64
-	protocolErrs  atomic.Int64
-	pingAbuse     atomic.Int64
-	_             [64]byte // keep loops' counters off each other's cache lines
+	conns          atomic.Int64 // TCP connections on this loop now
+	websockets     atomic.Int64 // of which are open WebSockets
+	bytesIn        atomic.Int64
+	bytesOut       atomic.Int64
+	messagesIn     atomic.Int64
+	framesOut      atomic.Int64
+	deliveries     atomic.Int64 // frames queued to audience members by fan-outs
+	writeCalls     atomic.Int64 // write/writev calls: framesOut/writeCalls is the coalescing ratio
+	slowConsumers  atomic.Int64
+	idleCloses     atomic.Int64
+	protocolErrs   atomic.Int64
+	pingAbuse      atomic.Int64
+	deadlines      atomic.Int64 // connections with a deadline set now
+	queued         atomic.Int64 // outbound bytes queued at the last measurement (budget.go)
+	budgetCloses   atomic.Int64
+	deadlineCloses atomic.Int64
+	_              [64]byte // keep loops' counters off each other's cache lines
 }
 
 // Stats is a snapshot of the transport's counters.
@@ -54,10 +58,15 @@ type Stats struct {
 	FramesOut         int64
 	Deliveries        int64 // fan-out frames queued to members (one per member)
 	WriteCalls        int64
-	SlowConsumers     int64   // connections closed with 4008
+	SlowConsumers     int64   // connections closed with 4008 for their own queue over MaxOutboundBytes
+	BudgetCloses      int64   // connections closed with 4008, largest queues first, to bring the node under MaxNodeOutboundBytes
+	QueuedBytes       int64   // outbound bytes queued on the node, as last measured (every tick, and as queues grow)
 	IdleCloses        int64   // connections closed for inactivity
 	ProtocolErrors    int64   // connections failed for a protocol violation
 	PingAbuseCloses   int64   // connections closed (1008) for sending pings over PingRate/PingBurst
+	Deadlines         int64   // connections with a deadline set now (Conn.SetDeadline)
+	DeadlineCloses    int64   // connections closed because their deadline passed
+	PendingHandshakes int64   // handshakes in progress now, from peers MaxPendingPerIP applies to (what PendingPressure is compared with)
 	LoopConns         []int64 // TCP connections per loop
 }
 
@@ -77,6 +86,7 @@ func (e *Engine) Stats() Stats {
 		HTTPRequests:      e.stats.http.Load(),
 		HandshakeFailures: make([]int64, numHandshakeFailures),
 		LoopConns:         make([]int64, len(e.loops)),
+		PendingHandshakes: int64(e.pending.total.Load()),
 	}
 	for i := range e.stats.hsFailure {
 		s.HandshakeFailures[i] = e.stats.hsFailure[i].Load()
@@ -96,6 +106,10 @@ func (e *Engine) Stats() Stats {
 		s.IdleCloses += st.idleCloses.Load()
 		s.ProtocolErrors += st.protocolErrs.Load()
 		s.PingAbuseCloses += st.pingAbuse.Load()
+		s.Deadlines += st.deadlines.Load()
+		s.BudgetCloses += st.budgetCloses.Load()
+		s.QueuedBytes += st.queued.Load()
+		s.DeadlineCloses += st.deadlineCloses.Load()
 	}
 	return s
 }

@@ -89,6 +89,7 @@ func (l *loop) flush() {
 		l.iov = iov[:0]
 	}
 	l.shrinkQueues()
+	l.sinceMeasure += bytes
 	if calls > 0 {
 		l.stats.framesOut.Add(frames)
 		l.stats.writeCalls.Add(calls)
@@ -104,6 +105,7 @@ func (l *loop) endTurn() {
 	for len(l.dirty) > 0 || len(l.aborts) > 0 {
 		if len(l.dirty) > 0 {
 			l.flush()
+			l.afterFlush() // may close connections: more frames and aborts
 		}
 		aborts := l.aborts
 		l.aborts = nil

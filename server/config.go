@@ -67,6 +67,16 @@ type Config struct {
 	// MaxPendingPerIP bounds the connections per peer address still in their
 	// handshake (503 at once). Zero: DefaultMaxPendingPerIP; negative: no bound.
 	MaxPendingPerIP int
+	// PendingPressure is the number of handshakes in progress node-wide from
+	// which MaxPendingPerIP applies (see eventloop.Config). Zero:
+	// DefaultPendingPressure (at most a quarter of MaxTCPConns); negative:
+	// MaxPendingPerIP always applies.
+	PendingPressure int
+	// MaxNodeOutboundBytes bounds the output queued for all connections
+	// together; past it the largest queues are closed (4008; see
+	// eventloop.Config). Zero: DefaultMaxNodeOutboundBytes; negative: no
+	// bound.
+	MaxNodeOutboundBytes int
 	// PendingExemptPeers are not subject to MaxPendingPerIP (e.g. trusted
 	// reverse proxies). Empty: none.
 	PendingExemptPeers []netip.Prefix
@@ -203,6 +213,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.PingRate, DefaultPingRate)
 	setDefault(&c.PingBurst, DefaultPingBurst)
 	setDefault(&c.MaxPendingPerIP, DefaultMaxPendingPerIP)
+	setDefault(&c.PendingPressure, DefaultPendingPressure)
+	setDefault(&c.MaxNodeOutboundBytes, DefaultMaxNodeOutboundBytes)
 	setDefault(&c.MaxUsernameBytes, DefaultMaxUsernameBytes)
 	setDefault(&c.MaxRoomIDBytes, DefaultMaxRoomIDBytes)
 	setDefault(&c.MaxRoomNameBytes, DefaultMaxRoomNameBytes)

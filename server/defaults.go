@@ -27,7 +27,9 @@ const (
 	DefaultPingRate              = eventloop.DefaultPingRate              // 10 pings/s per connection over time; past the burst, more close 1008
 	DefaultPingBurst             = eventloop.DefaultPingBurst             // 20 pings at once per connection
 	DefaultMaxContinuationFrames = eventloop.DefaultMaxContinuationFrames // 1024 continuation frames per message; more close 1009
-	DefaultMaxPendingPerIP       = eventloop.DefaultMaxPendingPerIP       // 64 connections per peer address still in their handshake; more get 503 at once
+	DefaultMaxPendingPerIP       = eventloop.DefaultMaxPendingPerIP       // 64 connections per peer address still in their handshake while the node is under handshake pressure; more get 503 at once
+	DefaultPendingPressure       = eventloop.DefaultPendingPressure       // 4096 handshakes in progress node-wide (at most a quarter of MaxTCPConns): from there on, MaxPendingPerIP applies
+	DefaultMaxNodeOutboundBytes  = eventloop.DefaultMaxNodeOutboundBytes  // 256 MiB queued for all connections together; past it the largest queues close 4008
 	DefaultMaxBodyBytes          = eventloop.DefaultMaxBodyBytes          // 64 KiB: largest plain HTTP request body on the main port (-api-on-main); larger gets 413
 
 	DefaultMaxTCPConns       = 0                               // TCP connections per node; 0 = the file limit minus 256 minus 4 per loop (see eventloop/fdlimit.go)

@@ -100,6 +100,8 @@ func (s *Server) Start() error {
 		PingRate:              s.cfg.PingRate,
 		PingBurst:             s.cfg.PingBurst,
 		MaxPendingPerIP:       s.cfg.MaxPendingPerIP,
+		PendingPressure:       s.cfg.PendingPressure,
+		MaxNodeOutboundBytes:  s.cfg.MaxNodeOutboundBytes,
 		// A trusted proxy brings many clients' handshakes from one address.
 		PendingExemptPeers: slices.Concat(s.cfg.PendingExemptPeers, s.cfg.TrustedProxies),
 	})

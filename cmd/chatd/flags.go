@@ -46,9 +46,9 @@ var flagGroups = []struct {
 		"rate-limit", "rate-burst", "rate-abuse-refusals", "handshake-timeout", "ping-interval", "idle-timeout",
 		"close-timeout", "room-list-max", "room-list-interval", "room-list-burst", "room-list-refresh", "max-rooms-per-conn",
 		"presence-max", "presence-cache", "typing-interval"}},
-	{"Abuse limits", []string{"max-pending-per-ip", "ping-rate", "ping-burst", "max-continuation-frames",
-		"user-rate-limit", "user-rate-burst", "addr-rate-limit", "addr-rate-burst", "notice-room-size", "notice-rate",
-		"notice-burst"}},
+	{"Abuse limits", []string{"max-pending-per-ip", "pending-pressure", "max-node-outbound-bytes", "ping-rate", "ping-burst",
+		"max-continuation-frames", "user-rate-limit", "user-rate-burst", "addr-rate-limit", "addr-rate-burst",
+		"notice-room-size", "notice-rate", "notice-burst"}},
 	{"Performance", []string{"coalesce-delay", "gc-percent"}},
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
@@ -106,7 +106,9 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.DurationVar(&c.CoalesceDelay, "coalesce-delay", server.DefaultCoalesceDelay, "hold room events up to this long (e.g. 2ms) so busy connections get several per write: less CPU, more latency")
 	fs.DurationVar(&c.CloseTimeout, "close-timeout", server.DefaultCloseTimeout, "wait this long for the client's close frame before dropping TCP")
 
-	fs.IntVar(&c.MaxPendingPerIP, "max-pending-per-ip", server.DefaultMaxPendingPerIP, "connections from one address still in their handshake; more get 503 at once (negative: no bound)")
+	fs.IntVar(&c.MaxPendingPerIP, "max-pending-per-ip", server.DefaultMaxPendingPerIP, "connections from one address still in their handshake while the node has -pending-pressure in progress; more get 503 at once (negative: no bound)")
+	fs.IntVar(&c.PendingPressure, "pending-pressure", server.DefaultPendingPressure, "handshakes in progress node-wide from which -max-pending-per-ip applies (at most a quarter of -max-tcp-conns; negative: always)")
+	fs.IntVar(&c.MaxNodeOutboundBytes, "max-node-outbound-bytes", server.DefaultMaxNodeOutboundBytes, "queued output of all connections together; past it the largest queues close 4008 (negative: no bound)")
 	fs.Float64Var(&c.PingRate, "ping-rate", server.DefaultPingRate, "pings per second a client may send over time; past -ping-burst more close 1008 (negative: no limit)")
 	fs.IntVar(&c.PingBurst, "ping-burst", server.DefaultPingBurst, "pings a client may send at once (1 to 255)")
 	fs.IntVar(&c.MaxContinuationFrames, "max-continuation-frames", server.DefaultMaxContinuationFrames, "continuation frames per message; more close 1009 (negative: no bound)")
@@ -292,6 +294,10 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-coalesce-delay must be between 0 and 1s")
 	case c.PingRate == 0 || c.MaxPendingPerIP == 0 || c.MaxContinuationFrames == 0:
 		return fmt.Errorf("-ping-rate, -max-pending-per-ip and -max-continuation-frames must not be 0 (negative: no limit)")
+	case c.PendingPressure == 0:
+		return fmt.Errorf("-pending-pressure must not be 0 (negative: -max-pending-per-ip always applies)")
+	case c.MaxNodeOutboundBytes >= 0 && c.MaxNodeOutboundBytes < 1024:
+		return fmt.Errorf("-max-node-outbound-bytes must be at least 1024 (negative: no bound)")
 	case c.PingRate > 1e6 || c.PingBurst < 1 || c.PingBurst > 255:
 		return fmt.Errorf("-ping-rate must be at most 1e6 and -ping-burst between 1 and 255")
 	case c.IdleTimeout <= c.PingInterval:
