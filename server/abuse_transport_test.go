@@ -16,7 +16,7 @@ import (
 // /metrics: pings over the budget close 1008 and are counted, and an address
 // over its pending handshakes is refused with 503 under its own reason.
 func TestTransportAbuseLimitsInMetrics(t *testing.T) {
-	s := startServer(t, func(c *server.Config) { c.PingRate, c.PingBurst, c.MaxPendingPerIP = 1e-9, 2, 1 })
+	s := startServer(t, func(c *server.Config) { c.PingRate, c.PingBurst, c.MaxPendingPerIP, c.PendingPressure = 1e-9, 2, 1, -1 })
 
 	// Pending handshakes, from 127.0.0.2 (the scrapes come from 127.0.0.1).
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}

@@ -55,6 +55,10 @@ type Config struct {
 	// HandshakeTimeout, PingInterval, IdleTimeout, CloseTimeout: see
 	// eventloop.Config. Zero: the defaults of the same names.
 	HandshakeTimeout, PingInterval, IdleTimeout, CloseTimeout time.Duration
+	// HelloTimeout is the time a v2 connection has to say hello (with auth
+	// on or off); past it the connection is closed with 4002, whatever it
+	// sent meanwhile. Zero: DefaultHelloTimeout; negative: no deadline.
+	HelloTimeout time.Duration
 
 	// MaxContinuationFrames bounds the frames of one fragmented message
 	// (close 1009). Zero: DefaultMaxContinuationFrames; negative: no bound.
@@ -209,6 +213,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.CloseTimeout, DefaultCloseTimeout)
+	setDefault(&c.HelloTimeout, DefaultHelloTimeout)
 	setDefault(&c.MaxContinuationFrames, DefaultMaxContinuationFrames)
 	setDefault(&c.PingRate, DefaultPingRate)
 	setDefault(&c.PingBurst, DefaultPingBurst)
@@ -271,6 +276,7 @@ func (c Config) core() chat.Config {
 		RoomListBurst:   c.RoomListBurst,
 		MaxRoomsPerConn: c.MaxRoomsPerConn, PresenceMax: c.PresenceMax, PresenceCache: c.PresenceCache, TypingInterval: c.TypingInterval,
 		HistoryLimit: c.HistoryLimit,
+		HelloTimeout: max(c.HelloTimeout, 0),
 		Auth:         c.Auth, AuthKeys: c.AuthKeys, GuestRooms: c.GuestRooms, TokenSweep: c.TokenSweep,
 	}
 }

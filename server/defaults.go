@@ -22,6 +22,7 @@ const (
 	DefaultPingInterval     = eventloop.DefaultPingInterval     // 30 s: ping a quiet connection
 	DefaultIdleTimeout      = eventloop.DefaultIdleTimeout      // 75 s without inbound traffic closes 1001
 	DefaultCloseTimeout     = eventloop.DefaultCloseTimeout     // 3 s to answer our close frame
+	DefaultHelloTimeout     = 5 * time.Second                   // a v2 connection must say hello within this, or it is closed (4002)
 	DefaultCoalesceDelay    = eventloop.DefaultCoalesceDelay    // 0: room events are written at once (see -coalesce-delay)
 
 	DefaultPingRate              = eventloop.DefaultPingRate              // 10 pings/s per connection over time; past the burst, more close 1008

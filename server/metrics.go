@@ -60,6 +60,11 @@ var (
 	descRooms      = desc("rooms", "Rooms with members on this node.", "")
 	descListBuilds = desc("room_list_builds_total", "Room lists read from the cluster (each shared by every request within -room-list-refresh).", "")
 	descPingAbuse  = desc("ping_abuse_closes_total", "Connections closed (1008) for sending pings over -ping-rate/-ping-burst.", "")
+	descDeadlines  = desc("session_deadlines", "Connections that must still establish their session (a v2 connection before hello).", "")
+	descDeadlineX  = desc("session_deadline_closes_total", "Connections closed (4002) because they did not establish their session in time (v2: no hello within -hello-timeout).", "")
+	descBudget     = desc("outbound_budget_closes_total", "Connections closed (4008), largest queues first, to bring the node under -max-node-outbound-bytes.", "")
+	descQueued     = desc("outbound_queued_bytes", "Outbound bytes queued on the node, as last measured.", "")
+	descPending    = desc("pending_handshakes", "Handshakes in progress (compared with -pending-pressure).", "")
 )
 
 func desc(name, help, label string) *prometheus.Desc {
@@ -73,7 +78,8 @@ func desc(name, help, label string) *prometheus.Desc {
 func (tc transportCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descWebSockets, descLoopConns, descAccepted, descUpgraded,
 		descHSFailed, descHTTP, descBytesIn, descBytesOut, descFramesIn, descFramesOut, descDelivered, descWrites, descSlow,
-		descIdle, descProto, descRooms, descListBuilds, descPingAbuse} {
+		descIdle, descProto, descRooms, descListBuilds, descPingAbuse, descDeadlines, descDeadlineX, descBudget, descQueued,
+		descPending} {
 		ch <- d
 	}
 }
@@ -110,6 +116,11 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 	count(descIdle, st.IdleCloses)
 	count(descProto, st.ProtocolErrors)
 	count(descPingAbuse, st.PingAbuseCloses)
+	gauge(descDeadlines, st.Deadlines)
+	count(descDeadlineX, st.DeadlineCloses)
+	count(descBudget, st.BudgetCloses)
+	gauge(descQueued, st.QueuedBytes)
+	gauge(descPending, st.PendingHandshakes)
 	gauge(descRooms, int64(tc.s.node.Rooms()))
 	count(descListBuilds, tc.s.node.RoomListBuilds())
 }

@@ -69,6 +69,11 @@ type Config struct {
 	// HistoryLimit bounds the messages of one history answer.
 	HistoryLimit int
 
+	// HelloTimeout is the time a session that must identify itself (v2's
+	// hello) has to do so; past it the connection closes (4002). Zero: no
+	// deadline.
+	HelloTimeout time.Duration
+
 	// Auth is the authentication mode; AuthKeys the token keys and checks
 	// (unused with AuthOff); GuestRooms the rooms a connection without a
 	// token may join under AuthOptional; TokenSweep how often expired

@@ -180,8 +180,20 @@ func (s *Session) Identify(token, name string) *Error {
 		s.name = name
 	}
 	s.identified = true
+	s.c.ClearDeadline()
 	n.conns.add(s)
 	return nil
+}
+
+// AwaitIdentity gives a session that must identify itself (v2's hello)
+// HelloTimeout to do so: past it the connection is closed (4002), whatever
+// it sent meanwhile. Nothing extends the deadline: not pings or pongs, not
+// refused requests. Without it, an upgrade that never said hello held a
+// connection slot forever, with -auth required too.
+func (s *Session) AwaitIdentity() {
+	if t := s.node.cfg.HelloTimeout; t > 0 {
+		s.c.SetDeadline(t, eventloop.CloseSessionTimeout, "hello timeout")
+	}
 }
 
 // unauthorized is the error of a refused token.

@@ -15,8 +15,9 @@ type Protocol struct{ f chat.Framing }
 // New returns protocol v2 framed by f.
 func New(f chat.Framing) *Protocol { return &Protocol{f: f} }
 
-// Open does nothing: a v2 connection hears nothing before hello's ok.
-func (p *Protocol) Open(*chat.Session) {}
+// Open gives the connection its time to say hello (-hello-timeout); it hears
+// nothing before hello's ok.
+func (p *Protocol) Open(s *chat.Session) { s.AwaitIdentity() }
 
 // Refuse reports a request refused before it was handled, with its id.
 func (p *Protocol) Refuse(s *chat.Session, b []byte, e *chat.Error) {
