@@ -35,9 +35,11 @@ func newStreamHandler() *streamHandler {
 }
 
 func (h *streamHandler) Upgrade(*eventloop.Conn, *eventloop.Request) *eventloop.Response { return nil }
-func (h *streamHandler) Open(*eventloop.Conn)                                          {}
-func (h *streamHandler) Message(*eventloop.Conn, []byte, bool)                         {}
-func (h *streamHandler) Close(c *eventloop.Conn, code eventloop.CloseCode)             { h.closed <- streamClosed{c, code} }
+func (h *streamHandler) Open(*eventloop.Conn)                                            {}
+func (h *streamHandler) Message(*eventloop.Conn, []byte, bool)                           {}
+func (h *streamHandler) Close(c *eventloop.Conn, code eventloop.CloseCode) {
+	h.closed <- streamClosed{c, code}
+}
 
 func (h *streamHandler) HTTP(r *eventloop.Request) *eventloop.Response {
 	q, _ := url.ParseQuery(r.RawQuery)
@@ -476,4 +478,3 @@ func TestStreamDeadlineAndDrain(t *testing.T) {
 	cl2.expectEvent("", "close", `{"code":1001,"reason":"server shutting down"}`)
 	cl2.expectEOF()
 }
-
