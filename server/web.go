@@ -19,6 +19,9 @@ func (s *Server) serveHTTP(r *eventloop.Request) *eventloop.Response {
 	if s.apiOnMain(r) {
 		return s.serveAPIOnMain(r) // apimain.go
 	}
+	if r.Path == DefaultStreamPath && s.stream != nil {
+		return s.stream.Serve(r) // the HTTP streaming carrier (stream.go)
+	}
 	if r.Method != "GET" && r.Method != "HEAD" {
 		return &eventloop.Response{Status: 405, Header: []eventloop.HeaderField{{Name: "Allow", Value: "GET, HEAD"}},
 			Body: []byte("method not allowed\n")}

@@ -29,6 +29,7 @@ type options struct {
 	pprof           bool
 	gcPercent       int
 	metricsOnMain   string
+	httpStream      bool
 	redis           *redisFlags
 	auth            *authFlags
 	// warnings are logged once the logger exists (see warnings.go).
@@ -49,6 +50,8 @@ var flagGroups = []struct {
 	{"Abuse limits", []string{"max-pending-per-ip", "pending-pressure", "max-node-outbound-bytes", "ping-rate", "ping-burst",
 		"max-continuation-frames", "user-rate-limit", "user-rate-burst", "addr-rate-limit", "addr-rate-burst",
 		"notice-room-size", "notice-rate", "notice-burst"}},
+	{"HTTP streaming (v2 where WebSockets are blocked)", []string{"http-stream", "stream-resume", "stream-replay-bytes",
+		"stream-batch"}},
 	{"Performance", []string{"coalesce-delay", "gc-percent"}},
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
@@ -114,6 +117,11 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.PingBurst, "ping-burst", server.DefaultPingBurst, "pings a client may send at once (1 to 255)")
 	fs.IntVar(&c.MaxContinuationFrames, "max-continuation-frames", server.DefaultMaxContinuationFrames, "continuation frames per message; more close 1009 (negative: no bound)")
 
+	fs.BoolVar(&o.httpStream, "http-stream", true, "serve protocol v2 over HTTP streaming at "+server.DefaultStreamPath+" (SSE down, POSTs up) for clients whose network breaks WebSockets; false: 404")
+	fs.DurationVar(&c.StreamResume, "stream-resume", server.DefaultStreamResume, "a stream whose connection dropped keeps its session this long for the client to resume it (negative: no resume)")
+	fs.IntVar(&c.StreamReplayBytes, "stream-replay-bytes", server.DefaultStreamReplayBytes, "bytes of stream events kept node-wide for resumes (each stream: its newest 64, 64 KiB; negative: none)")
+	fs.IntVar(&c.StreamBatch, "stream-batch", server.DefaultStreamBatch, "requests in one stream POST at most; more get 413")
+
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	o.redis = addRedisFlags(fs)
 	o.auth = addAuthFlags(fs)
@@ -176,6 +184,7 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	if err := o.auth.apply(c, o.adminAddr); err != nil {
 		return nil, err
 	}
+	c.NoStream = !o.httpStream
 	c.Addr = *raw.addr
 	if p := getenv("PORT"); p != "" && !set["addr"] && getenv("CHATD_ADDR") == "" {
 		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
@@ -263,6 +272,8 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-max-outbound-bytes must be at least 1024")
 	case c.MaxConns < 0:
 		return fmt.Errorf("-max-conns must not be negative")
+	case c.StreamBatch < 1 || c.StreamBatch > 1024:
+		return fmt.Errorf("-stream-batch must be between 1 and 1024")
 	case o.gcPercent < 10 || o.gcPercent > 1000:
 		return fmt.Errorf("-gc-percent must be between 10 and 1000")
 	case c.RoomListMax < 1:
