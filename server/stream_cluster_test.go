@@ -292,3 +292,32 @@ func TestStreamPostGoneSession(t *testing.T) {
 	}
 }
 
+
+// On a Redis Cluster the inboxes are sharded channels like rooms: POSTs
+// relay between nodes the same way.
+func TestStreamShardedCluster(t *testing.T) {
+	rc := redistest.StartCluster(t, 3, 0)
+	a := startShardNode(t, rc, "A", nil)
+	b := startShardNode(t, rc, "B", nil)
+	alice := openStream(t, a.srv.Addr(), b.srv.Addr())
+	alice.hello("alice")
+	bob := openStream(t, b.srv.Addr(), a.srv.Addr())
+	bob.hello("bob")
+	rooms, owners := roomsOnMasters(t, rc, "s")
+	t.Logf("rooms %v on masters %v; inboxes on masters %d and %d", rooms, owners,
+		rc.MasterOf(rc.Slot("room:{\x00chatd-stream:A}")), rc.MasterOf(rc.Slot("room:{\x00chatd-stream:B}")))
+	for _, room := range rooms {
+		alice.join(room)
+		bob.join(room)
+		alice.expect("joined")
+		ok := alice.publish(room, "hi "+room)
+		if m := bob.expect("message"); m.str("content") != "hi "+room || m.num("offset") != ok.num("offset") {
+			t.Fatalf("%s: %v", room, m)
+		}
+	}
+	ma := scrape(t, a.srv)
+	if ma[`chatd_stream_relays_total{direction="in"}`] != float64(alice.seq) ||
+		ma[`chatd_stream_relays_total{direction="out"}`] != float64(bob.seq) {
+		t.Fatalf("relays on A: %v", ma)
+	}
+}
