@@ -292,7 +292,6 @@ func TestStreamPostGoneSession(t *testing.T) {
 	}
 }
 
-
 // On a Redis Cluster the inboxes are sharded channels like rooms: POSTs
 // relay between nodes the same way.
 func TestStreamShardedCluster(t *testing.T) {
