@@ -360,3 +360,21 @@ func other(sid string) string {
 	}
 	return sid[:len(sid)-1] + string(repl)
 }
+
+// With the carrier off the stream path is not found, whatever the method,
+// and nothing else changes.
+func TestStreamOff(t *testing.T) {
+	s := startServer(t, func(c *server.Config) { c.NoStream = true })
+	for _, method := range []string{"GET", "POST", "OPTIONS"} {
+		req, _ := http.NewRequest(method, "http://"+s.Addr()+"/stream", strings.NewReader(`{}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Fatalf("%s: %s", method, resp.Status)
+		}
+	}
+	connectV2(t, s.Addr(), "ws").join("r")
+}
