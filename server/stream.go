@@ -18,7 +18,7 @@ func (s *Server) newStreamCarrier() *httpstream.Carrier {
 	cfg := httpstream.Config{
 		Node: s.node, Class: classStream,
 		Heartbeat: s.cfg.PingInterval, ResumeWindow: s.cfg.StreamResume, RelayTimeout: s.cfg.BrokerTimeout,
-		MaxBatch: s.cfg.StreamBatch,
+		MaxBatch: s.cfg.StreamBatch, MaxMessageBytes: s.cfg.MaxMessageBytes,
 		OriginAllowed: func(r *eventloop.Request) bool {
 			if h.originAllowed(r.Get("Origin"), trust.host(r)) {
 				return true

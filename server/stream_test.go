@@ -51,6 +51,7 @@ func TestStreamHTTPAnswers(t *testing.T) {
 	s := startServer(t, func(c *server.Config) {
 		c.AllowedOrigins = []string{"https://chat.example"}
 		c.StreamBatch = 3
+		c.MaxMessageBytes = 200
 	})
 	c := openStream(t, s.Addr())
 	post := func(body string, header ...string) (int, msg) { return postTo(t, s.Addr(), []byte(body), header...) }
@@ -67,6 +68,7 @@ func TestStreamHTTPAnswers(t *testing.T) {
 		{`{"session":"` + c.sid + `","seq":1.5}`, 400, "bad_request"},
 		{`{"session":"` + c.sid + `","seq":1,"requests":{}}`, 400, "bad_request"},
 		{`{"session":"` + c.sid + `","seq":1,"requests":[1,2,3,4]}`, 413, "batch_too_large"},
+		{`{"session":"` + c.sid + `","seq":1,"requests":[{"type":"hello","name":"` + strings.Repeat("n", 200) + `"}]}`, 413, "message_too_big"},
 		{`{"session":"x.yz","seq":1}`, 410, "session_gone"},
 		{`{"session":"` + c.sid + `x","seq":1}`, 410, "session_gone"},
 		{`{"session":"` + c.sid + `","seq":2}`, 409, "seq_gap"},
@@ -167,7 +169,7 @@ func TestStreamHTTPAnswers(t *testing.T) {
 		}
 	}
 	m := scrape(t, s)
-	if m[`chatd_stream_posts_total{result="bad_request"}`] != 8 || m[`chatd_stream_resume_refusals_total{reason="gone"}`] != 2 {
+	if m[`chatd_stream_posts_total{result="bad_request"}`] != 9 || m[`chatd_stream_resume_refusals_total{reason="gone"}`] != 2 {
 		t.Fatalf("metrics %v", m)
 	}
 }

@@ -32,6 +32,9 @@ type Config struct {
 	RelayTimeout time.Duration
 	// MaxBatch bounds the requests of one POST (413 batch_too_large).
 	MaxBatch int
+	// MaxMessageBytes bounds each request of a POST, as it bounds a
+	// WebSocket message (413 message_too_big).
+	MaxMessageBytes int
 	// OriginAllowed applies the node's origin policy to a request (true
 	// for one without Origin).
 	OriginAllowed func(r *eventloop.Request) bool

@@ -63,6 +63,7 @@ type errorDetail struct {
 const (
 	codeBadRequest    = "bad_request"         // a POST body that is not the carrier's JSON object, a bad Last-Event-ID
 	codeBatchTooLarge = "batch_too_large"     // more requests in one POST than the carrier takes
+	codeTooBig        = "message_too_big"     // a request over the message size (a WebSocket would close 1009)
 	codeSessionGone   = "session_gone"        // no such session (closed, or never on this node)
 	codeElsewhere     = "session_elsewhere"   // a resume on another node than the session's: it is closed there
 	codeEventsLost    = "events_lost"         // a resume from an event the stream no longer retains: the session is closed

@@ -40,7 +40,7 @@ type post struct {
 var postAPI = sonic.Config{CaseSensitive: true, ValidateString: true}.Froze()
 
 // parsePost decodes and checks a POST's body; a non-nil answer refuses it.
-func parsePost(body []byte, maxBatch int) (*post, *answer) {
+func parsePost(body []byte, maxBatch, maxMessage int) (*post, *answer) {
 	var p post
 	refuse := func(code, msg string) (*post, *answer) {
 		a := errAnswer(400, code, msg)
@@ -61,13 +61,19 @@ func parsePost(body []byte, maxBatch int) (*post, *answer) {
 		a := errAnswer(413, codeBatchTooLarge, "At most "+strconv.Itoa(maxBatch)+" requests in one POST")
 		return nil, &a
 	}
+	for _, q := range p.Requests {
+		if len(q) > maxMessage {
+			a := errAnswer(413, codeTooBig, "A request is over "+strconv.Itoa(maxMessage)+" bytes")
+			return nil, &a
+		}
+	}
 	return &p, nil
 }
 
 // servePost checks a POST and applies it here or relays it to the node that
 // holds its session; the answer comes later (Request.Defer).
 func (c *Carrier) servePost(r *eventloop.Request, cors []eventloop.HeaderField) *eventloop.Response {
-	p, refused := parsePost(r.Body, c.cfg.MaxBatch)
+	p, refused := parsePost(r.Body, c.cfg.MaxBatch, c.cfg.MaxMessageBytes)
 	if refused != nil {
 		c.m.post(resultBadRequest)
 		return refused.response(cors)
