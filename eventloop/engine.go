@@ -419,5 +419,6 @@ func (l *loop) sweep() {
 	l.checkBudget()
 	l.endTurn()
 	l.shrinkIdle(now)
+	l.sweepIDs(now)
 	l.stats.replayBytes.Store(l.retained)
 }

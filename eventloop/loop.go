@@ -46,6 +46,7 @@ type loop struct {
 
 	// loop only, for event streams (stream.go, stream_resume.go)
 	ids      []byte      // "id: N" lines built this turn
+	idsBusy  int64       // clock of the last turn that filled ids past ctrlArenaMax
 	clock    int64       // engine time at the last sweep: a coarse clock for streams' timers
 	retained int64       // bytes the loop's streams retain for resumes
 	stale    []gnet.Conn // streams' former connections, replaced by a resume: closed at the end of the turn

@@ -166,21 +166,46 @@ func (c *Conn) writeEvent(ev []byte) error {
 // it, and an append that moves the arena leaves the old array to the frames
 // that point at it).
 func (l *loop) idLine(id uint64) []byte {
+	const most = len("id: 18446744073709551615\n")
 	at := len(l.ids)
-	l.ids = append(l.ids, "id: "...)
-	l.ids = strconv.AppendUint(l.ids, id, 10)
-	l.ids = append(l.ids, '\n')
-	return l.ids[at:len(l.ids):len(l.ids)]
+	if cap(l.ids)-at < most {
+		l.ids = append(l.ids, make([]byte, most)...)[:at] // a per-member call, so grown by hand, in place
+	}
+	b := l.ids[at : at+most]
+	var digits [20]byte
+	i := len(digits)
+	for {
+		i--
+		digits[i] = byte('0' + id%10)
+		if id /= 10; id == 0 {
+			break
+		}
+	}
+	b[0], b[1], b[2], b[3] = 'i', 'd', ':', ' '
+	n := 4 + copy(b[4:], digits[i:])
+	b[n] = '\n'
+	l.ids = l.ids[:at+n+1]
+	return l.ids[at : at+n+1 : at+n+1]
 }
 
 // resetIDs empties the id arena at the end of a turn, once its lines are
-// written (gnet copies what the socket did not take).
+// written (gnet copies what the socket did not take). It keeps its array:
+// a big room's fan-out needs one line per member every turn (10,000
+// members: ~100 KiB); sweepIDs lets a big one go once turns stop using it.
 func (l *loop) resetIDs() {
-	if cap(l.ids) > ctrlArenaMax {
-		l.ids = nil
-		return
+	if len(l.ids) > ctrlArenaMax {
+		l.idsBusy = l.clock
 	}
 	l.ids = l.ids[:0]
+}
+
+// sweepIDs releases a big id arena that no turn has filled past
+// ctrlArenaMax for shrinkAfter (at the timer sweep), as shrinkIdle does the
+// turn queues.
+func (l *loop) sweepIDs(now int64) {
+	if cap(l.ids) > ctrlArenaMax && now-l.idsBusy > int64(shrinkAfter) {
+		l.ids = nil
+	}
 }
 
 // closeStream ends a stream: an attached one gets a last event naming code

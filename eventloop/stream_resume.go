@@ -54,15 +54,17 @@ type eventRing struct {
 	bytes int // their bytes, each plus ringEntryCost
 }
 
+// Its length is a power of two (4 to streamRingEvents), so that indexes wrap
+// with a mask.
 func (r *eventRing) push(ev []byte) {
 	if r.n == len(r.buf) {
 		grown := make([][]byte, max(4, 2*len(r.buf)))
 		for i := 0; i < r.n; i++ {
-			grown[i] = r.buf[(r.head+i)%len(r.buf)]
+			grown[i] = r.at(i)
 		}
 		r.buf, r.head = grown, 0
 	}
-	r.buf[(r.head+r.n)%len(r.buf)] = ev
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = ev
 	r.n++
 	r.bytes += len(ev) + ringEntryCost
 }
@@ -71,7 +73,7 @@ func (r *eventRing) push(ev []byte) {
 func (r *eventRing) pop() int {
 	ev := r.buf[r.head]
 	r.buf[r.head] = nil
-	r.head = (r.head + 1) % len(r.buf)
+	r.head = (r.head + 1) & (len(r.buf) - 1)
 	r.n--
 	cost := len(ev) + ringEntryCost
 	r.bytes -= cost
@@ -79,7 +81,7 @@ func (r *eventRing) pop() int {
 }
 
 // at returns the i-th oldest event.
-func (r *eventRing) at(i int) []byte { return r.buf[(r.head+i)%len(r.buf)] }
+func (r *eventRing) at(i int) []byte { return r.buf[(r.head+i)&(len(r.buf)-1)] }
 
 // retain keeps ev, just written to st with id st.next-1, in st's ring,
 // dropping the oldest events past the bounds. It reports false when ev
