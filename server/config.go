@@ -115,6 +115,19 @@ type Config struct {
 	// address), DefaultAddrRateBurst. Negative AddrRateLimit: no limit.
 	AddrRateLimit float64
 	AddrRateBurst int
+	// UserRoomCreateRate is how many rooms per second one user with a token
+	// may create on this node (join while nobody is in them; a room's
+	// history outlives its members by -history-age); UserRoomCreateBurst at
+	// once. Zero: DefaultUserRoomCreateRate, DefaultUserRoomCreateBurst;
+	// negative rate: no limit.
+	UserRoomCreateRate  float64
+	UserRoomCreateBurst int
+	// AddrRoomCreateRate and AddrRoomCreateBurst are the same per client
+	// address, for connections without a token. Zero:
+	// DefaultAddrRoomCreateRate (off: NAT and load generators share
+	// addresses), DefaultAddrRoomCreateBurst; negative rate: no limit.
+	AddrRoomCreateRate  float64
+	AddrRoomCreateBurst int
 	// NoticeRoomSize is the member count past which a room's joined/left
 	// notices are sampled: at most NoticeRate per second per room and node,
 	// in bursts of NoticeBurst; the rest are dropped (counted). Zero:
@@ -231,6 +244,10 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.UserRateBurst, DefaultUserRateBurst)
 	setDefault(&c.AddrRateLimit, DefaultAddrRateLimit)
 	setDefault(&c.AddrRateBurst, DefaultAddrRateBurst)
+	setDefault(&c.UserRoomCreateRate, DefaultUserRoomCreateRate)
+	setDefault(&c.UserRoomCreateBurst, DefaultUserRoomCreateBurst)
+	setDefault(&c.AddrRoomCreateRate, DefaultAddrRoomCreateRate)
+	setDefault(&c.AddrRoomCreateBurst, DefaultAddrRoomCreateBurst)
 	setDefault(&c.NoticeRoomSize, DefaultNoticeRoomSize)
 	setDefault(&c.NoticeRate, DefaultNoticeRate)
 	setDefault(&c.NoticeBurst, DefaultNoticeBurst)
@@ -270,7 +287,9 @@ func (c Config) core() chat.Config {
 		RateLimit:      c.RateLimit, RateBurst: c.RateBurst, RateAbuseRefusals: c.RateAbuseRefusals,
 		RateAbuseWindow: c.RateAbuseWindow, MaxQueuedRequests: c.MaxQueuedRequests,
 		UserRateLimit: c.UserRateLimit, UserRateBurst: c.UserRateBurst, AddrRateLimit: c.AddrRateLimit,
-		AddrRateBurst: c.AddrRateBurst, NoticeRoomSize: c.NoticeRoomSize, NoticeRate: c.NoticeRate,
+		AddrRateBurst: c.AddrRateBurst, NoticeRoomSize: c.NoticeRoomSize,
+		UserRoomCreateRate: c.UserRoomCreateRate, UserRoomCreateBurst: c.UserRoomCreateBurst,
+		AddrRoomCreateRate: c.AddrRoomCreateRate, AddrRoomCreateBurst: c.AddrRoomCreateBurst, NoticeRate: c.NoticeRate,
 		NoticeBurst: c.NoticeBurst,
 		RoomListMax: c.RoomListMax, RoomListRefresh: c.RoomListRefresh, RoomListInterval: c.RoomListInterval,
 		RoomListBurst:   c.RoomListBurst,

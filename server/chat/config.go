@@ -37,6 +37,14 @@ type Config struct {
 	UserRateBurst int
 	AddrRateLimit float64
 	AddrRateBurst int
+	// UserRoomCreateRate and UserRoomCreateBurst bound the rooms one user
+	// with a token creates (joins while nobody is in them) on this node;
+	// AddrRoomCreateRate and AddrRoomCreateBurst those of one client address
+	// for connections without a token. Negative rate: no limit.
+	UserRoomCreateRate  float64
+	UserRoomCreateBurst int
+	AddrRoomCreateRate  float64
+	AddrRoomCreateBurst int
 	// NoticeRoomSize is the member count past which a room's joined/left
 	// notices are sampled: at most NoticeRate per second per room and node
 	// (bursts of NoticeBurst) are published, the rest dropped and counted.

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/chatd/chatd/server/broker"
@@ -49,6 +50,11 @@ func (s *Session) Join(roomID, name string, q *broker.HistoryQuery, done func(Jo
 	}
 	s.enter(roomID, name, q, func(count int, res broker.HistoryResult, err error) {
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				done(JoinResult{}, e) // refused by the core itself
+				return
+			}
 			s.node.logClusterError("join failed", err, "room", roomID, "user", s.userID)
 			if isUnavailable(err) {
 				done(JoinResult{}, errJoinUnavailable)

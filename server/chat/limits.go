@@ -11,6 +11,7 @@ import "github.com/chatd/chatd/eventloop"
 
 // The refusals of the shared limits.
 var (
+	errTooManyNewRooms = Errorf(CodeRateLimited, "Too many new rooms, slow down")
 	ErrUserRateLimited = Errorf(CodeRateLimited, "Too many messages from this user, slow down")
 	ErrAddrRateLimited = Errorf(CodeRateLimited, "Too many messages from this address, slow down")
 )
@@ -43,4 +44,18 @@ func (s *Session) Allow(refuse func(*Error)) bool {
 	}
 	refuse(e)
 	return false
+}
+
+// mayCreate takes one room creation from the session's allowance: its
+// user's (a user with a token) or its address's. Rooms cost the cluster
+// memory beyond their members' stay (their history lives -history-age after
+// the last message), so what one user or address creates over time is
+// bounded. Any goroutine: the tables are locked.
+func (s *Session) mayCreate() bool {
+	n := s.node
+	now := n.now()
+	if s.authed {
+		return n.createByUser.allow(n.createByUser.keyString(s.userID), now)
+	}
+	return n.createByAddr.allow(s.addrKey, now)
 }

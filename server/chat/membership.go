@@ -72,6 +72,13 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 				failed(err)
 				return
 			}
+			if st.Changed && st.Count == 1 && !s.mayCreate() {
+				// The join made a new room, over the user's allowance:
+				// take it back.
+				undo()
+				failed(errTooManyNewRooms)
+				return
+			}
 			if q == nil {
 				s.exec(func() { finish(st, broker.HistoryResult{}) })
 				return
