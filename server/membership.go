@@ -29,6 +29,7 @@ func (s *session) enter(roomID, name string, q *broker.HistoryQuery,
 	srv := s.srv
 	b := srv.broker
 	bm := s.member(roomID)
+	loop, class := s.c.Loop(), s.class()
 	failed := func(err error) {
 		s.exec(func() {
 			if !s.closed {
@@ -92,8 +93,15 @@ func (s *session) enter(roomID, name string, q *broker.HistoryQuery,
 					return
 				}
 				// On the delivery path: the loop runs finish after every
-				// event up to res.Offset was fanned out, before any later one.
-				s.exec(func() { finish(st, res) })
+				// event up to res.Offset was fanned out, before any later
+				// one. Those later ones must be fanned out to this loop
+				// although the connection joins the room's local members
+				// only in finish: its place is reserved until then.
+				srv.rooms.Reserve(roomID, loop, class)
+				s.exec(func() {
+					finish(st, res)
+					srv.rooms.Unreserve(roomID, loop, class)
+				})
 			})
 		})
 	})
