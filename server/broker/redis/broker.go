@@ -72,7 +72,8 @@ type Broker struct {
 	downSince time.Time
 	subReady  chan struct{} // closed when the subscriber first works
 	subOnce   sync.Once
-	wake      chan struct{} // wakes the liveness loop (a failure was seen)
+	wake      chan struct{} // wakes the liveness loop (a failure, or Redis back, was seen)
+	upSince   atomic.Int64  // unix ns when the command side last came up (liveness.go waits for subscriptions from then)
 
 	// Publishing: one queue (single mode), or one lane per master (cluster
 	// mode, lanes.go).
@@ -415,16 +416,42 @@ func isRedisReply(err error) bool {
 // setCmd records the state of the command side.
 func (b *Broker) setCmd(up bool, err error) {
 	b.hmu.Lock()
+	if up && !b.cmdUp {
+		b.upSince.Store(time.Now().UnixNano())
+	}
 	b.cmdUp = up
 	b.cmdOK.Store(up)
 	b.updateHealthLocked(err)
 	b.hmu.Unlock()
 	if !up {
-		select {
-		case b.wake <- struct{}{}:
-		default:
-		}
+		b.wakeLiveness()
 	}
+}
+
+// wakeLiveness makes the liveness loop look at once.
+func (b *Broker) wakeLiveness() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// cmdSeen records that a command of the command client just worked. With
+// one Redis, that is the command side back, whichever request notices it
+// first: the liveness loop may be sleeping in its backoff for seconds
+// still, and meanwhile a node whose subscriber came back first told its
+// members to resync (a checkpoint found Redis empty: flow.go) and refused
+// their re-joins as unavailable. So a flow's successful read marks the
+// command side up before it pushes a resync, and the members are
+// re-registered as after any outage (the liveness loop, woken). In cluster
+// mode the slot map decides health (cluster.go).
+func (b *Broker) cmdSeen() {
+	if b.keys.cluster || b.cmdOK.Load() || b.closed.Load() {
+		return
+	}
+	b.needReconcile.Store(true)
+	b.setCmd(true, nil)
+	b.wakeLiveness()
 }
 
 // setSub records the state of the subscriber side.

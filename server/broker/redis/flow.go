@@ -160,6 +160,9 @@ func (b *Broker) fill(room string, f *roomFlow, from, to uint64) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	es, err := b.readRange(ctx, room, from, to)
 	cancel()
+	if err == nil {
+		b.cmdSeen()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := uint64(0)
@@ -197,6 +200,9 @@ func (b *Broker) checkpoint(room string, f *roomFlow, then func()) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	pos, err := b.readMeta(ctx, room)
 	cancel()
+	if err == nil {
+		b.cmdSeen() // before a resync: the members' re-joins must find the node ready
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer then()
@@ -277,6 +283,8 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 			cancel()
 			if err != nil {
 				err = b.readFailed("history", err)
+			} else {
+				b.cmdSeen() // (before a resync for a lost epoch)
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()

@@ -169,10 +169,15 @@ func (b *Broker) linkDown(l *subLink, err error) {
 	b.setSub(false, err)
 }
 
-// linkUp records a working connection.
+// linkUp records a working connection. With one Redis, a subscriber that
+// works again means Redis is back: the liveness loop, maybe in the middle
+// of a long backoff, is woken to bring the command side back at once.
 func (b *Broker) linkUp(l *subLink) {
 	if !b.keys.cluster {
 		b.setSub(true, nil)
+		if !b.cmdOK.Load() {
+			b.wakeLiveness()
+		}
 	}
 }
 
