@@ -94,8 +94,9 @@ func (b *Broker) run(room string, f *roomFlow) {
 		case it.payload != "":
 			if from, to, gap := b.step(room, f, it.payload); gap {
 				// The event stays at the head: it goes out after the fill.
+				// (Closing: nothing goes out any more.)
 				f.busy = true
-				go b.fill(room, f, from, to)
+				b.spawn(func() { b.fill(room, f, from, to) })
 				return
 			}
 		case it.sync != nil:
@@ -107,7 +108,7 @@ func (b *Broker) run(room string, f *roomFlow) {
 		case it.check != nil:
 			f.queue = f.queue[1:]
 			f.busy = true
-			go b.checkpoint(room, f, it.check)
+			b.spawn(func() { b.checkpoint(room, f, it.check) })
 			return
 		}
 		f.queue[0] = flowItem{}
@@ -160,6 +161,9 @@ func (b *Broker) fill(room string, f *roomFlow, from, to uint64) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	es, err := b.readRange(ctx, room, from, to)
 	cancel()
+	if b.ctx.Err() != nil {
+		return // closing: the flow stays busy, nothing is delivered, nobody is told
+	}
 	if err == nil {
 		b.cmdSeen()
 	}
@@ -200,6 +204,9 @@ func (b *Broker) checkpoint(room string, f *roomFlow, then func()) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	pos, err := b.readMeta(ctx, room)
 	cancel()
+	if b.ctx.Err() != nil {
+		return // closing (Close answers the subscriptions waiting for this)
+	}
 	if err == nil {
 		b.cmdSeen() // before a resync: the members' re-joins must find the node ready
 	}
@@ -223,7 +230,8 @@ func (b *Broker) checkpoint(room string, f *roomFlow, then func()) {
 		f.pos = pos
 	case pos.Offset > f.pos.Offset:
 		f.busy = true
-		go b.fill(room, f, f.pos.Offset+1, pos.Offset)
+		from, to := f.pos.Offset+1, pos.Offset
+		b.spawn(func() { b.fill(room, f, from, to) })
 		return
 	}
 	b.resume(room, f)
@@ -251,7 +259,7 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 			fn(broker.HistoryResult{Position: pos}, nil)
 			return false
 		}
-		go func() {
+		read := func() {
 			ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 			var err error
 			lost := false // the epoch the flow held is gone
@@ -302,7 +310,11 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 			}
 			fn(res, err)
 			b.resume(room, f)
-		}()
+		}
+		if !b.spawn(read) {
+			fn(broker.HistoryResult{}, errBrokerClosed)
+			return false
+		}
 		return true
 	}
 	f.mu.Lock()

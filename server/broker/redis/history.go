@@ -304,9 +304,7 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 		done(broker.HistoryResult{}, unavailable("redis unreachable", nil))
 		return
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+	ok := b.spawn(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 		defer cancel()
 		pos, err := b.readMeta(ctx, room)
@@ -318,7 +316,10 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 			err = b.readFailed("history", err)
 		}
 		done(res, err)
-	}()
+	})
+	if !ok {
+		done(broker.HistoryResult{}, errBrokerClosed)
+	}
 }
 
 // readFailed marks Redis down when err is not a Redis reply, and wraps it.
@@ -334,9 +335,7 @@ func (b *Broker) DeleteHistory(room string, done func(error)) {
 		done(unavailable("redis unreachable", nil))
 		return
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+	ok := b.spawn(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 		defer cancel()
 		err := b.client.Del(ctx, b.keys.meta(room), b.keys.history(room)).Err()
@@ -344,5 +343,8 @@ func (b *Broker) DeleteHistory(room string, done func(error)) {
 			err = b.readFailed("delete history", err)
 		}
 		done(err)
-	}()
+	})
+	if !ok {
+		done(errBrokerClosed)
+	}
 }

@@ -116,7 +116,16 @@ func (b *Broker) reroute() {
 	}
 	b.smu.Unlock()
 	for _, u := range olds {
-		_ = b.sendSubscriptions(u.l, &linkWork{gen: u.gen, unsub: map[int][]string{u.slot: u.chans}})
+		// The old master no longer owns the slot, so nothing is published
+		// to the room there any more (an SPUBLISH there is refused with
+		// MOVED), and Redis drops the shard subscription itself when a slot
+		// moves: if this unsubscribe fails, nothing arrives on the old link
+		// all the same. A write error means that connection broke: a new
+		// generation, as subscriptionLoop does.
+		if err := b.sendSubscriptions(u.l, &linkWork{gen: u.gen, unsub: map[int][]string{u.slot: u.chans}}); err != nil &&
+			b.ctx.Err() == nil {
+			b.endGeneration(u.l, u.gen)
+		}
 	}
 	for i, l := range idle {
 		b.endGeneration(l, gens[i])
