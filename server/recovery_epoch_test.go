@@ -10,7 +10,7 @@ import (
 )
 
 // A join of a room without any stored message names the epoch its messages
-// will carry (docs/protocol.md, join): a client that recovers with what the
+// will carry (docs/protocol-v2.md §7): a client that recovers with what the
 // join told it and the offsets it saw gets recovered: true and exactly what
 // it missed, on one node and across nodes.
 func TestRecoveryFromEmptyRoomJoin(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 )
 
 // streamMember is a v2 member of one room that acts as the contract says
-// (docs/protocol.md: on resync, join again with since where it stands; a
+// (docs/protocol-v2.md §7: on resync, join again with since where it stands; a
 // join refused as unavailable is sent again a moment later) and checks the
 // stream invariant on every push after every join reply: after a reply with
 // epoch E and offset N, the room's pushes continue at N+1 of E: no offset

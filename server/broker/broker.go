@@ -117,7 +117,7 @@ type Event struct {
 	Room string
 	// Body is the event as the cluster carries it: a JSON object. A broker
 	// that serializes events adds its header members to it (for the Redis
-	// broker: excludeUserId and origin, DESIGN §4) and must not change it
+	// broker: excludeUserId and origin, docs/cluster.md) and must not change it
 	// otherwise. Brokers do not keep it beyond Publish.
 	Body []byte
 	// Exclude is the user id that must not receive the event (the sender,
@@ -170,7 +170,7 @@ type HistoryResult struct {
 }
 
 // The header members a broker that serializes events appends to an event's
-// body (the Redis broker does; DESIGN §4): the cluster wire form is the body
+// body (the Redis broker does; docs/cluster.md): the cluster wire form is the body
 // plus these, and a Receiver reads them back from the payload it gets.
 const (
 	HeaderExclude = "excludeUserId" // Event.Exclude, when not empty

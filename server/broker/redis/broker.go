@@ -14,7 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Broker connects nodes through one Redis (DESIGN §4), interoperating
+// Broker connects nodes through one Redis (docs/cluster.md), interoperating
 // with the reference app's nodes on the same Redis, or through a Redis
 // Cluster (cluster.go, keys.go: tagged keys, sharded Pub/Sub):
 //
