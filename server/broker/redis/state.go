@@ -165,7 +165,7 @@ func (b *Broker) enqueueLocked(op *stateOp) bool {
 	case b.stateq <- op:
 		return true
 	default:
-		b.inflight.Add(-1)
+		b.finished(1)
 		return false
 	}
 }
@@ -214,7 +214,7 @@ func (b *Broker) stateLoop() {
 		}
 		if batch[0].kind == opReconcile {
 			b.reconcile(batch[0].snap, batch[0].departed)
-			b.inflight.Add(-1)
+			b.finished(1)
 			continue
 		}
 	fill:
@@ -231,7 +231,7 @@ func (b *Broker) stateLoop() {
 			}
 		}
 		b.applyBatch(batch)
-		b.inflight.Add(-int64(len(batch)))
+		b.finished(int64(len(batch)))
 		clear(batch)
 	}
 }
@@ -240,7 +240,7 @@ func (b *Broker) failQueuedState() {
 	for {
 		select {
 		case op := <-b.stateq:
-			b.inflight.Add(-1)
+			b.finished(1)
 			if op.done != nil {
 				op.done(broker.Membership{}, errBrokerClosed)
 			}
