@@ -43,6 +43,8 @@ const (
 	maxAhead = 1024
 	// writeTimeout bounds one write to the socket (a server that stopped reading).
 	writeTimeout = 10 * time.Second
+	// minRefreshInterval: a token is refreshed at most this often, whatever its exp says.
+	minRefreshInterval = time.Second
 	// closeWait bounds the close handshake of Close.
 	closeWait = time.Second
 )

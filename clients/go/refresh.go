@@ -22,6 +22,8 @@ func (c *Client) scheduleRefreshLocked(s *session) {
 	if at.IsZero() {
 		return // no exp: nothing to refresh before
 	}
+	// A token expired already (or clocks apart) must not make the client spin.
+	at = later(at, c.tokenGot.Add(minRefreshInterval))
 	c.armRefreshLocked(s, time.Until(at), 0)
 }
 
@@ -66,10 +68,16 @@ func (c *Client) refreshToken(s *session, attempt int) {
 	if IsCode(err, CodeForbidden) {
 		return // a token of another user, or a connection without one: retrying gets the same
 	}
-	// Unauthorized (GetToken gave a refused token), GetToken failed, or no reply: ask again.
+	// Unauthorized (GetToken gave a refused token), GetToken failed, or no reply: ask again,
+	// while the connection lasts (the server closes it with 4001 once the token is past its exp
+	// and leeway; the next hello asks GetToken).
 	delay := backoffDelay(attempt, c.cfg.BackoffMin, c.cfg.BackoffMax, jitter())
-	if !c.tokenExp.IsZero() && time.Now().Add(delay).After(c.tokenExp) {
-		return
-	}
 	c.armRefreshLocked(s, delay, attempt+1)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

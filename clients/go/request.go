@@ -36,7 +36,7 @@ func (c *Client) doOn(ctx context.Context, s *session, req *request, pre func(*s
 		return nil, err
 	}
 	if s == nil {
-		// Refused at once while disconnected, even when every slot is taken.
+		// Refused at once while disconnected, even when every slot is taken (by a hello).
 		c.mu.Lock()
 		err := c.refusalLocked()
 		c.mu.Unlock()

@@ -236,3 +236,34 @@ func TestAllRooms(t *testing.T) {
 		t.Fatalf("walked %v", ids)
 	}
 }
+
+// A request while a reconnect's hello is on its way fails at once, even when
+// that hello holds the only request slot.
+func TestDisconnectedDuringHello(t *testing.T) {
+	fs := startFake(t, false)
+	errs := make(chan error, 1)
+	var c *Client
+	go func() {
+		var err error
+		c, err = Connect(context.Background(), Config{URL: fs.URL, Name: "a", MaxPending: 1, BackoffMin: time.Millisecond})
+		errs <- err
+	}()
+	fc := fs.next()
+	fc.ok(fc.expect(reqHello), map[string]any{"userId": "u1", "name": "a"})
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fc.drop()
+	fc2 := fs.next()
+	fc2.expect(reqHello) // not answered
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	if _, err := c.RoomList(ctx, nil); !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("rooms: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("refused after %v: it waited for the slot", d)
+	}
+}
