@@ -55,6 +55,15 @@ func (rs *roomState) offline() {
 	rs.typing.stop()
 }
 
+// hold keeps a push until the recovery on its way has answered.
+func (rs *roomState) hold(m wireMessage) {
+	if len(rs.held) < maxHeldPushes {
+		rs.held = append(rs.held, m)
+	} else {
+		rs.heldDropped = true // recovered again after
+	}
+}
+
 // joinRequest is the join that recovers the room from where it stands.
 func (rs *roomState) joinRequest() *request {
 	pos := rs.position()
@@ -229,11 +238,7 @@ func (c *Client) replayLocked(s *session, rs *roomState, msgs []wireMessage) {
 // acceptLocked takes a message push. Caller holds c.mu.
 func (c *Client) acceptLocked(s *session, rs *roomState, m wireMessage) {
 	if rs.recovering {
-		if len(rs.held) < maxHeldPushes {
-			rs.held = append(rs.held, m)
-		} else {
-			rs.heldDropped = true
-		}
+		rs.hold(m)
 		return
 	}
 	if m.Offset == 0 {
@@ -248,7 +253,7 @@ func (c *Client) acceptLocked(s *session, rs *roomState, m wireMessage) {
 		} else {
 			c.startRecoveryLocked(s, rs, reasonEpoch)
 			if rs.recovering {
-				c.acceptLocked(s, rs, m) // held, and judged after the reply
+				rs.hold(m) // judged after the reply
 			} else {
 				c.stats.Stale++ // (no connection to recover on: the next one re-joins)
 			}
@@ -263,7 +268,7 @@ func (c *Client) acceptLocked(s *session, rs *roomState, m wireMessage) {
 		// A hole no publish of ours can fill: recover it first, so that messages stay in order.
 		c.startRecoveryLocked(s, rs, reasonHole)
 		if rs.recovering {
-			c.acceptLocked(s, rs, m)
+			rs.hold(m)
 			return
 		}
 	}
