@@ -169,7 +169,9 @@ func (c *Client) applyJoinLocked(s *session, rs *roomState, f *inbound, since bo
 	case !since:
 		rs.at(f.Epoch, f.Offset)
 		c.replayLocked(s, rs, f.Messages)
-	case f.Recovered != nil && *f.Recovered:
+	case f.Recovered != nil && *f.Recovered && (rs.epoch != "" || f.Epoch != ""):
+		// (Neither side naming an epoch means the server keeps no history for the room: it cannot
+		// vouch for what was missed, whatever recovered says: that is a gap.)
 		if rs.epoch == "" && rs.last == 0 {
 			rs.epoch = f.Epoch // "" and 0 say "nothing seen yet": the whole epoch was recovered
 		}
@@ -247,8 +249,9 @@ func (c *Client) acceptLocked(s *session, rs *roomState, m wireMessage) {
 		return
 	}
 	if m.Epoch != "" && m.Epoch != rs.epoch {
-		if rs.epoch == "" && rs.last == 0 && !rs.hole() {
-			// Joined before the room had an epoch (a server that did not name it): adopt it.
+		if rs.epoch == "" {
+			// Joined before the room had an epoch, on a server that did not name it: adopt it (the
+			// offsets had so far are our own publishes', in this epoch).
 			rs.epoch = m.Epoch
 		} else {
 			c.startRecoveryLocked(s, rs, reasonEpoch)

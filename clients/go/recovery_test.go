@@ -189,12 +189,15 @@ func TestStalePushes(t *testing.T) {
 func TestEpochFromFirstPush(t *testing.T) {
 	fs := startFake(t, true)
 	c, fc := connectFake(t, fs, nil)
-	joinFake(t, c, fc, "r", "", 0, 0, nil)
-	fc.push("r", "e1", 1, "m1")
-	wantMessages(t, c, false, "m1")
-	if p := c.Room("r").Position(); p != (Position{"e1", 1}) {
+	room := joinFake(t, c, fc, "r", "", 0, 0, nil)
+	go room.Publish(context.Background(), "mine")
+	fc.ok(fc.expect(reqPublish), map[string]any{"offset": 1, "timestamp": "2026-01-02T03:04:05.678Z"})
+	fc.push("r", "e1", 2, "m2")
+	wantMessages(t, c, false, "m2")
+	if p := room.Position(); p != (Position{"e1", 2}) {
 		t.Fatalf("position %+v", p)
 	}
+	noEventBefore(t, c, fc, "r")
 }
 
 // A join with Since resumes where a saved position stood.
@@ -249,6 +252,31 @@ func TestRejoinRefused(t *testing.T) {
 	}
 	fc2.joinOK(again, "e1", 0, nil, ptr(true))
 	if ev := want[RecoveredEvent](t, c); ev.RoomID != "later" {
+		t.Fatalf("got %+v", ev)
+	}
+}
+
+// A server that keeps no history names no epoch: after a reconnect it cannot
+// vouch for what was missed, even if its reply says recovered.
+func TestNoHistoryIsAGap(t *testing.T) {
+	fs := startFake(t, true)
+	c, fc := connectFake(t, fs, nil)
+	joinFake(t, c, fc, "r", "", 0, 0, nil)
+	fc.send(map[string]any{"type": "message", "roomId": "r", "content": "unnumbered", "userId": "o", "name": "O",
+		"timestamp": "2026-01-02T03:04:05.678Z"})
+	wantMessages(t, c, false, "unnumbered")
+	fc.drop()
+	wantState(t, c, StateDisconnected)
+	wantState(t, c, StateReconnecting)
+	fc2 := fs.next()
+	fc2.expect(reqHello)
+	wantState(t, c, StateConnected)
+	req := fc2.expect(reqJoin)
+	if since, ok := req.since(); !ok || since != (Position{}) {
+		t.Fatalf("re-join %v", req)
+	}
+	fc2.joinOK(req, "", 0, nil, ptr(true))
+	if ev := want[GapEvent](t, c); ev.RoomID != "r" || ev.Reason != "reconnect" {
 		t.Fatalf("got %+v", ev)
 	}
 }
