@@ -37,8 +37,12 @@ const (
 
 // Bounds that are not configurable: they only guard against a misbehaving server.
 const (
-	// maxHeldPushes bounds the pushes a room holds while its recovery is on its way.
+	// maxHeldPushes and maxHeldBytes bound the pushes a room holds while its recovery is on its
+	// way (the server closes a connection with 1 MiB queued anyway); past them the room recovers
+	// again. heldOverhead is a held push's size besides its strings.
 	maxHeldPushes = 4096
+	maxHeldBytes  = 1 << 20
+	heldOverhead  = 64
 	// maxAhead bounds the offsets a room remembers past a hole before it recovers anyway.
 	maxAhead = 1024
 	// writeTimeout bounds one write to the socket (a server that stopped reading).

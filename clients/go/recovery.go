@@ -35,6 +35,7 @@ type roomState struct {
 	recovering  bool   // a join with since is on its way: pushes wait in held
 	again       string // another recovery is due after this one (its reason)
 	held        []wireMessage
+	heldBytes   int  // held's size, roughly
 	heldDropped bool // held overflowed: recover again after
 	publishing  int  // publishes waiting for their reply (their offsets may fill a hole)
 	gone        bool // left or lost
@@ -47,7 +48,7 @@ type roomState struct {
 // offline forgets what belonged to the connection that ended.
 func (rs *roomState) offline() {
 	rs.joined, rs.recovering, rs.again = false, false, ""
-	rs.held, rs.heldDropped = nil, false
+	rs.held, rs.heldBytes, rs.heldDropped = nil, 0, false
 	if rs.retry != nil {
 		rs.retry.Stop()
 		rs.retry = nil
@@ -55,13 +56,16 @@ func (rs *roomState) offline() {
 	rs.typing.stop()
 }
 
-// hold keeps a push until the recovery on its way has answered.
+// hold keeps a push until the recovery on its way has answered; past the
+// bounds the push is dropped, and the room recovers again after.
 func (rs *roomState) hold(m wireMessage) {
-	if len(rs.held) < maxHeldPushes {
-		rs.held = append(rs.held, m)
-	} else {
-		rs.heldDropped = true // recovered again after
+	size := len(m.Content) + len(m.Name) + len(m.UserID) + len(m.Epoch) + len(m.Timestamp) + heldOverhead
+	if len(rs.held) >= maxHeldPushes || rs.heldBytes+size > maxHeldBytes {
+		rs.heldDropped = true
+		return
 	}
+	rs.held = append(rs.held, m)
+	rs.heldBytes += size
 }
 
 // joinRequest is the join that recovers the room from where it stands.
@@ -202,7 +206,7 @@ func (c *Client) applyJoinLocked(s *session, rs *roomState, f *inbound, since bo
 	}
 	rs.recovering = false
 	held, dropped := rs.held, rs.heldDropped
-	rs.held, rs.heldDropped = nil, false
+	rs.held, rs.heldBytes, rs.heldDropped = nil, 0, false
 	for _, m := range held {
 		if m.Epoch != "" && m.Epoch != rs.epoch {
 			// Sent before the reply, which names the room's epoch: an older life of the history.

@@ -2,6 +2,8 @@ package chatdclient
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -279,4 +281,41 @@ func TestNoHistoryIsAGap(t *testing.T) {
 	if ev := want[GapEvent](t, c); ev.RoomID != "r" || ev.Reason != "reconnect" {
 		t.Fatalf("got %+v", ev)
 	}
+}
+
+// Pushes held during a recovery are bounded (1 MiB per room); past it they
+// are dropped and the room recovers again from where it stands: nothing lost.
+func TestHeldPushesBounded(t *testing.T) {
+	fs := startFake(t, true)
+	c, fc := connectFake(t, fs, nil)
+	joinFake(t, c, fc, "r", "e1", 0, 1, nil)
+	fc.send(map[string]any{"type": "resync", "roomId": "r", "reason": "gap"})
+	req := fc.expect(reqJoin)
+	big := strings.Repeat("x", 60<<10)
+	for o := uint64(2); o <= 21; o++ {
+		m := msgFrame("r", "e1", o, big)
+		m["content"] = fmt.Sprint(o, big)
+		fc.send(m)
+	}
+	fc.joinOK(req, "e1", 2, msgs("r", "e1", 2, 2), ptr(true))
+	if ev := want[RecoveredEvent](t, c); ev.Missed != 1 || ev.Reason != "resync" {
+		t.Fatalf("got %+v", ev)
+	}
+	wantMessages(t, c, true, "m2")
+	again := fc.expect(reqJoin) // asked once the held pushes were out
+	since, _ := again.since()
+	if since.Epoch != "e1" || since.Offset < 10 || since.Offset >= 21 {
+		t.Fatalf("second recovery %v, want since e1/k with some pushes dropped past 1 MiB", again)
+	}
+	for o := uint64(3); o <= since.Offset; o++ {
+		if m := want[MessageEvent](t, c); m.Offset != o || m.Replay {
+			t.Fatalf("got offset %d (replay %v), want %d", m.Offset, m.Replay, o)
+		}
+	}
+	fc.joinOK(again, "e1", 21, msgs("r", "e1", since.Offset+1, 21), ptr(true))
+	if ev := want[RecoveredEvent](t, c); ev.Missed != int(21-since.Offset) || ev.Reason != "hole" {
+		t.Fatalf("got %+v", ev)
+	}
+	wantMessages(t, c, true, contents(int(since.Offset)+1, 21)...)
+	noEventBefore(t, c, fc, "r")
 }
