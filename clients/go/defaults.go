@@ -22,9 +22,10 @@ const (
 	// DefaultMaxPending bounds the requests waiting for a reply; more wait for a slot (or their
 	// context).
 	DefaultMaxPending = 128
-	// DefaultTypingInterval is the client's typing throttle: above the server's 300 ms
-	// (-typing-interval) so that a trailing notice is never dropped there.
-	DefaultTypingInterval = 350 * time.Millisecond
+	// DefaultTypingInterval is the client's typing throttle: well above the server's 300 ms
+	// (-typing-interval), so that a trailing notice is never dropped there, and often enough for
+	// an "is typing" shown for a few seconds.
+	DefaultTypingInterval = time.Second
 	// DefaultRefreshBefore: a token is refreshed this long before its exp (at most a quarter of
 	// its life before).
 	DefaultRefreshBefore = 30 * time.Second
@@ -49,6 +50,17 @@ const (
 	writeTimeout = 10 * time.Second
 	// minRefreshInterval: a token is refreshed at most this often, whatever its exp says.
 	minRefreshInterval = time.Second
+	// rejoinBurst re-joins go at once after a reconnect, the rest rejoinRate per second: under
+	// the server's per-connection request rate (20/s, burst 40).
+	rejoinBurst = 32
+	rejoinRate  = 16
+	// roomListRetries: a room list page of AllRooms refused as rate_limited (a server that bounds
+	// room list requests per connection) is asked again this often, roomListRetryWait apart.
+	roomListRetries = 5
 	// closeWait bounds the close handshake of Close.
 	closeWait = time.Second
 )
+
+// roomListRetryWait is the wait before a room list page refused as rate_limited is asked again:
+// past the server's -room-list-interval (1 s). (A variable for tests.)
+var roomListRetryWait = 1100 * time.Millisecond

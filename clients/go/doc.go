@@ -45,10 +45,11 @@
 // Client.Events delivers, in order, state changes and each joined room's
 // messages, joins, leaves and typing notices. After every reconnect, and
 // whenever the server pushes resync, each room is re-joined with the epoch and
-// offset of the last message it delivered; then a RecoveredEvent is followed
-// by exactly the messages that were missed, or a GapEvent says the server's
-// history no longer covers them (the newest History messages follow). A
-// message is never delivered twice (the first copy of each offset wins) and
+// offset of the last message it delivered; then exactly the messages that
+// were missed come, followed by a RecoveredEvent, or a GapEvent says the
+// server's history no longer covers them (the newest History messages follow
+// it). The client also recovers a room by itself when a push shows a hole in
+// the offsets (reason "hole") or another epoch ("epoch"). A message is never delivered twice (the first copy of each offset wins) and
 // never skipped silently. The client never blocks on the application: it
 // buffers up to Config.EventBuffer events, and past that drops the connection
 // and recovers once the application has caught up.

@@ -88,12 +88,14 @@ type TypingEvent struct {
 }
 
 // RecoveredEvent: the room is back after a reconnect, a server resync or a
-// join with Since, with nothing lost: the next Missed MessageEvents of the
-// room (Replay) are the messages the client had not seen; live ones follow.
+// join with Since, with nothing lost: the Missed MessageEvents of the room
+// just before it (Replay) were the messages the client had not seen; live
+// ones follow.
 type RecoveredEvent struct {
-	RoomID string
-	Missed int
-	Reason string // "reconnect", "resync", "resume" (JoinOptions.Since), "hole" or "epoch" (see Client)
+	RoomID   string
+	Missed   int
+	Reason   string   // "reconnect", "resync", "resume" (JoinOptions.Since), "hole" or "epoch" (see package doc)
+	Position Position // where the room stands now
 }
 
 // GapEvent: the room is back, but the server's history no longer covers what

@@ -113,7 +113,7 @@ func ExampleClient_Events() {
 		case chatdclient.TypingEvent:
 			// Show "… is typing" for a few seconds.
 		case chatdclient.RecoveredEvent:
-			// Back after a reconnect: the next e.Missed messages are the ones missed.
+			// Back after a reconnect: the e.Missed messages just before were the ones missed.
 		case chatdclient.GapEvent:
 			log.Printf("%s: some messages may be missing", e.RoomID) // page back with Room.History
 		case chatdclient.RoomLostEvent:
@@ -274,16 +274,17 @@ func ExampleJoinOptions_since() {
 	}
 	for ev := range c.Events() {
 		switch e := ev.(type) {
-		case chatdclient.RecoveredEvent:
-			fmt.Println("missed", e.Missed)
-		case chatdclient.GapEvent:
-			fmt.Println("history does not reach back that far")
 		case chatdclient.MessageEvent:
 			fmt.Println(e.Offset, e.Content)
+		case chatdclient.RecoveredEvent:
+			fmt.Println("missed", e.Missed)
+			return
+		case chatdclient.GapEvent:
+			fmt.Println("history does not reach back that far")
 			return
 		}
 	}
 	// Output:
-	// missed 1
 	// 2 second entry
+	// missed 1
 }

@@ -3,6 +3,7 @@ package chatdclient
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -33,6 +34,7 @@ type roomState struct {
 	memberCount int
 	joined      bool   // joined on the current connection
 	recovering  bool   // a join with since is on its way: pushes wait in held
+	rejoinDue   bool   // its re-join waits for its turn (paceRejoins): its requests are refused
 	again       string // another recovery is due after this one (its reason)
 	held        []wireMessage
 	heldBytes   int  // held's size, roughly
@@ -47,7 +49,7 @@ type roomState struct {
 
 // offline forgets what belonged to the connection that ended.
 func (rs *roomState) offline() {
-	rs.joined, rs.recovering, rs.again = false, false, ""
+	rs.joined, rs.recovering, rs.rejoinDue, rs.again = false, false, false, ""
 	rs.held, rs.heldBytes, rs.heldDropped = nil, 0, false
 	if rs.retry != nil {
 		rs.retry.Stop()
@@ -74,12 +76,50 @@ func (rs *roomState) joinRequest() *request {
 	return &request{Type: reqJoin, RoomID: rs.id, RoomName: rs.name, History: rs.history, Since: &pos}
 }
 
-// rejoinLocked sends, on a new connection, a join with since for every room.
-// Caller holds c.mu.
+// rejoinLocked sends, on a new connection, a join with since for every room:
+// rejoinBurst at once, the rest paced at rejoinRate per second, under the
+// server's per-connection request rate (20/s, burst 40), so that none is
+// refused as rate_limited. Caller holds c.mu.
 func (c *Client) rejoinLocked(s *session) {
-	for _, rs := range c.rooms {
+	ids := make([]string, 0, len(c.rooms))
+	for id := range c.rooms {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var later []*roomState
+	for i, id := range ids {
+		rs := c.rooms[id]
 		rs.recovering = true
-		c.sendRecoveryLocked(s, rs, reasonReconnect, false)
+		if i < rejoinBurst {
+			c.sendRecoveryLocked(s, rs, reasonReconnect, false)
+		} else {
+			rs.rejoinDue = true
+			later = append(later, rs)
+		}
+	}
+	if len(later) > 0 {
+		go c.paceRejoins(s, later)
+	}
+}
+
+// paceRejoins sends the re-joins past the burst, one per 1/rejoinRate s, while
+// s is the connection.
+func (c *Client) paceRejoins(s *session, rooms []*roomState) {
+	t := time.NewTicker(time.Second / rejoinRate)
+	defer t.Stop()
+	for _, rs := range rooms {
+		select {
+		case <-t.C:
+		case <-s.done:
+			return
+		}
+		c.mu.Lock()
+		if c.sess == s && !rs.gone && rs.rejoinDue {
+			rs.rejoinDue = false
+			// Written under c.mu, so that no request of the room goes before its join.
+			c.sendRecoveryLocked(s, rs, reasonReconnect, false)
+		}
+		c.mu.Unlock()
 	}
 }
 
@@ -181,23 +221,19 @@ func (c *Client) applyJoinLocked(s *session, rs *roomState, f *inbound, since bo
 		}
 		missed := 0
 		for i := range f.Messages {
-			if o := f.Messages[i].Offset; o == 0 || !rs.has(o) {
-				missed++
-			}
-		}
-		c.stats.Recoveries++
-		c.q.push(RecoveredEvent{RoomID: rs.id, Missed: missed, Reason: reason}, true)
-		for i := range f.Messages {
 			m := &f.Messages[i]
 			if m.Offset != 0 && rs.has(m.Offset) {
 				c.stats.Duplicates++
 				continue
 			}
 			if !c.emitData(s, MessageEvent{Message: m.message(rs.id), Replay: true}) {
-				break // recovered from here on the next connection
+				return // the connection drops: the next one recovers from here
 			}
 			rs.mark(m.Offset)
+			missed++
 		}
+		c.stats.Recoveries++
+		c.q.push(RecoveredEvent{RoomID: rs.id, Missed: missed, Reason: reason, Position: rs.position()}, true)
 	default:
 		c.stats.Gaps++
 		c.q.push(GapEvent{RoomID: rs.id, Reason: reason, From: rs.position(), Epoch: f.Epoch, Offset: f.Offset}, true)

@@ -2,6 +2,7 @@ package chatdclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,8 +10,8 @@ import (
 )
 
 // After a drop the client reconnects, says hello, and re-joins the room with
-// since at the last offset it delivered: the missed messages follow a
-// RecoveredEvent, in order, and live pushes continue without a duplicate.
+// since at the last offset it delivered: the missed messages come in order,
+// then a RecoveredEvent, and live pushes continue without a duplicate.
 func TestReconnectRecovers(t *testing.T) {
 	fs := startFake(t, true)
 	c, fc := connectFake(t, fs, nil)
@@ -36,10 +37,11 @@ func TestReconnectRecovers(t *testing.T) {
 		t.Fatalf("re-join %v, want since e1/5, history 3, roomName", req)
 	}
 	fc2.joinOK(req, "e1", 7, msgs("r", "e1", 6, 7), ptr(true))
-	if ev := want[RecoveredEvent](t, c); ev.RoomID != "r" || ev.Missed != 2 || ev.Reason != "reconnect" {
+	wantMessages(t, c, true, "m6", "m7")
+	if ev := want[RecoveredEvent](t, c); ev.RoomID != "r" || ev.Missed != 2 || ev.Reason != "reconnect" ||
+		ev.Position != (Position{"e1", 7}) {
 		t.Fatalf("got %+v", ev)
 	}
-	wantMessages(t, c, true, "m6", "m7")
 	fc2.push("r", "e1", 7, "m7") // a duplicate: dropped
 	fc2.push("r", "e1", 8, "m8")
 	wantMessages(t, c, false, "m8")
@@ -95,10 +97,10 @@ func TestResyncRecoversInPlace(t *testing.T) {
 	fc.push("r", "e1", 3, "m3")
 	fc.push("r", "e1", 4, "m4")
 	fc.joinOK(req, "e1", 3, msgs("r", "e1", 2, 3), ptr(true))
+	wantMessages(t, c, true, "m2", "m3")
 	if ev := want[RecoveredEvent](t, c); ev.Missed != 2 || ev.Reason != "resync" {
 		t.Fatalf("got %+v", ev)
 	}
-	wantMessages(t, c, true, "m2", "m3")
 	wantMessages(t, c, false, "m4")
 	noEventBefore(t, c, fc, "r")
 	if st := c.Stats(); st.Duplicates != 2 {
@@ -118,10 +120,10 @@ func TestHoleRecovers(t *testing.T) {
 		t.Fatalf("recovery %v, want since e1/1", req)
 	}
 	fc.joinOK(req, "e1", 3, msgs("r", "e1", 2, 3), ptr(true))
+	wantMessages(t, c, true, "m2", "m3")
 	if ev := want[RecoveredEvent](t, c); ev.Missed != 2 || ev.Reason != "hole" {
 		t.Fatalf("got %+v", ev)
 	}
-	wantMessages(t, c, true, "m2", "m3")
 	noEventBefore(t, c, fc, "r")
 }
 
@@ -212,10 +214,10 @@ func TestJoinSince(t *testing.T) {
 		t.Fatalf("join %v", req)
 	}
 	fc.joinOK(req, "e1", 6, msgs("r", "e1", 4, 6), ptr(true)) // 4 again: dropped
+	wantMessages(t, c, true, "m5", "m6")
 	if ev := want[RecoveredEvent](t, c); ev.Missed != 2 || ev.Reason != "resume" {
 		t.Fatalf("got %+v", ev)
 	}
-	wantMessages(t, c, true, "m5", "m6")
 	noEventBefore(t, c, fc, "r")
 }
 
@@ -298,10 +300,10 @@ func TestHeldPushesBounded(t *testing.T) {
 		fc.send(m)
 	}
 	fc.joinOK(req, "e1", 2, msgs("r", "e1", 2, 2), ptr(true))
+	wantMessages(t, c, true, "m2")
 	if ev := want[RecoveredEvent](t, c); ev.Missed != 1 || ev.Reason != "resync" {
 		t.Fatalf("got %+v", ev)
 	}
-	wantMessages(t, c, true, "m2")
 	again := fc.expect(reqJoin) // asked once the held pushes were out
 	since, _ := again.since()
 	if since.Epoch != "e1" || since.Offset < 10 || since.Offset >= 21 {
@@ -313,9 +315,51 @@ func TestHeldPushesBounded(t *testing.T) {
 		}
 	}
 	fc.joinOK(again, "e1", 21, msgs("r", "e1", since.Offset+1, 21), ptr(true))
+	wantMessages(t, c, true, contents(int(since.Offset)+1, 21)...)
 	if ev := want[RecoveredEvent](t, c); ev.Missed != int(21-since.Offset) || ev.Reason != "hole" {
 		t.Fatalf("got %+v", ev)
 	}
-	wantMessages(t, c, true, contents(int(since.Offset)+1, 21)...)
 	noEventBefore(t, c, fc, "r")
+}
+
+// After a reconnect the first rejoinBurst re-joins go at once and the rest at
+// rejoinRate per second (under the server's request rate); a room waiting for
+// its turn refuses its requests at once.
+func TestRejoinPaced(t *testing.T) {
+	fs := startFake(t, true)
+	c, fc := connectFake(t, fs, nil)
+	const n = rejoinBurst + 16
+	rooms := map[string]*Room{}
+	for i := range n {
+		id := fmt.Sprintf("r%02d", i)
+		rooms[id] = joinFake(t, c, fc, id, "e1", 0, 0, nil)
+	}
+	fc.drop()
+	fc2 := fs.next()
+	fc2.expect(reqHello)
+	var joins []fakeReq
+	for range rejoinBurst {
+		joins = append(joins, fc2.expect(reqJoin))
+	}
+	burstDone := time.Now()
+	last := rooms[fmt.Sprintf("r%02d", n-1)] // its turn comes 1 s after the burst
+	if _, err := last.Publish(context.Background(), "too soon"); !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("publish before the room's re-join: %v", err)
+	}
+	for range n - rejoinBurst {
+		joins = append(joins, fc2.expect(reqJoin))
+	}
+	if d := time.Since(burstDone); d < (n-rejoinBurst-1)*time.Second/rejoinRate {
+		t.Fatalf("%d paced re-joins in %v: faster than %d/s", n-rejoinBurst, d, rejoinRate)
+	}
+	for i, j := range joins {
+		if want := fmt.Sprintf("r%02d", i); j.str("roomId") != want {
+			t.Fatalf("re-join %d of %s, want %s (by id)", i, j.str("roomId"), want)
+		}
+		fc2.joinOK(j, "e1", 0, nil, ptr(true))
+	}
+	go last.Publish(context.Background(), "now")
+	if r := fc2.expect(reqPublish); r.str("roomId") != fmt.Sprintf("r%02d", n-1) {
+		t.Fatalf("got %v", r)
+	}
 }

@@ -198,8 +198,11 @@ func TestServerError(t *testing.T) {
 	}
 }
 
-// The room list pages by after until the last page.
+// The room list pages by after until the last page; a page refused as
+// rate_limited is asked again.
 func TestAllRooms(t *testing.T) {
+	defer func(d time.Duration) { roomListRetryWait = d }(roomListRetryWait)
+	roomListRetryWait = 10 * time.Millisecond
 	fs := startFake(t, true)
 	c, fc := connectFake(t, fs, nil)
 	got := make(chan []string, 1)
@@ -218,6 +221,10 @@ func TestAllRooms(t *testing.T) {
 	after := ""
 	for i, p := range pages {
 		req := fc.expect(reqRooms)
+		if i == 1 { // a server that bounds room list requests: asked again later
+			fc.fail(req, CodeRateLimited, "Room list asked for too often, slow down")
+			req = fc.expect(reqRooms)
+		}
 		if req.str("after") != after || req.str("prefix") != "team-" || req.num("limit") != 2 {
 			t.Fatalf("page %d: %v", i, req)
 		}

@@ -3,6 +3,7 @@ package chatdclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -149,8 +150,8 @@ func (r *Room) Publish(ctx context.Context, content string) (Published, error) {
 	c, rs := r.c, r.rs
 	var epoch string
 	pre := func(*session) error {
-		if rs.gone {
-			return ErrNotJoined
+		if err := rs.usable(); err != nil {
+			return err
 		}
 		rs.publishing++
 		return nil
@@ -226,10 +227,19 @@ func (r *Room) Presence(ctx context.Context) (Presence, error) {
 	return Presence{MemberCount: f.MemberCount, Members: f.Members, Truncated: f.Truncated}, nil
 }
 
-// notGone refuses a request of a room left or lost; under c.mu.
+// notGone refuses a request of a room left or lost, or whose re-join has
+// not gone yet; under c.mu.
 func (r *Room) notGone(*session) error {
-	if r.rs.gone {
+	return r.rs.usable()
+}
+
+// usable is why the room's requests cannot go now, or nil; under c.mu.
+func (rs *roomState) usable() error {
+	switch {
+	case rs.gone:
 		return ErrNotJoined
+	case rs.rejoinDue:
+		return fmt.Errorf("%w: room %q is waiting for its re-join", ErrDisconnected, rs.id)
 	}
 	return nil
 }
@@ -282,9 +292,9 @@ func (t *typingState) stop() {
 func (r *Room) Typing() error {
 	c, rs := r.c, r.rs
 	c.mu.Lock()
-	if rs.gone {
+	if err := rs.usable(); err != nil {
 		c.mu.Unlock()
-		return ErrNotJoined
+		return err
 	}
 	if err := c.refusalLocked(); err != nil {
 		c.mu.Unlock()

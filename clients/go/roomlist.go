@@ -2,7 +2,9 @@ package chatdclient
 
 import (
 	"context"
+	"fmt"
 	"iter"
+	"time"
 )
 
 // RoomListOptions select one page of the cluster's room list (by room id).
@@ -35,13 +37,26 @@ func (c *Client) RoomList(ctx context.Context, opts *RoomListOptions) (RoomListP
 }
 
 // AllRooms walks the room list page by page (pageSize rooms per request; zero:
-// the server's maximum), yielding each room once, by id. An error ends the
-// walk with it. Only one page is held at a time.
+// the server's maximum), yielding each room once, by id. A page refused as
+// rate_limited (a server that bounds room list requests per connection) is
+// asked again a little later, a few times; another error ends the walk with
+// it. Only one page is held at a time.
 func (c *Client) AllRooms(ctx context.Context, prefix string, pageSize int) iter.Seq2[RoomInfo, error] {
 	return func(yield func(RoomInfo, error) bool) {
 		opts := RoomListOptions{Prefix: prefix, Limit: pageSize}
 		for {
 			page, err := c.RoomList(ctx, &opts)
+			for retry := 0; IsCode(err, CodeRateLimited) && retry < roomListRetries; retry++ {
+				t := time.NewTimer(roomListRetryWait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					yield(RoomInfo{}, fmt.Errorf("chatdclient: room list: %w", ctx.Err()))
+					return
+				}
+				page, err = c.RoomList(ctx, &opts)
+			}
 			if err != nil {
 				yield(RoomInfo{}, err)
 				return
