@@ -24,7 +24,7 @@ import (
 func TestSDKGoChat(t *testing.T) {
 	s := startServer(t, func(c *server.Config) { c.RateLimit = -1 })
 	url := sdkURL(s.Addr())
-	alice := sdkConnect(t, url, "alice", nil)
+	alice := sdkConnect(t, url, "alice", func(c *chatdclient.Config) { c.TypingInterval = 400 * time.Millisecond })
 	ra := record(alice)
 	lobbyA := sdkJoin(t, alice, "lobby", nil)
 	sdkJoin(t, alice, "dev", nil)
@@ -72,12 +72,25 @@ func TestSDKGoChat(t *testing.T) {
 		t.Fatalf("presence %+v", pres)
 	}
 
-	if err := lobbyA.Typing(); err != nil {
+	// Typing on every keystroke: one notice at once, one trailing notice after the client's
+	// interval, which the server (300 ms) forwards too; no more.
+	for range 5 {
+		if err := lobbyA.Typing(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rb.wait(t, 5*time.Second, "alice typing, twice", func(evs []chatdclient.Event) bool {
+		return countOf(evs, func(e chatdclient.TypingEvent) bool { return e.RoomID == "lobby" && e.User.Name == "alice" }) == 2
+	})
+	if _, err := lobbyA.Publish(ctx, "done typing"); err != nil {
 		t.Fatal(err)
 	}
-	rb.wait(t, 5*time.Second, "alice typing", func(evs []chatdclient.Event) bool {
-		return countOf(evs, func(e chatdclient.TypingEvent) bool { return e.RoomID == "lobby" && e.User.Name == "alice" }) == 1
+	rb.wait(t, 5*time.Second, "alice's second message", func(evs []chatdclient.Event) bool {
+		return hasContent(evs, "lobby", "done typing")
 	})
+	if n := countOf[chatdclient.TypingEvent](rb.events(), nil); n != 2 {
+		t.Fatalf("%d typing notices, want 2", n)
+	}
 
 	if err := devB.Leave(ctx); err != nil {
 		t.Fatal(err)
