@@ -31,7 +31,7 @@ type Config struct {
 	// the connection stays up), and whenever the server refuses the token (unauthorized, or a
 	// close with 4001): then it says hello with the new one. An error is reported as an
 	// ErrorEvent or StateEvent and the call is retried with backoff. It runs on the client's
-	// goroutines: it may block, within its ctx. Zero: no refresh.
+	// goroutines: it may block, within its ctx, but must not call Close. Zero: no refresh.
 	GetToken func(ctx context.Context) (string, error)
 	// RefreshBefore is how long before a token's exp GetToken is called for the next one (at
 	// most a quarter of the token's life). Zero: DefaultRefreshBefore.

@@ -43,7 +43,8 @@ func (s State) String() string {
 // StateEvent is a change of the connection's state.
 type StateEvent struct {
 	State State
-	// URL is the server the state is about.
+	// URL is the node the event is about: the one connected to, dropped, or that failed; with a
+	// StateReconnecting after a drop, the one tried next.
 	URL string
 	// Code and Reason: the WebSocket close code and reason of a StateDisconnected (CloseAbnormal
 	// when the connection broke without a close frame).
