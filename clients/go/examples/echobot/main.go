@@ -34,10 +34,8 @@ func main() {
 					log.Print(err) // e.g. ErrDisconnected while reconnecting: not sent
 				}
 			}
-		case chatdclient.GapEvent:
+		case chatdclient.GapEvent: // the server could not recover what was missed
 			fmt.Println("(some messages may be missing)")
-		case chatdclient.StateEvent:
-			log.Print(e.State)
 		}
 	}
 }
