@@ -239,6 +239,7 @@ func TestSDKGoRedisRestartedEmpty(t *testing.T) {
 	rooms := []string{"f1", "f2"}
 	type listener struct {
 		name string
+		c    *chatdclient.Client
 		rec  *recorder
 	}
 	var ls []listener
@@ -249,7 +250,7 @@ func TestSDKGoRedisRestartedEmpty(t *testing.T) {
 		for _, r := range rooms {
 			sdkJoin(t, c, r, &chatdclient.JoinOptions{History: 20})
 		}
-		ls = append(ls, listener{name, rec})
+		ls = append(ls, listener{name, c, rec})
 	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -326,6 +327,9 @@ func TestSDKGoRedisRestartedEmpty(t *testing.T) {
 				t.Fatalf("%s, room %s: the history was lost, but no gap reported", l.name, r)
 			}
 		}
+		// (Duplicates and Stale count what the client dropped: pushes at or below a join's
+		// offset, or of the lost epoch after the re-join.)
+		t.Logf("%s: %+v", l.name, l.c.Stats())
 	}
 	t.Logf("%d publishes acked, %d refused", acked, refused)
 }
