@@ -238,7 +238,7 @@ func TestSDKGoRequestTimeout(t *testing.T) {
 	ro := record(other)
 	sdkJoin(t, other, "slow", nil)
 
-	pause := 1500 * time.Millisecond
+	pause := 800 * time.Millisecond
 	if err := rs.Client().Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "WRITE").Err(); err != nil {
 		t.Fatal(err)
 	}
