@@ -323,6 +323,14 @@ func (c *Client) setStateLocked(ev StateEvent) {
 
 // open makes one connection: dial, hello, and the re-join of every room.
 func (c *Client) open(url string) (*session, error) {
+	// The token first: the server closes a connection that has not said hello within its
+	// -hello-timeout (5 s, close 4002), and GetToken may take a while.
+	tctx, tcancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
+	token, err := c.helloToken(tctx)
+	tcancel()
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
 	defer cancel()
 	d := websocket.Dialer{HandshakeTimeout: c.cfg.DialTimeout, Subprotocols: []string{Subprotocol},
@@ -345,10 +353,6 @@ func (c *Client) open(url string) (*session, error) {
 		s.closeWith(CloseNormal, "hello failed")
 		<-s.done
 		return nil, err
-	}
-	token, err := c.helloToken(ctx)
-	if err != nil {
-		return fail(err)
 	}
 	hctx, hcancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
 	defer hcancel()

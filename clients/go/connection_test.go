@@ -205,8 +205,12 @@ func TestTypingThrottle(t *testing.T) {
 func TestTokenRefresh(t *testing.T) {
 	fs := startFake(t, false)
 	var calls atomic.Int32
+	conns := make(chan int, 10) // connections made when GetToken was called
 	getToken := func(context.Context) (string, error) {
 		n := calls.Add(1)
+		fs.mu.Lock()
+		conns <- fs.n
+		fs.mu.Unlock()
 		return jwtWithExp(t, time.Now().Add(2*time.Second), int(n)), nil
 	}
 	done := make(chan *Client, 1)
@@ -228,6 +232,10 @@ func TestTokenRefresh(t *testing.T) {
 	h2 := fc2.expect(reqHello)
 	if calls.Load() != 2 || h2.str("token") == h.str("token") {
 		t.Fatalf("second hello after %d GetToken calls (same token: %v)", calls.Load(), h2.str("token") == h.str("token"))
+	}
+	// The token is got before the dial (the server wants hello within 5 s of the upgrade).
+	if a, b := <-conns, <-conns; a != 0 || b != 1 {
+		t.Fatalf("GetToken called with %d and %d connections made, want 0 and 1", a, b)
 	}
 	fc2.ok(h2, map[string]any{"userId": "alice", "name": "Alice", "node": "n"})
 	c := <-done

@@ -81,5 +81,6 @@ const (
 	CloseTooLarge     = 1009 // a message over the server's limit
 	CloseAbnormal     = 1006 // no close frame: the TCP connection broke (set by the client)
 	CloseTokenExpired = 4001 // the connection's token expired
+	CloseHelloTimeout = 4002 // no hello within the server's -hello-timeout (5 s)
 	CloseSlowConsumer = 4008 // the client read too slowly
 )
