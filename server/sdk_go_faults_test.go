@@ -36,7 +36,7 @@ func TestSDKGoEmptyRoomRecovery(t *testing.T) {
 		c.AltURLs = []string{B}
 		c.BackoffMin, c.BackoffMax = time.Second, time.Second // bob speaks while she is away
 	})
-	ra := record(alice)
+	ra := sdkRecord(alice)
 	room := sdkJoin(t, alice, "fresh", nil)
 	joinedAt := room.Position()
 	if joinedAt.Epoch == "" || joinedAt.Offset != 0 {
@@ -58,7 +58,7 @@ func TestSDKGoEmptyRoomRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	ra.wait(t, 10*time.Second, "alice's drop", func(evs []chatdclient.Event) bool {
-		return countOf(evs, func(e chatdclient.StateEvent) bool { return e.State == chatdclient.StateReconnecting }) > 0
+		return sdkCount(evs, func(e chatdclient.StateEvent) bool { return e.State == chatdclient.StateReconnecting }) > 0
 	})
 	for i := 4; i <= 5; i++ {
 		if _, err := roomB.Publish(ctx, fmt.Sprint("bob ", i)); err != nil {
@@ -66,16 +66,16 @@ func TestSDKGoEmptyRoomRecovery(t *testing.T) {
 		}
 	}
 	ra.wait(t, 10*time.Second, "the room back", func(evs []chatdclient.Event) bool {
-		return countOf[chatdclient.RecoveredEvent](evs, nil)+countOf[chatdclient.GapEvent](evs, nil) > 0
+		return sdkCount[chatdclient.RecoveredEvent](evs, nil)+sdkCount[chatdclient.GapEvent](evs, nil) > 0
 	})
 	evs := ra.events()
-	if countOf[chatdclient.GapEvent](evs, nil) != 0 {
-		t.Fatalf("a gap after joining an empty room: %s", describe(evs))
+	if sdkCount[chatdclient.GapEvent](evs, nil) != 0 {
+		t.Fatalf("a gap after joining an empty room: %s", sdkDescribe(evs))
 	}
 	ra.wait(t, 5*time.Second, "bob's two messages", func(evs []chatdclient.Event) bool {
-		return len(messagesOf(evs, "fresh")) == 2
+		return len(sdkMessages(evs, "fresh")) == 2
 	})
-	for i, m := range messagesOf(ra.events(), "fresh") {
+	for i, m := range sdkMessages(ra.events(), "fresh") {
 		if m.Offset != uint64(4+i) || m.Content != fmt.Sprint("bob ", 4+i) || !m.Replay {
 			t.Fatalf("recovered %+v", m)
 		}
@@ -89,24 +89,24 @@ func TestSDKGoNoHistoryGap(t *testing.T) {
 	nodes := startCluster(t, rs, 2, func(o *redisbroker.Options) { o.HistorySize = -1 })
 	A, B := sdkURL(nodes[0].srv.Addr()), sdkURL(nodes[1].srv.Addr())
 	alice := sdkConnect(t, A, "alice", func(c *chatdclient.Config) { c.AltURLs = []string{B} })
-	ra := record(alice)
+	ra := sdkRecord(alice)
 	sdkJoin(t, alice, "nohist", nil)
 	bob := sdkConnect(t, B, "bob", nil)
 	room := sdkJoin(t, bob, "nohist", nil)
 	if p, err := room.Publish(context.Background(), "unnumbered"); err != nil || p.Offset != 0 {
 		t.Fatalf("publish %+v, %v: want no offset", p, err)
 	}
-	ra.wait(t, 5*time.Second, "bob's message", func(evs []chatdclient.Event) bool { return hasContent(evs, "nohist", "unnumbered") })
+	ra.wait(t, 5*time.Second, "bob's message", func(evs []chatdclient.Event) bool { return sdkHas(evs, "nohist", "unnumbered") })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := nodes[0].srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ra.wait(t, 10*time.Second, "the room back", func(evs []chatdclient.Event) bool {
-		return countOf[chatdclient.RecoveredEvent](evs, nil)+countOf[chatdclient.GapEvent](evs, nil) > 0
+		return sdkCount[chatdclient.RecoveredEvent](evs, nil)+sdkCount[chatdclient.GapEvent](evs, nil) > 0
 	})
-	if countOf(ra.events(), func(e chatdclient.GapEvent) bool { return e.RoomID == "nohist" }) != 1 {
-		t.Fatalf("want a gap: %s", describe(ra.events()))
+	if sdkCount(ra.events(), func(e chatdclient.GapEvent) bool { return e.RoomID == "nohist" }) != 1 {
+		t.Fatalf("want a gap: %s", sdkDescribe(ra.events()))
 	}
 }
 
@@ -126,12 +126,12 @@ func TestSDKGoNodeKilled(t *testing.T) {
 	rooms := []string{"k1", "k2", "k3"}
 
 	alice := sdkConnect(t, urlK, "alice", func(c *chatdclient.Config) { c.AltURLs = []string{urlB} })
-	ra := record(alice)
+	ra := sdkRecord(alice)
 	for _, r := range rooms {
 		sdkJoin(t, alice, r, &chatdclient.JoinOptions{History: 10})
 	}
 	pub := sdkConnect(t, urlB, "pub", nil)
-	record(pub) // (its events are drained)
+	sdkRecord(pub) // (its events are drained)
 	var pubRooms []*chatdclient.Room
 	for _, r := range rooms {
 		pubRooms = append(pubRooms, sdkJoin(t, pub, r, nil))
@@ -156,19 +156,19 @@ func TestSDKGoNodeKilled(t *testing.T) {
 		}
 	}()
 	ra.wait(t, 20*time.Second, "traffic before the kill", func(evs []chatdclient.Event) bool {
-		return countOf[chatdclient.MessageEvent](evs, nil) >= 60
+		return sdkCount[chatdclient.MessageEvent](evs, nil) >= 60
 	})
 	if err := K.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-K.exited
 	ra.wait(t, 20*time.Second, "every room back on B", func(evs []chatdclient.Event) bool {
-		return countOf[chatdclient.RecoveredEvent](evs, nil)+countOf[chatdclient.GapEvent](evs, nil) >= len(rooms)
+		return sdkCount[chatdclient.RecoveredEvent](evs, nil)+sdkCount[chatdclient.GapEvent](evs, nil) >= len(rooms)
 	})
 	// Traffic after the recovery, then the end.
-	n := countOf[chatdclient.MessageEvent](ra.events(), nil)
+	n := sdkCount[chatdclient.MessageEvent](ra.events(), nil)
 	ra.wait(t, 20*time.Second, "traffic after the kill", func(evs []chatdclient.Event) bool {
-		return countOf[chatdclient.MessageEvent](evs, nil) >= n+60
+		return sdkCount[chatdclient.MessageEvent](evs, nil) >= n+60
 	})
 	close(stop)
 	if err := <-done; err != nil {
@@ -183,7 +183,7 @@ func TestSDKGoNodeKilled(t *testing.T) {
 	}
 	ra.wait(t, 20*time.Second, "the end in every room", func(evs []chatdclient.Event) bool {
 		for _, r := range rooms {
-			if !hasContent(evs, r, "end") {
+			if !sdkHas(evs, r, "end") {
 				return false
 			}
 		}
@@ -200,29 +200,29 @@ func TestSDKGoNodeKilled(t *testing.T) {
 		return ok && e.State == chatdclient.StateConnected && e.URL == urlB
 	})
 	if down < 0 || up < down || evs[down].(chatdclient.StateEvent).Code != chatdclient.CloseAbnormal {
-		t.Fatalf("want a drop (1006) and a connection to B after it: %s", describe(evs))
+		t.Fatalf("want a drop (1006) and a connection to B after it: %s", sdkDescribe(evs))
 	}
-	if g := countOf[chatdclient.GapEvent](evs, nil); g != 0 {
+	if g := sdkCount[chatdclient.GapEvent](evs, nil); g != 0 {
 		t.Fatalf("%d gaps: the history covered the outage", g)
 	}
 	for i, r := range rooms {
-		gaps, got := checkNoSilentHole(t, "alice", evs, r, 1)
+		gaps, got := sdkCheckNoSilentHole(t, "alice", evs, r, 1)
 		var offsets []uint64
-		for _, m := range messagesOf(evs, r) {
+		for _, m := range sdkMessages(evs, r) {
 			offsets = append(offsets, m.Offset)
 		}
 		if gaps != 0 || got != len(acked[i]) || !slices.Equal(offsets, acked[i]) {
-			t.Fatalf("room %s: %d messages (offsets %v..), %d published (%v..)", r, got, head(offsets), len(acked[i]),
-				head(acked[i]))
+			t.Fatalf("room %s: %d messages (offsets %v..), %d published (%v..)", r, got, sdkHead(offsets), len(acked[i]),
+				sdkHead(acked[i]))
 		}
-		if countOf(evs, func(e chatdclient.RecoveredEvent) bool { return e.RoomID == r && e.Reason == "reconnect" }) != 1 {
-			t.Fatalf("room %s: no recovery after the reconnect: %s", r, describe(evs))
+		if sdkCount(evs, func(e chatdclient.RecoveredEvent) bool { return e.RoomID == r && e.Reason == "reconnect" }) != 1 {
+			t.Fatalf("room %s: no recovery after the reconnect: %s", r, sdkDescribe(evs))
 		}
 	}
 	t.Logf("alice: %+v", alice.Stats())
 }
 
-func head(s []uint64) []uint64 { return s[:min(len(s), 5)] }
+func sdkHead(s []uint64) []uint64 { return s[:min(len(s), 5)] }
 
 // Redis restarts with its data gone, under traffic on two nodes: the
 // history's epoch changes, and every client is told so with a GapEvent in
@@ -240,13 +240,13 @@ func TestSDKGoRedisRestartedEmpty(t *testing.T) {
 	type listener struct {
 		name string
 		c    *chatdclient.Client
-		rec  *recorder
+		rec  *sdkRecorder
 	}
 	var ls []listener
 	for i, url := range []string{A, B} {
 		name := fmt.Sprint("listener", i)
 		c := sdkConnect(t, url, name, func(c *chatdclient.Config) { c.AltURLs = []string{A, B} })
-		rec := record(c)
+		rec := sdkRecord(c)
 		for _, r := range rooms {
 			sdkJoin(t, c, r, &chatdclient.JoinOptions{History: 20})
 		}
@@ -258,7 +258,7 @@ func TestSDKGoRedisRestartedEmpty(t *testing.T) {
 	acked, refused := 0, 0
 	for i, url := range []string{A, B} {
 		c := sdkConnect(t, url, fmt.Sprint("sender", i), nil)
-		record(c)
+		sdkRecord(c)
 		var rs []*chatdclient.Room
 		for _, r := range rooms {
 			rs = append(rs, sdkJoin(t, c, r, nil))
@@ -285,10 +285,10 @@ func TestSDKGoRedisRestartedEmpty(t *testing.T) {
 			}
 		}()
 	}
-	total := func(r *recorder) int { return countOf[chatdclient.MessageEvent](r.events(), nil) }
+	total := func(r *sdkRecorder) int { return sdkCount[chatdclient.MessageEvent](r.events(), nil) }
 	for _, l := range ls {
 		l.rec.wait(t, 20*time.Second, "traffic before the restart", func(evs []chatdclient.Event) bool {
-			return countOf[chatdclient.MessageEvent](evs, nil) >= 100
+			return sdkCount[chatdclient.MessageEvent](evs, nil) >= 100
 		})
 	}
 	rs.Kill()
@@ -298,11 +298,11 @@ func TestSDKGoRedisRestartedEmpty(t *testing.T) {
 		n := total(l.rec)
 		l.rec.wait(t, 30*time.Second, "a gap in every room and traffic after it", func(evs []chatdclient.Event) bool {
 			for _, r := range rooms {
-				if countOf(evs, func(e chatdclient.GapEvent) bool { return e.RoomID == r }) == 0 {
+				if sdkCount(evs, func(e chatdclient.GapEvent) bool { return e.RoomID == r }) == 0 {
 					return false
 				}
 			}
-			return countOf[chatdclient.MessageEvent](evs, nil) >= n+100
+			return sdkCount[chatdclient.MessageEvent](evs, nil) >= n+100
 		})
 	}
 	close(stop)
@@ -316,13 +316,13 @@ func TestSDKGoRedisRestartedEmpty(t *testing.T) {
 	}
 	for _, l := range ls {
 		l.rec.wait(t, 20*time.Second, "the end", func(evs []chatdclient.Event) bool {
-			return hasContent(evs, "f1", "the end") && hasContent(evs, "f2", "the end")
+			return sdkHas(evs, "f1", "the end") && sdkHas(evs, "f2", "the end")
 		})
 		evs := l.rec.events()
 		for _, r := range rooms {
-			gaps, n := checkNoSilentHole(t, l.name, evs, r, 1)
+			gaps, n := sdkCheckNoSilentHole(t, l.name, evs, r, 1)
 			t.Logf("%s, room %s: %d messages, %d gaps, %d recoveries", l.name, r, n, gaps,
-				countOf(evs, func(e chatdclient.RecoveredEvent) bool { return e.RoomID == r }))
+				sdkCount(evs, func(e chatdclient.RecoveredEvent) bool { return e.RoomID == r }))
 			if gaps == 0 {
 				t.Fatalf("%s, room %s: the history was lost, but no gap reported", l.name, r)
 			}
@@ -341,7 +341,7 @@ func TestSDKGoReadmeExample(t *testing.T) {
 	s := startServer(t, nil)
 	url := sdkURL(s.Addr())
 	alice := sdkConnect(t, url, "alice", nil)
-	ra := record(alice)
+	ra := sdkRecord(alice)
 	room := sdkJoin(t, alice, "general", nil)
 
 	goBin, err := exec.LookPath("go")
@@ -379,13 +379,13 @@ func TestSDKGoReadmeExample(t *testing.T) {
 		close(lines)
 	}()
 	ra.wait(t, 20*time.Second, "echobot in general", func(evs []chatdclient.Event) bool {
-		return countOf(evs, func(e chatdclient.JoinedEvent) bool { return e.User.Name == "echobot" }) == 1
+		return sdkCount(evs, func(e chatdclient.JoinedEvent) bool { return e.User.Name == "echobot" }) == 1
 	})
 	if _, err := room.Publish(context.Background(), "hello"); err != nil {
 		t.Fatal(err)
 	}
 	ra.wait(t, 10*time.Second, "the echo", func(evs []chatdclient.Event) bool {
-		return hasContent(evs, "general", "echo: hello")
+		return sdkHas(evs, "general", "echo: hello")
 	})
 	select {
 	case line := <-lines:

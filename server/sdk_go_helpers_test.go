@@ -45,17 +45,17 @@ func sdkJoin(t *testing.T, c *chatdclient.Client, room string, opts *chatdclient
 	return r
 }
 
-// recorder keeps every event of a client, read from its own goroutine, and
+// sdkRecorder keeps every event of a client, read from its own goroutine, and
 // lets a test wait for a condition on them (woken by each new event).
-type recorder struct {
+type sdkRecorder struct {
 	mu      sync.Mutex
 	evs     []chatdclient.Event
 	closed  bool
 	changed chan struct{} // (cap 1)
 }
 
-func record(c *chatdclient.Client) *recorder {
-	r := &recorder{changed: make(chan struct{}, 1)}
+func sdkRecord(c *chatdclient.Client) *sdkRecorder {
+	r := &sdkRecorder{changed: make(chan struct{}, 1)}
 	go func() {
 		for ev := range c.Events() {
 			r.mu.Lock()
@@ -71,7 +71,7 @@ func record(c *chatdclient.Client) *recorder {
 	return r
 }
 
-func (r *recorder) notify() {
+func (r *sdkRecorder) notify() {
 	select {
 	case r.changed <- struct{}{}:
 	default:
@@ -79,14 +79,14 @@ func (r *recorder) notify() {
 }
 
 // events returns a copy of the events so far.
-func (r *recorder) events() []chatdclient.Event {
+func (r *sdkRecorder) events() []chatdclient.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]chatdclient.Event(nil), r.evs...)
 }
 
 // wait waits until cond holds on the events, failing after d.
-func (r *recorder) wait(t *testing.T, d time.Duration, what string, cond func(evs []chatdclient.Event) bool) {
+func (r *sdkRecorder) wait(t *testing.T, d time.Duration, what string, cond func(evs []chatdclient.Event) bool) {
 	t.Helper()
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
@@ -98,24 +98,24 @@ func (r *recorder) wait(t *testing.T, d time.Duration, what string, cond func(ev
 			return
 		}
 		if closed {
-			t.Fatalf("events closed while waiting for %s: %s", what, describe(r.events()))
+			t.Fatalf("events closed while waiting for %s: %s", what, sdkDescribe(r.events()))
 		}
 		select {
 		case <-r.changed:
 		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s; events: %s", d, what, describe(r.events()))
+			t.Fatalf("timed out after %v waiting for %s; events: %s", d, what, sdkDescribe(r.events()))
 		}
 	}
 }
 
 // waitClosed waits until the client's events have closed.
-func (r *recorder) waitClosed(t *testing.T, d time.Duration) {
+func (r *sdkRecorder) waitClosed(t *testing.T, d time.Duration) {
 	t.Helper()
 	r.wait(t, d, "events to close", func([]chatdclient.Event) bool { return r.closed })
 }
 
 // messages returns the room's message events, in order.
-func messagesOf(evs []chatdclient.Event, room string) []chatdclient.MessageEvent {
+func sdkMessages(evs []chatdclient.Event, room string) []chatdclient.MessageEvent {
 	var out []chatdclient.MessageEvent
 	for _, ev := range evs {
 		if m, ok := ev.(chatdclient.MessageEvent); ok && m.RoomID == room {
@@ -125,9 +125,9 @@ func messagesOf(evs []chatdclient.Event, room string) []chatdclient.MessageEvent
 	return out
 }
 
-// hasContent reports whether the room has a message with this content.
-func hasContent(evs []chatdclient.Event, room, content string) bool {
-	for _, m := range messagesOf(evs, room) {
+// sdkHas reports whether the room has a message with this content.
+func sdkHas(evs []chatdclient.Event, room, content string) bool {
+	for _, m := range sdkMessages(evs, room) {
 		if m.Content == content {
 			return true
 		}
@@ -135,8 +135,8 @@ func hasContent(evs []chatdclient.Event, room, content string) bool {
 	return false
 }
 
-// countOf counts the events of type T that match.
-func countOf[T chatdclient.Event](evs []chatdclient.Event, match func(T) bool) int {
+// sdkCount counts the events of type T that match.
+func sdkCount[T chatdclient.Event](evs []chatdclient.Event, match func(T) bool) int {
 	n := 0
 	for _, ev := range evs {
 		if v, ok := ev.(T); ok && (match == nil || match(v)) {
@@ -147,7 +147,7 @@ func countOf[T chatdclient.Event](evs []chatdclient.Event, match func(T) bool) i
 }
 
 // describe renders events for a failure message (the last 40).
-func describe(evs []chatdclient.Event) string {
+func sdkDescribe(evs []chatdclient.Event) string {
 	if len(evs) > 40 {
 		evs = evs[len(evs)-40:]
 	}
@@ -163,13 +163,13 @@ func describe(evs []chatdclient.Event) string {
 	return sb.String()
 }
 
-// checkNoSilentHole checks one room's events as an application sees them:
+// sdkCheckNoSilentHole checks one room's events as an application sees them:
 // the first message is offset first; after it each message is the next
 // offset of the same epoch, unless a GapEvent came just before (then it is in
 // the gap's epoch, at or below the gap's newest offset + 1: no hole after
 // the point the gap names); no (epoch, offset) twice. It returns the number
 // of gaps and of messages.
-func checkNoSilentHole(t *testing.T, who string, evs []chatdclient.Event, room string, first uint64) (gaps, n int) {
+func sdkCheckNoSilentHole(t *testing.T, who string, evs []chatdclient.Event, room string, first uint64) (gaps, n int) {
 	t.Helper()
 	var epoch string
 	var last uint64
@@ -190,7 +190,7 @@ func checkNoSilentHole(t *testing.T, who string, evs []chatdclient.Event, room s
 			n++
 			key := fmt.Sprint(e.Epoch, "/", e.Offset)
 			if seen[key] {
-				t.Fatalf("%s, room %s: %s delivered twice (event %d)%s", who, room, key, i, describe(evs[:i+1]))
+				t.Fatalf("%s, room %s: %s delivered twice (event %d)%s", who, room, key, i, sdkDescribe(evs[:i+1]))
 			}
 			seen[key] = true
 			switch {
@@ -198,16 +198,16 @@ func checkNoSilentHole(t *testing.T, who string, evs []chatdclient.Event, room s
 				// (A gap naming no epoch is a room with no stored message at the time, on a server
 				// that does not name the epoch to come: its first message names it.)
 				if (gap.Epoch != "" && e.Epoch != gap.Epoch) || e.Offset > gap.Offset+1 {
-					t.Fatalf("%s, room %s: %s after %+v%s", who, room, key, gap, describe(evs[:i+1]))
+					t.Fatalf("%s, room %s: %s after %+v%s", who, room, key, gap, sdkDescribe(evs[:i+1]))
 				}
 				afterGap = false
 			case last == 0:
 				if e.Offset != first {
-					t.Fatalf("%s, room %s: first message %s, want offset %d%s", who, room, key, first, describe(evs[:i+1]))
+					t.Fatalf("%s, room %s: first message %s, want offset %d%s", who, room, key, first, sdkDescribe(evs[:i+1]))
 				}
 			case e.Epoch != epoch || e.Offset != last+1:
 				t.Fatalf("%s, room %s: %s after %s/%d without a gap reported: a silent hole%s", who, room, key,
-					epoch, last, describe(evs[:i+1]))
+					epoch, last, sdkDescribe(evs[:i+1]))
 			}
 			epoch, last = e.Epoch, e.Offset
 		}

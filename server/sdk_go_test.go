@@ -25,15 +25,15 @@ func TestSDKGoChat(t *testing.T) {
 	s := startServer(t, func(c *server.Config) { c.RateLimit = -1 })
 	url := sdkURL(s.Addr())
 	alice := sdkConnect(t, url, "alice", func(c *chatdclient.Config) { c.TypingInterval = 400 * time.Millisecond })
-	ra := record(alice)
+	ra := sdkRecord(alice)
 	lobbyA := sdkJoin(t, alice, "lobby", nil)
 	sdkJoin(t, alice, "dev", nil)
 	bob := sdkConnect(t, url, "bob", nil)
-	rb := record(bob)
+	rb := sdkRecord(bob)
 	lobbyB := sdkJoin(t, bob, "lobby", nil)
 	devB := sdkJoin(t, bob, "dev", nil)
 	ra.wait(t, 5*time.Second, "bob's joins", func(evs []chatdclient.Event) bool {
-		return countOf(evs, func(e chatdclient.JoinedEvent) bool { return e.User.Name == "bob" && e.MemberCount == 2 }) == 2
+		return sdkCount(evs, func(e chatdclient.JoinedEvent) bool { return e.User.Name == "bob" && e.MemberCount == 2 }) == 2
 	})
 
 	ctx := context.Background()
@@ -48,14 +48,14 @@ func TestSDKGoChat(t *testing.T) {
 	if p1.Offset != 1 || p2.Offset != 1 || p1.Timestamp.IsZero() {
 		t.Fatalf("published %+v, %+v: want offset 1 in each room, and a time", p1, p2)
 	}
-	rb.wait(t, 5*time.Second, "alice's message", func(evs []chatdclient.Event) bool { return hasContent(evs, "lobby", "hi bob") })
-	ra.wait(t, 5*time.Second, "bob's message", func(evs []chatdclient.Event) bool { return hasContent(evs, "dev", "hi alice") })
-	m := messagesOf(rb.events(), "lobby")[0]
+	rb.wait(t, 5*time.Second, "alice's message", func(evs []chatdclient.Event) bool { return sdkHas(evs, "lobby", "hi bob") })
+	ra.wait(t, 5*time.Second, "bob's message", func(evs []chatdclient.Event) bool { return sdkHas(evs, "dev", "hi alice") })
+	m := sdkMessages(rb.events(), "lobby")[0]
 	if m.Offset != 1 || m.Epoch == "" || m.UserID != alice.UserID() || m.Name != "alice" || m.Replay ||
 		!m.Timestamp.Equal(p1.Timestamp) {
 		t.Fatalf("bob got %+v, want alice's message at offset 1", m)
 	}
-	if n := len(messagesOf(ra.events(), "lobby")); n != 0 {
+	if n := len(sdkMessages(ra.events(), "lobby")); n != 0 {
 		t.Fatalf("alice got %d lobby messages: her own publish must not come back", n)
 	}
 
@@ -80,15 +80,15 @@ func TestSDKGoChat(t *testing.T) {
 		}
 	}
 	rb.wait(t, 5*time.Second, "alice typing, twice", func(evs []chatdclient.Event) bool {
-		return countOf(evs, func(e chatdclient.TypingEvent) bool { return e.RoomID == "lobby" && e.User.Name == "alice" }) == 2
+		return sdkCount(evs, func(e chatdclient.TypingEvent) bool { return e.RoomID == "lobby" && e.User.Name == "alice" }) == 2
 	})
 	if _, err := lobbyA.Publish(ctx, "done typing"); err != nil {
 		t.Fatal(err)
 	}
 	rb.wait(t, 5*time.Second, "alice's second message", func(evs []chatdclient.Event) bool {
-		return hasContent(evs, "lobby", "done typing")
+		return sdkHas(evs, "lobby", "done typing")
 	})
-	if n := countOf[chatdclient.TypingEvent](rb.events(), nil); n != 2 {
+	if n := sdkCount[chatdclient.TypingEvent](rb.events(), nil); n != 2 {
 		t.Fatalf("%d typing notices, want 2", n)
 	}
 
@@ -96,7 +96,7 @@ func TestSDKGoChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	ra.wait(t, 5*time.Second, "bob leaving dev", func(evs []chatdclient.Event) bool {
-		return countOf(evs, func(e chatdclient.LeftEvent) bool {
+		return sdkCount(evs, func(e chatdclient.LeftEvent) bool {
 			return e.RoomID == "dev" && e.User.Name == "bob" && e.MemberCount == 1
 		}) == 1
 	})
@@ -122,12 +122,12 @@ func TestSDKGoHistoryPaging(t *testing.T) {
 		}
 	}
 	r := sdkConnect(t, url, "reader", nil)
-	rec := record(r)
+	rec := sdkRecord(r)
 	logR := sdkJoin(t, r, "log", &chatdclient.JoinOptions{History: 5})
 	rec.wait(t, 5*time.Second, "5 messages of history", func(evs []chatdclient.Event) bool {
-		return len(messagesOf(evs, "log")) == 5
+		return len(sdkMessages(evs, "log")) == 5
 	})
-	for i, m := range messagesOf(rec.events(), "log") {
+	for i, m := range sdkMessages(rec.events(), "log") {
 		if m.Offset != uint64(21+i) || !m.Replay {
 			t.Fatalf("history on join: %+v, want offsets 21..25 as replay", m)
 		}
@@ -196,7 +196,7 @@ func TestSDKGoPublishWhileDisconnected(t *testing.T) {
 	c := sdkConnect(t, sdkURL(s.Addr()), "alice", func(cfg *chatdclient.Config) {
 		cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour // no reconnect during the test
 	})
-	rec := record(c)
+	rec := sdkRecord(c)
 	room := sdkJoin(t, c, "r", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -204,13 +204,13 @@ func TestSDKGoPublishWhileDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.wait(t, 10*time.Second, "the drop", func(evs []chatdclient.Event) bool {
-		return countOf(evs, func(e chatdclient.StateEvent) bool { return e.State == chatdclient.StateReconnecting }) == 1
+		return sdkCount(evs, func(e chatdclient.StateEvent) bool { return e.State == chatdclient.StateReconnecting }) == 1
 	})
-	d := countOf(rec.events(), func(e chatdclient.StateEvent) bool {
+	d := sdkCount(rec.events(), func(e chatdclient.StateEvent) bool {
 		return e.State == chatdclient.StateDisconnected && e.Code == chatdclient.CloseGoingAway
 	})
 	if d != 1 {
-		t.Fatalf("want one disconnected with 1001: %s", describe(rec.events()))
+		t.Fatalf("want one disconnected with 1001: %s", sdkDescribe(rec.events()))
 	}
 	start := time.Now()
 	if _, err := room.Publish(ctx, "into the void"); !errors.Is(err, chatdclient.ErrDisconnected) {
@@ -235,7 +235,7 @@ func TestSDKGoRequestTimeout(t *testing.T) {
 	c := sdkConnect(t, url, "alice", nil)
 	room := sdkJoin(t, c, "slow", nil)
 	other := sdkConnect(t, url, "bob", nil)
-	ro := record(other)
+	ro := sdkRecord(other)
 	sdkJoin(t, other, "slow", nil)
 
 	pause := 800 * time.Millisecond
@@ -248,7 +248,7 @@ func TestSDKGoRequestTimeout(t *testing.T) {
 		t.Fatalf("publish: %v, want ErrTimeout", err)
 	}
 	ro.wait(t, 10*time.Second, "the paused message, once Redis resumed", func(evs []chatdclient.Event) bool {
-		return hasContent(evs, "slow", "slow one")
+		return sdkHas(evs, "slow", "slow one")
 	})
 	p, err := room.Publish(context.Background(), "next")
 	if err != nil || p.Offset != 2 {
@@ -259,9 +259,9 @@ func TestSDKGoRequestTimeout(t *testing.T) {
 	}
 }
 
-// authServer starts a node that requires tokens, with no leeway and a fast
+// sdkAuthServer starts a node that requires tokens, with no leeway and a fast
 // expiry sweep, so that an expired token closes the connection at once.
-func authServer(t *testing.T) *server.Server {
+func sdkAuthServer(t *testing.T) *server.Server {
 	return startServer(t, withAuth(server.AuthRequired, func(c *server.Config) {
 		c.AuthKeys = auth.Options{Secret: testSecret, Leeway: -1}
 		c.TokenSweep = 50 * time.Millisecond
@@ -271,7 +271,7 @@ func authServer(t *testing.T) *server.Server {
 // With GetToken the client refreshes its token before it expires: the
 // connection outlives its first tokens.
 func TestSDKGoTokenRefresh(t *testing.T) {
-	s := authServer(t)
+	s := sdkAuthServer(t)
 	var firstExp time.Time
 	calls := 0
 	getToken := func(context.Context) (string, error) {
@@ -283,7 +283,7 @@ func TestSDKGoTokenRefresh(t *testing.T) {
 		return tok, nil
 	}
 	c := sdkConnect(t, sdkURL(s.Addr()), "", func(cfg *chatdclient.Config) { cfg.GetToken = getToken })
-	rec := record(c)
+	rec := sdkRecord(c)
 	room := sdkJoin(t, c, "r", nil)
 	if id := c.Identity(); id.UserID != "alice" || id.Name != "Alice" {
 		t.Fatalf("identity %+v", id)
@@ -294,24 +294,24 @@ func TestSDKGoTokenRefresh(t *testing.T) {
 	if _, err := room.Publish(context.Background(), "still here"); err != nil {
 		t.Fatal(err)
 	}
-	if n := countOf(rec.events(), func(e chatdclient.StateEvent) bool { return e.State == chatdclient.StateDisconnected }); n != 0 {
-		t.Fatalf("disconnected although refreshed: %s", describe(rec.events()))
+	if n := sdkCount(rec.events(), func(e chatdclient.StateEvent) bool { return e.State == chatdclient.StateDisconnected }); n != 0 {
+		t.Fatalf("disconnected although refreshed: %s", sdkDescribe(rec.events()))
 	}
 }
 
 // Without GetToken, an expired token closes the connection (4001); the
 // client cannot say hello again with it and stops, saying why.
 func TestSDKGoTokenExpiry(t *testing.T) {
-	s := authServer(t)
+	s := sdkAuthServer(t)
 	tok := mint(t, "bob", 2*time.Second, nil)
 	c := sdkConnect(t, sdkURL(s.Addr()), "", func(cfg *chatdclient.Config) { cfg.Token = tok })
-	rec := record(c)
+	rec := sdkRecord(c)
 	rec.waitClosed(t, 10*time.Second)
 	evs := rec.events()
-	if countOf(evs, func(e chatdclient.StateEvent) bool {
+	if sdkCount(evs, func(e chatdclient.StateEvent) bool {
 		return e.State == chatdclient.StateDisconnected && e.Code == chatdclient.CloseTokenExpired
 	}) != 1 {
-		t.Fatalf("no close 4001: %s", describe(evs))
+		t.Fatalf("no close 4001: %s", sdkDescribe(evs))
 	}
 	last, ok := evs[len(evs)-1].(chatdclient.StateEvent)
 	if !ok || last.State != chatdclient.StateDisconnected || !chatdclient.IsCode(last.Err, chatdclient.CodeUnauthorized) {
@@ -324,7 +324,7 @@ func TestSDKGoTokenExpiry(t *testing.T) {
 
 // A token the server refuses at hello makes the client ask GetToken again.
 func TestSDKGoTokenRefusedAtHello(t *testing.T) {
-	s := authServer(t)
+	s := sdkAuthServer(t)
 	calls := 0
 	getToken := func(context.Context) (string, error) {
 		calls++
@@ -337,13 +337,13 @@ func TestSDKGoTokenRefusedAtHello(t *testing.T) {
 	if calls != 2 || c.UserID() != "carol" {
 		t.Fatalf("%d GetToken calls, user %q", calls, c.UserID())
 	}
-	rec := record(c)
+	rec := sdkRecord(c)
 	rec.wait(t, 5*time.Second, "connected", func(evs []chatdclient.Event) bool {
-		return countOf(evs, func(e chatdclient.StateEvent) bool { return e.State == chatdclient.StateConnected }) == 1
+		return sdkCount(evs, func(e chatdclient.StateEvent) bool { return e.State == chatdclient.StateConnected }) == 1
 	})
-	if countOf(rec.events(), func(e chatdclient.StateEvent) bool {
+	if sdkCount(rec.events(), func(e chatdclient.StateEvent) bool {
 		return e.State == chatdclient.StateConnecting && chatdclient.IsCode(e.Err, chatdclient.CodeUnauthorized)
 	}) != 1 {
-		t.Fatalf("the refused hello is not reported: %s", describe(rec.events()))
+		t.Fatalf("the refused hello is not reported: %s", sdkDescribe(rec.events()))
 	}
 }
