@@ -32,7 +32,7 @@ var (
 	ErrProtocol = errors.New("chatdclient: protocol error")
 )
 
-// Error codes of the server that the client acts on (the README's v2 error table has them all).
+// Error codes of the server that the client acts on (docs/protocol-v2.md lists them all).
 const (
 	CodeUnauthorized  = "unauthorized"        // hello or refresh with a refused token
 	CodeForbidden     = "forbidden"           // join outside the token's rooms; refresh for another user
@@ -73,7 +73,7 @@ func IsCode(err error, code string) bool {
 	return errors.As(err, &se) && se.Code == code
 }
 
-// Close codes the server uses that a client may act on (the README's close code table).
+// Close codes the server uses that a client may act on (docs/protocol.md has them all).
 const (
 	CloseNormal       = 1000 // a normal closure
 	CloseGoingAway    = 1001 // the node is draining, or the connection was idle

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The wire form of protocol v2 (README, "Protocol v2 (chatd's own)"): one JSON
+// The wire form of protocol v2 (docs/protocol-v2.md): one JSON
 // object per WebSocket text message.
 
 // Subprotocol is the WebSocket subprotocol that selects protocol v2.
