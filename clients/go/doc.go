@@ -1,10 +1,9 @@
 // Package chatdclient is a Go client for chatd's protocol v2
 // (docs/protocol-v2.md in the repository), for bots, backends and tests. It
 // keeps one WebSocket connection up and hides what the protocol asks of a
-// client:
-// hello, request ids and timeouts, reconnecting with backoff, re-joining
-// every room with `since` so that nothing is missed, server resyncs, and
-// token refresh.
+// client: hello, request ids and timeouts, reconnecting with backoff,
+// re-joining every room with `since` so that nothing is missed, server
+// resyncs, and token refresh.
 //
 //	import chatdclient "github.com/chatd/chatd/clients/go"
 //
