@@ -17,7 +17,14 @@ import (
 // returns every sample as "name{label="v",...}" -> value.
 func scrape(t testing.TB, s *server.Server) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + s.Addr() + "/metrics")
+	return scrapeURL(t, "http://"+s.Addr()+"/metrics")
+}
+
+// scrapeURL is scrape from any URL serving the metrics (e.g. the admin
+// handler's, which still answers while a node drains).
+func scrapeURL(t testing.TB, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
