@@ -129,6 +129,7 @@ func builtChatd() (string, error) {
 // TestEndToEndFanoutAgainstChatd runs a short, count-bounded fanout against a real chatd: every
 // message must reach every other member of its room exactly once, in order.
 func TestEndToEndFanoutAgainstChatd(t *testing.T) {
+	longTest(t)
 	addr, pid := startChatd(t)
 	const clients, rooms, count = 50, 5, 10
 	// Two URLs on the same node: exercises spreading a room's members over URLs.
@@ -225,6 +226,7 @@ func (w *phaseWatch) Write(p []byte) (int, error) {
 // TestEndToEndHoldSurvivesADrain: with -hold the connections stay open after the accounting;
 // draining the node then closes them all (1001) without failing the run.
 func TestEndToEndHoldSurvivesADrain(t *testing.T) {
+	longTest(t)
 	addr, pid, gone := startChatdProc(t)
 	const clients, rooms = 40, 4
 	cfg, err := ParseFlags("roomcast", []string{"-url", "ws://" + addr + "/ws", "-clients", strconv.Itoa(clients),

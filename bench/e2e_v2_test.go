@@ -14,6 +14,7 @@ import (
 // message must reach every other member of its room exactly once, in order, and every publish
 // must be answered ok.
 func TestEndToEndV2FanoutAgainstChatd(t *testing.T) {
+	longTest(t)
 	addr, pid := startChatd(t)
 	const clients, rooms, k, count = 60, 6, 3, 9
 	args := []string{"fanout", "-proto", "v2", "-rooms-per-client", strconv.Itoa(k), "-url", fmt.Sprintf("ws://%s/ws,ws://%s", addr, addr),
@@ -59,6 +60,7 @@ func TestEndToEndV2FanoutAgainstChatd(t *testing.T) {
 // each room's history: every member that went away must come back with what it missed.
 // A chatd that keeps no history (the run stops after its join phase) fails the test.
 func TestEndToEndRecoveryAgainstChatd(t *testing.T) {
+	longTest(t)
 	addr, pid := startChatd(t)
 	const clients = 40
 	args := []string{"recovery", "-url", "ws://" + addr + "/ws", "-clients", strconv.Itoa(clients), "-rooms", "4",

@@ -48,6 +48,7 @@ func roomsOnMasters(t *testing.T, rc *redistest.Cluster, prefix string) ([]strin
 // the nodes; each room's keys and its sharded subscriptions are on its own
 // master.
 func TestShardedClusterTwoNodes(t *testing.T) {
+	longTest(t)
 	rc := redistest.StartCluster(t, 3, 0)
 	A := startShardNode(t, rc, "A", nil)
 	B := startShardNode(t, rc, "B", nil)
