@@ -152,7 +152,7 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 	fs := flag.NewFlagSet("chatbench "+workload, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	urls := fs.String("url", strings.Join(cfg.URLs, ","), "comma-separated ws:// URLs; each room's members alternate between them")
-	fs.StringVar(&cfg.Proto, "proto", cfg.Proto, "wire protocol: v1 (DESIGN §3) or v2 (chatd.v2: hello, joins and publishes with ids, DESIGN §7)")
+	fs.StringVar(&cfg.Proto, "proto", cfg.Proto, "wire protocol: v1 (the reference app's) or v2 (chatd.v2: hello, joins and publishes with ids)")
 	fs.IntVar(&cfg.RoomsPerClient, "rooms-per-client", cfg.RoomsPerClient, "v2: rooms each connection joins (member i: rooms (i*K + j) % rooms, j < K); it publishes round-robin over them")
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "room members over all processes (churn: stable members)")
 	fs.IntVar(&cfg.Rooms, "rooms", cfg.Rooms, "rooms; member i joins room i % rooms")

@@ -14,7 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fakeServer speaks the chat protocol (DESIGN §3) just well enough for the load generator, and
+// fakeServer speaks the chat protocol (the README's protocol v1) just well enough for the load generator, and
 // misdelivers on a fixed pattern so the accounting can be checked exactly. It records every chat
 // message it wrote to each member, in order: the test's oracle counts from that record.
 //
