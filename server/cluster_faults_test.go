@@ -254,6 +254,26 @@ func TestClusterRedisRestart(t *testing.T) {
 	}
 }
 
+// A member who leaves while Redis is down is announced once Redis is back,
+// with the room's count after the leave: here Redis returns empty, and the
+// one member left, on the same node, is in it (1, not 0).
+func TestClusterLeaveDuringOutageCount(t *testing.T) {
+	rs := redistest.Start(t)
+	n := startClusterNode(t, rs, "A", nil)
+	stays := dialChat(t, n.srv.Addr())
+	stays.join("r", "stays")
+	leaver := dialChat(t, n.srv.Addr())
+	leaver.join("r", "leaver")
+	stays.expect("userJoined")
+	rs.Kill()
+	waitFor(t, 10*time.Second, "the node unhealthy", func() bool { return !n.broker.Healthy() })
+	leaver.ws.Close()
+	rs.Restart()
+	if m := expectWithin(stays, "userLeft", 10*time.Second); m.str("userId") != leaver.userID || m.num("memberCount") != 1 {
+		t.Fatalf("got %v, want userLeft of the leaver with memberCount 1", m)
+	}
+}
+
 // A node that cannot reach Redis at start-up: with FailFast it refuses to
 // start; without, it starts, reports not ready, refuses cluster requests,
 // and works once Redis is reachable.
