@@ -5,7 +5,7 @@
 //   node scripts/build.mjs web [--out F]  the browser bundle that chatd serves (esbuild): one ES module,
 //                                         ../../server/web/chatd-client.js unless --out says where
 //
-// The web bundle is committed (chatd embeds server/web with go:embed); server/sdk_js_test.go fails
+// The web bundle is committed (chatd embeds server/web with go:embed); server/sdk_typescript_test.go fails
 // when it differs from what this script builds from src/.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

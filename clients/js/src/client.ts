@@ -70,6 +70,8 @@ export interface ClientOptions {
   transport?: TransportFactory;
   /** A request without a reply after this long fails with `timeout`. Default 10000. */
   requestTimeoutMs?: number;
+  /** A connection attempt not answered (open and hello) within this long is given up and retried. Default 10000. */
+  connectTimeoutMs?: number;
   /** Reconnect backoff. */
   reconnect?: ReconnectOptions;
   /** {@link Room.typing} sends at most one notice per this many ms. Default 1000. */
@@ -140,6 +142,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   private received = 0; // messages received on the current transport
   private attempt = 0;
   private reconnectTimer: TimerHandle | undefined;
+  private connectTimer: TimerHandle | undefined;
   private pending = new Map<number, Pending>();
   private nextId = 1;
   private me: HelloResult | undefined;
@@ -410,6 +413,13 @@ export class ChatClient extends Emitter<ClientEvents> {
     }
     const session = ++this.session;
     this.received = 0;
+    const limit = this.opts.connectTimeoutMs ?? 10000;
+    this.connectTimer = setTimer(() => {
+      this.connectTimer = undefined;
+      if (session !== this.session || this.helloDone) return;
+      this.drop(4000, 'connect timeout');
+      this.scheduleReconnect(4000, `no answer within ${limit} ms`);
+    }, limit);
     try {
       this.transport = this.factory!(url, {
         open: () => { if (session === this.session) this.sayHello(session); },
@@ -429,6 +439,8 @@ export class ChatClient extends Emitter<ClientEvents> {
     if (this.token) hello.token = this.token;
     this._request(hello).then((res) => {
       if (session !== this.session) return;
+      clearTimer(this.connectTimer);
+      this.connectTimer = undefined;
       this.helloDone = true;
       this.me = { userId: String(res.userId ?? ''), name: String(res.name ?? ''), node: String(res.node ?? '') };
       this.connectedAt = now();
@@ -515,6 +527,8 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.transport = undefined;
     this.session++;
     this.helloDone = false;
+    clearTimer(this.connectTimer);
+    this.connectTimer = undefined;
     if (t && close) t.close(code >= 4000 || code === 1000 ? code : 1000, reason);
     clearTimer(this.refreshTimer);
     this.refreshTimer = undefined;

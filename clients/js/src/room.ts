@@ -563,8 +563,10 @@ export class Room extends Emitter<RoomEvents> {
     const e = str(m.epoch) || this.epoch;
     if (e !== this.epoch) {
       if (e !== null && this.retired.includes(e)) return; // a stale push of an abandoned epoch
-      if (this.epoch === '' && this.offset === 0 && e !== null) {
-        this.epoch = e; // joined an empty room on a server that did not name its epoch yet
+      if (this.epoch === '' && e !== null) {
+        // Joined an empty room on a server that did not name its epoch (older chatd): the first
+        // messages name it; our own offsets so far (publish results carry no epoch) are in it.
+        this.epoch = e;
       } else {
         this.hold(m);
         this.recover();

@@ -241,6 +241,26 @@ test('a join asked while connecting waits for the connection', async () => {
   c.close();
 });
 
+test('a connection attempt that never opens (or never gets its hello answered) is given up and retried', async () => {
+  const { c, server, states } = client({ connectTimeoutMs: 3000, requestTimeoutMs: 60000, reconnect: { minDelayMs: 10, maxDelayMs: 10 } });
+  c.connect();
+  await tick(2999);
+  assert.equal(server.conns.length, 1);
+  await tick(1);
+  assert.deepEqual(server.conns[0].closedBy, { code: 4000, reason: 'connect timeout' });
+  assert.match(states[states.length - 1].reason, /no answer within 3000 ms/);
+  await tick(10);
+  assert.equal(server.conns.length, 2);
+  server.conn.open(); // opens, but the hello gets no answer
+  await tick(3000);
+  assert.equal(server.conns[1].closedBy.code, 4000);
+  await tick(10);
+  await connected(server);
+  await tick(10000);
+  assert.equal(c.state, 'connected', 'the connect timer outlived the hello');
+  c.close();
+});
+
 test('the clock starts where the fake timers say', () => {
   assert.equal(Date.now(), T0);
 });

@@ -203,6 +203,21 @@ test('a hole that our publish does not fill is recovered once the publish is ans
   c.close();
 });
 
+test('a room joined before the server named its epoch takes it from the first push, also after own messages', async () => {
+  const h = client();
+  h.c.connect();
+  const conn = await connected(h.server);
+  const { room, events } = await joinRoom(h.c, conn, 'r', { epoch: '', offset: 0 });
+  const p = room.publish('mine');
+  conn.ok(conn.last('publish'), { offset: 1, timestamp: 't' });
+  await p;
+  conn.push(msg('r', 2, { epoch: 'e7' }));
+  assert.deepEqual(events.offsets(), [2]);
+  assert.deepEqual(room.position, { epoch: 'e7', offset: 2 });
+  assert.equal(conn.requests('join').length, 1, 'a recovery for an unnamed epoch');
+  h.c.close();
+});
+
 test('a room joined before the server named its epoch takes it from the first message', async () => {
   const h = client({ reconnect: { minDelayMs: 10, maxDelayMs: 10 } });
   h.c.connect();
