@@ -575,6 +575,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   // fail stops for good after a refusal that retrying cannot fix.
   private fail(err: ChatError, code?: number, reason?: string): void {
     this.stop();
+    for (const room of this.rooms.values()) room._closed(err);
     const detail: Partial<StateEvent> = { error: err };
     if (code !== undefined) detail.code = code;
     if (reason !== undefined) detail.reason = reason;

@@ -371,10 +371,10 @@ export class Room extends Emitter<RoomEvents> {
     this.clearLocal();
   }
 
-  /** @internal The client was closed by the application. */
-  _closed(): void {
+  /** @internal The client stopped: closed by the application, or refused for good (`err`). */
+  _closed(err?: ChatError): void {
     this._offline();
-    this.settleJoin(undefined, new ChatError(LocalErrorCode.Closed, 'The client was closed', 'join'));
+    this.settleJoin(undefined, err ?? new ChatError(LocalErrorCode.Closed, 'The client was closed', 'join'));
   }
 
   /** @internal A push for this room. */
