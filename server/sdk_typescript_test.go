@@ -386,6 +386,25 @@ func TestJSClientLive(t *testing.T) {
 	}
 }
 
+// TestJSClientLiveInChromium runs the same scenarios in headless Chromium on the browser build
+// chatd serves (/chatd-client.js), against the same two kinds of nodes
+// (scripts/browser/sdk-live.mjs).
+func TestJSClientLiveInChromium(t *testing.T) {
+	longTest(t)
+	dir := jsToolsOrSkip(t)
+	browserDir, _ := filepath.Abs("../scripts/browser")
+	chromium := browserOrSkip(t, browserDir)
+	bin := buildChatd(t, t.TempDir())
+	for _, mode := range []string{"single", "cluster"} {
+		t.Run(mode, func(t *testing.T) {
+			names := jsScenarioNames(t, dir, mode)
+			b := jsStartBed(t, bin, mode)
+			jsRunLive(t, b, browserDir, 5*time.Minute, []string{"CHROMIUM=" + chromium}, "node", "sdk-live.mjs")
+			t.Logf("%d scenarios: %s", len(names), strings.Join(names, "; "))
+		})
+	}
+}
+
 // jsScenarioNames lists the scenarios of clients/js/test/live/scenarios.mjs for a mode, as the
 // module itself says (node prints them): a check that both runners run the same list.
 func jsScenarioNames(t *testing.T, dir, mode string) []string {
