@@ -162,8 +162,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   constructor(options: ClientOptions) {
     super();
     const urls = Array.isArray(options.url) ? options.url : [options.url];
-    if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || !u)) {
-      throw new TypeError('ChatClient: url must be a non-empty string or list of them');
+    if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || !/^wss?:\/\/[^/]/i.test(u))) {
+      throw new TypeError('ChatClient: url must be a ws:// or wss:// URL, or a non-empty list of them');
     }
     if (!options.name && !options.token && !options.getToken) {
       throw new TypeError('ChatClient: give a name, a token or getToken');

@@ -26,6 +26,8 @@ test('hello carries the name; connected names the user; ready() resolves', async
 
 test('options are checked', () => {
   assert.throws(() => new ChatClient({ url: [], name: 'a' }), TypeError);
+  assert.throws(() => new ChatClient({ url: 'http://host/ws', name: 'a' }), /ws:\/\/ or wss:\/\//);
+  assert.throws(() => new ChatClient({ url: ['ws://a/ws', ''], name: 'a' }), TypeError);
   assert.throws(() => new ChatClient({ url: 'ws://x' }), /name, a token or getToken/);
 });
 
@@ -169,6 +171,17 @@ test('a hello refused for good stops the client with the error', async () => {
     await tick(60000);
     assert.equal(server.conns.length, 1, `${code}: reconnected`);
   }
+});
+
+test('a refusal that stops the client rejects pending joins with its error', async () => {
+  const { c, server } = client();
+  c.connect();
+  const pending = c.room('r').join();
+  await flush();
+  server.conn.open();
+  server.conn.fail(server.conn.last('hello'), 'too_long', 'Name too long');
+  await assert.rejects(pending, (e) => e.code === 'too_long');
+  assert.equal(c.room('r').state, 'offline');
 });
 
 test('a hello refused for a passing reason (draining) reconnects', async () => {
