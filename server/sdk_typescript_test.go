@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +171,47 @@ func (n *jsNode) signal(sig syscall.Signal) error {
 	if n.cmd == nil {
 		return errors.New("not running")
 	}
-	return n.cmd.Process.Signal(sig)
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	if sig == syscall.SIGSTOP {
+		// The stop takes effect when each of the process's threads is
+		// interrupted, which on a loaded machine is not at once: answer
+		// once the kernel says the process is stopped, so that nothing sent
+		// after the freeze is answered.
+		return waitStopped(n.cmd.Process.Pid)
+	}
+	return nil
+}
+
+// waitStopped waits until /proc says every thread of pid is stopped (or
+// traced), at most 5 s.
+func waitStopped(pid int) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return err
+		}
+		stopped := 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			if err != nil {
+				continue
+			}
+			// pid (comm) STATE ...: the state follows the last ')'.
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+				stopped++
+			}
+		}
+		if stopped == len(tasks) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d: %d of %d threads stopped after 5 s", pid, stopped, len(tasks))
+		}
+		runtime.Gosched()
+	}
 }
 
 // jsBed is what the scenarios run against: nodes, maybe a Redis, and the control endpoint.
