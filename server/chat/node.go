@@ -26,6 +26,7 @@ type Node struct {
 	conns    *connIndex
 	list     roomLister
 	ident    *identity
+	hk       hookState // what the hooks leave per session (hooks.go)
 	m        *Metrics
 	base     time.Time
 	draining atomic.Bool   // Drain has begun: requests are refused

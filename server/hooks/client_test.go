@@ -56,7 +56,9 @@ func (b *backend) recorded() []recorded {
 
 // answerWith is a reply function that writes body with status 200.
 func answerWith(body string) func(string, map[string]any, http.ResponseWriter, *http.Request) {
-	return func(_ string, _ map[string]any, w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, body) }
+	return func(_ string, _ map[string]any, w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, body)
+	}
 }
 
 // newClient starts hooks against b (every hook on) with mod applied.
