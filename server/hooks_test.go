@@ -139,6 +139,54 @@ func TestHookConnectV2(t *testing.T) {
 	expectCloseWith(t, r.ws, 1008, "connect refused")
 }
 
+// Requests that a connection sent while its connect call was out are
+// handled after the answer, in order, or, when it refused the connection,
+// not at all. The upgrade's details are kept only until the connection is
+// identified (or gone).
+func TestHookConnectQueuedRequestsAndPending(t *testing.T) {
+	held := newHold(`{"error":{"code":"banned","message":"Banned"}}`)
+	b := newHookBackend(t)
+	b.connect = func(req map[string]any, r *http.Request) string {
+		if req["protocol"] == "v1" {
+			return held.fn(req, r)
+		}
+		return `{}`
+	}
+	b.join = always(`{}`)
+	// One worker per hook: the join calls reach the backend in the order
+	// they are made.
+	s := startServer(t, b.configure(func(c *server.Config) { c.Hooks.MaxInFlight = 1 }))
+	const pending = `chatd_hook_connect_pending`
+	v1 := dialV1(t, s.Addr(), "", nil)
+	<-held.arrived
+	in := hookMetric(t, s, `chatd_messages_in_total`)
+	v1.send(map[string]string{"type": "join", "roomId": "r", "username": "x"})
+	waitFor(t, 5*time.Second, "the join to be received", func() bool {
+		return hookMetric(t, s, `chatd_messages_in_total`) == in+1
+	})
+	if n := hookMetric(t, s, pending); n != 1 {
+		t.Fatalf("%s = %v with one v1 connection waiting, want 1", pending, n)
+	}
+	close(held.release)
+	v1.expectError("Banned", "banned")
+	expectCloseWith(t, v1.ws, 1008, "connect refused") // no roomJoined before it
+	// A join made after the refusal is the backend's first.
+	later := connectV2(t, s.Addr(), "later")
+	later.join("r")
+	if got := b.requests("join"); len(got) != 1 || got[0]["name"] != "later" {
+		t.Fatalf("join calls %v: a refused connection's join was handled", got)
+	}
+
+	a, c := dialV2(t, s.Addr()), dialV2(t, s.Addr()) // ("later" said hello: it is not pending)
+	waitFor(t, 5*time.Second, "two v2 connections pending", func() bool { return hookMetric(t, s, pending) == 2 })
+	a.call(map[string]any{"type": "hello", "name": "a"})
+	if n := hookMetric(t, s, pending); n != 1 {
+		t.Fatalf("%s = %v after a hello, want 1", pending, n)
+	}
+	c.ws.Close()
+	waitFor(t, 5*time.Second, "a closed connection forgotten", func() bool { return hookMetric(t, s, pending) == 0 })
+}
+
 // With -auth optional, a verified token names its user and the connect
 // hook is not asked; connections without a token are the hook's. With
 // -auth required every connection has a token: a connect hook is refused
@@ -176,6 +224,9 @@ func TestHookConnectWithAuth(t *testing.T) {
 	guest.send(map[string]string{"type": "join", "roomId": "general", "username": "g"})
 	guest.expectError("Not allowed in room general", "forbidden")
 	guest.join("lobby", "g")
+	if n := hookMetric(t, s, `chatd_hook_connect_pending`); n != 0 {
+		t.Fatalf("%v connections pending: a token's hello must drop the upgrade's details", n)
+	}
 
 	_, err := server.New(server.Config{Addr: "127.0.0.1:0", Broker: memory.New(memory.Options{}),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: server.AuthRequired,

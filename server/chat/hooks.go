@@ -3,10 +3,12 @@ package chat
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chatd/chatd/eventloop"
 	"github.com/chatd/chatd/server/auth"
 	"github.com/chatd/chatd/server/hooks"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The hooks: the application's backend in the loop (package server/hooks
@@ -45,8 +47,20 @@ type Peer struct {
 
 // hookState is the node's per-session hook state.
 type hookState struct {
-	peers sync.Map // *Session -> *Peer: until the connect hook identified the session
-	users sync.Map // *Session -> *hookUser: what the connect hook said of the user, when it said something
+	peers   sync.Map     // *Session -> *Peer: until the connect hook identified the session
+	pending atomic.Int64 // entries of peers
+	users   sync.Map     // *Session -> *hookUser: what the connect hook said of the user, when it said something
+}
+
+// registerHookMetrics exports the connections waiting for the connect
+// hook: upgraded, not identified yet (a v2 connection before its hello).
+func (n *Node) registerHookMetrics(reg prometheus.Registerer) {
+	if !n.hooks().ConnectOn() {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "chatd", Name: "hook_connect_pending",
+		Help: "Connections that the connect hook has not identified yet (v2: before hello), holding their upgrade's details."},
+		func() float64 { return float64(n.hk.pending.Load()) }))
 }
 
 // hookUser is what the connect hook said of a session's user.
@@ -74,13 +88,24 @@ func (n *Node) PublishHookOn() bool { return n.cfg.Hooks.PublishOn() }
 func (s *Session) openPeer(p *Peer) {
 	if p != nil && s.node.hooks().ConnectOn() {
 		s.node.hk.peers.Store(s, p)
+		s.node.hk.pending.Add(1)
+	}
+}
+
+// dropPeer forgets the upgrade's details (identified, or gone).
+func (s *Session) dropPeer() {
+	if !s.node.hooks().ConnectOn() {
+		return
+	}
+	if _, ok := s.node.hk.peers.LoadAndDelete(s); ok {
+		s.node.hk.pending.Add(-1)
 	}
 }
 
 // forgetHooks drops what the hooks left for the session (it is gone).
 func (s *Session) forgetHooks() {
 	if s.node.hooks() != nil {
-		s.node.hk.peers.Delete(s)
+		s.dropPeer()
 		s.node.hk.users.Delete(s)
 	}
 }
@@ -170,7 +195,7 @@ func (s *Session) connected(r *hooks.ConnectResult, name string, needName bool, 
 	if u != nil {
 		n.hk.users.Store(s, u)
 	}
-	n.hk.peers.Delete(s)
+	s.dropPeer()
 	s.identified = true
 	n.conns.add(s)
 	done(nil)

@@ -206,6 +206,7 @@ func (s *Session) Identify(token, name string, done func(*Error)) {
 		s.userID = NewID()
 		s.name = name
 	}
+	s.dropPeer() // a token named the user: the connect hook is not asked
 	s.identified = true
 	n.conns.add(s)
 	done(nil)

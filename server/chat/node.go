@@ -47,6 +47,7 @@ func New(cfg Config, b broker.Broker, protos []Protocol, reg prometheus.Register
 	n := &Node{cfg: cfg, broker: b, protos: protos, conns: newConnIndex(), base: time.Now(), stop: make(chan struct{})}
 	n.list.n = n
 	n.m = newMetrics(n, reg)
+	n.registerHookMetrics(reg)
 	if err := n.initIdentity(); err != nil {
 		return nil, err
 	}
