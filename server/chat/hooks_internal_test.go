@@ -1,0 +1,40 @@
+package chat
+
+import (
+	"testing"
+
+	"github.com/chatd/chatd/server/hooks"
+)
+
+// What a join or publish decision tells the client: nothing when allowed,
+// the backend's refusal (counted under one label), chatd's error when the
+// call failed under the refuse policy, and draining when the node began
+// to drain while the call was out.
+func TestHookErrorOfDecisions(t *testing.T) {
+	failed := Errorf(CodeServiceUnavailable, "x: service unavailable")
+	for _, tc := range []struct {
+		name     string
+		r        hooks.Result
+		draining bool
+		want     *Error
+	}{
+		{"allowed", hooks.Result{}, false, nil},
+		{"allowed by policy", hooks.Result{Failure: "timeout"}, false, nil},
+		{"refused", hooks.Result{Outcome: hooks.Refused, Code: "banned", Message: "No"}, false,
+			&Error{Code: "banned", Msg: "No", byHook: true}},
+		{"unavailable", hooks.Result{Outcome: hooks.Unavailable, Failure: "error"}, false, failed},
+		{"allowed while draining", hooks.Result{}, true, ErrDraining},
+		{"refused while draining", hooks.Result{Outcome: hooks.Refused, Code: "c", Message: "m"}, true,
+			&Error{Code: "c", Msg: "m", byHook: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := &Node{}
+			n.draining.Store(tc.draining)
+			s := &Session{node: n}
+			got := s.hookError(&tc.r, failed)
+			if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
