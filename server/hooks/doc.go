@@ -45,14 +45,20 @@
 //     workers at least.
 //
 // A call over any bound is not queued: it fails at once (reason overload)
-// and its policy decides. So, per hook, what the hooks hold is at most
-// MaxQueuedBytes + MaxQueued * (the call's fixed part, a few hundred
-// bytes) waiting, plus MaxInFlight * (request + body + 64 KiB answer +
-// the connection's buffers, about 8 KiB + a goroutine stack) in flight:
-// with the defaults about 4.5 MiB + 64 * ~200 KiB worst case (13 MiB), far
-// less for chat-sized messages. Nothing else waits on the backend: the
-// connections whose calls wait hold only what they already held (a
-// connection has at most one call at a time, since it waits for it, and
-// its queued requests are bounded by chat's MaxQueuedRequests, 64), and
-// every call ends by its timeout.
+// and its policy decides. So what one hook holds is at most
+//
+//	waiting:   MaxQueuedBytes + MaxQueued * (a call's fixed part, ~300 B)
+//	in flight: MaxInFlight * (its JSON body, at most 6 times the request's
+//	           strings when every character is one JSON escapes as \u00XX;
+//	           an answer of at most MaxAnswerBytes and its decoded copy;
+//	           the connection's buffers, ~8 KiB; a goroutine stack)
+//
+// With the defaults and the largest messages chatd accepts (64 KiB) that
+// is about 4.3 MiB + 64 * (384 + 64 + 64 + 16 KiB), some 40 MiB, whatever
+// the backend does; with chat-sized messages (a few hundred bytes) well
+// under a MiB. The request's own strings are not counted in flight: the
+// connection that made the call holds them anyway. Nothing else waits on
+// the backend: a connection has at most one call out at a time (it waits
+// for it), its queued requests are bounded by the core's
+// MaxQueuedRequests (64), and every call ends by its timeout.
 package hooks
