@@ -593,3 +593,27 @@ func TestHookSlowBackendManyConnections(t *testing.T) {
 		}
 	})
 }
+
+// The server API's disconnect closes every connection of a user the
+// connect hook named (as it does a token's), and only those.
+func TestHookNamedUserDisconnectedByAPI(t *testing.T) {
+	b := newHookBackend(t)
+	b.connect = func(req map[string]any, _ *http.Request) string {
+		hdr, _ := req["headers"].(map[string]any)
+		return `{"userId":"` + hdr["Cookie"].(string) + `"}`
+	}
+	s := startServer(t, b.configure(withAPIKey, func(c *server.Config) { c.Hooks.ConnectHeaders = []string{"Cookie"} }))
+	a := startAPI(t, s)
+	v1 := dialV1(t, s.Addr(), "", header("Cookie", "u-42"))
+	v1.expect("connected")
+	v2 := dialV2With(t, s.Addr(), header("Cookie", "u-42"))
+	v2.call(map[string]any{"type": "hello"})
+	other := dialV2With(t, s.Addr(), header("Cookie", "u-7"))
+	if ok := other.call(map[string]any{"type": "hello"}); ok.str("userId") != "u-7" {
+		t.Fatalf("hello %v", ok)
+	}
+	a.ok("POST", "/api/users/u-42/disconnect", "")
+	expectCloseWith(t, v1.ws, 1008, "disconnected by the server")
+	expectCloseWith(t, v2.ws, 1008, "disconnected by the server")
+	other.join("still-here")
+}

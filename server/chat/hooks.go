@@ -50,6 +50,45 @@ type hookState struct {
 	peers   sync.Map     // *Session -> *Peer: until the connect hook identified the session
 	pending atomic.Int64 // entries of peers
 	users   sync.Map     // *Session -> *hookUser: what the connect hook said of the user, when it said something
+
+	mu     sync.Mutex
+	byUser map[string][]*Session // the sessions of each user the connect hook named (for a disconnect)
+}
+
+// named records that the connect hook named s's user.
+func (h *hookState) named(s *Session) {
+	h.mu.Lock()
+	if h.byUser == nil {
+		h.byUser = make(map[string][]*Session)
+	}
+	h.byUser[s.userID] = append(h.byUser[s.userID], s)
+	h.mu.Unlock()
+}
+
+// forget removes s from the sessions of its user.
+func (h *hookState) forget(s *Session) {
+	h.mu.Lock()
+	list := h.byUser[s.userID]
+	for i, x := range list {
+		if x == s {
+			list[i] = list[len(list)-1]
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(h.byUser, s.userID)
+	} else {
+		h.byUser[s.userID] = list
+	}
+	h.mu.Unlock()
+}
+
+// sessionsOf returns the sessions whose user the connect hook named user.
+func (h *hookState) sessionsOf(user string) []*Session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*Session(nil), h.byUser[user]...)
 }
 
 // registerHookMetrics exports the connections waiting for the connect
@@ -106,7 +145,9 @@ func (s *Session) dropPeer() {
 func (s *Session) forgetHooks() {
 	if s.node.hooks() != nil {
 		s.dropPeer()
-		s.node.hk.users.Delete(s)
+		if v, ok := s.node.hk.users.LoadAndDelete(s); ok && v.(*hookUser).named {
+			s.node.hk.forget(s)
+		}
 	}
 }
 
@@ -194,6 +235,9 @@ func (s *Session) connected(r *hooks.ConnectResult, name string, needName bool, 
 	}
 	if u != nil {
 		n.hk.users.Store(s, u)
+		if u.named {
+			n.hk.named(s)
+		}
 	}
 	s.dropPeer()
 	s.identified = true

@@ -38,3 +38,25 @@ func TestHookErrorOfDecisions(t *testing.T) {
 		})
 	}
 }
+
+// The sessions of the users the connect hook named are found by user, and
+// forgotten when they go.
+func TestHookNamedSessionsByUser(t *testing.T) {
+	var h hookState
+	a1, a2, b := &Session{userID: "a"}, &Session{userID: "a"}, &Session{userID: "b"}
+	for _, s := range []*Session{a1, a2, b} {
+		h.named(s)
+	}
+	if got := h.sessionsOf("a"); len(got) != 2 {
+		t.Fatalf("sessions of a: %d, want 2", len(got))
+	}
+	h.forget(a1)
+	if got := h.sessionsOf("a"); len(got) != 1 || got[0] != a2 {
+		t.Fatalf("sessions of a after one left: %v", got)
+	}
+	h.forget(a2)
+	h.forget(b)
+	if len(h.byUser) != 0 {
+		t.Fatalf("%d users left after every session went", len(h.byUser))
+	}
+}
