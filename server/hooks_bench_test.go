@@ -53,6 +53,7 @@ func BenchmarkHookPublish(b *testing.B) {
 			req := map[string]any{"type": "publish", "roomId": "r", "content": "hello, this is a chat message"}
 			rtt := make([]time.Duration, 0, 1<<16)
 			cpu0 := cpuTime()
+			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				start := time.Now()
