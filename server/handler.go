@@ -69,7 +69,7 @@ type upgradeClaim struct {
 	class  int
 	ipSlot int32
 	claims *auth.Claims
-	peer   *chat.Peer // for the connect hook (hookpeer.go)
+	peer   *chat.Peer // for the connect hook (hooks.go)
 }
 
 // admit verifies the upgrade URL's token, recording its user in claim. A

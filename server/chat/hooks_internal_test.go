@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/chatd/chatd/server/hooks"
@@ -58,5 +60,19 @@ func TestHookNamedSessionsByUser(t *testing.T) {
 	h.forget(b)
 	if len(h.byUser) != 0 {
 		t.Fatalf("%d users left after every session went", len(h.byUser))
+	}
+}
+
+// A join without this session's approval is refused, never made without
+// asking the join hook.
+func TestJoinApprovedNeedsTheSessionsApproval(t *testing.T) {
+	s := &Session{node: &Node{cfg: Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}}
+	other := &Session{}
+	for _, a := range []JoinApproval{{}, {s: other, room: "r"}} {
+		var got *Error
+		s.JoinApproved(a, "", nil, func(_ JoinResult, e *Error) { got = e })
+		if got != ErrJoinFailed {
+			t.Fatalf("approval %+v: got %v, want join_failed", a, got)
+		}
 	}
 }

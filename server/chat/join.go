@@ -49,7 +49,10 @@ func (s *Session) Join(roomID, name string, q *broker.HistoryQuery, done func(Jo
 // hook approved, without asking the hook again; otherwise as Join.
 func (s *Session) JoinApproved(a JoinApproval, name string, q *broker.HistoryQuery, done func(JoinResult, *Error)) {
 	if a.s != s {
-		panic("chat: JoinApproved with an approval of another session")
+		// A protocol's bug: refuse the join rather than skip the hook.
+		s.node.cfg.Logger.Error("chat: JoinApproved without this session's approval", "room", a.room)
+		done(JoinResult{}, ErrJoinFailed)
+		return
 	}
 	if e := s.canEnter(a.room); e != nil {
 		done(JoinResult{}, e)
