@@ -8,6 +8,7 @@ import (
 	"github.com/chatd/chatd/server/auth"
 	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/chat"
+	"github.com/chatd/chatd/server/hooks"
 	v2 "github.com/chatd/chatd/server/v2"
 )
 
@@ -208,6 +209,13 @@ type Config struct {
 	// AdminHandler still serves it. Zero: served.
 	NoMetricsOnMain bool
 
+	// Hooks are the calls to the application's backend (connect, join,
+	// publish; package server/hooks, README "Hooks and sink"). Zero: no
+	// hook. A hook's zero Timeout and OnFailure, and zero bounds, take the
+	// DefaultHook* values; Limits, NodeID and Logger come from this Config.
+	// The connect hook cannot be combined with AuthRequired.
+	Hooks hooks.Config
+
 	// Broker connects the node to the cluster. Required: cmd/chatd wires
 	// server/broker/memory (one node) or server/broker/redis.
 	Broker broker.Broker
@@ -269,6 +277,16 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.AuthKeys.MaxRooms, DefaultMaxTokenRooms)
 	setDefault(&c.AuthKeys.Leeway, DefaultJWTLeeway)
 	c.AuthKeys.Leeway = max(c.AuthKeys.Leeway, 0)
+	setDefault(&c.Hooks.Connect.Timeout, DefaultHookConnectTimeout)
+	setDefault(&c.Hooks.Join.Timeout, DefaultHookJoinTimeout)
+	setDefault(&c.Hooks.Publish.Timeout, DefaultHookPublishTimeout)
+	setDefault(&c.Hooks.Connect.OnFailure, DefaultHookOnFailure)
+	setDefault(&c.Hooks.Join.OnFailure, DefaultHookOnFailure)
+	setDefault(&c.Hooks.Publish.OnFailure, DefaultHookOnFailure)
+	setDefault(&c.Hooks.MaxInFlight, DefaultHookMaxInFlight)
+	setDefault(&c.Hooks.MaxQueued, DefaultHookMaxQueued)
+	setDefault(&c.Hooks.MaxQueuedBytes, DefaultHookMaxQueuedBytes)
+	setDefault(&c.Hooks.MaxPerKey, DefaultHookMaxPerRoom)
 	if c.NodeID == "" {
 		c.NodeID = "node-" + chat.NewID()
 	}

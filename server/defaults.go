@@ -6,6 +6,7 @@ import (
 	"github.com/chatd/chatd/eventloop"
 	"github.com/chatd/chatd/server/api"
 	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/hooks"
 )
 
 // Every operational default of chatd, in one place. Each is the value a zero
@@ -102,4 +103,17 @@ const (
 	DefaultAPITimeout      = api.DefaultTimeout      // a server API request that needs the cluster fails (503) after this
 	DefaultAPIHistoryLimit = 50                      // messages in a server API history page when no limit is given
 	MaxAPIHistoryLimit     = 1000                    // messages in a server API history page at most
+
+	DefaultHookConnectTimeout  = hooks.DefaultConnectTimeout // a connect hook call fails after this (the client waits for its greeting)
+	DefaultHookJoinTimeout     = hooks.DefaultJoinTimeout    // a join hook call fails after this
+	DefaultHookPublishTimeout  = hooks.DefaultPublishTimeout // a publish hook call fails after this (it adds to the message's latency)
+	DefaultHookOnFailure       = hooks.DefaultOnFailure      // a failed hook call (timeout, error, non-2xx, bad answer, overload) refuses the request
+	DefaultHookMaxInFlight     = hooks.DefaultMaxInFlight    // calls of one hook at the backend at once (and its keep-alive connections)
+	DefaultHookMaxQueued       = hooks.DefaultMaxQueued      // calls of one hook waiting for a slot; more fail at once
+	DefaultHookMaxQueuedBytes  = hooks.DefaultMaxQueuedBytes // bytes of the requests of one hook waiting; more fail at once
+	DefaultHookMaxPerRoom      = hooks.DefaultMaxPerKey      // calls of one hook waiting or in flight for one room (connect: one client address)
+	DefaultHookConnectHeaders  = ""                          // request headers of the upgrade the connect hook forwards (e.g. Cookie): none
+	DefaultHookMinSecretBytes  = hooks.MinSecretBytes        // a shorter -hook-secret is refused at start
+	DefaultHookMaxAnswerBytes  = hooks.MaxAnswerBytes        // a longer hook answer is a failure (invalid)
+	DefaultHookMaxRefusalBytes = hooks.MaxRefusalBytes       // a backend's refusal message is cut to this
 )

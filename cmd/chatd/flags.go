@@ -31,6 +31,7 @@ type options struct {
 	metricsOnMain   string
 	redis           *redisFlags
 	auth            *authFlags
+	hooks           *hookFlags
 	// warnings are logged once the logger exists (see warnings.go).
 	warnings []string
 }
@@ -55,6 +56,7 @@ var flagGroups = []struct {
 	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
 	{"Authentication and server API", authFlagNames},
+	{"Hooks (the application's backend in the loop)", hookFlagNames},
 	{"Operations", []string{"admin", "metrics-on-main", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
 }
 
@@ -122,6 +124,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	o.redis = addRedisFlags(fs)
 	o.auth = addAuthFlags(fs)
+	o.hooks = addHookFlags(fs)
 
 	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (/healthz and /readyz stay on the main port)")
 	fs.StringVar(&o.metricsOnMain, "metrics-on-main", server.DefaultMetricsOnMain, "serve /metrics on the main port: on, off, or auto (off when -admin is set)")
@@ -181,6 +184,11 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	if err := o.auth.apply(c, o.adminAddr); err != nil {
 		return nil, err
 	}
+	hookWarnings, err := o.hooks.apply(c)
+	if err != nil {
+		return nil, err
+	}
+	o.warnings = append(o.warnings, hookWarnings...)
 	c.Addr = *raw.addr
 	if p := getenv("PORT"); p != "" && !set["addr"] && getenv("CHATD_ADDR") == "" {
 		if _, err := strconv.ParseUint(p, 10, 16); err != nil {

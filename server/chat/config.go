@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server/auth"
+	"github.com/chatd/chatd/server/hooks"
 )
 
 // Config is what the core needs of a node's configuration. Unlike
@@ -90,4 +91,8 @@ type Config struct {
 	AuthKeys   auth.Options
 	GuestRooms auth.Rooms
 	TokenSweep time.Duration
+
+	// Hooks calls the application's backend (connect, join, publish; see
+	// hooks.go). Nil: no hooks.
+	Hooks *hooks.Client
 }

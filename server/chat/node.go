@@ -32,6 +32,7 @@ type Node struct {
 	userLimit, addrLimit       *sharedLimit
 	createByUser, createByAddr *sharedLimit
 	ident                      *identity
+	hk                         hookState // what the hooks leave per session (hooks.go)
 	m                          *Metrics
 	base                       time.Time
 	draining                   atomic.Bool   // Drain has begun: requests are refused
@@ -56,6 +57,7 @@ func New(cfg Config, b broker.Broker, protos []Protocol, reg prometheus.Register
 	n.createByUser = newSharedLimit(cfg.UserRoomCreateRate, cfg.UserRoomCreateBurst)
 	n.createByAddr = newSharedLimit(cfg.AddrRoomCreateRate, cfg.AddrRoomCreateBurst)
 	n.m = newMetrics(n, reg)
+	n.registerHookMetrics(reg)
 	if err := n.initIdentity(); err != nil {
 		return nil, err
 	}
