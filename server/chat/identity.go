@@ -232,29 +232,33 @@ func unauthorized(r auth.Reason) *Error {
 	return Errorf(CodeUnauthorized, "Invalid token ("+string(r)+")")
 }
 
-// JoinAllowed checks a join against the token's rooms, or -guest-rooms for
-// a guest. With AuthOff every room is allowed.
+// JoinAllowed checks a join against the rooms the session may join
+// (allowedRooms).
 func (s *Session) JoinAllowed(room string) *Error {
-	if rooms, ok := s.hookRooms(); ok {
-		// The connect hook said which rooms: they decide.
-		if rooms.Allows(room) {
-			return nil
-		}
-		return Errorf(CodeForbidden, "Not allowed in room "+room)
-	}
-	switch {
-	case s.authed:
-		if e, _ := s.node.ident.tokens.lookup(s); e.rooms.Allows(room) {
-			return nil
-		}
-	case s.guest:
-		if s.node.cfg.GuestRooms.Allows(room) {
-			return nil
-		}
-	case s.node.cfg.Auth == AuthOff:
+	if s.allowedRooms().Allows(room) {
 		return nil
 	}
 	return Errorf(CodeForbidden, "Not allowed in room "+room)
+}
+
+// allowedRooms returns the rooms the session may join (and see in room
+// lists): those the connect hook named, if it named some; else the token's
+// rooms claim; -guest-rooms for a guest; every room with AuthOff; none
+// otherwise.
+func (s *Session) allowedRooms() auth.Rooms {
+	if rooms, ok := s.hookRooms(); ok {
+		return rooms // the connect hook said which rooms: they decide
+	}
+	switch {
+	case s.authed:
+		e, _ := s.node.ident.tokens.lookup(s)
+		return e.rooms
+	case s.guest:
+		return s.node.cfg.GuestRooms
+	case s.node.cfg.Auth == AuthOff:
+		return auth.AllRooms
+	}
+	return auth.Rooms{}
 }
 
 // Refresh replaces the connection's token before it expires: the new one

@@ -3,8 +3,8 @@ package chat
 import "github.com/chatd/chatd/eventloop"
 
 // The request limits: per connection (the session's own bucket), per user
-// across its connections on this node (users named by a token or a hook;
-// anonymous users are one connection each), and per client address across
+// across its connections on this node (users named by a token or the
+// connect hook; anonymous users are one connection each), and per client address across
 // its connections on this node. Past any of them a request is refused with
 // rate_limited (the text says which), and a connection that keeps being
 // refused is closed (1008).
@@ -26,7 +26,7 @@ func (s *Session) Allow(refuse func(*Error)) bool {
 	switch {
 	case !s.rate.allow(now, n.cfg.RateLimit, n.cfg.RateBurst):
 		e = ErrRateLimited
-	case s.authed && !n.userLimit.allow(n.userLimit.keyString(s.userID), now):
+	case s.Named() && !n.userLimit.allow(n.userLimit.keyString(s.userID), now):
 		e = ErrUserRateLimited
 	case !n.addrLimit.allow(s.addrKey, now):
 		e = ErrAddrRateLimited
@@ -47,14 +47,14 @@ func (s *Session) Allow(refuse func(*Error)) bool {
 }
 
 // mayCreate takes one room creation from the session's allowance: its
-// user's (a user with a token) or its address's. Rooms cost the cluster
+// user's (a user named by a token or the connect hook) or its address's. Rooms cost the cluster
 // memory beyond their members' stay (their history lives -history-age after
 // the last message), so what one user or address creates over time is
 // bounded. Any goroutine: the tables are locked.
 func (s *Session) mayCreate() bool {
 	n := s.node
 	now := n.now()
-	if s.authed {
+	if s.Named() {
 		return n.createByUser.allow(n.createByUser.keyString(s.userID), now)
 	}
 	return n.createByAddr.allow(s.addrKey, now)

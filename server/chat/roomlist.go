@@ -110,17 +110,9 @@ func (v Visible) Allows(room string) bool { return v.rooms.Allows(room) }
 // the same rooms (RoomSnapshot.Memo).
 func (v Visible) Key() string { return v.rooms.String() }
 
-// visible returns the rooms the session may see in a room list.
-func (s *Session) visible() Visible {
-	switch {
-	case s.authed:
-		e, _ := s.node.ident.tokens.lookup(s)
-		return Visible{e.rooms}
-	case s.guest:
-		return Visible{s.node.cfg.GuestRooms}
-	}
-	return AllVisible
-}
+// visible returns the rooms the session may see in a room list: those it
+// may join.
+func (s *Session) visible() Visible { return Visible{s.allowedRooms()} }
 
 // RoomList calls done (on any goroutine) with a snapshot no older than
 // RoomListRefresh (the server API's room list).
