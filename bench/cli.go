@@ -17,23 +17,24 @@ import (
 )
 
 // Main is the chatbench command line (cmd/chatbench is a thin wrapper, so tests can run the
-// CLI, including -procs children, from the test binary). It returns the exit code: 0 pass,
-// 1 messages lost or duplicated or members failed, 2 usage or run error.
+// CLI, including -procs children, from the test binary). It returns the exit status:
+// ExitPass, ExitUsage, or for a failed run ExitFail plus a bit for each delivery fault
+// (verdict.go).
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
-			return 2
+			return ExitUsage
 		}
-		return 0
+		return ExitPass
 	}
 	cfg, err := ParseFlags(args[0], args[1:], stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return ExitPass
 		}
 		fmt.Fprintf(stderr, "chatbench: %v\n", err)
-		return 2
+		return ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -46,12 +47,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			f, err := os.Create(name)
 			if err != nil {
 				fmt.Fprintf(stderr, "chatbench: -cpuprofile: %v\n", err)
-				return 2
+				return ExitUsage
 			}
 			defer f.Close()
 			if err := pprof.StartCPUProfile(f); err != nil {
 				fmt.Fprintf(stderr, "chatbench: -cpuprofile: %v\n", err)
-				return 2
+				return ExitUsage
 			}
 			defer pprof.StopCPUProfile()
 		}
@@ -61,18 +62,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		idx, err := strconv.Atoi(v)
 		if err != nil {
 			fmt.Fprintf(stderr, "chatbench: bad %s=%q\n", ChildEnv, v)
-			return 2
+			return ExitUsage
 		}
 		cfg.ProcIndex = idx
 		if err := RunChild(ctx, cfg, os.Stdin, stdout); err != nil {
 			fmt.Fprintf(stderr, "chatbench child %d: %v\n", idx, err)
-			return 2
+			return ExitUsage
 		}
-		return 0
+		return ExitPass
 	}
 	if err := cfg.validateAll(); err != nil {
 		fmt.Fprintf(stderr, "chatbench: %v\n", err)
-		return 2
+		return ExitUsage
 	}
 
 	var res *Result
@@ -80,19 +81,19 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		exe, err := os.Executable()
 		if err != nil {
 			fmt.Fprintf(stderr, "chatbench: find own executable for -procs: %v\n", err)
-			return 2
+			return ExitUsage
 		}
 		res, err = RunParent(ctx, cfg, exe, args, stderr, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "chatbench: %v\n", err)
-			return 2
+			return ExitUsage
 		}
 	} else {
 		res, err = RunLocal(ctx, cfg, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "chatbench: %v\n", err)
 			if res == nil {
-				return 2
+				return ExitUsage
 			}
 		}
 	}
@@ -100,15 +101,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		WriteSummary(stderr, res)
 		if err := WriteJSON(stdout, res); err != nil {
 			fmt.Fprintf(stderr, "chatbench: %v\n", err)
-			return 2
+			return ExitUsage
 		}
 	} else {
 		WriteSummary(stdout, res)
 	}
-	if !res.Pass {
-		return 1
-	}
-	return 0
+	return res.ExitStatus()
 }
 
 // validateAll checks the config as every child will see it, before starting any.
@@ -154,7 +152,7 @@ func ParseFlags(workload string, args []string, stderr io.Writer) (*Config, erro
 	fs := flag.NewFlagSet("chatbench "+workload, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	urls := fs.String("url", strings.Join(cfg.URLs, ","), "comma-separated ws:// URLs; each room's members alternate between them")
-	fs.StringVar(&cfg.Proto, "proto", cfg.Proto, "wire protocol: v1 (DESIGN §3) or v2 (chatd.v2: hello, joins and publishes with ids, DESIGN §7)")
+	fs.StringVar(&cfg.Proto, "proto", cfg.Proto, "wire protocol: v1 (the reference app's) or v2 (chatd.v2: hello, joins and publishes with ids)")
 	fs.IntVar(&cfg.RoomsPerClient, "rooms-per-client", cfg.RoomsPerClient, "v2: rooms each connection joins (member i: rooms (i*K + j) % rooms, j < K); it publishes round-robin over them")
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "room members over all processes (churn: stable members)")
 	fs.IntVar(&cfg.Rooms, "rooms", cfg.Rooms, "rooms; member i joins room i % rooms")

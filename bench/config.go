@@ -15,7 +15,7 @@ import (
 type Config struct {
 	Workload string   // fanout, bigroom, storm, idle, churn, roomcast, recovery
 	URLs     []string // ws:// URLs; a room's members are spread over them round-robin
-	// Proto is the wire protocol the members speak: "v1" (DESIGN §3) or "v2" (§7: the chatd.v2
+	// Proto is the wire protocol the members speak: "v1" (the README's protocol v1) or "v2" (protocol v2: the chatd.v2
 	// subprotocol, hello, joins and publishes with ids, one reply per request).
 	Proto string
 	// RoomsPerClient (v2 only): every connection joins this many rooms and publishes

@@ -11,7 +11,7 @@ import (
 // With -src, the socket is bound to a chosen local address first. IP_BIND_ADDRESS_NO_PORT makes
 // the kernel defer the port choice to connect(2), where it may reuse a port for a different
 // destination; without it bind(2) must reserve a port for every possible destination, which is
-// slow and runs out near 28k connections per address (FIELD-NOTES).
+// slow and runs out near 28k connections per source address (the ephemeral port range; README, Tuning a host).
 func (l *loop) dial(c *conn) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

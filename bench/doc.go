@@ -1,4 +1,4 @@
-// Package bench is chatd's load generator: a client of the wire protocol (DESIGN §3, and v2: §7)
+// Package bench is chatd's load generator: a client of the wire protocol (the README's protocol v1 and v2)
 // that can hold tens of thousands of WebSocket connections per process and judge a chat server by
 // exact accounting.
 //

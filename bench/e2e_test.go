@@ -32,21 +32,37 @@ func startChatdProc(t *testing.T) (addr string, pid int, gone <-chan struct{}) {
 	}
 	bin := os.Getenv("CHATD_BIN")
 	if bin == "" {
-		if _, err := os.Stat(filepath.Join("..", "cmd", "chatd")); err != nil {
-			t.Skipf("cmd/chatd not present yet: %v", err)
-		}
 		var err error
 		if bin, err = builtChatd(); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The port is probed free, then chatd binds it: another process may take it in between
+	// (the load tests of this package open thousands of outgoing connections). A node that
+	// exits at start saying so is started again on another port.
+	for attempt := 1; ; attempt++ {
+		addr, pid, gone, inUse := runChatd(t, bin)
+		if !inUse {
+			return addr, pid, gone
+		}
+		if attempt == 3 {
+			t.Fatalf("chatd found its port taken three times")
+		}
+		t.Logf("chatd's port %s was taken before it could bind it; again", addr)
+	}
+}
+
+// runChatd starts bin on a free loopback port and waits until it accepts connections. inUse
+// reports a node that exited at start because the port was taken meanwhile.
+func runChatd(t *testing.T, bin string) (addr string, pid int, gone <-chan struct{}, inUse bool) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr = ln.Addr().String()
 	ln.Close()
-	var logs bytes.Buffer
+	var logs bytes.Buffer // read only once the process has exited (Wait has copied all)
 	cmd := exec.Command(bin, "-addr", addr, "-log-level", "warn")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -72,6 +88,9 @@ func startChatdProc(t *testing.T) (addr string, pid int, gone <-chan struct{}) {
 		}
 		select {
 		case err := <-exited:
+			if strings.Contains(logs.String(), "address already in use") {
+				return addr, 0, nil, true
+			}
 			t.Fatalf("chatd exited before listening: %v\n%s", err, logs.String())
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -79,7 +98,7 @@ func startChatdProc(t *testing.T) (addr string, pid int, gone <-chan struct{}) {
 			t.Fatalf("chatd did not listen on %s: %v", addr, err)
 		}
 	}
-	return addr, cmd.Process.Pid, goneCh
+	return addr, cmd.Process.Pid, goneCh, false
 }
 
 // chatdBuild is ./cmd/chatd built once for every test of this binary that runs a node.
@@ -110,6 +129,7 @@ func builtChatd() (string, error) {
 // TestEndToEndFanoutAgainstChatd runs a short, count-bounded fanout against a real chatd: every
 // message must reach every other member of its room exactly once, in order.
 func TestEndToEndFanoutAgainstChatd(t *testing.T) {
+	longTest(t)
 	addr, pid := startChatd(t)
 	const clients, rooms, count = 50, 5, 10
 	// Two URLs on the same node: exercises spreading a room's members over URLs.
@@ -206,6 +226,7 @@ func (w *phaseWatch) Write(p []byte) (int, error) {
 // TestEndToEndHoldSurvivesADrain: with -hold the connections stay open after the accounting;
 // draining the node then closes them all (1001) without failing the run.
 func TestEndToEndHoldSurvivesADrain(t *testing.T) {
+	longTest(t)
 	addr, pid, gone := startChatdProc(t)
 	const clients, rooms = 40, 4
 	cfg, err := ParseFlags("roomcast", []string{"-url", "ws://" + addr + "/ws", "-clients", strconv.Itoa(clients),

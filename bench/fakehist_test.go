@@ -13,7 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fakeHistServer speaks protocol v2 (DESIGN §7) with history, as chatd will once it stores
+// fakeHistServer speaks protocol v2 (see the README) with history, as chatd will once it stores
 // messages: every room numbers its messages 1, 2, 3, ... in one epoch, a publish's ok carries
 // the offset, pushes carry it, and a join with since returns every message after it
 // (recovered: true). Each room's publishes are numbered, pushed and answered under the room's

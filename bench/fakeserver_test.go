@@ -14,11 +14,12 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fakeServer speaks the chat protocol (DESIGN §3) just well enough for the load generator, and
+// fakeServer speaks the chat protocol (the README's protocol v1) just well enough for the load generator, and
 // misdelivers on a fixed pattern so the accounting can be checked exactly. It records every chat
 // message it wrote to each member, in order: the test's oracle counts from that record.
 //
-// Misdelivery, per (receiver r, sender s, seq q) of a non-last message, decided from the content:
+// Misdelivery, per (receiver r, sender s, seq q) of a non-last message, decided from the content
+// (each kind only when its fault is set):
 //   - drop       when (s + q + r) % 7 == 0
 //   - duplicate  when (s + 2q + r) % 11 == 0 (written twice, back to back)
 //   - hold       when (q + r) % 5 == 1 and nothing is held for (r, s): written right after the
@@ -28,9 +29,9 @@ import (
 // the last thing r gets from s — the per-sender order a real server guarantees and that the
 // drain relies on.
 type fakeServer struct {
-	t         *testing.T
-	srv       *httptest.Server
-	misbehave bool
+	t      *testing.T
+	srv    *httptest.Server
+	faults fault
 
 	mu      sync.Mutex
 	rooms   map[string]map[*fakeConn]bool
@@ -59,8 +60,28 @@ type fakeConn struct {
 	heldQ    map[int]int
 }
 
+// fault is a set of the fake server's kinds of misdelivery.
+type fault uint8
+
+const (
+	faultDrop  fault = 1 << iota // some messages never written (lost)
+	faultDup                     // some written twice (duplicated)
+	faultHold                    // some written after a later one of the same sender (out of order)
+	faultsAll        = faultDrop | faultDup | faultHold
+	faultsNone fault = 0
+)
+
+// newFakeServer starts a fake server that misdelivers every way when misbehave is set.
 func newFakeServer(t *testing.T, misbehave bool) *fakeServer {
-	fs := &fakeServer{t: t, misbehave: misbehave, rooms: map[string]map[*fakeConn]bool{}, written: map[int][][2]int{}}
+	if misbehave {
+		return newFakeServerWith(t, faultsAll)
+	}
+	return newFakeServerWith(t, faultsNone)
+}
+
+// newFakeServerWith starts a fake server that misdelivers the ways faults names.
+func newFakeServerWith(t *testing.T, faults fault) *fakeServer {
+	fs := &fakeServer{t: t, faults: faults, rooms: map[string]map[*fakeConn]bool{}, written: map[int][][2]int{}}
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	fs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
@@ -197,7 +218,7 @@ func (fs *fakeServer) message(c *fakeConn, text string) {
 	var ct content
 	parsed := parseContent([]byte(text), &ct)
 	for _, o := range others {
-		if !parsed || !fs.misbehave || o.member < 0 {
+		if !parsed || fs.faults == faultsNone || o.member < 0 {
 			fs.write(o, b, ct, parsed)
 			continue
 		}
@@ -208,13 +229,13 @@ func (fs *fakeServer) message(c *fakeConn, text string) {
 			continue
 		}
 		switch {
-		case (s+q+r)%7 == 0:
+		case fs.faults&faultDrop != 0 && (s+q+r)%7 == 0:
 			// dropped
-		case (s+2*q+r)%11 == 0:
+		case fs.faults&faultDup != 0 && (s+2*q+r)%11 == 0:
 			fs.write(o, b, ct, true)
 			fs.write(o, b, ct, true)
 			fs.flush(o, s)
-		case (q+r)%5 == 1 && o.hold(s, q, b):
+		case fs.faults&faultHold != 0 && (q+r)%5 == 1 && o.hold(s, q, b):
 		default:
 			fs.write(o, b, ct, true)
 			fs.flush(o, s)

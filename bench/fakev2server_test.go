@@ -13,7 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fakeV2Server speaks just enough of protocol v2 (DESIGN §7) for bench/k6/fanout-v2.js, until
+// fakeV2Server speaks just enough of protocol v2 (see the README) for bench/k6/fanout-v2.js, until
 // chatd speaks it: the chatd.v2 subprotocol, hello first, join (several rooms per connection),
 // publish, and one reply per request with an id. A `message` push goes to every member
 // connection of the room but the publishing one. It counts what it wrote, as the test's oracle.

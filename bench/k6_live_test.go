@@ -10,6 +10,7 @@ import (
 // by their own accounting every message must reach every other member of its room, in order,
 // with its echo, and no error.
 func TestK6ScriptsAgainstChatd(t *testing.T) {
+	longTest(t)
 	node := k6Node(t)
 	addr, _ := startChatd(t)
 	url := fmt.Sprintf("ws://%s/ws", addr)

@@ -135,6 +135,7 @@ func TestK6ShimWebSocket(t *testing.T) {
 }
 
 func TestK6ShimInterruptsAtMaxDuration(t *testing.T) {
+	longTest(t)
 	node := k6Node(t)
 	url, closes := wsFixtureServer(t)
 	start := time.Now()

@@ -30,6 +30,7 @@ func v2Target(t *testing.T) (url string, fake *fakeV2Server) {
 // pass; by its own accounting every publish is answered and every push arrives, in its room, in
 // order, never back to its publisher; against the fake, its counts equal what the fake wrote.
 func TestK6FanoutV2Script(t *testing.T) {
+	longTest(t)
 	t.Parallel()
 	node := k6Node(t)
 	url, fake := v2Target(t)
@@ -57,6 +58,7 @@ func TestK6FanoutV2Script(t *testing.T) {
 // back to their publisher, drops some pushes and leaves a publish per connection unanswered: the
 // script must count each of these exactly and fail its check, and the shim must fail the run.
 func TestK6FanoutV2ScriptNoticesABadServer(t *testing.T) {
+	longTest(t)
 	t.Parallel()
 	node := k6Node(t)
 	fs := newFakeV2Server(t, true)

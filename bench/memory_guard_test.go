@@ -13,6 +13,7 @@ import (
 // per connection; so does its peak during the join storm. (The figures at
 // 18,000 are a benchmark: scripts/measure/idle-rss.sh, BENCHMARKS.md.)
 func TestIdleMemoryPerConnection(t *testing.T) {
+	longTest(t)
 	addr, pid := startChatd(t)
 	const clients = 5000
 	cfg, err := ParseFlags("idle", []string{"-url", "ws://" + addr + "/ws", "-clients", strconv.Itoa(clients),

@@ -1,7 +1,7 @@
 package bench
 
 // offsetLedger is a member's view of one room's history when the server numbers the room's
-// messages (DESIGN §7: offsets 1, 2, 3, ... per room, no hole, within an epoch). It is a second,
+// messages (the README's protocol v2: offsets 1, 2, 3, ... per room, no hole, within an epoch). It is a second,
 // independent account beside the per-sender one: every member must come to know every offset of
 // its room exactly once, its own messages' from the replies to its publishes, the others' from
 // pushes and recovered join results. Rooms are new for every run, so the run's messages are

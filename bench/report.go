@@ -143,10 +143,7 @@ func WriteSummary(w io.Writer, r *Result) {
 	}
 	verdict := "PASS"
 	if !r.Pass {
-		verdict = "FAIL"
-	}
-	if r.Interrupted {
-		verdict += " (interrupted)"
+		verdict = "FAIL: " + strings.Join(r.Failures, "; ")
 	}
 	pf("result    %s", verdict)
 }

@@ -281,7 +281,9 @@ type Result struct {
 	Errors      map[string]uint64 `json:"errors"`
 	CloseCodes  map[string]uint64 `json:"closeCodes"`
 	Interrupted bool              `json:"interrupted"`
-	Pass        bool              `json:"pass"`
+	// Failures names each way the run failed (verdict.go), e.g. "3 messages out of order".
+	Failures []string `json:"failures"`
+	Pass     bool     `json:"pass"`
 }
 
 // finalize derives the result from the merged raw counts, the configuration, the members that
@@ -381,12 +383,10 @@ func finalize(cfg *Config, m *Raw, failed []int, ss *serverSampler) *Result {
 			r.ServerRSSPerConnBytes = float64(rssDeltaKB) * 1024 / float64(m.Joined)
 		}
 	}
-	r.Pass = r.Lost == 0 && r.Excess == 0 && m.Duplicated == 0 && r.EchoesMissing == 0 && m.EchoDuplicated == 0 &&
-		m.ConnectFailed == 0 && m.JoinFailed == 0 && m.NotDialed == 0 && m.Disconnects == 0 && !m.Interrupted &&
-		m.Joined > 0
 	if cfg.Proto == "v2" {
 		finalizeV2(cfg, m, r)
 	}
+	r.judge()
 	return r
 }
 

@@ -1,6 +1,6 @@
 package bench
 
-// Protocol v2 as a benchmark client plays it (DESIGN §7), on the loop goroutine: hello first,
+// Protocol v2 as a benchmark client plays it (see the README), on the loop goroutine: hello first,
 // then a join per room (pipelined: the server handles one connection's requests in order),
 // publishes with ids, and the accounting of every push, join result and reply.
 //
@@ -11,7 +11,7 @@ package bench
 // in a second ledger per room (offsets.go).
 
 // errNoHistory is why a recovery member fails its join against a server without history.
-const errNoHistory = "recovery: a publish was answered without an offset: the server keeps no history (DESIGN §7 offsets), which this workload needs"
+const errNoHistory = "recovery: a publish was answered without an offset: the server keeps no history (the README's protocol v2: offsets), which this workload needs"
 
 func (l *loop) sendHello(c *conn) {
 	var ub [24]byte

@@ -16,7 +16,7 @@ type serverMsg struct {
 	message     []byte
 	memberCount int64
 
-	// v2 (DESIGN §7)
+	// protocol v2 (see the README)
 	id        []byte // our request id, echoed in its reply (we only send string ids)
 	roomID    []byte
 	code      []byte // error code

@@ -4,7 +4,7 @@ import (
 	"strconv"
 )
 
-// Protocol v2 requests (DESIGN §7), appended into reusable buffers like the v1 ones, and the ids
+// Protocol v2 requests (see the README), appended into reusable buffers like the v1 ones, and the ids
 // that tie a reply to its request. A request id carries everything its reply needs, so a
 // connection remembers nothing per request in flight:
 //

@@ -60,7 +60,7 @@ func TestReplyIDs(t *testing.T) {
 	}
 }
 
-// Every v2 request we build is one valid JSON object of the shape DESIGN §7 asks for.
+// Every v2 request we build is one valid JSON object of the shape the README's protocol v2 asks for.
 func TestClientMessagesV2(t *testing.T) {
 	var v map[string]any
 	check := func(b []byte, want string) {

@@ -162,8 +162,25 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 type rawClient struct {
 	t testing.TB
 	net.Conn
-	r *bufio.Reader
+	r  *bufio.Reader
+	in *countingReader // the bytes read from the connection (dialTCP's clients only)
 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// received is the number of bytes the server sent that c has read from the
+// connection so far (all of them once c has read what it expects).
+func (c *rawClient) received() int64 { return c.in.n }
 
 // dialTCP opens a plain TCP connection to the engine.
 func dialTCP(t testing.TB, e *eventloop.Engine) *rawClient {
@@ -173,7 +190,8 @@ func dialTCP(t testing.TB, e *eventloop.Engine) *rawClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawClient{t: t, Conn: c, r: bufio.NewReader(c)}
+	in := &countingReader{r: c}
+	return &rawClient{t: t, Conn: c, r: bufio.NewReader(in), in: in}
 }
 
 // upgradeRequest is a valid upgrade request head with extra header lines.

@@ -56,6 +56,7 @@ func envInt(t *testing.T, name string, def int) int {
 }
 
 func TestConnectStorm(t *testing.T) {
+	longTest(t)
 	if testing.Short() || eventloop.RaceEnabled {
 		t.Skip("thousands of connections: not in -short or -race runs")
 	}

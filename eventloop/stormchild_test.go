@@ -68,7 +68,7 @@ func stormDialer(t *testing.T) {
 	n := envInt(t, "CHATD_STORM_N", 0)
 	addr, src := os.Getenv("CHATD_STORM_ADDR"), net.ParseIP(os.Getenv("CHATD_STORM_SRC"))
 	d := net.Dialer{Timeout: 30 * time.Second, LocalAddr: &net.TCPAddr{IP: src},
-		// Pick the port at connect(2), not bind(2) (FIELD-NOTES).
+		// Pick the port at connect(2), not bind(2), which runs out of ports near 28k per source address.
 		Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			err := rc.Control(func(fd uintptr) {

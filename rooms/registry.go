@@ -63,6 +63,20 @@ func (r *Registry) Len() int { return int(r.count.Load()) }
 func (r *Registry) Join(id string, c *eventloop.Conn, class int, m *Member) *Room {
 	s := r.shard(id)
 	s.mu.Lock()
+	room := r.roomLocked(s, id)
+	room.members++
+	s.mu.Unlock()
+
+	l := room.list(c.Loop(), class)
+	*m = Member{room: room, conn: c, idx: int32(len(l.conns)), class: uint8(class)}
+	l.conns = append(l.conns, c)
+	l.memb = append(l.memb, m)
+	l.n.Add(1)
+	return room
+}
+
+// roomLocked returns room id, creating it (under s.mu).
+func (r *Registry) roomLocked(s *shard, id string) *Room {
 	room := s.rooms[id]
 	if room == nil {
 		room = &Room{id: id, classes: r.classes, lists: make([]memberList, r.loops*r.classes),
@@ -73,15 +87,40 @@ func (r *Registry) Join(id string, c *eventloop.Conn, class int, m *Member) *Roo
 		s.rooms[id] = room
 		r.count.Add(1)
 	}
-	room.members++
-	s.mu.Unlock()
-
-	l := room.list(c.Loop(), class)
-	*m = Member{room: room, conn: c, idx: int32(len(l.conns)), class: uint8(class)}
-	l.conns = append(l.conns, c)
-	l.memb = append(l.memb, m)
-	l.n.Store(int32(len(l.conns)))
 	return room
+}
+
+// Reserve holds the place of a member of class that is about to join room
+// id on loop: until Unreserve, the room exists and counts one more member
+// of class on that loop (HasClass, HasMembers), so that a fan-out made
+// meanwhile is posted to that loop, where it runs after the task that
+// joins, if that task was posted first. (The chat answers a v2 join at a
+// point of the room's delivery order, off the loop, and joins on the loop
+// a moment later: what is delivered after that point must reach the
+// joiner.) Any goroutine. Each Reserve takes one Unreserve, once the Join
+// ran (or instead of it).
+func (r *Registry) Reserve(id string, loop, class int) {
+	s := r.shard(id)
+	s.mu.Lock()
+	room := r.roomLocked(s, id)
+	room.members++
+	room.list(loop, class).n.Add(1)
+	s.mu.Unlock()
+}
+
+// Unreserve releases a place taken by Reserve (the room goes if that was
+// all it had). Any goroutine.
+func (r *Registry) Unreserve(id string, loop, class int) {
+	s := r.shard(id)
+	s.mu.Lock()
+	if room := s.rooms[id]; room != nil {
+		room.list(loop, class).n.Add(-1)
+		if room.members--; room.members == 0 {
+			delete(s.rooms, id)
+			r.count.Add(-1)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // Leave removes m from its room and frees the room once it has no local
@@ -102,7 +141,7 @@ func (r *Registry) Leave(m *Member) bool {
 	if last == 0 {
 		l.conns, l.memb = nil, nil // a big room that emptied gives its memory back
 	}
-	l.n.Store(int32(last))
+	l.n.Add(-1)
 	m.room = nil
 
 	s := r.shard(room.id)

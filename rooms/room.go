@@ -11,7 +11,7 @@ import (
 // take one encoding of an event).
 type Room struct {
 	id      string
-	members int // local members over all loops and classes; guarded by the shard lock
+	members int // local members over all loops and classes, and reserved places; guarded by the shard lock
 	classes int
 	lists   []memberList    // [loop*classes + class]
 	auds    []classAudience // one per class: what Fanout is given
@@ -19,7 +19,8 @@ type Room struct {
 
 // memberList is a room's members of one class on one loop. conns and memb
 // are parallel (the fan-out reads conns alone); both are read and written on
-// that loop only, n mirrors their length for other goroutines.
+// that loop only, n is their length plus the places reserved on that loop
+// (Registry.Reserve), for other goroutines.
 type memberList struct {
 	conns []*eventloop.Conn
 	memb  []*Member
@@ -63,7 +64,7 @@ func (r *Room) HasClass(k int) bool {
 	return false
 }
 
-// LocalCount returns the room's local members on all loops (approximate
+// LocalCount returns the room's local members (and reserved places) on all loops (approximate
 // while members join or leave concurrently).
 func (r *Room) LocalCount() int {
 	n := 0

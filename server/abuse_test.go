@@ -154,8 +154,17 @@ func TestTimeoutsCounted(t *testing.T) {
 }
 
 // A bounded flood of bad handshakes and garbage bytes leaves the node
-// serving its clients normally.
-func TestGarbageFlood(t *testing.T) {
+// serving its clients normally: 80 connections by default, 400 in the long
+// run.
+func TestGarbageFlood(t *testing.T) { garbageFlood(t, 10) }
+
+func TestGarbageFloodLong(t *testing.T) {
+	longTest(t)
+	garbageFlood(t, 50)
+}
+
+// garbageFlood runs 8 flooders of perFlooder connections each.
+func garbageFlood(t *testing.T, perFlooder int) {
 	s := startServer(t, func(c *server.Config) { c.HandshakeTimeout, c.RateLimit = 200*time.Millisecond, -1 })
 	a, b := connect(t, s), connect(t, s)
 	a.join("calm", "a")
@@ -177,7 +186,7 @@ func TestGarbageFlood(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewSource(seed))
-			for i := 0; i < 50; i++ {
+			for i := 0; i < perFlooder; i++ {
 				c, err := net.Dial("tcp", s.Addr())
 				if err != nil {
 					t.Error(err)

@@ -28,6 +28,7 @@ import (
 // Without them it skips, unless CHATD_REQUIRE_BROWSER=1 or
 // CHATD_REQUIRE_PROXY=1 (CI sets both) makes that a failure.
 func TestWebClientThroughTLSProxy(t *testing.T) {
+	longTest(t)
 	script, _ := filepath.Abs("../scripts/browser/proxy-e2e.mjs")
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {

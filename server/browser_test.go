@@ -34,6 +34,7 @@ import (
 // scripts/browser. Without them it skips, unless CHATD_REQUIRE_BROWSER=1
 // (CI sets it) makes that a failure.
 func TestWebClientInChromium(t *testing.T) {
+	longTest(t)
 	dir, _ := filepath.Abs("../scripts/browser")
 	chromium := browserOrSkip(t, dir)
 

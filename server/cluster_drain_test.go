@@ -12,6 +12,7 @@ import (
 // other node's members hear userLeft for them at once (long before the
 // heartbeat TTL would have told them), and the process exits 0.
 func TestClusterDrainOnSIGTERM(t *testing.T) {
+	longTest(t)
 	rs := redistest.Start(t)
 	bin := buildChatd(t, t.TempDir())
 	const window = time.Second

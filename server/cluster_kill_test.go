@@ -38,6 +38,7 @@ func buildChatd(t *testing.T, dir string) string {
 // userLeft with the corrected counts (once), and delete the rooms it alone
 // had, within the heartbeat TTL.
 func TestClusterNodeKilled(t *testing.T) {
+	longTest(t)
 	rs := redistest.Start(t)
 	if rs.Mini() {
 		t.Skip("needs a real redis-server: miniredis does not expire keys (heartbeats) by itself")

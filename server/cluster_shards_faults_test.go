@@ -60,6 +60,7 @@ func (l *listener) contents() map[string]string {
 // messages under one (epoch, offset), and what they saw of the last epoch is
 // the room's history. A room on another master keeps working meanwhile.
 func TestShardedClusterFailover(t *testing.T) {
+	longTest(t)
 	rc := redistest.StartCluster(t, 3, 1)
 	// The heartbeat TTL exceeds the failover time (README: Redis Cluster).
 	mod := func(o *redisbroker.Options) { o.HeartbeatTTL = 5 * time.Second }
@@ -172,6 +173,7 @@ func startShardChild(t *testing.T, bin string, rc *redistest.Cluster, id string,
 // corrected counts, and delete the rooms it alone had, within the heartbeat
 // TTL, across the shards.
 func TestShardedClusterNodeKilled(t *testing.T) {
+	longTest(t)
 	rc := redistest.StartCluster(t, 3, 0)
 	const interval, ttl = time.Second, 3 * time.Second
 	bin := buildChatd(t, t.TempDir())
@@ -333,6 +335,7 @@ func (l *listener) duplicate() string {
 // redirections without running a write twice, move the subscription, and
 // every member ends with contiguous offsets or a resync.
 func TestShardedClusterSlotMigration(t *testing.T) {
+	longTest(t)
 	rc := redistest.StartCluster(t, 3, 0)
 	A := startShardNode(t, rc, "A", nil)
 	B := startShardNode(t, rc, "B", nil)
@@ -373,6 +376,7 @@ func TestShardedClusterSlotMigration(t *testing.T) {
 // nodes reconnect, re-register their members (counts are right again),
 // resubscribe, and members are told to resync (the history is gone).
 func TestShardedClusterShardRestart(t *testing.T) {
+	longTest(t)
 	rc := redistest.StartCluster(t, 3, 0)
 	A := startShardNode(t, rc, "A", nil)
 	B := startShardNode(t, rc, "B", nil)
@@ -419,6 +423,7 @@ func TestShardedClusterShardRestart(t *testing.T) {
 // master's room resumes once its replica took over, without waiting for
 // the publish stuck on the hung master to time out.
 func TestShardedClusterHungMaster(t *testing.T) {
+	longTest(t)
 	rc := redistest.StartCluster(t, 3, 1)
 	// (A publish in flight to the hung master fails after OpTimeout; the
 	// room's next ones wait behind it.)

@@ -26,6 +26,11 @@ func TestClusterSubscriptionsFollowMembers(t *testing.T) {
 	a1.expect("userJoined")
 	bb := dialChat(t, B.srv.Addr())
 	bb.join("only-b", "b")
+	bw := dialChat(t, B.srv.Addr())
+	bw.join("only-b", "w")
+	// Through Redis, after bb's own userJoined (published before bb's
+	// roomJoined): B counted both received before bb reads this one.
+	bb.expect("userJoined")
 	if n := numSub(t, rs, "only-a"); n != 1 {
 		t.Fatalf("NUMSUB room:only-a = %d, want 1 (node A only)", n)
 	}
@@ -35,42 +40,55 @@ func TestClusterSubscriptionsFollowMembers(t *testing.T) {
 
 	// B receives nothing of only-a: a2 gets a1's messages (so they were
 	// published); then one event in only-b reaches B, and B's count of
-	// received events went up by exactly that one.
+	// received events went up by exactly that one. B reads one connection
+	// from Redis, which delivers in publish order: had B been subscribed to
+	// only-a, a1's messages would have been counted before the marker reached
+	// bw.
 	before := B.broker.Stats().Received
+	// a1's own userJoined may reach a2, who joined right after it: presence
+	// is published asynchronously, as by the reference app.
+	joinedLate := &lateNotice{typ: "userJoined", userID: a1.userID}
 	for k := 0; k < 10; k++ {
 		sendChat(a1, fmt.Sprint("m", k))
 	}
 	for k := 0; k < 10; k++ {
-		// (a1's own userJoined may reach a2, who joined right after it:
-		// presence is published asynchronously, as by the reference app.)
-		expectSkipping(a2, "message", "userJoined")
+		if m := expectPast(a2, "message", joinedLate); m.str("content") != fmt.Sprint("m", k) {
+			t.Fatalf("a2 got %v, want m%d", m, k)
+		}
 	}
 	sendChat(bb, "marker")
-	waitFor(t, 5*time.Second, "B receives its own room's event", func() bool { return B.broker.Stats().Received > before })
+	if m := expectPast(bw, "message", &lateNotice{typ: "userJoined", userID: bb.userID}); m.str("content") != "marker" {
+		t.Fatalf("bw got %v", m)
+	}
 	if got := B.broker.Stats().Received - before; got != 1 {
 		t.Fatalf("node B received %d events, want 1 (only its own room's)", got)
 	}
 
-	// Leaving: the subscription lingers, then goes.
-	a1.send(`{"type":"leaveRoom"}`)
-	a2.expect("userLeft")
-	cmds := A.broker.Stats()
-	left := time.Now()
-	a2.send(`{"type":"leaveRoom"}`)
-	// Churn within the linger: joins and leaves send no SUBSCRIBE.
+	// Leaving, on a node whose linger outlasts the test: the subscription
+	// stays, and join/leave churn sends no SUBSCRIBE or UNSUBSCRIBE.
+	C := startClusterNode(t, rs, "C", func(o *redisbroker.Options) { o.SubscribeLinger = time.Hour })
+	c1 := dialChat(t, C.srv.Addr())
+	c1.join("churn", "c1")
+	cmds := C.broker.Stats()
+	c1.send(`{"type":"leaveRoom"}`)
 	for k := 0; k < 10; k++ {
-		a1.send(`{"type":"join","roomId":"only-a","username":"a1"}`)
-		expectSkipping(a1, "roomJoined", "userLeft") // a2's leave may arrive after a1 is back
-		a1.send(`{"type":"leaveRoom"}`)
+		c1.join("churn", "c1")
+		c1.send(`{"type":"leaveRoom"}`)
 	}
-	a1.send(`{"type":"getRoomList"}`) // queued behind the leave: proves it finished
-	a1.expect("roomList")
-	if n := numSub(t, rs, "only-a"); n != 1 && time.Since(left) < linger {
-		t.Fatalf("NUMSUB room:only-a = %d right after the last leave, want 1 (linger)", n)
+	c1.send(`{"type":"getRoomList"}`) // queued behind the leave: proves it finished
+	c1.expect("roomList")
+	if n := numSub(t, rs, "churn"); n != 1 {
+		t.Fatalf("NUMSUB room:churn = %d after the last leave, want 1 (linger)", n)
 	}
-	if st := A.broker.Stats(); st.SubscribeCmds != cmds.SubscribeCmds || st.UnsubscribeCmds != cmds.UnsubscribeCmds {
+	if st := C.broker.Stats(); st.SubscribeCmds != cmds.SubscribeCmds || st.UnsubscribeCmds != cmds.UnsubscribeCmds {
 		t.Fatalf("churn sent commands: before %+v after %+v", cmds, st)
 	}
+
+	// The linger ends: the subscription goes, not before.
+	a1.send(`{"type":"leaveRoom"}`)
+	a2.expect("userLeft")
+	left := time.Now()
+	a2.send(`{"type":"leaveRoom"}`)
 	waitFor(t, linger+3*time.Second, "unsubscribe after the linger", func() bool { return numSub(t, rs, "only-a") == 0 })
 	if since := time.Since(left); since < linger {
 		t.Fatalf("unsubscribed after %v, before the linger (%v)", since, linger)

@@ -71,6 +71,7 @@ func count(xs []string, x string) int {
 // Presence is cluster-wide, and the members of a node killed with -9 leave
 // the list (with left pushes) within the heartbeat TTL.
 func TestClusterV2PresenceNodeKilled(t *testing.T) {
+	longTest(t)
 	rs := redistest.Start(t)
 	if rs.Mini() {
 		t.Skip("needs a real redis-server: miniredis does not expire keys (heartbeats) by itself")

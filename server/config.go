@@ -8,6 +8,7 @@ import (
 	"github.com/chatd/chatd/server/auth"
 	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/chat"
+	"github.com/chatd/chatd/server/hooks"
 	v2 "github.com/chatd/chatd/server/v2"
 )
 
@@ -115,6 +116,19 @@ type Config struct {
 	// address), DefaultAddrRateBurst. Negative AddrRateLimit: no limit.
 	AddrRateLimit float64
 	AddrRateBurst int
+	// UserRoomCreateRate is how many rooms per second one user with a token
+	// may create on this node (join while nobody is in them; a room's
+	// history outlives its members by -history-age); UserRoomCreateBurst at
+	// once. Zero: DefaultUserRoomCreateRate, DefaultUserRoomCreateBurst;
+	// negative rate: no limit.
+	UserRoomCreateRate  float64
+	UserRoomCreateBurst int
+	// AddrRoomCreateRate and AddrRoomCreateBurst are the same per client
+	// address, for connections without a token. Zero:
+	// DefaultAddrRoomCreateRate (off: NAT and load generators share
+	// addresses), DefaultAddrRoomCreateBurst; negative rate: no limit.
+	AddrRoomCreateRate  float64
+	AddrRoomCreateBurst int
 	// NoticeRoomSize is the member count past which a room's joined/left
 	// notices are sampled: at most NoticeRate per second per room and node,
 	// in bursts of NoticeBurst; the rest are dropped (counted). Zero:
@@ -209,6 +223,13 @@ type Config struct {
 	// AdminHandler still serves it. Zero: served.
 	NoMetricsOnMain bool
 
+	// Hooks are the calls to the application's backend (connect, join,
+	// publish; package server/hooks, README "Hooks and sink"). Zero: no
+	// hook. A hook's zero Timeout and OnFailure, and zero bounds, take the
+	// DefaultHook* values; Limits, NodeID and Logger come from this Config.
+	// The connect hook cannot be combined with AuthRequired.
+	Hooks hooks.Config
+
 	// Broker connects the node to the cluster. Required: cmd/chatd wires
 	// server/broker/memory (one node) or server/broker/redis.
 	Broker broker.Broker
@@ -245,6 +266,10 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.UserRateBurst, DefaultUserRateBurst)
 	setDefault(&c.AddrRateLimit, DefaultAddrRateLimit)
 	setDefault(&c.AddrRateBurst, DefaultAddrRateBurst)
+	setDefault(&c.UserRoomCreateRate, DefaultUserRoomCreateRate)
+	setDefault(&c.UserRoomCreateBurst, DefaultUserRoomCreateBurst)
+	setDefault(&c.AddrRoomCreateRate, DefaultAddrRoomCreateRate)
+	setDefault(&c.AddrRoomCreateBurst, DefaultAddrRoomCreateBurst)
 	setDefault(&c.NoticeRoomSize, DefaultNoticeRoomSize)
 	setDefault(&c.NoticeRate, DefaultNoticeRate)
 	setDefault(&c.NoticeBurst, DefaultNoticeBurst)
@@ -269,6 +294,16 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.AuthKeys.MaxRooms, DefaultMaxTokenRooms)
 	setDefault(&c.AuthKeys.Leeway, DefaultJWTLeeway)
 	c.AuthKeys.Leeway = max(c.AuthKeys.Leeway, 0)
+	setDefault(&c.Hooks.Connect.Timeout, DefaultHookConnectTimeout)
+	setDefault(&c.Hooks.Join.Timeout, DefaultHookJoinTimeout)
+	setDefault(&c.Hooks.Publish.Timeout, DefaultHookPublishTimeout)
+	setDefault(&c.Hooks.Connect.OnFailure, DefaultHookOnFailure)
+	setDefault(&c.Hooks.Join.OnFailure, DefaultHookOnFailure)
+	setDefault(&c.Hooks.Publish.OnFailure, DefaultHookOnFailure)
+	setDefault(&c.Hooks.MaxInFlight, DefaultHookMaxInFlight)
+	setDefault(&c.Hooks.MaxQueued, DefaultHookMaxQueued)
+	setDefault(&c.Hooks.MaxQueuedBytes, DefaultHookMaxQueuedBytes)
+	setDefault(&c.Hooks.MaxPerKey, DefaultHookMaxPerRoom)
 	if c.NodeID == "" {
 		c.NodeID = "node-" + chat.NewID()
 	}
@@ -287,7 +322,9 @@ func (c Config) core() chat.Config {
 		RateLimit:      c.RateLimit, RateBurst: c.RateBurst, RateAbuseRefusals: c.RateAbuseRefusals,
 		RateAbuseWindow: c.RateAbuseWindow, MaxQueuedRequests: c.MaxQueuedRequests,
 		UserRateLimit: c.UserRateLimit, UserRateBurst: c.UserRateBurst, AddrRateLimit: c.AddrRateLimit,
-		AddrRateBurst: c.AddrRateBurst, NoticeRoomSize: c.NoticeRoomSize, NoticeRate: c.NoticeRate,
+		AddrRateBurst: c.AddrRateBurst, NoticeRoomSize: c.NoticeRoomSize,
+		UserRoomCreateRate: c.UserRoomCreateRate, UserRoomCreateBurst: c.UserRoomCreateBurst,
+		AddrRoomCreateRate: c.AddrRoomCreateRate, AddrRoomCreateBurst: c.AddrRoomCreateBurst, NoticeRate: c.NoticeRate,
 		NoticeBurst: c.NoticeBurst,
 		RoomListMax: c.RoomListMax, RoomListRefresh: c.RoomListRefresh, RoomListInterval: c.RoomListInterval,
 		RoomListBurst:   c.RoomListBurst,

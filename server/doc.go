@@ -10,7 +10,8 @@
 //	  +-> server/v2  chatd's own protocol, an adapter over the core
 //	        +-> server/chat  the session core: sessions, membership, limits,
 //	                         delivery, identity; no client wire format
-//	              +-> rooms, eventloop, server/broker, server/auth
+//	              +-> rooms, eventloop, server/broker, server/auth,
+//	                  server/hooks (the application's backend, over HTTP)
 //
 // It reaches the cluster only through the seam in server/broker (which
 // knows no chat type); the brokers themselves (server/broker/memory,

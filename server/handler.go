@@ -46,6 +46,9 @@ func (h *handler) Upgrade(c *eventloop.Conn, r *eventloop.Request) *eventloop.Re
 	if resp := h.admit(r, &claim); resp != nil {
 		return resp
 	}
+	if claim.claims == nil {
+		claim.peer = h.hookPeer(r, trust, claim.class) // nil without a connect hook
+	}
 	// Keep this check last: a counted connection is uncounted by Close,
 	// which only follows Open, which only follows an accepted upgrade.
 	if h.perIP != nil {
@@ -69,6 +72,7 @@ type upgradeClaim struct {
 	addr   netip.Addr
 	ipSlot int32
 	claims *auth.Claims
+	peer   *chat.Peer // for the connect hook (hooks.go)
 }
 
 // admit verifies the upgrade URL's token, recording its user in claim. A
@@ -149,7 +153,7 @@ func (h *handler) HTTP(r *eventloop.Request) *eventloop.Response {
 // Open starts the connection's session in the protocol its upgrade chose.
 func (h *handler) Open(c *eventloop.Conn) {
 	claim, _ := c.Value().(upgradeClaim)
-	h.node.Open(c, claim.class, claim.claims, claim.addr, claim.ipSlot)
+	h.node.Open(c, claim.class, claim.claims, claim.addr, claim.ipSlot, claim.peer)
 }
 
 // Message hands a request to the connection's session.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -126,20 +125,6 @@ func (c *client) join(room, user string) msg {
 		c.t.Fatalf("bad roomJoined %v", m)
 	}
 	return m
-}
-
-// expectNothing checks that no message arrives within d (used only to
-// assert absence, after a later message proves ordering where possible).
-func (c *client) expectNothing(d time.Duration) {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(d))
-	_, p, err := c.ws.ReadMessage()
-	if err == nil {
-		c.t.Fatalf("unexpected message %s", p)
-	}
-	if !strings.Contains(err.Error(), "timeout") {
-		c.t.Fatalf("unexpected error %v", err)
-	}
 }
 
 // freshRoomLists makes every room list request read the cluster (no shared

@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatd/chatd/server"
+	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/broker/memory"
 	"github.com/gorilla/websocket"
 )
 
@@ -234,65 +237,106 @@ func TestHealthEndpoints(t *testing.T) {
 }
 
 // While a node drains, its clients' requests are refused with "draining"
-// until their turn to be closed with 1001 comes.
+// until their turn to be closed with 1001 comes. The broker holds the
+// drain's leaves until every client has been refused, so that no client's
+// turn comes before its request does: each of them is refused, exactly once.
 func TestDrainRefusesRequests(t *testing.T) {
-	s := startServer(t, func(c *server.Config) { c.CloseTimeout = 100 * time.Millisecond })
 	const n = 10
+	b := &heldLeaves{Broker: memory.New(memory.Options{}), arrived: make(chan struct{}, n)}
+	s := startServer(t, func(c *server.Config) {
+		c.CloseTimeout = 100 * time.Millisecond
+		c.Broker = b
+	})
 	var cs []*client
 	for i := 0; i < n; i++ {
 		c := connect(t, s)
 		c.join("drain", "u")
 		cs = append(cs, c)
 	}
+	// Each member hears of every later joiner, before anything else.
+	for i, c := range cs {
+		for range n - 1 - i {
+			c.expect("userJoined")
+		}
+	}
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		done <- s.Drain(ctx, 10*time.Second) // one client closed every ~200 ms
+		done <- s.Drain(ctx, time.Second)
 	}()
+	// The drain has begun once every member's leave reached the broker.
+	for i := 0; i < n; i++ {
+		select {
+		case <-b.arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d leaves reached the broker", i, n)
+		}
+	}
 	admin := httptest.NewServer(s.AdminHandler())
 	defer admin.Close()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		resp, err := http.Get(admin.URL + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == 503 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("drain did not begin")
-		}
+	resp, err := http.Get(admin.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
 	}
-	refused := 0
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("/readyz while draining: %d, want 503", resp.StatusCode)
+	}
 	for _, c := range cs {
-		_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"join","roomId":"again","username":"u"}`))
-		_ = c.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
-		for {
-			_, p, err := c.ws.ReadMessage()
-			if err != nil {
-				var ce *websocket.CloseError
-				if !errors.As(err, &ce) || ce.Code != 1001 {
-					t.Fatalf("got %v, want a draining error or close 1001", err)
-				}
-				break
-			}
-			if strings.Contains(string(p), `"userLeft"`) || strings.Contains(string(p), `"userJoined"`) {
-				continue // the joins of the setup, the leaves the drain announced
-			}
-			if !strings.Contains(string(p), `"code":"draining"`) {
-				t.Fatalf("got %s during the drain", p)
-			}
-			refused++
-			expectClose(t, c.ws, 1001)
-			break
-		}
+		c.send(`{"type":"join","roomId":"again","username":"u"}`)
+		c.expectError("Server shutting down", "draining")
 	}
-	if refused == 0 {
-		t.Fatal("no request was refused with draining")
+	if got := scrapeURL(t, admin.URL+"/metrics")[`chatd_error_replies_total{code="draining"}`]; got != n {
+		t.Fatalf("%v draining refusals counted, want %d", got, n)
+	}
+	b.release()
+	// Then each is closed with 1001, with nothing before it: the room was
+	// empty on this node when the leaves were announced.
+	for _, c := range cs {
+		_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, p, err := c.ws.ReadMessage()
+		var ce *websocket.CloseError
+		if err == nil || !errors.As(err, &ce) || ce.Code != 1001 {
+			t.Fatalf("got %s %v, want close 1001", p, err)
+		}
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// heldLeaves is a broker whose Leave calls wait until release: a drain then
+// stays in its first step (its members leaving) for as long as a test needs.
+// arrived gets one value per Leave held.
+type heldLeaves struct {
+	broker.Broker
+	arrived chan struct{}
+
+	mu       sync.Mutex
+	held     []func()
+	released bool
+}
+
+func (b *heldLeaves) Leave(m broker.Member, done func(broker.Membership, error)) {
+	b.mu.Lock()
+	if !b.released {
+		b.held = append(b.held, func() { b.Broker.Leave(m, done) })
+		b.mu.Unlock()
+		b.arrived <- struct{}{}
+		return
+	}
+	b.mu.Unlock()
+	b.Broker.Leave(m, done)
+}
+
+// release passes the held leaves on, and every later one at once.
+func (b *heldLeaves) release() {
+	b.mu.Lock()
+	held := b.held
+	b.held, b.released = nil, true
+	b.mu.Unlock()
+	for _, leave := range held {
+		leave()
 	}
 }

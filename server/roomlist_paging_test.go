@@ -147,3 +147,18 @@ func mustRooms(t *testing.T, patterns ...string) auth.Rooms {
 	}
 	return r
 }
+
+// A user the connect hook named with a rooms list sees only those rooms in
+// room lists, as it may join only those.
+func TestRoomListShowsOnlyHookRooms(t *testing.T) {
+	b := newHookBackend(t)
+	b.connect = always(`{"userId":"u-alice","name":"Alice","rooms":["team-a*"]}`)
+	s := startServer(t, b.configure(func(c *server.Config) {
+		c.Broker = roomsBroker("general", "team-a-dev", "team-b-secret")
+	}))
+	c := dialV2(t, s.Addr())
+	c.call(map[string]any{"type": "hello"})
+	if got := walk(c, 0); fmt.Sprint(got) != "[team-a-dev]" {
+		t.Fatalf("rooms %v, want [team-a-dev]", got)
+	}
+}

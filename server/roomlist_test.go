@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -101,25 +102,99 @@ func TestRoomListBoundedRedis(t *testing.T) {
 }
 
 // However many rooms an operator lets into the reply, it stays under half
-// the outbound limit: asking for it never closes the requester with 4008.
-func TestRoomListNeverTripsSlowConsumer(t *testing.T) {
-	b := memory.New(memory.Options{})
-	for i := 0; i < 3000; i++ {
-		b.Join(broker.Member{Room: longID(i), User: "u", Name: "n"}, longID(i), func(broker.Membership, error) {})
+// the outbound limit, so asking for it never closes the requester with
+// 4008; and what the size bound leaves out are the rooms with the fewest
+// members (the oldest among equals), as the count bound does: the newest
+// rooms are the busiest here, so a list cut by age would lose them.
+func TestRoomListSizeBoundKeepsTheFullestRooms(t *testing.T) {
+	const n, outbound = 3000, 256 << 10
+	for _, listMax := range []int{n, 1000} { // the size bound alone; the count bound, then the size bound
+		t.Run(fmt.Sprint("max ", listMax), func(t *testing.T) {
+			b := memory.New(memory.Options{})
+			// Room i has 3 members among the newest 100, 2 for every 10th room,
+			// else 1.
+			want := map[string]int{}
+			for i := 0; i < n; i++ {
+				k := 1
+				switch {
+				case i >= n-100:
+					k = 3
+				case i%10 == 0:
+					k = 2
+				}
+				want[longID(i)] = k
+				for u := 0; u < k; u++ {
+					b.Join(broker.Member{Room: longID(i), User: fmt.Sprint("u", u), Name: "n"}, longID(i), func(broker.Membership, error) {})
+				}
+			}
+			all := make(chan []broker.Room, 1)
+			b.Rooms(func(rooms []broker.Room, err error) {
+				if err != nil {
+					t.Error(err)
+				}
+				all <- rooms
+			})
+			rooms := <-all
+			s := startServer(t, func(c *server.Config) {
+				c.Broker = b
+				c.RoomListMax = listMax
+				c.MaxOutboundBytes = outbound
+			})
+			c := dialChat(t, s.Addr())
+			c.send(`{"type":"getRoomList"}`)
+			p := readRaw(c, 10*time.Second)
+			if len(p) > outbound/2 || !strings.HasPrefix(string(p), `{"type":"roomList","rooms":[{`) {
+				t.Fatalf("reply of %d bytes: %.60s", len(p), p)
+			}
+			var reply struct {
+				Rooms []struct {
+					RoomID      string
+					MemberCount int
+					CreatedAt   string
+				}
+			}
+			if err := json.Unmarshal(p, &reply); err != nil {
+				t.Fatal(err)
+			}
+			if len(reply.Rooms) == 0 || len(reply.Rooms) >= min(n, listMax) {
+				t.Fatalf("%d rooms listed: the size bound did not apply", len(reply.Rooms))
+			}
+			// Listed oldest first, with their member counts; which are kept:
+			// every listed room ranks before every room left out.
+			listed := map[string]bool{}
+			for i, r := range reply.Rooms {
+				if i > 0 && r.CreatedAt < reply.Rooms[i-1].CreatedAt {
+					t.Fatalf("not oldest first at %d: %s after %s", i, r.CreatedAt, reply.Rooms[i-1].CreatedAt)
+				}
+				if r.MemberCount != want[r.RoomID] {
+					t.Fatalf("room %s listed with %d members, has %d", r.RoomID, r.MemberCount, want[r.RoomID])
+				}
+				listed[r.RoomID] = true
+			}
+			// The weakest room listed (fewest members, then oldest) must rank
+			// before the strongest left out.
+			before := func(a, b broker.Room) bool {
+				return a.Members > b.Members || a.Members == b.Members && a.CreatedAt > b.CreatedAt
+			}
+			var weakest, strongest *broker.Room
+			for i := range rooms {
+				r := &rooms[i]
+				if listed[r.ID] && (weakest == nil || before(*weakest, *r)) {
+					weakest = r
+				}
+				if !listed[r.ID] && (strongest == nil || before(*r, *strongest)) {
+					strongest = r
+				}
+			}
+			if before(*strongest, *weakest) {
+				t.Fatalf("%d of %d rooms listed, but room %s (%d members, created %s) left out while room %s (%d members, created %s) is listed",
+					len(listed), n, strongest.ID[len(strongest.ID)-7:], strongest.Members, strongest.CreatedAt,
+					weakest.ID[len(weakest.ID)-7:], weakest.Members, weakest.CreatedAt)
+			}
+			c.join("after-list", "alice")
+			sendChat(c, "still here")
+		})
 	}
-	s := startServer(t, func(c *server.Config) {
-		c.Broker = b
-		c.RoomListMax = 3000
-		c.MaxOutboundBytes = 256 << 10
-	})
-	c := dialChat(t, s.Addr())
-	c.send(`{"type":"getRoomList"}`)
-	p := readRaw(c, 10*time.Second)
-	if len(p) > 128<<10 || !strings.HasPrefix(string(p), `{"type":"roomList","rooms":[{`) {
-		t.Fatalf("reply of %d bytes: %.60s", len(p), p)
-	}
-	c.join("after-list", "alice")
-	sendChat(c, "still here")
 }
 
 // One build serves every request within the refresh period, and a

@@ -13,6 +13,7 @@ import (
 	"github.com/chatd/chatd/eventloop"
 	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/chat"
+	"github.com/chatd/chatd/server/hooks"
 	"github.com/chatd/chatd/server/httpstream"
 	v1 "github.com/chatd/chatd/server/v1"
 	v2 "github.com/chatd/chatd/server/v2"
@@ -33,7 +34,8 @@ type Server struct {
 	eng     *eventloop.Engine
 	node    *chat.Node
 	broker  broker.Broker
-	perIP   *connsPerIP // Config.MaxConnsPerIP; nil when off
+	perIP   *connsPerIP   // Config.MaxConnsPerIP; nil when off
+	hooks   *hooks.Client // Config.Hooks; nil when no hook is on
 	metrics *metrics
 	ready   atomic.Bool // accepting clients (false before Start and while draining)
 	ctx     context.Context
@@ -62,13 +64,22 @@ func New(cfg Config) (*Server, error) {
 	protos[classV1] = v1.New(chat.WebSocketText)
 	protos[classV2] = v2.New(chat.WebSocketText)
 	protos[classStream] = v2.New(httpstream.SSE)
-	node, err := chat.New(cfg.core(), cfg.Broker, protos, s.metrics.reg)
+	hk, err := newHooks(&cfg, s.metrics.reg)
 	if err != nil {
+		return nil, err
+	}
+	s.hooks = hk
+	core := cfg.core()
+	core.Hooks = s.hooks
+	node, err := chat.New(core, cfg.Broker, protos, s.metrics.reg)
+	if err != nil {
+		s.hooks.Close()
 		return nil, err
 	}
 	s.node = node
 	h, err := s.APIHandler()
 	if err != nil {
+		s.hooks.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.apiHandler = h
@@ -167,6 +178,7 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	if cerr := s.broker.Close(); err == nil {
 		err = cerr
 	}
+	s.hooks.Close() // calls still out end as failed; their connections are gone
 	s.stop()
 	return err
 }

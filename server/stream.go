@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/chatd/chatd/eventloop"
+	"github.com/chatd/chatd/server/chat"
 	"github.com/chatd/chatd/server/httpstream"
 )
 
@@ -28,6 +29,9 @@ func (s *Server) newStreamCarrier() *httpstream.Carrier {
 			return false
 		},
 		ClientAddr: trust.clientAddr,
+		// The connect hook sees a stream as a v2 client: its address, the
+		// URL's token (-auth off), the configured headers of its GET.
+		Peer:       func(r *eventloop.Request) *chat.Peer { return h.hookPeer(r, trust, classV2) },
 		Registerer: s.metrics.reg, Logger: s.cfg.Logger,
 	}
 	if s.perIP != nil {

@@ -13,6 +13,7 @@ import (
 // limit counts the client's address as the proxy forwards it: not the
 // proxy's, and not what the client claims.
 func TestThroughTLSProxy(t *testing.T) {
+	longTest(t)
 	for _, kind := range []string{"nginx", "haproxy"} {
 		t.Run(kind, func(t *testing.T) {
 			requireTools(t, []string{"CHATD_REQUIRE_PROXY"}, kind, "openssl", "curl")

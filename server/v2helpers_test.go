@@ -119,16 +119,6 @@ func (c *v2client) publish(room, content string) msg {
 	return c.call(map[string]any{"type": "publish", "roomId": room, "content": content})
 }
 
-// expectNothing checks that no message arrives within d.
-func (c *v2client) expectNothing(d time.Duration) {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(d))
-	_, p, err := c.ws.ReadMessage()
-	if err == nil {
-		c.t.Fatalf("unexpected message %s", p)
-	}
-}
-
 // sync proves every push queued for c before now has arrived: the reply to
 // a request sent now follows them.
 func (c *v2client) sync() {

@@ -1,4 +1,4 @@
-// fanout-v2: protocol v2 (DESIGN §7), several rooms per connection. CLIENTS connections; connection
+// fanout-v2: protocol v2 (see the README), several rooms per connection. CLIENTS connections; connection
 // i joins ROOMS_PER_CLIENT of the ROOMS rooms, (i + k) % ROOMS for k < ROOMS_PER_CLIENT, and
 // publishes RATE messages per second, round-robin over its rooms, for DURATION.
 //

@@ -32,6 +32,7 @@ type options struct {
 	httpStream      bool
 	redis           *redisFlags
 	auth            *authFlags
+	hooks           *hookFlags
 	// warnings are logged once the logger exists (see warnings.go).
 	warnings []string
 }
@@ -49,6 +50,7 @@ var flagGroups = []struct {
 		"presence-max", "presence-cache", "typing-interval"}},
 	{"Abuse limits", []string{"max-pending-per-ip", "pending-pressure", "max-node-outbound-bytes", "ping-rate", "ping-burst",
 		"max-continuation-frames", "user-rate-limit", "user-rate-burst", "addr-rate-limit", "addr-rate-burst",
+		"user-room-create-rate", "user-room-create-burst", "addr-room-create-rate", "addr-room-create-burst",
 		"notice-room-size", "notice-rate", "notice-burst"}},
 	{"HTTP streaming (v2 where WebSockets are blocked)", []string{"http-stream", "stream-resume", "stream-replay-bytes",
 		"stream-batch"}},
@@ -57,6 +59,7 @@ var flagGroups = []struct {
 	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
 	{"Authentication and server API", authFlagNames},
+	{"Hooks (the application's backend in the loop)", hookFlagNames},
 	{"Operations", []string{"admin", "metrics-on-main", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
 }
 
@@ -90,6 +93,10 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.UserRateBurst, "user-rate-burst", server.DefaultUserRateBurst, "bucket size of -user-rate-limit")
 	fs.Float64Var(&c.AddrRateLimit, "addr-rate-limit", server.DefaultAddrRateLimit, "requests per second of one client address's connections together on this node; negative: off (NAT and load generators share addresses)")
 	fs.IntVar(&c.AddrRateBurst, "addr-rate-burst", server.DefaultAddrRateBurst, "bucket size of -addr-rate-limit")
+	fs.Float64Var(&c.UserRoomCreateRate, "user-room-create-rate", server.DefaultUserRoomCreateRate, "rooms one user with a token may create per second on this node (joins of a room nobody is in); negative: no limit")
+	fs.IntVar(&c.UserRoomCreateBurst, "user-room-create-burst", server.DefaultUserRoomCreateBurst, "rooms one user may create at once (-user-room-create-rate's bucket)")
+	fs.Float64Var(&c.AddrRoomCreateRate, "addr-room-create-rate", server.DefaultAddrRoomCreateRate, "rooms one client address may create per second without a token; negative: off (NAT and load generators share addresses)")
+	fs.IntVar(&c.AddrRoomCreateBurst, "addr-room-create-burst", server.DefaultAddrRoomCreateBurst, "rooms one address may create at once (-addr-room-create-rate's bucket)")
 	fs.IntVar(&c.NoticeRoomSize, "notice-room-size", server.DefaultNoticeRoomSize, "rooms with more members get sampled joined/left notices (-notice-rate per second per room and node); negative: every notice")
 	fs.Float64Var(&c.NoticeRate, "notice-rate", server.DefaultNoticeRate, "joined/left notices per second per room (of more than -notice-room-size members) and node")
 	fs.IntVar(&c.NoticeBurst, "notice-burst", server.DefaultNoticeBurst, "bucket size of -notice-rate")
@@ -125,6 +132,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	o.redis = addRedisFlags(fs)
 	o.auth = addAuthFlags(fs)
+	o.hooks = addHookFlags(fs)
 
 	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (/healthz and /readyz stay on the main port)")
 	fs.StringVar(&o.metricsOnMain, "metrics-on-main", server.DefaultMetricsOnMain, "serve /metrics on the main port: on, off, or auto (off when -admin is set)")
@@ -185,6 +193,11 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 		return nil, err
 	}
 	c.NoStream = !o.httpStream
+	hookWarnings, err := o.hooks.apply(c)
+	if err != nil {
+		return nil, err
+	}
+	o.warnings = append(o.warnings, hookWarnings...)
 	c.Addr = *raw.addr
 	if p := getenv("PORT"); p != "" && !set["addr"] && getenv("CHATD_ADDR") == "" {
 		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
@@ -298,6 +311,8 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-rate-burst must be at least 1")
 	case c.UserRateLimit >= 0 && c.UserRateBurst < 1, c.AddrRateLimit >= 0 && c.AddrRateBurst < 1:
 		return fmt.Errorf("-user-rate-burst and -addr-rate-burst must be at least 1")
+	case c.UserRoomCreateRate >= 0 && c.UserRoomCreateBurst < 1, c.AddrRoomCreateRate >= 0 && c.AddrRoomCreateBurst < 1:
+		return fmt.Errorf("-user-room-create-burst and -addr-room-create-burst must be at least 1")
 	case c.NoticeRate <= 0 || c.NoticeBurst < 1:
 		return fmt.Errorf("-notice-rate must be positive and -notice-burst at least 1")
 	case c.HandshakeTimeout <= 0 || c.PingInterval <= 0 || c.IdleTimeout <= 0 || c.CloseTimeout <= 0:

@@ -69,7 +69,7 @@ async function tap(page) {
 
 const state = (p, s) => p.locator(`#status[data-state="${s}"]`).waitFor();
 const entry = (p, room) => p.locator(`#joinedRooms li[data-room-id="${room}"]`);
-const joined = (p, room) => p.locator(`#joinedRooms li[data-room-id="${room}"][data-state="joined"]`).waitFor();
+const joined = (p, room) => p.locator(`#joinedRooms li[data-room-id="${room}"][data-state="joined"]`).waitFor({ state: 'attached' });
 
 // On a phone-sized window the room sidebar is a drawer: open it before using it.
 async function sidebar(p) {
@@ -122,6 +122,61 @@ async function hasMembers(p, want) {
 
 async function typingText(p) { return (await p.textContent('#typing')).trim(); }
 
+// phoneLayout checks what a new user on a 390 px phone hit: the header on one line (the state pill
+// whole, "Sign out" unbroken, the name not cut), no shadow of a closed drawer at either edge, the
+// composer's placeholder not clipped, and an empty chat that leads to the room drawer.
+async function phoneLayout(p) {
+  const m = await p.evaluate(() => {
+    const box = (id) => document.getElementById(id).getBoundingClientRect();
+    const bar = document.querySelector('.topbar').getBoundingClientRect();
+    const lineOf = (id) => parseFloat(getComputedStyle(document.getElementById(id)).lineHeight) || 20;
+    const me = document.getElementById('me');
+    const ta = document.getElementById('message');
+    const cs = getComputedStyle(ta);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const drawer = (id) => { const st = getComputedStyle(document.getElementById(id)); return `${st.visibility}/${st.boxShadow}`; };
+    const inBar = [...document.querySelectorAll('.topbar > *')].filter((e) => !e.hidden && e.getBoundingClientRect().width > 0)
+      .every((e) => { const r = e.getBoundingClientRect(); return r.top >= bar.top - 0.5 && r.bottom <= bar.bottom + 0.5; });
+    return {
+      barHeight: bar.height, inBar,
+      status: box('status').height, signOut: box('signOut').height, signOutLine: lineOf('signOut'),
+      meCut: me.scrollWidth > me.clientWidth, meText: me.textContent,
+      placeholder: ctx.measureText(ta.placeholder).width,
+      room: ta.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+      sidebar: drawer('sidebar'), members: drawer('membersPanel'),
+      empty: !document.getElementById('emptyChat').hidden,
+    };
+  });
+  expect(m.inBar && m.barHeight < 56, `header on more than one line: ${JSON.stringify(m)}`);
+  expect(m.status < 30, `the state pill split (height ${m.status})`);
+  expect(m.signOut < 2 * m.signOutLine, `"Sign out" broken in two lines (height ${m.signOut})`);
+  expect(!m.meCut, `the name "${m.meText}" is cut`);
+  expect(m.placeholder <= m.room, `the placeholder is clipped: ${m.placeholder} px of text in ${m.room} px`);
+  expect(m.sidebar === 'hidden/none' && m.members === 'hidden/none',
+    `a closed drawer still shows (visibility/shadow): sidebar ${m.sidebar}, members ${m.members}`);
+  expect(m.empty, 'no empty-chat text without a room');
+  await p.locator('#emptyChat #openRooms').click();
+  await p.locator('#sidebar #roomId').waitFor(); // visible: the drawer opened
+  await p.click('#scrim', { position: { x: 370, y: 400 } });
+  await p.locator('#sidebar').waitFor({ state: 'hidden' });
+}
+
+// hues returns, for each sender name shown, the colours (--hue) and user ids of its messages.
+async function hues(p) {
+  return p.locator('#messages li.msg').evaluateAll((lis) => {
+    const out = {};
+    for (const li of lis) {
+      const s = li.querySelector('.sender');
+      const o = out[s.textContent] || (out[s.textContent] = { hues: [], ids: [] });
+      const h = s.style.getPropertyValue('--hue');
+      if (!o.hues.includes(h)) o.hues.push(h);
+      if (!o.ids.includes(li.dataset.userId)) o.ids.push(li.dataset.userId);
+    }
+    return out;
+  });
+}
+
 async function noErrors(p, who) {
   const total = await p.getAttribute('#errors', 'data-total');
   const shown = await p.locator('#errors .error').allTextContents();
@@ -154,6 +209,13 @@ await run(async () => {
   expect(ta.protocols[0].includes('chatd.v2'), `subprotocols offered: ${JSON.stringify(ta.protocols[0])}`);
   expect(ta.sent[0].msg.type === 'hello' && ta.sent[0].msg.name === 'alice',
     `first frame was ${JSON.stringify(ta.sent[0].msg)}, want hello`);
+
+  step('a new user on a 390 px phone: one-line header, no drawer shadows, placeholder whole, the way to the rooms');
+  const N = await openUser('newcomer', PHONE);
+  await N.page.goto(`${baseURL}/?name=${encodeURIComponent('Alexandra Longname')}`);
+  await state(N.page, 'connected');
+  await phoneLayout(N.page);
+  await N.context.close();
 
   step(`alice joins ${shared} ("${sharedName}") and ${aRoom}`);
   await joinByForm(a, shared, sharedName);
@@ -210,6 +272,22 @@ await run(async () => {
   await messages(a, 'bob', helloB).waitFor();
   expect(await messages(a, 'alice', helloA).count() === 1, 'alice shows her message more than once');
   expect(await messages(b, 'bob', helloB).count() === 1, 'bob shows his message more than once');
+
+  step('bob reloads the page: same sign-in, both rooms re-joined with since, the shared room shown where it was');
+  const beforeReload = tb.sent.length;
+  await b.reload();
+  await state(b, 'connected');
+  await Promise.all([joined(b, shared), joined(b, bRoom)]);
+  await b.locator('#currentRoom', { hasText: exact(sharedName) }).waitFor();
+  const reJoins = tb.sent.slice(beforeReload).filter((f) => f.msg.type === 'join');
+  const sharedJoin = reJoins.find((f) => f.msg.roomId === shared);
+  expect(reJoins.length === 2 && sharedJoin && sharedJoin.msg.since && sharedJoin.msg.since.offset === 2,
+    `bob's joins after the reload: ${JSON.stringify(reJoins.map((f) => f.msg))}, want both rooms, the shared one since offset 2`);
+  expect(tb.sent.slice(beforeReload).find((f) => f.msg.type === 'hello').msg.name === 'bob', 'the reload signed in as someone else');
+  await messages(b, 'alice', helloA).waitFor();
+  await messages(b, 'bob', helloB).and(b.locator('.own')).waitFor();
+  expect(await b.locator('#messages li.divider').count() === 0, 'a divider after a reload that recovered everything');
+  await entry(b, shared).and(b.locator('[data-unread="0"]')).waitFor({ state: 'attached' });
 
   const aloneMsg = `alice alone ${tag}`;
   step(`alice writes in ${aRoom}; it reaches nobody else`);
@@ -295,6 +373,14 @@ await run(async () => {
     await poll(async () => (await b.locator('#messages li.divider').count()) === dividersBefore + 1,
       'a "some messages may be missing" divider');
     console.log('  (server without history: no recovery, the divider says so)');
+  }
+
+  if (hasControl) {
+    step('colours: without tokens a name keeps its colour across connections (user ids change)');
+    const seen = await hues(b);
+    expect(seen.alice && seen.alice.ids.length >= 2 && seen.alice.hues.length === 1,
+      `alice's messages in bob's page: ${JSON.stringify(seen.alice)}, want one colour for several user ids`);
+    expect(seen.bob && seen.alice.hues[0] !== seen.bob.hues[0], `alice and bob share a colour: ${JSON.stringify(seen)}`);
   }
 
   step("final checks: alice's own room stayed hers, no error was shown");

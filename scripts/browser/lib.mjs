@@ -112,6 +112,9 @@ export async function run(scenario) {
   } catch (e) {
     code = 1;
     console.error(`FAIL at step "${currentStep}": ${String(e.message).split('\n')[0]}`);
+    // Where in the scenario: the first stack frame in a script of this folder.
+    const at = String(e.stack || '').split('\n').find((l) => /scripts\/browser\/(?!lib\.mjs)[\w-]+\.mjs/.test(l));
+    if (at) console.error(`  ${at.trim()}`);
     if (pageErrors.length) console.error(`  page errors: ${pageErrors.join('; ')}`);
     await postMortem();
   } finally {

@@ -46,13 +46,25 @@ type Broker interface {
 	// room's local members inside fn misses nothing and gets nothing twice.
 	// The room must be subscribed. fn must not block: it runs on the
 	// broker's delivery path.
+	//
+	// res.Epoch always names the room's epoch (unless the broker keeps no
+	// history), also when the room has no stored message yet (res.Offset
+	// 0): Sync then makes the epoch, and the room's first stored messages
+	// carry it, from offset 1. So Since that epoch and any offset up to the
+	// newest recovers. An epoch without messages is kept for the history age
+	// after a Sync that found the room empty (each broker says which); if it
+	// is lost before the first message (expired, a store restarted empty,
+	// DeleteHistory), the next message or Sync brings another epoch, and
+	// every node whose members were told the old one calls Receiver.Resync
+	// first.
 	Sync(room string, q HistoryQuery, fn func(res HistoryResult, err error))
 	// History reads stored messages of room (for paging back; no ordering
 	// with deliveries).
 	History(room string, q HistoryQuery, done func(HistoryResult, error))
-	// DeleteHistory deletes room's stored messages: the next one starts a
-	// new epoch (members that recover get recovered: false, nodes that
-	// deliver it push a resync).
+	// DeleteHistory deletes room's stored messages and its epoch: the next
+	// one starts a new epoch at offset 1 (members that recover get
+	// recovered: false; nodes whose members were told the old epoch call
+	// Receiver.Resync before delivering it).
 	DeleteHistory(room string, done func(error))
 	// Join records one connection of m.User on this node in m.Room, creating
 	// the room named name if it is new, and reports the membership after the
@@ -105,7 +117,7 @@ type Event struct {
 	Room string
 	// Body is the event as the cluster carries it: a JSON object. A broker
 	// that serializes events adds its header members to it (for the Redis
-	// broker: excludeUserId and origin, DESIGN §4) and must not change it
+	// broker: excludeUserId and origin, docs/cluster.md) and must not change it
 	// otherwise. Brokers do not keep it beyond Publish.
 	Body []byte
 	// Exclude is the user id that must not receive the event (the sender,
@@ -158,7 +170,7 @@ type HistoryResult struct {
 }
 
 // The header members a broker that serializes events appends to an event's
-// body (the Redis broker does; DESIGN §4): the cluster wire form is the body
+// body (the Redis broker does; docs/cluster.md): the cluster wire form is the body
 // plus these, and a Receiver reads them back from the payload it gets.
 const (
 	HeaderExclude = "excludeUserId" // Event.Exclude, when not empty

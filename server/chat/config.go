@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server/auth"
+	"github.com/chatd/chatd/server/hooks"
 )
 
 // Config is what the core needs of a node's configuration. Unlike
@@ -37,6 +38,14 @@ type Config struct {
 	UserRateBurst int
 	AddrRateLimit float64
 	AddrRateBurst int
+	// UserRoomCreateRate and UserRoomCreateBurst bound the rooms one user
+	// with a token creates (joins while nobody is in them) on this node;
+	// AddrRoomCreateRate and AddrRoomCreateBurst those of one client address
+	// for connections without a token. Negative rate: no limit.
+	UserRoomCreateRate  float64
+	UserRoomCreateBurst int
+	AddrRoomCreateRate  float64
+	AddrRoomCreateBurst int
 	// NoticeRoomSize is the member count past which a room's joined/left
 	// notices are sampled: at most NoticeRate per second per room and node
 	// (bursts of NoticeBurst) are published, the rest dropped and counted.
@@ -82,4 +91,8 @@ type Config struct {
 	AuthKeys   auth.Options
 	GuestRooms auth.Rooms
 	TokenSweep time.Duration
+
+	// Hooks calls the application's backend (connect, join, publish; see
+	// hooks.go). Nil: no hooks.
+	Hooks *hooks.Client
 }

@@ -79,10 +79,10 @@ func decodeControl(payload string) (*controlEvent, error) {
 }
 
 // disconnectLocal closes this node's connections of user (1008): the
-// connection of a random user id, and every connection whose token names
-// the user.
+// connection of a random user id, and every connection whose token (or
+// the connect hook) names the user.
 func (n *Node) disconnectLocal(user string) {
-	list := n.ident.tokens.sessionsOf(user)
+	list := append(n.ident.tokens.sessionsOf(user), n.hk.sessionsOf(user)...)
 	if sess := n.conns.user(user); sess != nil {
 		list = append(list, sess)
 	}

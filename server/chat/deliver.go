@@ -87,6 +87,11 @@ func (n *Node) PresenceBody(joined bool, m broker.Member, count int) []byte {
 // deliver writes one event to every local member of its room but the
 // publishing connection, in the form of each member's protocol.
 func (n *Node) deliver(ev *Event) {
+	if ev.Kind == EvJoined || ev.Kind == EvLeft {
+		// The room's members changed, here or elsewhere: a presence asked
+		// after this notice must not be answered from an older read.
+		n.forgetPresence(ev.Room)
+	}
 	r := n.rooms.Get(ev.Room)
 	if r == nil {
 		return

@@ -14,7 +14,8 @@
 // protocol.
 //
 // Imports run one way: server -> server/v1, server/v2 -> chat -> (rooms,
-// eventloop, server/broker, server/auth). Nothing here imports a protocol.
+// eventloop, server/broker, server/auth, server/hooks). Nothing here
+// imports a protocol.
 //
 // Threading. A session lives on its connection's event loop: every method of
 // Session runs there (from a Protocol callback, or from a function the core

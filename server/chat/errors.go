@@ -27,6 +27,8 @@ const (
 	CodeUnauthorized ErrorCode = "unauthorized"        // a token missing (-auth required) or refused
 	CodeForbidden    ErrorCode = "forbidden"           // a join outside the token's rooms (or -guest-rooms), a refresh for another user
 
+	CodeServiceUnavailable ErrorCode = "service_unavailable" // a hook call failed (timeout, error, overload) and its policy refuses
+
 	// Protocol v2 only.
 	CodeBadID        ErrorCode = "bad_id"          // an id that is not a string or a number of at most 64 bytes
 	CodeHelloFirst   ErrorCode = "hello_first"     // a request before hello
@@ -50,12 +52,15 @@ const (
 type Error struct {
 	Code ErrorCode
 	Msg  string
+	// byHook: a backend's refusal (hooks.go), whose code the backend chose:
+	// counted under one metric label, "hook_refused", whatever the code.
+	byHook bool
 }
 
 func (e *Error) Error() string { return e.Msg }
 
 // Errorf is an Error with its code and text.
-func Errorf(code ErrorCode, msg string) *Error { return &Error{code, msg} }
+func Errorf(code ErrorCode, msg string) *Error { return &Error{Code: code, Msg: msg} }
 
 // Missing is the error of a required field left out.
 func Missing(field string) *Error {

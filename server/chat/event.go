@@ -25,6 +25,7 @@ const (
 // Event is one room event.
 type Event struct {
 	Kind      EventKind
+	screened  bool // EvMessage: the publish hook has passed it (hooks.go), or there is none
 	Room      string
 	Content   string // EvMessage
 	Name      string // the user's display name (the reference app's username)

@@ -112,10 +112,13 @@ func deadlineOf(exp time.Time, leeway time.Duration) int64 {
 // maxDeadline is the last time UnixNano can represent, with margin.
 var maxDeadline = time.Unix(0, math.MaxInt64).Add(-time.Hour)
 
-// openIdentity records the token the carrier verified before the upgrade.
-func (s *Session) openIdentity(claims *auth.Claims) {
+// openIdentity records the token the carrier verified before the upgrade,
+// or else what it learned for the connect hook.
+func (s *Session) openIdentity(claims *auth.Claims, peer *Peer) {
 	if claims != nil {
 		s.setToken(claims)
+	} else {
+		s.openPeer(peer)
 	}
 }
 
@@ -125,36 +128,49 @@ func (s *Session) setToken(c *auth.Claims) {
 	s.node.ident.tokens.set(s, c, s.node.deadline(c))
 }
 
-// IdentifyAtOpen identifies the session at once (a protocol without a
-// hello): the user of the upgrade's token, or a random id whose name the
-// protocol sets later (SetName). Under AuthOptional, a connection without a
-// token is a guest.
-func (s *Session) IdentifyAtOpen() {
+// IdentifyAtOpen identifies the session as it opens (a protocol without a
+// hello): the user of the upgrade's token, or the one the connect hook
+// names, or a random id whose name the protocol sets later (SetName).
+// Under AuthOptional, a connection without a token (or a user from the
+// hook) is a guest. done runs on the loop: at once, or once the connect
+// hook answered (the session is busy until then); with an error, the
+// client is told it and the connection closes (hooks.go).
+func (s *Session) IdentifyAtOpen(done func(*Error)) {
 	if s.authed {
 		e, _ := s.node.ident.tokens.lookup(s)
 		s.userID, s.name = e.user, e.name
 	} else {
 		s.guest = s.node.cfg.Auth == AuthOptional
+		if s.connectHook("", "", false, done) {
+			return
+		}
 		s.userID = NewID()
 	}
 	s.identified = true
 	s.node.conns.add(s)
+	done(nil)
 }
 
 // Identify names the session's user (v2's hello): from token when given,
-// else from the upgrade's token, else, unless tokens are required, from
-// name (self-declared, 1 to MaxUsernameBytes bytes, no control characters)
-// with a random id, as a guest under AuthOptional. An error with
-// CodeUnauthorized means the token was refused (or missing under
-// AuthRequired): the protocol tells the client and closes the connection.
-func (s *Session) Identify(token, name string) *Error {
+// else from the upgrade's token, else through the connect hook when it is
+// on (hooks.go), else, unless tokens are required, from name
+// (self-declared, 1 to MaxUsernameBytes bytes, no control characters) with
+// a random id, as a guest under AuthOptional. done runs on the loop: at
+// once, or once the connect hook answered (the session is busy until
+// then). An error with CodeUnauthorized means the token was refused (or
+// missing under AuthRequired): the protocol tells the client and closes
+// the connection. A refusal of the connect hook closes it too, after done.
+func (s *Session) Identify(token, name string, done func(*Error)) {
 	n := s.node
+	unverified := token // a token chatd does not verify (AuthOff): the connect hook's to judge
 	if n.ident.verifier != nil {
+		unverified = ""
 		switch {
 		case token != "":
 			c, err := n.VerifyToken(token, "hello")
 			if err != nil {
-				return unauthorized(auth.ReasonOf(err))
+				done(unauthorized(auth.ReasonOf(err)))
+				return
 			}
 			s.setToken(c)
 			s.userID, s.name = c.UserID, c.Name
@@ -163,26 +179,38 @@ func (s *Session) Identify(token, name string) *Error {
 			s.userID, s.name = e.user, e.name
 		case n.cfg.Auth == AuthRequired:
 			n.m.Refused(auth.ReasonMissing)
-			return unauthorized(auth.ReasonMissing)
+			done(unauthorized(auth.ReasonMissing))
+			return
 		default:
 			s.guest = true
 		}
 	}
 	if s.userID == "" {
-		// No token: a self-declared name and a random id.
-		if strings.TrimSpace(name) == "" {
-			return Missing("name")
+		// No token: a self-declared name and a random id, unless the
+		// connect hook says otherwise (a name is then optional).
+		blank := strings.TrimSpace(name) == ""
+		if blank && !n.hooks().ConnectOn() {
+			done(Missing("name"))
+			return
 		}
-		if e := CheckName("name", name, n.cfg.MaxUsernameBytes); e != nil {
-			return e
+		if e := CheckName("name", name, n.cfg.MaxUsernameBytes); !blank && e != nil {
+			done(e)
+			return
+		}
+		if blank {
+			name = ""
+		}
+		if s.connectHook(name, unverified, true, done) {
+			return
 		}
 		s.userID = NewID()
 		s.name = name
 	}
+	s.dropPeer() // a token named the user: the connect hook is not asked
 	s.identified = true
 	s.c.ClearDeadline()
 	n.conns.add(s)
-	return nil
+	done(nil)
 }
 
 // AwaitIdentity gives a session that must identify itself (v2's hello)
@@ -204,22 +232,33 @@ func unauthorized(r auth.Reason) *Error {
 	return Errorf(CodeUnauthorized, "Invalid token ("+string(r)+")")
 }
 
-// JoinAllowed checks a join against the token's rooms, or -guest-rooms for
-// a guest. With AuthOff every room is allowed.
+// JoinAllowed checks a join against the rooms the session may join
+// (allowedRooms).
 func (s *Session) JoinAllowed(room string) *Error {
-	switch {
-	case s.authed:
-		if e, _ := s.node.ident.tokens.lookup(s); e.rooms.Allows(room) {
-			return nil
-		}
-	case s.guest:
-		if s.node.cfg.GuestRooms.Allows(room) {
-			return nil
-		}
-	case s.node.cfg.Auth == AuthOff:
+	if s.allowedRooms().Allows(room) {
 		return nil
 	}
 	return Errorf(CodeForbidden, "Not allowed in room "+room)
+}
+
+// allowedRooms returns the rooms the session may join (and see in room
+// lists): those the connect hook named, if it named some; else the token's
+// rooms claim; -guest-rooms for a guest; every room with AuthOff; none
+// otherwise.
+func (s *Session) allowedRooms() auth.Rooms {
+	if rooms, ok := s.hookRooms(); ok {
+		return rooms // the connect hook said which rooms: they decide
+	}
+	switch {
+	case s.authed:
+		e, _ := s.node.ident.tokens.lookup(s)
+		return e.rooms
+	case s.guest:
+		return s.node.cfg.GuestRooms
+	case s.node.cfg.Auth == AuthOff:
+		return auth.AllRooms
+	}
+	return auth.Rooms{}
 }
 
 // Refresh replaces the connection's token before it expires: the new one
@@ -249,6 +288,7 @@ func (s *Session) disconnectIdentity() {
 	if s.authed {
 		s.node.ident.tokens.remove(s)
 	}
+	s.forgetHooks()
 }
 
 // startExpiry sweeps the token registry every TokenSweep and closes (4001)

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/chatd/chatd/server/broker"
@@ -24,23 +25,59 @@ func NotIn(room string) *Error { return Errorf(CodeNotInRoom, "Not in room "+roo
 // (nil: none) the answer holds the room's history position and the messages
 // q asks for, and the connection receives every later event of the room
 // and none before: the live stream continues where the answer ends. done
-// runs on the loop: at once for a refusal, else once the cluster answered
-// (unless the connection closed meanwhile); the session is busy until then.
+// runs on the loop: at once for a refusal, else once the join hook (if
+// any) and the cluster answered (unless the connection closed meanwhile);
+// the session is busy until then.
 func (s *Session) Join(roomID, name string, q *broker.HistoryQuery, done func(JoinResult, *Error)) {
-	cfg := &s.node.cfg
 	if e := s.JoinAllowed(roomID); e != nil {
 		done(JoinResult{}, e)
 		return
 	}
-	if s.in(roomID) != nil {
-		done(JoinResult{}, errAlreadyIn)
+	if e := s.canEnter(roomID); e != nil {
+		done(JoinResult{}, e)
 		return
+	}
+	s.joinHook(roomID, name, s.name, func(e *Error) {
+		if e != nil {
+			done(JoinResult{}, e)
+			return
+		}
+		s.join(roomID, name, q, done)
+	})
+}
+
+// JoinApproved joins the room of a, which ApproveJoin checked and the join
+// hook approved, without asking the hook again; otherwise as Join.
+func (s *Session) JoinApproved(a JoinApproval, name string, q *broker.HistoryQuery, done func(JoinResult, *Error)) {
+	if a.s != s {
+		// A protocol's bug: refuse the join rather than skip the hook.
+		s.node.cfg.Logger.Error("chat: JoinApproved without this session's approval", "room", a.room)
+		done(JoinResult{}, ErrJoinFailed)
+		return
+	}
+	if e := s.canEnter(a.room); e != nil {
+		done(JoinResult{}, e)
+		return
+	}
+	s.join(a.room, name, q, done)
+}
+
+// canEnter checks that the session may enter one more room: it is not in
+// roomID already, and within MaxRoomsPerConn.
+func (s *Session) canEnter(roomID string) *Error {
+	cfg := &s.node.cfg
+	if s.in(roomID) != nil {
+		return errAlreadyIn
 	}
 	if s.roomCount() >= cfg.MaxRoomsPerConn {
-		done(JoinResult{}, Errorf(CodeTooManyRooms,
-			"Too many rooms on one connection (max "+strconv.Itoa(cfg.MaxRoomsPerConn)+")"))
-		return
+		return Errorf(CodeTooManyRooms,
+			"Too many rooms on one connection (max "+strconv.Itoa(cfg.MaxRoomsPerConn)+")")
 	}
+	return nil
+}
+
+// join enters roomID once every check passed.
+func (s *Session) join(roomID, name string, q *broker.HistoryQuery, done func(JoinResult, *Error)) {
 	if name == "" {
 		name = roomID
 	}
@@ -49,6 +86,11 @@ func (s *Session) Join(roomID, name string, q *broker.HistoryQuery, done func(Jo
 	}
 	s.enter(roomID, name, q, func(count int, res broker.HistoryResult, err error) {
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				done(JoinResult{}, e) // refused by the core itself
+				return
+			}
 			s.node.logClusterError("join failed", err, "room", roomID, "user", s.userID)
 			if isUnavailable(err) {
 				done(JoinResult{}, errJoinUnavailable)

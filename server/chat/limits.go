@@ -3,14 +3,15 @@ package chat
 import "github.com/chatd/chatd/eventloop"
 
 // The request limits: per connection (the session's own bucket), per user
-// across its connections on this node (users named by a token or a hook;
-// anonymous users are one connection each), and per client address across
+// across its connections on this node (users named by a token or the
+// connect hook; anonymous users are one connection each), and per client address across
 // its connections on this node. Past any of them a request is refused with
 // rate_limited (the text says which), and a connection that keeps being
 // refused is closed (1008).
 
 // The refusals of the shared limits.
 var (
+	errTooManyNewRooms = Errorf(CodeRateLimited, "Too many new rooms, slow down")
 	ErrUserRateLimited = Errorf(CodeRateLimited, "Too many messages from this user, slow down")
 	ErrAddrRateLimited = Errorf(CodeRateLimited, "Too many messages from this address, slow down")
 )
@@ -25,7 +26,7 @@ func (s *Session) Allow(refuse func(*Error)) bool {
 	switch {
 	case !s.rate.allow(now, n.cfg.RateLimit, n.cfg.RateBurst):
 		e = ErrRateLimited
-	case s.authed && !n.userLimit.allow(n.userLimit.keyString(s.userID), now):
+	case s.Named() && !n.userLimit.allow(n.userLimit.keyString(s.userID), now):
 		e = ErrUserRateLimited
 	case !n.addrLimit.allow(s.addrKey, now):
 		e = ErrAddrRateLimited
@@ -43,4 +44,18 @@ func (s *Session) Allow(refuse func(*Error)) bool {
 	}
 	refuse(e)
 	return false
+}
+
+// mayCreate takes one room creation from the session's allowance: its
+// user's (a user named by a token or the connect hook) or its address's. Rooms cost the cluster
+// memory beyond their members' stay (their history lives -history-age after
+// the last message), so what one user or address creates over time is
+// bounded. Any goroutine: the tables are locked.
+func (s *Session) mayCreate() bool {
+	n := s.node
+	now := n.now()
+	if s.Named() {
+		return n.createByUser.allow(n.createByUser.keyString(s.userID), now)
+	}
+	return n.createByAddr.allow(s.addrKey, now)
 }

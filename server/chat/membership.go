@@ -24,6 +24,7 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 	n := s.node
 	b := n.broker
 	bm := s.member(roomID)
+	loop, class := s.c.Loop(), int(s.class)
 	failed := func(err error) { answer(func() { done(0, broker.HistoryResult{}, err) }) }
 	// undo takes back a join whose connection closed meanwhile, or whose
 	// history read failed.
@@ -72,6 +73,13 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 				failed(err)
 				return
 			}
+			if st.Changed && st.Count == 1 && !s.mayCreate() {
+				// The join made a new room, over the user's allowance:
+				// take it back.
+				undo()
+				failed(errTooManyNewRooms)
+				return
+			}
 			if q == nil {
 				s.exec(func() { finish(st, broker.HistoryResult{}) })
 				return
@@ -83,8 +91,15 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 					return
 				}
 				// On the delivery path: the loop runs finish after every
-				// event up to res.Offset was fanned out, before any later one.
-				s.exec(func() { finish(st, res) })
+				// event up to res.Offset was fanned out, before any later
+				// one. Those later ones must be fanned out to this loop
+				// although the connection joins the room's local members
+				// only in finish: its place is reserved until then.
+				n.rooms.Reserve(roomID, loop, class)
+				s.exec(func() {
+					finish(st, res)
+					n.rooms.Unreserve(roomID, loop, class)
+				})
 			})
 		})
 	})

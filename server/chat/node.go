@@ -28,15 +28,17 @@ type Node struct {
 	presence presenceCache
 	notices  noticeLimit
 	// The request limits shared by a user's and by an address's
-	// connections (sharedlimit.go).
-	userLimit, addrLimit *sharedLimit
-	ident                *identity
-	m                    *Metrics
-	base                 time.Time
-	draining             atomic.Bool   // Drain has begun: requests are refused
-	leaving              inflight      // leaves handed to the broker and not yet published
-	stop                 chan struct{} // closed by Drain
-	chans                channels      // node channels and their handlers (channels.go)
+	// connections, and their room creations (sharedlimit.go).
+	userLimit, addrLimit       *sharedLimit
+	createByUser, createByAddr *sharedLimit
+	ident                      *identity
+	hk                         hookState // what the hooks leave per session (hooks.go)
+	m                          *Metrics
+	base                       time.Time
+	draining                   atomic.Bool   // Drain has begun: requests are refused
+	leaving                    inflight      // leaves handed to the broker and not yet published
+	stop                       chan struct{} // closed by Drain
+	chans                      channels      // node channels and their handlers (channels.go)
 }
 
 // New prepares the core of a node that serves protos (member class i is
@@ -53,7 +55,10 @@ func New(cfg Config, b broker.Broker, protos []Protocol, reg prometheus.Register
 	n.list.n = n
 	n.userLimit = newSharedLimit(cfg.UserRateLimit, cfg.UserRateBurst)
 	n.addrLimit = newSharedLimit(cfg.AddrRateLimit, cfg.AddrRateBurst)
+	n.createByUser = newSharedLimit(cfg.UserRoomCreateRate, cfg.UserRoomCreateBurst)
+	n.createByAddr = newSharedLimit(cfg.AddrRoomCreateRate, cfg.AddrRoomCreateBurst)
 	n.m = newMetrics(n, reg)
+	n.registerHookMetrics(reg)
 	if err := n.initIdentity(); err != nil {
 		return nil, err
 	}

@@ -12,9 +12,11 @@ import (
 // under way wait for it rather than start another. Without it, ten clients
 // asking presence of a big room at their rate limit made the cluster read
 // the member set hundreds of times a second, and every other client waited
-// behind those reads. A join or leave of the room on this node drops the
-// room's entry, so a member that just joined sees itself; other nodes'
-// changes show within PresenceCache.
+// behind those reads. A join or leave of the room on this node, and every
+// joined/left notice this node delivers for it, drops the room's entry: a
+// client that saw a member come or go, or just joined, never gets an older
+// list. (In rooms past NoticeRoomSize, where notices are sampled, changes
+// without a notice show within PresenceCache.)
 
 // presenceCache holds recent member lists by room.
 type presenceCache struct {

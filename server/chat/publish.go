@@ -22,10 +22,22 @@ func (s *Session) Message(roomID, content string) (*Event, *Error) {
 
 // Publish hands the session's message to the cluster: it is stored in the
 // room's history and delivered to every member connection but this one.
-// ok, if not nil, runs on the loop with the message's offset once it is
-// stored (0 when the cluster keeps no history); fail runs on the loop if it
-// could not be published. Neither runs once the connection closed.
+// A message not screened yet goes to the publish hook first (Screen): the
+// session is busy until it answered. ok, if not nil, runs on the loop with
+// the message's offset once it is stored (0 when the cluster keeps no
+// history); fail runs on the loop if it could not be published (or the
+// hook refused it). Neither runs once the connection closed.
 func (s *Session) Publish(ev *Event, ok func(offset uint64), fail func(*Error)) {
+	if !ev.screened && s.node.hooks().PublishOn() {
+		s.Screen(ev, func(e *Error) {
+			if e != nil {
+				fail(e)
+				return
+			}
+			s.Publish(ev, ok, fail)
+		})
+		return
+	}
 	s.node.m.chatMessages.Inc()
 	s.publish(ev, func(offset uint64, err error) {
 		switch {

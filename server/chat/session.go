@@ -57,14 +57,15 @@ func (m *membership) roomID() string { return m.Room().ID() }
 // a token the carrier verified before the upgrade (Node.VerifyToken); addr
 // is the client's address (as the trusted proxies tell it); ipSlot is the
 // carrier's per-address count entry (0: none), given back by IPSlot when the
-// connection closes.
-func (n *Node) Open(c *eventloop.Conn, class int, claims *auth.Claims, addr netip.Addr, ipSlot int32) *Session {
+// connection closes; peer, if not nil, what the carrier learned of the
+// connection for the connect hook (hooks.go).
+func (n *Node) Open(c *eventloop.Conn, class int, claims *auth.Claims, addr netip.Addr, ipSlot int32, peer *Peer) *Session {
 	s := &Session{node: n, c: c, class: uint8(class), ipSlot: ipSlot, addrKey: n.addrLimit.key(addr)}
 	c.SetValue(s)
 	if !c.Stream() {
 		n.m.connections.Inc() // WebSockets; the transport counts event streams
 	}
-	s.openIdentity(claims)
+	s.openIdentity(claims, peer)
 	n.protos[class].Open(s)
 	return s
 }
@@ -173,7 +174,13 @@ func (s *Session) Send(frame []byte) { _ = s.c.Write(frame) }
 func (s *Session) Close(code eventloop.CloseCode, reason string) { s.c.Close(code, reason) }
 
 // Errored counts an error reply of the session's protocol.
-func (s *Session) Errored(e *Error) { s.node.m.errorReplies.WithLabelValues(string(e.Code)).Inc() }
+func (s *Session) Errored(e *Error) {
+	code := string(e.Code)
+	if e.byHook {
+		code = "hook_refused" // the backend's codes are not a bounded set
+	}
+	s.node.m.errorReplies.WithLabelValues(code).Inc()
+}
 
 // Disconnect cleans up after the connection is gone (the carrier's close
 // callback, on its loop): the session leaves its rooms, announcing it.

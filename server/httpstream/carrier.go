@@ -41,6 +41,9 @@ type Config struct {
 	// ClientAddr is the client's address behind r (as the trusted proxies
 	// tell it).
 	ClientAddr func(r *eventloop.Request) netip.Addr
+	// Peer is what the node's connect hook gets of the stream's request
+	// (chat.Node.Open). Nil, or returning nil: none (no connect hook).
+	Peer func(r *eventloop.Request) *chat.Peer
 	// AcquireAddr counts one more connection from an address against the
 	// node's per-address limit: the slot (0: not counted) and false when
 	// the address is over the limit. Nil: no limit. The slot is released

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/chatd/chatd/eventloop"
+	"github.com/chatd/chatd/server/chat"
 )
 
 // Opening a stream, and resuming one.
@@ -54,7 +55,11 @@ func (c *Carrier) serveStream(r *eventloop.Request, cors []eventloop.HeaderField
 	}
 	s := &session{sid: sid, conn: conn, next: 1}
 	c.reg.add(s)
-	s.sess = c.node.Open(conn, c.cfg.Class, nil, addr, slot)
+	var peer *chat.Peer
+	if c.cfg.Peer != nil {
+		peer = c.cfg.Peer(r)
+	}
+	s.sess = c.node.Open(conn, c.cfg.Class, nil, addr, slot, peer)
 	return nil
 }
 

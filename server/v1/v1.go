@@ -18,11 +18,18 @@ type Protocol struct {
 func New(f chat.Framing) *Protocol { return &Protocol{f: f} }
 
 // Open greets the connection with its user id: a v1 session is identified
-// at once (by the upgrade's token, or as a random id whose name each join
-// gives).
+// as it opens (by the upgrade's token, the connect hook, or as a random id
+// whose name each join gives). With a connect hook the greeting waits for
+// its answer; a refusal is told as an error instead, and the connection
+// closes.
 func (p *Protocol) Open(s *chat.Session) {
-	s.IdentifyAtOpen()
-	p.send(s, &Connected{Type: TypeConnected, Message: "Connected", UserID: s.UserID()})
+	s.IdentifyAtOpen(func(e *chat.Error) {
+		if e != nil {
+			p.sendError(s, e)
+			return
+		}
+		p.send(s, &Connected{Type: TypeConnected, Message: "Connected", UserID: s.UserID()})
+	})
 }
 
 // Refuse reports a request refused before it was handled.
@@ -77,8 +84,8 @@ func (p *Protocol) Handle(s *chat.Session, b []byte) {
 // is recorded: from then on the client receives every event of the room.
 func (p *Protocol) join(s *chat.Session, req *Request) {
 	cfg := s.Node().Config()
-	if s.Authed() {
-		req.Username = s.Name() // the token names the user; the client's username is ignored
+	if s.Named() {
+		req.Username = s.Name() // a token or the connect hook names the user; the client's username is ignored
 	}
 	if strings.TrimSpace(req.RoomID) == "" || strings.TrimSpace(req.Username) == "" {
 		p.sendError(s, errJoinRequired)
@@ -94,26 +101,32 @@ func (p *Protocol) join(s *chat.Session, req *Request) {
 			return
 		}
 	}
-	if e := s.JoinAllowed(req.RoomID); e != nil {
-		p.sendError(s, e)
-		return
-	}
 	roomID, username, name := req.RoomID, req.Username, req.RoomName
-	s.LeaveCurrent(func() {
-		s.SetName(username)
-		s.Join(roomID, name, nil, func(res chat.JoinResult, e *chat.Error) {
-			if e != nil {
-				p.sendError(s, e)
-				return
-			}
-			p.send(s, &RoomJoined{Type: TypeRoomJoined, RoomID: roomID, MemberCount: res.MemberCount,
-				Message: "Joined room " + roomID})
+	// The rooms claim and the join hook decide before the current room is
+	// left: a refused join leaves the connection where it was.
+	s.ApproveJoin(roomID, name, username, func(a chat.JoinApproval, e *chat.Error) {
+		if e != nil {
+			p.sendError(s, e)
+			return
+		}
+		s.LeaveCurrent(func() {
+			s.SetName(username)
+			s.JoinApproved(a, name, nil, func(res chat.JoinResult, e *chat.Error) {
+				if e != nil {
+					p.sendError(s, e)
+					return
+				}
+				p.send(s, &RoomJoined{Type: TypeRoomJoined, RoomID: roomID, MemberCount: res.MemberCount,
+					Message: "Joined room " + roomID})
+			})
 		})
 	})
 }
 
 // message sends a chat message: echoed to the sender at once, published to
-// the room for everyone else. The frame is encoded once, for both.
+// the room for everyone else. The frame is encoded once, for both. With a
+// publish hook the echo waits for its answer: what is echoed is what the
+// room gets (a replacement, or nothing but the refusal).
 func (p *Protocol) message(s *chat.Session, req *Request) {
 	room := s.Current()
 	if room == "" {
@@ -125,6 +138,21 @@ func (p *Protocol) message(s *chat.Session, req *Request) {
 		p.sendError(s, e)
 		return
 	}
+	if !s.Node().PublishHookOn() {
+		p.echoAndPublish(s, ev) // no closure for the hook's answer: this is the hot path
+		return
+	}
+	s.Screen(ev, func(e *chat.Error) {
+		if e != nil {
+			p.sendError(s, e)
+			return
+		}
+		p.echoAndPublish(s, ev)
+	})
+}
+
+// echoAndPublish echoes a message to its sender and publishes it.
+func (p *Protocol) echoAndPublish(s *chat.Session, ev *chat.Event) {
 	s.Send(ev.FramedReference(p.f))
 	s.Publish(ev, nil, func(e *chat.Error) { p.sendError(s, e) })
 }

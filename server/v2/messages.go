@@ -85,6 +85,7 @@ type PublishOK struct {
 	ID        json.RawMessage `json:"id"`
 	Offset    uint64          `json:"offset,omitempty"`
 	Timestamp string          `json:"timestamp"`
+	Content   string          `json:"content,omitempty"` // the publish hook's replacement, when it replaced the content
 }
 
 // HistoryOK answers history.

@@ -138,14 +138,17 @@ func (p *Protocol) hello(s *chat.Session, req *Request) {
 		p.replyError(s, req.ID, errAlreadyHello)
 		return
 	}
-	if e := s.Identify(req.Token, req.Name); e != nil {
-		p.replyError(s, req.ID, e)
-		if e.Code == chat.CodeUnauthorized {
-			s.Close(eventloop.ClosePolicy, "unauthorized")
+	id := req.ID
+	s.Identify(req.Token, req.Name, func(e *chat.Error) {
+		if e != nil {
+			p.replyError(s, id, e)
+			if e.Code == chat.CodeUnauthorized {
+				s.Close(eventloop.ClosePolicy, "unauthorized")
+			}
+			return
 		}
-		return
-	}
-	p.reply(s, req.ID, &HelloOK{Type: TypeOK, ID: req.ID, UserID: s.UserID(), Name: s.Name(), Node: s.Node().NodeID()})
+		p.reply(s, id, &HelloOK{Type: TypeOK, ID: id, UserID: s.UserID(), Name: s.Name(), Node: s.Node().NodeID()})
+	})
 }
 
 // join joins one more room; the connection stays in the others. With
@@ -216,9 +219,13 @@ func (p *Protocol) publish(s *chat.Session, req *Request) {
 		p.replyError(s, req.ID, e)
 		return
 	}
-	id := req.ID
+	id, sent := req.ID, req.Content
 	s.Publish(ev, func(offset uint64) {
-		p.reply(s, id, &PublishOK{Type: TypeOK, ID: id, Offset: offset, Timestamp: ev.Timestamp})
+		ok := &PublishOK{Type: TypeOK, ID: id, Offset: offset, Timestamp: ev.Timestamp}
+		if ev.Content != sent {
+			ok.Content = ev.Content // the publish hook replaced it: what the room got
+		}
+		p.reply(s, id, ok)
 	}, func(e *chat.Error) { p.replyError(s, id, e) })
 }
 

@@ -1,11 +1,16 @@
-// chatd web client: plain JS modules, no build step, no network resources besides our own /ws.
-// Wire protocol: README.md, section "Protocol v2 (chatd's own)".
+// chatd web client: the page. Plain JS modules, no build step for the page itself, nothing loaded
+// from other hosts. The protocol (README.md, "Protocol v2 (chatd's own)") is the TypeScript
+// client's job: chatd-client.js is its browser build (clients/js, `npm run build:web`), which
+// says hello, reconnects, re-joins rooms with `since`, keeps each room's messages in order and
+// once, and reports gaps. This file and roomview.js only show what it says.
 // All user-provided text goes through textContent, never innerHTML.
 //
 // Scripting contract, kept stable for scripts/browser/*.mjs and for other tests that drive this
 // page (through a proxy, say). Prefer data-* attributes over visible text, which may change.
 //   /?name=alice[&token=JWT][&room=a,b]  signs in at once (and joins the rooms); without it the
-//                                  sign-in form: #username, #token, #connect (#loginForm)
+//                                  sign-in form: #username, #token, #connect (#loginForm). A tab
+//                                  remembers its sign-in and rooms: a reload re-joins them where
+//                                  they were (sessionStorage; signing out forgets it)
 //   #loginError                    why the server refused hello (e.g. unauthorized); no retry then
 //   #status[data-state]            disconnected | connecting | connected | reconnecting
 //   #me, #signOut                  the signed-in name; signing out forgets the rooms
@@ -18,15 +23,17 @@
 //   #currentRoom, #memberCount (the number; also data-count), #leave
 //   #members li[data-user-id]      the current room's members
 //   #messages > ol.log[data-room-id]  the current room only: li.msg[data-user-id][data-offset]
-//                                  (.sender, .content, .time; .own, .pending, .failed),
-//                                  li.notice[data-event=joined|left], li.divider ("Some messages
-//                                  may be missing"), li.load-older button
+//                                  (.sender with --hue, .content, .time; .own, .pending, .failed),
+//                                  li.notice[data-event=joined|left|rejoinFailed], li.divider
+//                                  ("Some messages may be missing"), li.load-older button
 //   #typing[data-count]            "alice is typing…"
 //   #message, #send                the composer (Enter sends, Shift+Enter is a new line)
+//   #emptyChat, #openRooms         shown without a room; #openRooms opens the room drawer (phones)
 //   #errors .error[data-code]      error toasts; #errors[data-total] counts every one shown
 //   #menuToggle, #membersToggle    open the sidebar / member list on a narrow screen
-import { Connection, defaultURL } from './conn.js';
-import { Room, el, myIds, HISTORY_PAGE, MISSING_TEXT } from './room.js';
+import { ChatClient } from './chatd-client.js';
+import { RoomView, el } from './roomview.js';
+import { loadSession, saveSession, clearSession } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {};
@@ -34,257 +41,235 @@ for (const id of ['status', 'me', 'signOut', 'menuToggle', 'loginForm', 'usernam
   'loginError', 'connect', 'sidebar', 'joinedRooms', 'noRooms', 'joinForm', 'roomId', 'roomName',
   'browseRooms', 'roomBrowser', 'roomFilter', 'roomPrefix', 'roomListStatus', 'roomList',
   'moreRooms', 'currentRoom', 'memberCount', 'memberCountBox', 'memberCountUnit', 'membersToggle',
-  'leave', 'emptyChat', 'messages', 'typing', 'sendForm', 'message', 'send', 'members', 'errors',
-  'scrim']) ui[id] = $(id);
+  'leave', 'emptyChat', 'openRooms', 'messages', 'typing', 'sendForm', 'message', 'send', 'members',
+  'errors', 'scrim']) ui[id] = $(id);
 
-const TYPING_SEND_EVERY_MS = 1000; // tell the room at most this often while the user types
-const TYPING_SHOW_MS = 5000;       // someone else's "is typing" lasts this long without news
+const HISTORY_ON_JOIN = 50;
+const HISTORY_PAGE = 50;
 const ERROR_SHOW_MS = 8000;
 const MAX_ERRORS_SHOWN = 4;
 const ROOM_LIST_PAGE = 50;
-const RATE_RETRY_MS = 1100;        // rate limits refill per second (requests, the room list)
-const MAX_RATE_RETRIES = 5;
+const SAVE_DELAY_MS = 300;         // the session is written at most this often while messages flow
 // Larger messages would make the server close the socket (-max-message-bytes, 64 KiB).
 const MAX_CONTENT_BYTES = 60000;
 const NAME_KEY = 'chatd.name';
 
-const rooms = new Map(); // roomId -> Room, in sidebar order
-let active = null;       // the Room on screen
+let client = null;       // the ChatClient of the signed-in user
+let creds = null;        // {name, token} it signed in with
+const views = new Map(); // roomId -> RoomView, in sidebar order
+let active = null;       // the RoomView on screen
 let me = null;           // {userId, name} of the current connection
-let rejoinRun = 0;       // each connection's re-join loop supersedes the previous one
+const myIds = new Set(); // our user ids on this tab (one per connection unless a token fixes it)
 let errorsShown = 0;
-const browse = { prefix: '', next: null, loading: false };
+let saveTimer = null;
+const browse = { pages: null, loading: false };
 
-const conn = new Connection(defaultURL(), { onState, onReady, onPush, onFatal });
+// Colours: by user id when ids are stable (a token names the user), by name when every
+// connection gets a new random id (no token), so that a name keeps its colour across sessions.
+const look = {
+  isOwn: (userId) => !!userId && myIds.has(userId),
+  colourKey: (m) => (creds && creds.token ? m.userId || m.name || '' : m.name || m.userId || ''),
+};
 
-// ---- connection events ----------------------------------------------------------------------
+// The WebSocket URL of this page's server: same host, wss: when the page came over https:.
+function defaultURL() {
+  return (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/ws';
+}
+
+// ---- the connection ---------------------------------------------------------------------------
 
 // Lower case, as the v1 page had it: scripts that waited for the text "connected" keep working.
 const STATE_TEXT = { disconnected: 'offline', connecting: 'connecting…', connected: 'connected',
   reconnecting: 'reconnecting…' };
 
-function onState(state, detail) {
-  ui.status.dataset.state = state;
-  ui.status.textContent = STATE_TEXT[state] || state;
-  ui.status.title = detail.delay ? `next attempt in ${Math.ceil(detail.delay / 1000)} s` : '';
-  if (state === 'connected') return;
-  rejoinRun++; // stop a re-join loop of the lost connection
-  for (const room of rooms.values()) { room.goOffline(); renderEntry(room); }
+function onState(ev) {
+  ui.status.dataset.state = ev.state;
+  ui.status.textContent = STATE_TEXT[ev.state] || ev.state;
+  ui.status.title = (STATE_TEXT[ev.state] || ev.state) +
+    (ev.delayMs ? `: next attempt in ${Math.ceil(ev.delayMs / 1000)} s` : '');
+  if (ev.state === 'connected') {
+    me = { userId: ev.user.userId, name: ev.user.name };
+    myIds.add(me.userId);
+    if (creds.name) {
+      try { localStorage.setItem(NAME_KEY, creds.name); } catch (e) { /* private mode */ }
+    }
+    document.body.classList.replace('signed-out', 'signed-in');
+    ui.me.textContent = me.name;
+    ui.me.title = me.name;
+    ui.me.hidden = ui.signOut.hidden = false;
+    save();
+  } else {
+    for (const v of views.values()) { v.offline(); renderEntry(v); }
+    if (ev.state === 'disconnected' && ev.error) onFatal(ev.error);
+  }
   renderRoom();
 }
 
-function onReady(hello) {
-  me = { userId: hello.userId, name: hello.name };
-  myIds.add(hello.userId);
-  if (conn.creds && conn.creds.name) {
-    try { localStorage.setItem(NAME_KEY, conn.creds.name); } catch (e) { /* private mode */ }
-  }
-  document.body.classList.replace('signed-out', 'signed-in');
-  ui.me.textContent = me.name;
-  ui.me.hidden = ui.signOut.hidden = false;
-  rejoinAll();
-}
-
-// A hello that retrying cannot fix (a bad token, a bad name): back to the form, with the reason.
+// A refusal that retrying cannot fix (a bad token, a bad name): back to the form, with the reason.
 function onFatal(err) {
   document.body.classList.replace('signed-in', 'signed-out');
-  ui.loginError.textContent = err.code === 'unauthorized'
-    ? `The server did not accept your token: ${err.message || 'unauthorized'}`
+  ui.loginError.textContent = err.code === 'unauthorized' || err.code === 'token_expired'
+    ? `The server did not accept your token: ${err.message || err.code}`
     : `The server refused to sign you in: ${err.message || err.code}`;
   ui.loginError.dataset.code = err.code || '';
   ui.loginError.hidden = false;
+  clearSession();
   (err.code === 'unauthorized' ? ui.token : ui.username).focus();
 }
 
-function onPush(m) {
-  const room = typeof m.roomId === 'string' ? rooms.get(m.roomId) : undefined;
-  switch (m.type) {
-    case 'message': if (room) onMessage(room, m); break;
-    case 'joined': if (room) onMember(room, m, true); break;
-    case 'left': if (room) onMember(room, m, false); break;
-    case 'typing': if (room && !myIds.has(m.userId)) onTyping(room, m); break;
-    case 'resync': if (room) recover(room); break;
-    case 'error': toast(m); break; // an error of a request sent without id (typing)
-    default: // unknown pushes are ignored: the server may add types later
+// ---- rooms --------------------------------------------------------------------------------------
+
+// openRoom shows a room, joining it first if needed; `since` continues from a saved place.
+function openRoom(id, name, since) {
+  let v = views.get(id);
+  if (!v) {
+    v = new RoomView(client.room(id), name, look);
+    views.set(id, v);
+    listen(v);
+    renderEntry(v);
+    join(v, since);
+    save();
   }
+  showRoom(v);
 }
 
-// ---- joining ----------------------------------------------------------------------------------
-
-// After every (re)connect: join every room again, the one on screen first. One at a time, so
-// that a user in many rooms stays under the server's request rate.
-async function rejoinAll() {
-  const run = ++rejoinRun;
-  const list = [...rooms.values()].sort((a, b) => (b === active) - (a === active));
-  for (const room of list) {
-    if (run !== rejoinRun) return;
-    if (rooms.get(room.id) === room) await joinRoom(room);
-  }
-}
-
-// joinRoom joins (or re-joins, with `since`) one room. Resolves true when joined.
-async function joinRoom(room) {
-  if (room.joinPending) return false;
-  room.joinPending = true;
-  room.state = 'joining';
-  renderEntry(room);
-  const rejoin = room.epoch !== null;
-  try {
-    onJoined(room, await callPatiently(room.joinRequest()), rejoin);
-    return true;
-  } catch (err) {
-    if (err.code !== 'disconnected') joinFailed(room, err);
-    return false;
-  } finally {
-    room.joinPending = false;
-  }
-}
-
-function onJoined(room, ok, rejoin) {
-  if (rooms.get(room.id) !== room) {
-    // Left while the join was on its way: leave on the server too.
-    conn.call({ type: 'leave', roomId: room.id }).catch(() => {});
-    return;
-  }
-  room.state = 'joined';
-  const added = pinned(room, () => room.applyJoin(ok, rejoin));
-  // What a re-join recovered is news; the history shown on a first join is not.
-  if (rejoin && room !== active) room.unread += added;
-  renderEntry(room);
-  renderTitle();
-  if (room === active) {
-    requestPresence(room);
-    renderRoom();
-  }
-}
-
-function joinFailed(room, err) {
-  toast(err);
-  if (!room.everJoined) { removeRoom(room); return; }
-  room.state = 'error';
-  pinned(room, () => room.addNotice(`Could not re-join: ${err.message || err.code}`, 'rejoinFailed'));
-  renderEntry(room);
-  if (room === active) renderRoom();
-}
-
-// A resync push: the server cannot vouch for the room's continuity, so join it again in place
-// with `since`; the server answers with what we missed or with recovered: false.
-async function recover(room) {
-  if (room.state !== 'joined' || room.joinPending) return;
-  room.joinPending = true;
-  try {
-    const ok = await conn.call(room.joinRequest());
-    pinned(room, () => room.applyJoin(ok, true));
-  } catch (err) {
-    if (err.code === 'already_in_room') pinned(room, () => room.addDivider(MISSING_TEXT));
-    else if (err.code !== 'disconnected') toast(err);
-  } finally {
-    room.joinPending = false;
-  }
-}
-
-// openRoom shows a room, joining it first if needed (at once, or on the next connect).
-function openRoom(id, name) {
-  let room = rooms.get(id);
-  if (!room) {
-    room = new Room(id, name);
-    rooms.set(id, room);
-    if (conn.isReady) joinRoom(room); else room.state = 'offline';
-    renderEntry(room);
-  }
-  showRoom(room);
-}
-
-function leaveRoom(room) {
-  const wasJoined = room.state === 'joined';
-  removeRoom(room);
-  if (!wasJoined || !conn.isReady) return; // a pending join leaves when it lands (onJoined)
-  conn.call({ type: 'leave', roomId: room.id }).catch((err) => {
-    if (err.code !== 'disconnected' && err.code !== 'not_in_room') toast(err);
+function join(v, since) {
+  const opts = { history: HISTORY_ON_JOIN };
+  if (v.name) opts.name = v.name;
+  if (since) { opts.since = since; v.restoring = true; }
+  v.room.join(opts).then((res) => {
+    v.restoring = false;
+    if (views.get(v.id) !== v) return;
+    v.everJoined = true;
+    if (!since) {
+      pinned(v, () => v.showMessages(res.messages, res.epoch));
+    } else if (res.recovered) {
+      // What was missed since the saved place came as messages; show the page up to it above.
+      loadContext(v, since.offset);
+    }
+    renderEntry(v);
+    save();
+  }, (err) => {
+    v.restoring = false;
+    if (err.code === 'left' || err.code === 'closed' || views.get(v.id) !== v) return;
+    toast(err);
+    removeView(v);
   });
 }
 
-function removeRoom(room) {
-  rooms.delete(room.id);
-  room.goOffline();
-  if (room.entry) room.entry.remove();
-  if (active === room) showRoom(rooms.values().next().value || null);
+// listen shows what the client says about a room.
+function listen(v) {
+  const room = v.room;
+  room.on('message', (m) => {
+    if (look.isOwn(m.userId)) v.dropFailedCopy(m);
+    let li = null;
+    pinned(v, () => { li = v.append(m); });
+    if (!li) return;
+    if (v !== active && !v.restoring) { v.unread++; renderEntry(v); renderTitle(); }
+    scheduleSave();
+  });
+  room.on('gap', (ev) => { pinned(v, () => v.gap(ev)); scheduleSave(); });
+  room.on('recovered', () => scheduleSave());
+  room.on('joined', (m) => onMember(v, m, true));
+  room.on('left', (m) => onMember(v, m, false));
+  room.on('typing', () => { if (v === active) renderTyping(); });
+  room.on('state', (ev) => {
+    renderEntry(v);
+    if (ev.state === 'joined') {
+      if (v === active) requestPresence(v);
+    } else if (ev.state === 'failed' && v.everJoined) {
+      pinned(v, () => v.notice(`Could not re-join: ${ev.error.message || ev.error.code}`, 'rejoinFailed'));
+      toast(ev.error);
+    }
+    if (v === active) renderRoom();
+  });
+}
+
+function leaveRoom(v) {
+  removeView(v);
+  v.room.leave().catch((err) => { if (err.code !== 'not_in_room') toast(err); });
+}
+
+function removeView(v) {
+  views.delete(v.id);
+  if (v.entry) v.entry.remove();
+  if (active === v) showRoom(views.values().next().value || null);
   renderSidebar();
+  save();
 }
 
-// ---- messages -------------------------------------------------------------------------------
-
-function onMessage(room, m) {
-  let li = null;
-  pinned(room, () => { li = room.push(m); });
-  if (!li) return;
-  if (room !== active) {
-    room.unread++;
-    renderEntry(room);
-    renderTitle();
-  } else {
-    renderTyping();
-  }
-}
+// ---- messages ---------------------------------------------------------------------------------
 
 function sendMessage() {
   const content = ui.message.value.trim();
-  const room = active;
-  if (!content || !room || room.state !== 'joined' || !conn.isReady) return;
+  const v = active;
+  if (!content || !v || v.room.state !== 'joined' || !client || client.state !== 'connected') return;
   if (new TextEncoder().encode(content).length > MAX_CONTENT_BYTES) {
     toast({ code: 'too_long', message: `Message too long (at most ${MAX_CONTENT_BYTES} bytes)` });
     return;
   }
   ui.message.value = '';
   autosize();
-  // The server does not echo our message back to us: show it now, confirm it with the reply.
-  const li = room.appendOwn(content, me);
+  // The server does not send our message back to us: show it now, confirm it with the result.
+  const li = v.appendOwn(content, me);
   scrollToBottom();
-  conn.call({ type: 'publish', roomId: room.id, content })
-    .then((ok) => room.confirmOwn(li, ok))
+  v.room.publish(content)
+    .then((res) => { v.confirmOwn(li, res); scheduleSave(); })
     .catch((err) => {
-      room.failOwn(li, err);
+      v.failOwn(li, err);
       if (err.code !== 'disconnected') toast(err);
     });
 }
 
 // Scrolling to the top of a room (or its button) loads the page of history before it.
-async function loadOlder(room) {
-  if (!room || !room.oldest || room.loadingOlder || room.state !== 'joined' || !conn.isReady) return;
-  if (room.olderRetryAt && Date.now() < room.olderRetryAt) return;
-  room.loadingOlder = true;
-  room.olderButton.textContent = 'Loading…';
+async function loadOlder(v) {
+  if (!v || !v.oldest || v.loadingOlder || v.room.state !== 'joined') return;
+  if (v.olderRetryAt && Date.now() < v.olderRetryAt) return;
+  v.loadingOlder = true;
+  v.olderButton.textContent = 'Loading…';
   try {
-    const ok = await conn.call({ type: 'history', roomId: room.id, before: room.oldest.offset,
-      limit: HISTORY_PAGE });
-    const msgs = Array.isArray(ok.messages) ? ok.messages : [];
-    if (room === active) {
-      // Keep what the user is reading in place while the page grows above it.
-      const box = ui.messages;
-      const fromBottom = box.scrollHeight - box.scrollTop;
-      room.prependOlder(msgs);
-      box.scrollTop = box.scrollHeight - fromBottom;
-    } else {
-      room.prependOlder(msgs);
-    }
+    const msgs = await v.room.history({ before: v.oldest.offset, limit: HISTORY_PAGE });
+    keepPlace(v, () => v.prependOlder(msgs, msgs.length >= HISTORY_PAGE));
   } catch (err) {
     if (err.code === 'disconnected') return;
     toast(err);
     if (err.code === 'rate_limited' || err.code === 'timeout') {
-      room.olderRetryAt = Date.now() + 2000;
+      v.olderRetryAt = Date.now() + 2000;
     } else {
-      room.oldest = null; // e.g. a server without history: stop offering it
-      room.olderItem.hidden = true;
+      v.oldest = null; // e.g. a server without history: stop offering it
+      v.olderItem.hidden = true;
     }
   } finally {
-    room.loadingOlder = false;
-    room.olderButton.textContent = 'Load older messages';
+    v.loadingOlder = false;
+    v.olderButton.textContent = 'Load older messages';
   }
 }
 
-// pinned runs fn, which adds to room's log, and keeps the view at the bottom if it was there.
-function pinned(room, fn) {
-  if (room !== active) return fn();
+// loadContext shows the page of messages up to `offset` above a restored room's new ones.
+async function loadContext(v, offset) {
+  if (offset < 1) return;
+  try {
+    const msgs = await v.room.history({ before: offset + 1, limit: HISTORY_PAGE });
+    keepPlace(v, () => v.context(msgs));
+    if (v === active && v.scrollTop === null) scrollToBottom();
+  } catch (err) {
+    if (err.code !== 'disconnected') toast(err);
+  }
+}
+
+// keepPlace runs fn, which adds above what the user reads, and keeps that in place.
+function keepPlace(v, fn) {
+  if (v !== active) return fn();
+  const box = ui.messages;
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  const r = fn();
+  box.scrollTop = box.scrollHeight - fromBottom;
+  return r;
+}
+
+// pinned runs fn, which adds to a room's log, and keeps the view at the bottom if it was there.
+function pinned(v, fn) {
+  if (v !== active) return fn();
   const box = ui.messages;
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
   const r = fn();
@@ -294,121 +279,102 @@ function pinned(room, fn) {
 
 function scrollToBottom() { ui.messages.scrollTop = ui.messages.scrollHeight; }
 
-// ---- members and typing ---------------------------------------------------------------------
+// ---- members and typing -----------------------------------------------------------------------
 
-function requestPresence(room) {
-  if (room.presencePending || room.state !== 'joined') return;
-  room.presencePending = true;
-  conn.call({ type: 'presence', roomId: room.id })
-    .then((ok) => {
-      room.setMembers(Array.isArray(ok.members) ? ok.members : [], ok.memberCount, ok.truncated);
-      if (room === active) renderRoom();
+function requestPresence(v) {
+  if (v.presencePending || v.room.state !== 'joined') return;
+  v.presencePending = true;
+  v.room.presence()
+    .then((res) => {
+      v.setMembers(res.members, res.truncated);
+      if (v === active) renderRoom();
     })
     .catch((err) => { if (err.code !== 'disconnected') toast(err); })
-    .finally(() => { room.presencePending = false; });
+    .finally(() => { v.presencePending = false; });
 }
 
-function onMember(room, m, joined) {
-  if (joined) room.memberJoined(m); else room.memberLeft(m);
-  pinned(room, () => room.addNotice(`${m.name} ${joined ? 'joined' : 'left'}`, joined ? 'joined' : 'left', m));
-  if (room === active) renderRoom();
+function onMember(v, m, joined) {
+  if (joined) v.memberJoined(m); else v.memberLeft(m);
+  pinned(v, () => v.notice(`${m.name} ${joined ? 'joined' : 'left'}`, joined ? 'joined' : 'left', m));
+  if (v === active) renderRoom();
 }
 
-function onTyping(room, m) {
-  room.stopTyping(m.userId);
-  const timer = setTimeout(() => {
-    room.typers.delete(m.userId);
-    if (room === active) renderTyping();
-  }, TYPING_SHOW_MS);
-  room.typers.set(m.userId, { name: m.name, timer });
-  if (room === active) renderTyping();
-}
-
-// Tell the room we are typing, at most once per TYPING_SEND_EVERY_MS (sent without id).
-function typed() {
-  autosize();
-  const room = active;
-  if (!room || room.state !== 'joined' || !ui.message.value.trim()) return;
-  const now = Date.now();
-  if (now - room.lastTypingSent < TYPING_SEND_EVERY_MS) return;
-  if (conn.notify({ type: 'typing', roomId: room.id })) room.lastTypingSent = now;
-}
-
-// ---- rendering ------------------------------------------------------------------------------
+// ---- rendering ----------------------------------------------------------------------------------
 
 function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
-function showRoom(room) {
+function showRoom(v) {
   if (active) {
     const box = ui.messages;
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
     active.scrollTop = atBottom ? null : box.scrollTop;
   }
-  active = room;
+  active = v;
   // A switched-in room is not news: keep screen readers from reading its whole log out.
   ui.messages.setAttribute('aria-live', 'off');
   setTimeout(() => ui.messages.setAttribute('aria-live', 'polite'), 100);
   clear(ui.messages);
-  if (room) {
-    ui.messages.appendChild(room.log);
-    room.unread = 0;
-    ui.messages.scrollTop = room.scrollTop === null ? ui.messages.scrollHeight : room.scrollTop;
-    if (room.state === 'joined' && !room.presenceFresh) requestPresence(room);
+  if (v) {
+    ui.messages.appendChild(v.log);
+    v.unread = 0;
+    ui.messages.scrollTop = v.scrollTop === null ? ui.messages.scrollHeight : v.scrollTop;
+    if (v.room.state === 'joined' && !v.presenceFresh) requestPresence(v);
   }
   closeDrawers();
   renderSidebar();
   renderRoom();
+  save();
 }
 
 function renderSidebar() {
-  for (const room of rooms.values()) renderEntry(room);
-  ui.noRooms.hidden = rooms.size > 0;
+  for (const v of views.values()) renderEntry(v);
+  ui.noRooms.hidden = views.size > 0;
   renderTitle();
 }
 
 // renderEntry creates or updates a room's item in the sidebar.
-function renderEntry(room) {
-  if (!room.entry) {
+function renderEntry(v) {
+  if (!v.entry) {
     const li = el('li', 'room-entry');
-    li.dataset.roomId = room.id;
+    li.dataset.roomId = v.id;
     const btn = el('button', 'room-btn');
     btn.type = 'button';
-    btn.appendChild(el('span', 'room-name', room.title));
+    btn.appendChild(el('span', 'room-name', v.title));
     btn.appendChild(el('span', 'unread'));
-    btn.addEventListener('click', () => showRoom(room));
+    btn.addEventListener('click', () => showRoom(v));
     li.appendChild(btn);
-    room.entry = li;
-    room.entryButton = btn;
-    room.entryUnread = btn.lastChild;
-    if (rooms.get(room.id) === room) ui.joinedRooms.appendChild(li);
+    v.entry = li;
+    v.entryButton = btn;
+    v.entryUnread = btn.lastChild;
+    if (views.get(v.id) === v) ui.joinedRooms.appendChild(li);
     ui.noRooms.hidden = true;
   }
-  const li = room.entry;
-  li.dataset.state = room.state;
-  li.dataset.unread = String(room.unread);
-  room.entryButton.title = `${room.id} (${room.state})`;
-  if (room === active) room.entryButton.setAttribute('aria-current', 'true');
-  else room.entryButton.removeAttribute('aria-current');
-  room.entryUnread.textContent = room.unread ? String(room.unread) : '';
-  room.entryUnread.hidden = !room.unread;
-  room.entryButton.setAttribute('aria-label',
-    room.title + (room.unread ? `, ${room.unread} unread` : '') + (room.state === 'joined' ? '' : `, ${room.state}`));
+  const state = v.entryState;
+  v.entry.dataset.state = state;
+  v.entry.dataset.unread = String(v.unread);
+  v.entryButton.title = `${v.id} (${state})`;
+  if (v === active) v.entryButton.setAttribute('aria-current', 'true');
+  else v.entryButton.removeAttribute('aria-current');
+  v.entryUnread.textContent = v.unread ? String(v.unread) : '';
+  v.entryUnread.hidden = !v.unread;
+  v.entryButton.setAttribute('aria-label',
+    v.title + (v.unread ? `, ${v.unread} unread` : '') + (state === 'joined' ? '' : `, ${state}`));
 }
 
 // renderRoom updates everything about the room on screen but its messages.
 function renderRoom() {
-  const room = active;
-  ui.currentRoom.textContent = room ? room.title : 'No room selected';
-  ui.currentRoom.title = room ? room.id : '';
-  ui.emptyChat.hidden = !!room;
-  ui.messages.hidden = !room;
-  const n = room ? room.memberCount : 0;
+  const v = active;
+  ui.currentRoom.textContent = v ? v.title : 'No room selected';
+  ui.currentRoom.title = v ? v.id : '';
+  ui.emptyChat.hidden = !!v;
+  ui.messages.hidden = !v;
+  const n = v ? v.room.memberCount : 0;
   ui.memberCount.dataset.count = String(n);
   ui.memberCount.textContent = String(n); // the number alone, as on the v1 page
   ui.memberCountUnit.textContent = n === 1 ? 'member' : 'members';
-  ui.memberCountBox.hidden = !room;
-  ui.leave.disabled = !room;
-  const canSend = !!room && room.state === 'joined' && conn.isReady;
+  ui.memberCountBox.hidden = !v;
+  ui.leave.disabled = !v;
+  const canSend = !!v && v.room.state === 'joined' && !!client && client.state === 'connected';
   ui.message.disabled = ui.send.disabled = !canSend;
   renderMembers();
   renderTyping();
@@ -416,21 +382,21 @@ function renderRoom() {
 
 function renderMembers() {
   clear(ui.members);
-  const room = active;
-  if (!room) return;
-  const list = [...room.members].sort((a, b) => a[1].localeCompare(b[1]));
+  const v = active;
+  if (!v) return;
+  const list = [...v.members].sort((a, b) => a[1].localeCompare(b[1]));
   for (const [userId, name] of list) {
     const li = el('li', 'member', name);
     li.dataset.userId = userId;
     if (myIds.has(userId)) { li.classList.add('self'); li.appendChild(el('span', 'hint', ' (you)')); }
     ui.members.appendChild(li);
   }
-  const more = room.memberCount - room.members.size;
-  if (room.membersTruncated && more > 0) ui.members.appendChild(el('li', 'hint', `and ${more} more`));
+  const more = v.room.memberCount - v.members.size;
+  if (v.membersTruncated && more > 0) ui.members.appendChild(el('li', 'hint', `and ${more} more`));
 }
 
 function renderTyping() {
-  const names = active ? [...active.typers.values()].map((t) => t.name) : [];
+  const names = active ? active.room.typers.map((t) => t.name) : [];
   ui.typing.dataset.count = String(names.length);
   ui.typing.textContent = names.length === 0 ? ''
     : names.length === 1 ? `${names[0]} is typing…`
@@ -440,7 +406,7 @@ function renderTyping() {
 
 function renderTitle() {
   let n = 0;
-  for (const r of rooms.values()) n += r.unread;
+  for (const v of views.values()) n += v.unread;
   document.title = n ? `(${n}) chatd` : 'chatd';
 }
 
@@ -468,46 +434,35 @@ function autosize() {
   ui.message.style.height = ui.message.scrollHeight + 'px';
 }
 
-// ---- the room list (asked for only when the user opens it) ----------------------------------
+// ---- the room list (asked for only when the user opens it) --------------------------------------
 
 async function loadRoomList(fresh) {
   if (browse.loading) return;
-  if (!conn.isReady) { ui.roomListStatus.textContent = 'Not connected'; return; }
-  if (fresh) { browse.prefix = ui.roomPrefix.value.trim(); browse.next = null; }
-  const req = { type: 'rooms', limit: ROOM_LIST_PAGE };
-  if (browse.prefix) req.prefix = browse.prefix;
-  if (!fresh && browse.next) req.after = browse.next;
+  if (!client || client.state !== 'connected') { ui.roomListStatus.textContent = 'Not connected'; return; }
+  if (fresh || !browse.pages) {
+    const prefix = ui.roomPrefix.value.trim();
+    browse.prefix = prefix;
+    browse.pages = client.roomPages({ limit: ROOM_LIST_PAGE, ...(prefix ? { prefix } : {}) });
+  }
+  const pages = browse.pages;
   browse.loading = true;
   ui.roomListStatus.textContent = 'Loading…';
   try {
-    const ok = await callPatiently(req);
+    const { value: page, done } = await pages.next();
+    if (browse.pages !== pages) return;
     if (fresh) clear(ui.roomList);
-    for (const r of Array.isArray(ok.rooms) ? ok.rooms : []) ui.roomList.appendChild(roomListItem(r));
-    browse.next = typeof ok.next === 'string' && ok.next ? ok.next : null;
-    ui.moreRooms.hidden = !browse.next;
+    for (const r of done ? [] : page.rooms) ui.roomList.appendChild(roomListItem(r));
+    const more = !done && !!page.next;
+    if (!more) browse.pages = null;
+    ui.moreRooms.hidden = !more;
     const n = ui.roomList.childElementCount;
-    ui.roomListStatus.textContent = n ? `${n}${browse.next ? '+' : ''} ${n === 1 ? 'room' : 'rooms'}`
+    ui.roomListStatus.textContent = n ? `${n}${more ? '+' : ''} ${n === 1 ? 'room' : 'rooms'}`
       : browse.prefix ? 'No room id starts with that' : 'No rooms yet';
   } catch (err) {
+    browse.pages = null;
     ui.roomListStatus.textContent = `${err.message || 'Error'} (${err.code})`;
   } finally {
     browse.loading = false;
-  }
-}
-
-// callPatiently retries a request the server refused as too frequent (the room list may be asked
-// for about once a second), a few times, a second apart.
-// A retry never crosses a reconnect: the new connection's own re-join covers it.
-async function callPatiently(req) {
-  const session = conn.session;
-  for (let tries = 0; ; tries++) {
-    try {
-      return await conn.call(req);
-    } catch (err) {
-      if (err.code !== 'rate_limited' || tries >= MAX_RATE_RETRIES) throw err;
-      await sleep(RATE_RETRY_MS);
-      if (conn.session !== session || !conn.isReady) throw { code: 'disconnected', message: 'Connection lost' };
-    }
   }
 }
 
@@ -533,13 +488,14 @@ function toggleBrowser() {
   if (open) loadRoomList(true);
 }
 
-// ---- narrow screens: the sidebar and the member list are drawers ----------------------------
+// ---- narrow screens: the sidebar and the member list are drawers --------------------------------
 
 function toggleDrawer(name, button) {
   const open = !document.body.classList.contains(name);
   closeDrawers();
   document.body.classList.toggle(name, open);
   button.setAttribute('aria-expanded', String(open));
+  if (open && name === 'show-sidebar' && views.size === 0) ui.roomId.focus();
 }
 
 function closeDrawers() {
@@ -548,37 +504,72 @@ function closeDrawers() {
   ui.membersToggle.setAttribute('aria-expanded', 'false');
 }
 
-// ---- sign in / out ----------------------------------------------------------------------------
+// ---- the tab's session ------------------------------------------------------------------------------
 
-function signIn(creds) {
+function save() {
+  clearTimeout(saveTimer);
+  saveTimer = null;
+  if (!creds) return;
+  saveSession({
+    name: creds.name,
+    token: creds.token,
+    rooms: [...views.values()].map((v) => ({ id: v.id, name: v.name, position: v.room.position || null })),
+    active: active ? active.id : '',
+    ids: [...myIds],
+  });
+}
+
+function scheduleSave() {
+  if (!saveTimer) saveTimer = setTimeout(save, SAVE_DELAY_MS);
+}
+
+// ---- sign in / out --------------------------------------------------------------------------------
+
+function signIn(c, rooms = [], activeId = '') {
   ui.loginError.hidden = true;
-  conn.stop();
-  conn.start(creds);
+  // Rooms of an earlier attempt (a refused token, say) are kept: joined again by the new client.
+  const keep = [...views.values()].map((v) => ({ id: v.id, name: v.name, position: v.room.position || null }));
+  const keepActive = active ? active.id : '';
+  for (const v of [...views.values()]) removeView(v);
+  if (client) client.close();
+  creds = c;
+  const opts = { url: defaultURL() };
+  if (c.name) opts.name = c.name;
+  if (c.token) opts.token = c.token;
+  client = new ChatClient(opts);
+  client.on('state', onState);
+  client.on('error', (err) => toast(err));
+  client.connect();
+  for (const r of [...keep, ...rooms.filter((r) => !keep.some((k) => k.id === r.id))]) {
+    openRoom(r.id, r.name || '', r.position || undefined);
+  }
+  showRoom(views.get(activeId) || views.get(keepActive) || views.values().next().value || null);
 }
 
 function signOut() {
-  conn.stop();
-  for (const room of [...rooms.values()]) removeRoom(room);
+  if (client) client.close();
+  client = null;
+  creds = null;
+  for (const v of [...views.values()]) removeView(v);
   me = null;
+  clearSession();
   ui.me.hidden = ui.signOut.hidden = true;
   document.body.classList.replace('signed-in', 'signed-out');
   ui.username.focus();
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ---- wiring -----------------------------------------------------------------------------------
+// ---- wiring ---------------------------------------------------------------------------------------
 
 ui.loginForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
-  const creds = { name: ui.username.value.trim(), token: ui.token.value.trim() };
-  if (!creds.name && !creds.token) {
+  const c = { name: ui.username.value.trim(), token: ui.token.value.trim() };
+  if (!c.name && !c.token) {
     ui.loginError.textContent = 'Enter your name (or a token).';
     ui.loginError.hidden = false;
     ui.username.focus();
     return;
   }
-  signIn(creds);
+  signIn(c);
 });
 ui.signOut.addEventListener('click', signOut);
 ui.joinForm.addEventListener('submit', (ev) => {
@@ -596,28 +587,40 @@ ui.sendForm.addEventListener('submit', (ev) => { ev.preventDefault(); sendMessag
 ui.message.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendMessage(); }
 });
-ui.message.addEventListener('input', typed);
+ui.message.addEventListener('input', () => {
+  autosize();
+  if (active && ui.message.value.trim()) active.room.typing();
+});
 ui.messages.addEventListener('scroll', () => { if (ui.messages.scrollTop < 80) loadOlder(active); });
 ui.messages.addEventListener('click', (ev) => {
   if (active && ev.target === active.olderButton) loadOlder(active);
 });
 ui.menuToggle.addEventListener('click', () => toggleDrawer('show-sidebar', ui.menuToggle));
+ui.openRooms.addEventListener('click', () => toggleDrawer('show-sidebar', ui.menuToggle));
 ui.membersToggle.addEventListener('click', () => toggleDrawer('show-members', ui.membersToggle));
 ui.scrim.addEventListener('click', closeDrawers);
 document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closeDrawers(); });
+// A tab being closed or reloaded: keep the newest place of every room.
+window.addEventListener('pagehide', save);
 
-// Start: ?name= / ?token= sign in at once (for links and scripts); else the form, prefilled.
+// Start: ?name= / ?token= sign in at once (for links and scripts); a tab that was signed in signs
+// in again with its rooms; else the form, prefilled with the last name.
 (function start() {
   const q = new URLSearchParams(location.search);
   const name = q.get('name') || '';
   const token = q.get('token') || '';
-  let saved = '';
-  try { saved = localStorage.getItem(NAME_KEY) || ''; } catch (e) { /* private mode */ }
-  ui.username.value = name || saved;
+  const urlRooms = (q.get('room') || '').split(',').map((s) => s.trim()).filter(Boolean);
+  let saved = loadSession();
+  if (saved && (name || token) && (saved.name !== name || saved.token !== token)) saved = null;
+  let last = '';
+  try { last = localStorage.getItem(NAME_KEY) || ''; } catch (e) { /* private mode */ }
+  ui.username.value = name || (saved && saved.name) || last;
   ui.token.value = token;
   renderSidebar();
   renderRoom();
-  if (!name && !token) { ui.username.focus(); return; }
-  for (const id of (q.get('room') || '').split(',').map((s) => s.trim()).filter(Boolean)) openRoom(id, '');
-  signIn({ name, token });
+  if (!name && !token && !saved) { ui.username.focus(); return; }
+  const rooms = saved ? saved.rooms : [];
+  for (const id of urlRooms) if (!rooms.some((r) => r.id === id)) rooms.push({ id, name: '', position: null });
+  if (saved) for (const id of saved.ids) myIds.add(id);
+  signIn(saved ? { name: saved.name, token: saved.token } : { name, token }, rooms, saved ? saved.active : '');
 })();

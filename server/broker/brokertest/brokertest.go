@@ -46,6 +46,8 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{"HistoryOffsets", historyOffsets},
 		{"SyncBarrier", syncBarrier},
 		{"HistoryReads", historyReads},
+		{"EpochBeforeFirstMessage", epochBeforeFirstMessage},
+		{"EpochAfterDelete", epochAfterDelete},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newCluster(t)) })
 	}
@@ -567,8 +569,9 @@ func syncBarrier(t *testing.T, c Cluster) {
 	r := NewReceiver()
 	b := c.Node(t, r)
 	subscribe(t, b, "s")
-	// An empty room: no epoch yet, offset 0.
-	if h := syncCall(t, b, nil, "s", broker.HistoryQuery{Limit: 5}); h.Offset != 0 || len(h.Messages) != 0 {
+	// An empty room: offset 0, and already the epoch of its first messages
+	// (epochBeforeFirstMessage).
+	if h := syncCall(t, b, nil, "s", broker.HistoryQuery{Limit: 5}); h.Offset != 0 || len(h.Messages) != 0 || h.Epoch == "" {
 		t.Fatalf("empty room: %+v", h)
 	}
 	const n = 200
@@ -717,6 +720,104 @@ func historyReads(t *testing.T, c Cluster) {
 		if got := offsets(rec); rec.Recovered || !slices.Equal(got, want(23, 25)) {
 			t.Fatalf("since %+v: recovered %v, %v (want the newest 3, not recovered)", since, rec.Recovered, got)
 		}
+	}
+}
+
+// A Sync names the room's epoch even before its first message (a join of
+// an empty room tells the client where it stands): every Sync on every node
+// names the same one, the first stored messages carry it from offset 1, and
+// Since that epoch with any offset up to the newest recovers exactly what
+// follows it.
+func epochBeforeFirstMessage(t *testing.T, c Cluster) {
+	ra := NewReceiver()
+	a := c.Node(t, ra)
+	subscribe(t, a, "e")
+	h := syncCall(t, a, nil, "e", broker.HistoryQuery{})
+	epoch := h.Epoch
+	if epoch == "" || h.Offset != 0 || len(h.Messages) != 0 || h.Recovered {
+		t.Fatalf("Sync of an empty room: %+v, want its epoch and offset 0", h)
+	}
+	nodes, recvs := []broker.Broker{a}, []*Receiver{ra}
+	rb := NewReceiver()
+	if b := c.Node(t, rb); b != nil {
+		subscribe(t, b, "e")
+		nodes, recvs = append(nodes, b), append(recvs, rb)
+	}
+	for i, n := range nodes {
+		for _, q := range []broker.HistoryQuery{{}, {Limit: 5}, {Since: &broker.Position{Epoch: epoch}, Limit: 5}} {
+			h := syncCall(t, n, nil, "e", q)
+			if h.Epoch != epoch || h.Offset != 0 || len(h.Messages) != 0 || h.Recovered != (q.Since != nil) {
+				t.Fatalf("node %d, Sync %+v of the empty room: %+v, want epoch %s, offset 0, recovered %v", i, q, h,
+					epoch, q.Since != nil)
+			}
+		}
+	}
+	const n = 3
+	for i := 1; i <= n; i++ {
+		store(t, nodes[i%len(nodes)], "e", body(i))
+	}
+	for i, r := range recvs {
+		got := r.Wait(t, "e", n)
+		for k, ev := range got {
+			if want := (broker.Position{Epoch: epoch, Offset: uint64(k + 1)}); ev.Pos != want || k >= n {
+				t.Fatalf("node %d, event %d: %+v, want a stored event at %+v (and nothing else)", i, k, ev, want)
+			}
+		}
+	}
+	for i, node := range nodes {
+		for since := uint64(0); since <= n; since++ {
+			h := syncCall(t, node, nil, "e", broker.HistoryQuery{Since: &broker.Position{Epoch: epoch, Offset: since}})
+			var offs []uint64
+			for _, p := range h.Messages {
+				_, off := decodeStored(t, p)
+				offs = append(offs, off)
+			}
+			var want []uint64
+			for k := since + 1; k <= n; k++ {
+				want = append(want, k)
+			}
+			if !h.Recovered || h.Epoch != epoch || h.Offset != n || !slices.Equal(offs, want) {
+				t.Fatalf("node %d, since %s/%d: recovered %v, epoch %s, offset %d, messages %v; want %v", i, epoch, since,
+					h.Recovered, h.Epoch, h.Offset, offs, want)
+			}
+		}
+	}
+	if h := historyCall(t, a, "e", broker.HistoryQuery{Limit: 10}); h.Epoch != epoch || len(h.Messages) != n {
+		t.Fatalf("history: %+v", h)
+	}
+}
+
+// After DeleteHistory the next stored message starts another epoch at
+// offset 1, announced by a resync to the members told the old one, and
+// Since the old epoch no longer recovers.
+func epochAfterDelete(t *testing.T, c Cluster) {
+	r := NewReceiver()
+	b := c.Node(t, r)
+	subscribe(t, b, "d")
+	join(t, b, broker.Member{Room: "d", User: "u1", Name: "U"}, "D") // a member told the epoch
+	old := syncCall(t, b, nil, "d", broker.HistoryQuery{}).Epoch
+	store(t, b, "d", body(1))
+	r.Wait(t, "d", 1)
+	done := make(chan error, 1)
+	b.DeleteHistory("d", func(err error) { done <- err })
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("DeleteHistory: no answer")
+	}
+	if off := store(t, b, "d", body(2)); off != 1 {
+		t.Fatalf("first message after the delete got offset %d, want 1", off)
+	}
+	got := r.Wait(t, "d", 3)
+	if got[1].Body != "resync epoch" || got[2].Pos.Offset != 1 || got[2].Pos.Epoch == old || got[2].Pos.Epoch == "" {
+		t.Fatalf("after the delete: %+v, want a resync, then offset 1 of a new epoch (the old one was %s)", got[1:], old)
+	}
+	h := syncCall(t, b, nil, "d", broker.HistoryQuery{Since: &broker.Position{Epoch: old, Offset: 1}, Limit: 5})
+	if h.Recovered || h.Epoch != got[2].Pos.Epoch || h.Offset != 1 || len(h.Messages) != 1 {
+		t.Fatalf("since the deleted epoch: %+v", h)
 	}
 }
 

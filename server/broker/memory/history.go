@@ -12,9 +12,17 @@ import (
 
 // History of the memory broker: a capped ring of stored payloads per room,
 // kept after the room empties until its age passes. All histories together
-// hold at most MaxBytes; past it the rooms written least recently lose
-// theirs (a later recovery there reports recovered: false, never a silent
-// hole).
+// hold at most MaxBytes (each counts its payloads plus histOverhead and its
+// room id); past it the rooms written least recently lose theirs (a later
+// recovery there reports recovered: false, never a silent hole).
+//
+// A history is made by the room's first stored message or by the first Sync
+// (a join), whichever comes first: a join names the epoch the room's
+// messages will carry even before there is one. A history without messages
+// lives HistoryAge after the last Sync that found it empty; one with
+// messages, HistoryAge after its last message. When a room's members were
+// told an epoch that is gone (expired, evicted, deleted), the next epoch
+// named or delivered in the room comes with a Resync (room.epoch).
 
 // history is one room's stored messages.
 type history struct {
@@ -22,9 +30,15 @@ type history struct {
 	next    uint64   // the offset the next stored message gets
 	ring    []stored // oldest first, at most Size
 	bytes   int
-	written time.Time
+	written time.Time     // the last store (or, without messages, the last Sync)
 	lru     *list.Element // in Broker.lru, front = most recently written
 }
+
+// histOverhead is what a history costs besides its payloads and room id, in
+// the MaxBytes accounting (the struct, its map entry and LRU element, the
+// epoch): so that histories without messages, which joins make, are bounded
+// too.
+const histOverhead = 160
 
 type stored struct {
 	offset  uint64
@@ -46,11 +60,36 @@ func (b *Broker) historyOf(room string) *history {
 		if h != nil {
 			b.dropHistory(room, h)
 		}
-		h = &history{epoch: newEpoch(), next: 1}
+		h = &history{epoch: newEpoch(), next: 1, written: b.now(), bytes: histOverhead + len(room)}
 		h.lru = b.lru.PushFront(room)
 		b.hist[room] = h
+		b.histBytes += h.bytes
+		b.evict()
 	}
 	return h
+}
+
+// evict drops the histories written least recently while all of them hold
+// more than MaxBytes (never the newest one); caller holds b.mu.
+func (b *Broker) evict() {
+	for b.histBytes > b.opt.HistoryMaxBytes && b.lru.Len() > 1 {
+		oldest := b.lru.Back().Value.(string)
+		b.dropHistory(oldest, b.hist[oldest])
+	}
+}
+
+// named records that room's members now hold epoch (told by a Sync, or by
+// a delivered message): if they held another one, that history is gone, and
+// they are told to resync first. Caller holds b.mu.
+func (b *Broker) named(room, epoch string) {
+	r := b.rooms[room]
+	if r == nil {
+		return // no member to tell
+	}
+	if r.epoch != "" && r.epoch != epoch {
+		b.r.Resync(room, "epoch")
+	}
+	r.epoch = epoch
 }
 
 // store appends ev to its room's history and returns its position and its
@@ -63,20 +102,35 @@ func (b *Broker) store(ev *broker.Event) (broker.Position, string) {
 	payload := storedPayload(ev.Body, pos)
 	now := b.now()
 	h.ring = append(h.ring, stored{offset: pos.Offset, at: now, payload: payload})
-	h.bytes += len(payload)
+	grown := len(payload)
 	if len(h.ring) > b.opt.HistorySize {
-		h.bytes -= len(h.ring[0].payload)
+		grown -= len(h.ring[0].payload)
 		h.ring[0] = stored{}
 		h.ring = h.ring[1:]
 	}
+	h.bytes += grown
 	h.written = now
-	b.histBytes += len(payload)
+	b.histBytes += grown
 	b.lru.MoveToFront(h.lru)
-	for b.histBytes > b.opt.HistoryMaxBytes && b.lru.Len() > 1 {
-		oldest := b.lru.Back().Value.(string)
-		b.dropHistory(oldest, b.hist[oldest])
-	}
+	b.evict()
+	b.named(ev.Room, pos.Epoch)
 	return pos, payload
+}
+
+// syncRead answers a Sync: like read, but the room's history is made if it
+// has none, so that the result names the epoch its messages will carry (a
+// history without messages is kept HistoryAge from now on). Caller holds
+// b.mu.
+func (b *Broker) syncRead(room string, q broker.HistoryQuery) broker.HistoryResult {
+	if b.opt.HistorySize > 0 {
+		h := b.historyOf(room)
+		if h.next == 1 {
+			h.written = b.now()
+			b.lru.MoveToFront(h.lru)
+		}
+		b.named(room, h.epoch)
+	}
+	return b.read(room, q)
 }
 
 func (b *Broker) dropHistory(room string, h *history) {

@@ -34,10 +34,12 @@ type Options struct {
 	// HistorySize is the stored messages kept per room; negative: no history
 	// (nothing stored, recoveries fail). Zero: broker.DefaultHistorySize.
 	HistorySize int
-	// HistoryAge is how long a stored message is kept. Zero:
-	// broker.DefaultHistoryAge.
+	// HistoryAge is how long a stored message is kept; a room's history
+	// goes this long after its last stored message, or, while it has none,
+	// after the last join (history.go). Zero: broker.DefaultHistoryAge.
 	HistoryAge time.Duration
-	// HistoryMaxBytes bounds the history of all rooms together. Zero:
+	// HistoryMaxBytes bounds the history of all rooms together (payloads,
+	// plus a fixed cost per room with a history, messages or not). Zero:
 	// broker.DefaultHistoryMaxBytes.
 	HistoryMaxBytes int
 }
@@ -47,6 +49,7 @@ type room struct {
 	createdAt string
 	members   map[string]member // by user id (values, not pointers: one allocation less per member)
 	pubMu     sync.Mutex        // one order of events for every member
+	epoch     string            // the history's epoch the members were last told (history.go, named); under Broker.mu
 }
 
 // member is one user in a room: its name and how many connections it has
@@ -122,7 +125,7 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 	b.mu.Lock()
 	r := b.rooms[room]
 	if r == nil {
-		res := b.read(room, q)
+		res := b.syncRead(room, q)
 		fn(res, nil)
 		b.mu.Unlock()
 		return
@@ -131,7 +134,7 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 	r.pubMu.Lock()
 	defer r.pubMu.Unlock()
 	b.mu.Lock()
-	res := b.read(room, q)
+	res := b.syncRead(room, q)
 	b.mu.Unlock()
 	fn(res, nil)
 }

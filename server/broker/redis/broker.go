@@ -14,7 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Broker connects nodes through one Redis (DESIGN §4), interoperating
+// Broker connects nodes through one Redis (docs/cluster.md), interoperating
 // with the reference app's nodes on the same Redis, or through a Redis
 // Cluster (cluster.go, keys.go: tagged keys, sharded Pub/Sub):
 //
@@ -46,17 +46,24 @@ type Broker struct {
 	cluster *goredis.ClusterClient
 	// Cluster mode: the slot map, and one plain client per node for writes
 	// and subscriptions.
-	copts   *goredis.ClusterOptions
-	topo    topology
-	topoSig chan struct{}
-	shmu    sync.Mutex
-	shards  map[string]*goredis.Client
+	copts        *goredis.ClusterOptions
+	topo         topology
+	topoSig      chan struct{}
+	shmu         sync.Mutex
+	shards       map[string]*goredis.Client
+	shardsClosed bool // closeClients ran
 
+	// Lifecycle: every goroutine the broker starts is counted in wg, and
+	// Close waits for all of them (spawn; the loops of Start). spmu orders
+	// each wg.Add before Close's Wait (stopped is set under it).
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	closing atomic.Bool // Close has begun
-	closed  atomic.Bool // no new requests
+	spmu    sync.RWMutex
+	stopped bool          // under spmu: spawn starts nothing more
+	closing atomic.Bool   // Close has begun
+	closed  atomic.Bool   // no new requests
+	idle    chan struct{} // Close's wait: the queued writes are done, or Redis went away
 
 	// origin is the node id as a JSON string, appended to published events.
 	origin []byte
@@ -72,7 +79,8 @@ type Broker struct {
 	downSince time.Time
 	subReady  chan struct{} // closed when the subscriber first works
 	subOnce   sync.Once
-	wake      chan struct{} // wakes the liveness loop (a failure was seen)
+	wake      chan struct{} // wakes the liveness loop (a failure, or Redis back, was seen)
+	upSince   atomic.Int64  // unix ns when the command side last came up (liveness.go waits for subscriptions from then)
 
 	// Publishing: one queue (single mode), or one lane per master (cluster
 	// mode, lanes.go).
@@ -175,6 +183,7 @@ func New(o Options) (*Broker, error) {
 		origin:      appendJSONString(nil, o.NodeID),
 		subReady:    make(chan struct{}),
 		wake:        make(chan struct{}, 1),
+		idle:        make(chan struct{}, 1),
 		subs:        make(map[string]*subRoom),
 		flows:       make(map[string]*roomFlow),
 		epochPrefix: randomID()[:6],
@@ -306,18 +315,30 @@ func (b *Broker) Stats() Stats {
 // Close implements broker.Broker. It waits (up to OpTimeout) for queued joins,
 // leaves and publishes to reach Redis, withdraws the node's heartbeat (so
 // survivors clean up whatever is left at once rather than after the TTL),
-// and stops.
+// answers the subscriptions still waiting (errBrokerClosed), and returns
+// once every goroutine the broker started has ended: no callback runs
+// after Close returns, but those already running.
 func (b *Broker) Close() error {
 	if b.closing.Swap(true) {
 		return nil
 	}
 	// The leaves of the node's last clients (and the userLeft they publish)
-	// are still on their way: let them through.
-	deadline := time.Now().Add(b.opt.OpTimeout)
-	for b.inflight.Load() > 0 && b.cmdOK.Load() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	// are still on their way: let them through (finished and setCmd signal
+	// idle).
+	t := time.NewTimer(b.opt.OpTimeout)
+wait:
+	for b.inflight.Load() > 0 && b.cmdOK.Load() {
+		select {
+		case <-b.idle:
+		case <-t.C:
+			break wait
+		}
 	}
+	t.Stop()
+	b.spmu.Lock()
 	b.closed.Store(true)
+	b.stopped = true
+	b.spmu.Unlock()
 	b.lnmu.Lock() // no lane starts after this (laneFor)
 	b.lnmu.Unlock()
 	if b.cmdOK.Load() {
@@ -337,12 +358,61 @@ func (b *Broker) Close() error {
 			l.ps = nil
 		}
 	}
+	var ws []*subWaiter
+	for _, r := range b.subs {
+		ws = append(ws, r.waiters...)
+		r.waiters = nil
+		if r.linger != nil {
+			r.linger.Stop()
+		}
+	}
 	b.smu.Unlock()
 	for _, ps := range pss {
 		_ = ps.Close()
 	}
+	for _, w := range ws {
+		// (Taken from the room under smu: subscribeTimedOut, if its timer
+		// fired meanwhile, no longer finds it and does not answer.)
+		w.timer.Stop()
+		w.done(errBrokerClosed)
+	}
+	// Closing the clients ends the reads still waiting on a Redis that does
+	// not answer, rather than after their timeouts; what the goroutines
+	// still send fails at once.
+	err := b.closeClients()
 	b.wg.Wait()
-	return b.closeClients()
+	return err
+}
+
+// spawn runs fn on a goroutine that Close waits for, unless the broker has
+// stopped (false: fn does not run).
+func (b *Broker) spawn(fn func()) bool {
+	b.spmu.RLock()
+	defer b.spmu.RUnlock()
+	if b.stopped {
+		return false
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// finished counts n queued writes (publishes, state changes) done; Close
+// waits for the last one.
+func (b *Broker) finished(n int64) {
+	if b.inflight.Add(-n) == 0 && b.closing.Load() {
+		b.signalIdle()
+	}
+}
+
+func (b *Broker) signalIdle() {
+	select {
+	case b.idle <- struct{}{}:
+	default:
+	}
 }
 
 // allLinksLocked lists the links (under smu).
@@ -357,14 +427,16 @@ func (b *Broker) allLinksLocked() []*subLink {
 	return out
 }
 
-// closeClients closes every client of the broker.
+// closeClients closes every client of the broker (a node's client asked
+// for afterwards comes closed: shard).
 func (b *Broker) closeClients() error {
 	if !b.keys.cluster {
 		return b.single.Close()
 	}
 	b.shmu.Lock()
+	b.shardsClosed = true
 	for _, c := range b.shards {
-		_ = c.Close()
+		_ = c.Close() // (a client's Close fails only if closed already)
 	}
 	b.shmu.Unlock()
 	return b.cluster.Close()
@@ -415,16 +487,45 @@ func isRedisReply(err error) bool {
 // setCmd records the state of the command side.
 func (b *Broker) setCmd(up bool, err error) {
 	b.hmu.Lock()
+	if up && !b.cmdUp {
+		b.upSince.Store(time.Now().UnixNano())
+	}
 	b.cmdUp = up
 	b.cmdOK.Store(up)
 	b.updateHealthLocked(err)
 	b.hmu.Unlock()
 	if !up {
-		select {
-		case b.wake <- struct{}{}:
-		default:
+		b.wakeLiveness()
+		if b.closing.Load() {
+			b.signalIdle() // (Close stops waiting for writes that cannot go out)
 		}
 	}
+}
+
+// wakeLiveness makes the liveness loop look at once.
+func (b *Broker) wakeLiveness() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// cmdSeen records that a command of the command client just worked. With
+// one Redis, that is the command side back, whichever request notices it
+// first: the liveness loop may be sleeping in its backoff for seconds
+// still, and meanwhile a node whose subscriber came back first told its
+// members to resync (a checkpoint found Redis empty: flow.go) and refused
+// their re-joins as unavailable. So a flow's successful read marks the
+// command side up before it pushes a resync, and the members are
+// re-registered as after any outage (the liveness loop, woken). In cluster
+// mode the slot map decides health (cluster.go).
+func (b *Broker) cmdSeen() {
+	if b.keys.cluster || b.cmdOK.Load() || b.closed.Load() {
+		return
+	}
+	b.needReconcile.Store(true)
+	b.setCmd(true, nil)
+	b.wakeLiveness()
 }
 
 // setSub records the state of the subscriber side.

@@ -247,6 +247,12 @@ func (b *Broker) shard(addr string) *goredis.Client {
 		ContextTimeoutEnabled: true, MaxRetries: -1, Protocol: 2, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
+	if b.shardsClosed {
+		// Closed: a goroutine that ends after closeClients gets a client
+		// whose calls fail at once, and nothing is left open.
+		_ = c.Close()
+		return c
+	}
 	b.shards[addr] = c
 	return c
 }
@@ -286,13 +292,16 @@ func (b *Broker) loadTopology() error {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opt.DialTimeout)
 		ch := make(chan answer, n)
 		for _, addr := range cands[:n] {
-			go func() {
+			ask := func() {
 				slots, err := b.shard(addr).ClusterSlots(ctx).Result()
 				if err == nil && len(slots) == 0 {
 					err = fmt.Errorf("%s serves no slots (cluster not set up?)", addr)
 				}
 				ch <- answer{addr, slots, err}
-			}()
+			}
+			if !b.spawn(ask) {
+				ch <- answer{addr, nil, errBrokerClosed}
+			}
 		}
 		cands = cands[n:]
 		var got *answer

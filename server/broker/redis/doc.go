@@ -1,5 +1,5 @@
-// Package redis is the broker of chat nodes that share one Redis (DESIGN
-// §4), interoperating with the reference app's nodes on the same Redis:
+// Package redis is the broker of chat nodes that share one Redis
+// (docs/cluster.md), interoperating with the reference app's nodes on the same Redis:
 // same channels, payloads and keys; or that share a Redis Cluster (Redis >=
 // 7: hash-tagged keys, sharded Pub/Sub, failover; no reference nodes). It
 // moves room events as opaque JSON bodies plus a header (the user to

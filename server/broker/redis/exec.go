@@ -55,8 +55,10 @@ func (b *Broker) send(ctx context.Context, cmds []rcmd) {
 	if !b.keys.cluster {
 		pipe := b.single.Pipeline()
 		for _, c := range cmds {
-			_ = pipe.Process(ctx, c.cmd)
+			_ = pipe.Process(ctx, c.cmd) // (queues it: its error comes with Exec)
 		}
+		// Exec's error is that of the first failed command; each command
+		// carries its own, which the callers read.
 		_, _ = pipe.Exec(ctx)
 		return
 	}
@@ -78,7 +80,7 @@ func (b *Broker) sendCluster(ctx context.Context, cmds []rcmd) {
 			}
 			_ = pipe.Process(ctx, cmds[i].cmd)
 		}
-		_, _ = pipe.Exec(ctx)
+		_, _ = pipe.Exec(ctx) // (as in send: each command carries its error)
 	}
 	for round := 0; ; round++ {
 		groups := map[string][]int{}

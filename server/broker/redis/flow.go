@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chatd/chatd/server/broker"
 )
@@ -32,11 +33,12 @@ import (
 
 // roomFlow is one subscribed room's delivery state.
 type roomFlow struct {
-	mu    sync.Mutex
-	pos   broker.Position // the last stored event delivered (epoch, offset)
-	based bool            // pos was read from Redis at least once
-	busy  bool            // a step is reading Redis; the queue waits
-	queue []flowItem
+	mu      sync.Mutex
+	pos     broker.Position // the last stored event delivered (epoch, offset)
+	based   bool            // pos was read from Redis at least once
+	renewed time.Time       // a Sync last named the epoch in Redis (renewing an empty epoch's TTL)
+	busy    bool            // a step is reading Redis; the queue waits
+	queue   []flowItem
 }
 
 // flowItem is one thing to do in a room's delivery order.
@@ -92,8 +94,9 @@ func (b *Broker) run(room string, f *roomFlow) {
 		case it.payload != "":
 			if from, to, gap := b.step(room, f, it.payload); gap {
 				// The event stays at the head: it goes out after the fill.
+				// (Closing: nothing goes out any more.)
 				f.busy = true
-				go b.fill(room, f, from, to)
+				b.spawn(func() { b.fill(room, f, from, to) })
 				return
 			}
 		case it.sync != nil:
@@ -105,7 +108,7 @@ func (b *Broker) run(room string, f *roomFlow) {
 		case it.check != nil:
 			f.queue = f.queue[1:]
 			f.busy = true
-			go b.checkpoint(room, f, it.check)
+			b.spawn(func() { b.checkpoint(room, f, it.check) })
 			return
 		}
 		f.queue[0] = flowItem{}
@@ -158,11 +161,19 @@ func (b *Broker) fill(room string, f *roomFlow, from, to uint64) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	es, err := b.readRange(ctx, room, from, to)
 	cancel()
+	if b.ctx.Err() != nil {
+		return // closing: the flow stays busy, nothing is delivered, nobody is told
+	}
+	if err == nil {
+		b.cmdSeen()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := uint64(0)
 	if err == nil {
-		for _, e := range es {
+		// (Entries of another epoch: the history was lost and begun anew
+		// since; what the flow misses is gone.)
+		for _, e := range ofEpoch(es, f.pos.Epoch) {
 			if e.offset == f.pos.Offset+1 {
 				f.pos.Offset = e.offset
 				b.hand(room, e.payload)
@@ -193,6 +204,12 @@ func (b *Broker) checkpoint(room string, f *roomFlow, then func()) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 	pos, err := b.readMeta(ctx, room)
 	cancel()
+	if b.ctx.Err() != nil {
+		return // closing (Close answers the subscriptions waiting for this)
+	}
+	if err == nil {
+		b.cmdSeen() // before a resync: the members' re-joins must find the node ready
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer then()
@@ -213,7 +230,8 @@ func (b *Broker) checkpoint(room string, f *roomFlow, then func()) {
 		f.pos = pos
 	case pos.Offset > f.pos.Offset:
 		f.busy = true
-		go b.fill(room, f, f.pos.Offset+1, pos.Offset)
+		from, to := f.pos.Offset+1, pos.Offset
+		b.spawn(func() { b.fill(room, f, from, to) })
 		return
 	}
 	b.resume(room, f)
@@ -227,22 +245,76 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 		return
 	}
 	barrier := func(pos broker.Position) bool {
-		if q.Since == nil && q.Limit == 0 {
+		// The room's epoch, even before its first message. When this node
+		// knows none (its flow has delivered no stored message since the
+		// room's history was last found empty), it is read from Redis and
+		// named there if the room has none (nameEpoch). While the epoch
+		// has no message, a join renews its TTL there, at most every half
+		// history age per node (f.renewed), so that one round trip per
+		// join is not the price of an empty room.
+		ask := b.opt.HistorySize > 0 && (pos.Epoch == "" ||
+			pos.Offset == 0 && time.Since(f.renewed) >= b.opt.HistoryAge/2)
+		based := f.based
+		if !ask && q.Since == nil && q.Limit == 0 {
 			fn(broker.HistoryResult{Position: pos}, nil)
 			return false
 		}
-		go func() {
+		read := func() {
 			ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
-			res, err := b.answer(ctx, room, pos, q)
+			var err error
+			lost := false // the epoch the flow held is gone
+			if ask {
+				var cur broker.Position
+				if cur, err = b.nameEpoch(ctx, room); err == nil {
+					switch {
+					case !based:
+						// Before the room's first checkpoint (the chat
+						// always waits for it; another caller might not),
+						// Redis' position is the starting point, as the
+						// checkpoint's would be.
+						pos = cur
+					case cur.Epoch != pos.Epoch:
+						// Offset 0: whatever the room holds of that epoch
+						// was stored after this node found it empty (or
+						// held another), so it is still on its way here
+						// (or lost, and then filled as a gap): the flow
+						// delivers it after fn.
+						lost = pos.Epoch != ""
+						pos = broker.Position{Epoch: cur.Epoch}
+					}
+				}
+			}
+			var res broker.HistoryResult
+			if err == nil {
+				res, err = b.answer(ctx, room, pos, q)
+			}
 			cancel()
 			if err != nil {
 				err = b.readFailed("history", err)
+			} else {
+				b.cmdSeen() // (before a resync for a lost epoch)
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
+			if err == nil && ask {
+				if lost {
+					// (Expired before its first message, or a Redis
+					// restarted empty that no checkpoint noticed yet.)
+					b.stats.epochChanges.Add(1)
+					b.recv.Resync(room, "epoch")
+				}
+				// The joiner holds this epoch now: a stored event of another
+				// one means a resync (step), and a first checkpoint still to
+				// come fills what was stored before it rather than skip it.
+				f.pos, f.based, f.renewed = pos, true, time.Now()
+			}
 			fn(res, err)
 			b.resume(room, f)
-		}()
+		}
+		if !b.spawn(read) {
+			fn(broker.HistoryResult{}, errBrokerClosed)
+			return false
+		}
 		return true
 	}
 	f.mu.Lock()

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,17 @@ import (
 // store starts a new epoch at offset 1. Both keys expire HistoryAge after the
 // room's last stored message.
 //
+// A join names the epoch before the first message (srcEpoch, run by a Sync
+// barrier when the room's flow knows no epoch yet, flow.go): the meta hash
+// is made with offset 0, and the first store numbers on from it, so a client
+// that joined an empty room recovers with the join's epoch. Such a meta hash
+// expires HistoryAge after it was named or renewed (a join renews it at
+// most every half HistoryAge per node, flow.go), so at least half the age
+// after the last join; if it lapses before the first message (or a Redis
+// restarted empty loses it), the first message (or join) brings another
+// epoch, and every node that told its members the old one pushes a resync
+// (flow.go): never a silent hole.
+//
 // Redis Cluster: replication is asynchronous, so a replica promoted after
 // its master died may lack the master's last stored messages, although
 // members already got them. Numbering on from the replica's offset would
@@ -42,13 +54,17 @@ import (
 // history: members are told to resync, which is the truth: the cluster
 // cannot vouch for the continuity of that room's history any more.
 
-// srcStore stores and publishes one message. KEYS: meta, history. ARGV:
+// srcStore stores and publishes one message. A new epoch starts with an
+// empty stream: the two keys expire together, but Redis may drop one a
+// moment before the other, and the old entries' IDs would refuse the new
+// ones. KEYS: meta, history. ARGV:
 // channel, the payload without its closing brace, an epoch for a new
 // history, cap, TTL in seconds, now in ms. Returns {offset, epoch}.
 const srcStore = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[3]
+  redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch)
 end
 local n = redis.call('HINCRBY', KEYS[1], 'offset', 1)
@@ -66,11 +82,12 @@ const srcStoreCluster = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local me = redis.call('CLUSTER', 'MYID')
 if epoch and redis.call('HGET', KEYS[1], 'w') ~= me then
-  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[1])
   epoch = false
 end
 if not epoch then
   epoch = ARGV[3]
+  redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'w', me)
 end
 local n = redis.call('HINCRBY', KEYS[1], 'offset', 1)
@@ -81,6 +98,67 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('SPUBLISH', ARGV[1], payload)
 return {n, epoch}
 `
+
+// srcEpoch names the room's epoch: the meta hash's, made (offset 0, with
+// an empty stream, as srcStore does) if it has none. KEYS: meta, history.
+// ARGV: an epoch for a new history, TTL in seconds. Returns {epoch,
+// offset}. An epoch without messages gets the TTL again.
+const srcEpoch = `
+local v = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
+if not v[1] then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'offset', 0)
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return {ARGV[1], 0}
+end
+local n = tonumber(v[2] or '0')
+if n == 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return {v[1], n}
+`
+
+// srcEpochCluster is srcEpoch for Redis Cluster: a history written by
+// another node is dropped first, as srcStoreCluster would drop it at the
+// next store.
+const srcEpochCluster = `
+local me = redis.call('CLUSTER', 'MYID')
+local v = redis.call('HMGET', KEYS[1], 'epoch', 'offset', 'w')
+if v[1] and v[3] ~= me then
+  redis.call('DEL', KEYS[1])
+  v[1] = false
+end
+if not v[1] then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'offset', 0, 'w', me)
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return {ARGV[1], 0}
+end
+local n = tonumber(v[2] or '0')
+if n == 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return {v[1], n}
+`
+
+// nameEpoch returns the room's epoch and newest offset, naming the epoch
+// (srcEpoch) if the room has none.
+func (b *Broker) nameEpoch(ctx context.Context, room string) (broker.Position, error) {
+	src, keys := srcEpoch, []string{b.keys.meta(room), b.keys.history(room)}
+	if b.keys.cluster {
+		src = srcEpochCluster
+	}
+	cmd := evalCmd(ctx, src, keys, b.nextEpoch(), int64(b.opt.HistoryAge/time.Second))
+	b.send(ctx, []rcmd{{b.keys.roomSlot(room), cmd}})
+	vals, err := cmd.Slice()
+	if err != nil {
+		return broker.Position{}, err
+	}
+	var epoch string
+	if len(vals) == 2 {
+		epoch, _ = vals[0].(string)
+	}
+	if epoch == "" {
+		return broker.Position{}, fmt.Errorf("epoch script: unexpected reply %v", vals)
+	}
+	return broker.Position{Epoch: epoch, Offset: uint64(toInt(vals[1]))}, nil
+}
 
 // entry is one stored message read back.
 type entry struct {
@@ -153,6 +231,19 @@ func (b *Broker) readNewest(ctx context.Context, room string, upTo uint64, limit
 	return es, nil
 }
 
+// ofEpoch keeps the entries of epoch, up to the first of another one: the
+// history read may be a later life of the room's than the position asked
+// about (Redis lost it and a new epoch began), whose offsets mean
+// something else.
+func ofEpoch(es []entry, epoch string) []entry {
+	for i, e := range es {
+		if p, ok := storedPosition(e.payload); !ok || p.Epoch != epoch {
+			return es[:i]
+		}
+	}
+	return es
+}
+
 // young drops the entries older than the history's age limit.
 func (b *Broker) young(es []entry) []entry {
 	cut := time.Now().Add(-b.opt.HistoryAge).UnixMilli()
@@ -178,7 +269,7 @@ func (b *Broker) answer(ctx context.Context, room string, pos broker.Position, q
 		if err != nil {
 			return res, err
 		}
-		es = b.young(es)
+		es = b.young(ofEpoch(es, pos.Epoch))
 		if uint64(len(es)) == pos.Offset-s.Offset && (len(es) == 0 || es[0].offset == s.Offset+1) {
 			for _, e := range es {
 				res.Messages = append(res.Messages, e.payload)
@@ -201,7 +292,7 @@ func (b *Broker) answer(ctx context.Context, room string, pos broker.Position, q
 	if err != nil {
 		return res, err
 	}
-	for _, e := range b.young(es) {
+	for _, e := range b.young(ofEpoch(es, pos.Epoch)) {
 		res.Messages = append(res.Messages, e.payload)
 	}
 	return res, nil
@@ -213,9 +304,7 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 		done(broker.HistoryResult{}, unavailable("redis unreachable", nil))
 		return
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+	ok := b.spawn(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 		defer cancel()
 		pos, err := b.readMeta(ctx, room)
@@ -227,7 +316,10 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 			err = b.readFailed("history", err)
 		}
 		done(res, err)
-	}()
+	})
+	if !ok {
+		done(broker.HistoryResult{}, errBrokerClosed)
+	}
 }
 
 // readFailed marks Redis down when err is not a Redis reply, and wraps it.
@@ -243,9 +335,7 @@ func (b *Broker) DeleteHistory(room string, done func(error)) {
 		done(unavailable("redis unreachable", nil))
 		return
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+	ok := b.spawn(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 		defer cancel()
 		err := b.client.Del(ctx, b.keys.meta(room), b.keys.history(room)).Err()
@@ -253,5 +343,8 @@ func (b *Broker) DeleteHistory(room string, done func(error)) {
 			err = b.readFailed("delete history", err)
 		}
 		done(err)
-	}()
+	})
+	if !ok {
+		done(errBrokerClosed)
+	}
 }

@@ -5,7 +5,7 @@ import "strings"
 // keyspace names the broker's keys and channels in one of two modes.
 //
 // Single Redis: the reference app's names (room:<id>, room_info:<id>,
-// room_members:<id>, user_data:<id>:<uid>, REFERENCE-WIRE.md) and ours as
+// room_members:<id>, user_data:<id>:<uid>, docs/cluster.md) and ours as
 // they have always been, so reference nodes share the Redis with us.
 //
 // Redis Cluster: every key of a room, and its channel, carry the room's hash

@@ -116,7 +116,16 @@ func (b *Broker) reroute() {
 	}
 	b.smu.Unlock()
 	for _, u := range olds {
-		_ = b.sendSubscriptions(u.l, &linkWork{gen: u.gen, unsub: map[int][]string{u.slot: u.chans}})
+		// The old master no longer owns the slot, so nothing is published
+		// to the room there any more (an SPUBLISH there is refused with
+		// MOVED), and Redis drops the shard subscription itself when a slot
+		// moves: if this unsubscribe fails, nothing arrives on the old link
+		// all the same. A write error means that connection broke: a new
+		// generation, as subscriptionLoop does.
+		if err := b.sendSubscriptions(u.l, &linkWork{gen: u.gen, unsub: map[int][]string{u.slot: u.chans}}); err != nil &&
+			b.ctx.Err() == nil {
+			b.endGeneration(u.l, u.gen)
+		}
 	}
 	for i, l := range idle {
 		b.endGeneration(l, gens[i])
@@ -169,10 +178,15 @@ func (b *Broker) linkDown(l *subLink, err error) {
 	b.setSub(false, err)
 }
 
-// linkUp records a working connection.
+// linkUp records a working connection. With one Redis, a subscriber that
+// works again means Redis is back: the liveness loop, maybe in the middle
+// of a long backoff, is woken to bring the command side back at once.
 func (b *Broker) linkUp(l *subLink) {
 	if !b.keys.cluster {
 		b.setSub(true, nil)
+		if !b.cmdOK.Load() {
+			b.wakeLiveness()
+		}
 	}
 }
 

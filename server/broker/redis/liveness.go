@@ -46,7 +46,7 @@ func (o Options) aliveTTL() time.Duration { return o.HeartbeatTTL - o.checkPerio
 func (b *Broker) livenessLoop() {
 	defer b.wg.Done()
 	wait := minBackoff
-	upSince := time.Now()
+	b.upSince.Store(time.Now().UnixNano())
 	var lastBeat time.Time
 	beatDown := false // cluster mode: the heartbeat's master does not answer
 	t := time.NewTimer(0)
@@ -98,13 +98,12 @@ func (b *Broker) livenessLoop() {
 			if beatDown {
 				beatDown = false
 				b.needReconcile.Store(true) // (a failover may have lost some)
-				upSince = time.Now()
+				b.upSince.Store(time.Now().UnixNano())
 				b.log.Info("heartbeat works again; re-registering members")
 			}
 			if !b.cmdOK.Load() && !b.keys.cluster {
-				b.setCmd(true, nil)
 				b.needReconcile.Store(true)
-				upSince = time.Now()
+				b.setCmd(true, nil) // (sets upSince)
 			}
 			if reaped {
 				b.needReconcile.Store(true)
@@ -114,7 +113,7 @@ func (b *Broker) livenessLoop() {
 			// Re-register once this node's rooms are subscribed again, so
 			// that its own members hear the announcements it makes (bounded:
 			// counts matter more than announcements).
-			if !b.subscriptionsSettled() && time.Since(upSince) < b.opt.OpTimeout {
+			if !b.subscriptionsSettled() && time.Since(time.Unix(0, b.upSince.Load())) < b.opt.OpTimeout {
 				t.Reset(minBackoff)
 				continue
 			}

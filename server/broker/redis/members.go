@@ -16,12 +16,13 @@ func (b *Broker) Members(room string, limit int, done func([]broker.Member, int,
 		done(nil, 0, unavailable("redis unreachable", nil))
 		return
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+	ok := b.spawn(func() {
 		list, n, err := b.readMembers(room, limit)
 		done(list, n, err)
-	}()
+	})
+	if !ok {
+		done(nil, 0, errBrokerClosed)
+	}
 }
 
 func (b *Broker) readMembers(room string, limit int) ([]broker.Member, int, error) {

@@ -64,8 +64,9 @@ type Options struct {
 	// (nothing stored, recoveries fail). Zero: broker.DefaultHistorySize.
 	HistorySize int
 	// HistoryAge is how long a stored message is kept; a room's history
-	// expires this long after its last stored message. Zero:
-	// broker.DefaultHistoryAge.
+	// expires this long after its last stored message, and the epoch a join
+	// named for a room without messages this long after a join named or
+	// renewed it (history.go). Zero: broker.DefaultHistoryAge.
 	HistoryAge time.Duration
 
 	// DropDelivery, if set, is asked about every event received from Redis

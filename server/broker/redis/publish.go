@@ -46,7 +46,7 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	select {
 	case q <- it:
 	default:
-		b.inflight.Add(-1)
+		b.finished(1)
 		if b.keys.cluster {
 			b.laneSent([]pubItem{it})
 		}
@@ -96,7 +96,7 @@ func (b *Broker) publishLoop(q chan pubItem, l *pubLane) {
 			l.sending(nil)
 			b.laneSent(batch)
 		}
-		b.inflight.Add(-int64(len(batch)))
+		b.finished(int64(len(batch)))
 		clear(batch)
 	}
 }
@@ -172,7 +172,7 @@ func (b *Broker) failQueuedPublishes(q chan pubItem) {
 	for {
 		select {
 		case it := <-q:
-			b.inflight.Add(-1)
+			b.finished(1)
 			b.publishFailed(it.done, errBrokerClosed)
 		default:
 			return

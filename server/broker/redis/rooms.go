@@ -36,8 +36,15 @@ func (b *Broker) Rooms(done func([]broker.Room, error)) {
 	start := !b.roomsRunning
 	b.roomsRunning = true
 	b.rmu.Unlock()
-	if start {
-		go b.roomsLoop()
+	if start && !b.spawn(b.roomsLoop) {
+		// Closed meanwhile: nobody reads Redis for the waiters any more.
+		b.rmu.Lock()
+		ws := b.roomWaiters
+		b.roomWaiters, b.roomsRunning = nil, false
+		b.rmu.Unlock()
+		for _, w := range ws {
+			w(nil, errBrokerClosed)
+		}
 	}
 }
 
@@ -179,7 +186,12 @@ func (b *Broker) prune(ctx context.Context, empty []string) {
 		for _, id := range empty {
 			scriptPrune.Eval(ctx, pipe, []string{b.keys.roomMembers(id), keyRooms}, id)
 		}
-		_, _ = pipe.Exec(ctx)
+		// A failed prune leaves empty rooms in the index, which the next
+		// list leaves out and prunes again; a lost connection is an outage
+		// like any other.
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.commandFailed(err)
+		}
 		return
 	}
 	args := make([]any, len(empty))
@@ -201,7 +213,16 @@ func (b *Broker) prune(ctx context.Context, empty []string) {
 		}
 	}
 	if len(back) > 0 {
-		_ = b.client.SAdd(ctx, keyRooms, back...).Err()
+		if err := b.client.SAdd(ctx, keyRooms, back...).Err(); err != nil {
+			// Rooms with members are out of the index now: the next list
+			// SCANs for them (rooms.go, top) rather than wait for the
+			// interval.
+			b.rmu.Lock()
+			b.lastScan = time.Time{}
+			b.rmu.Unlock()
+			b.log.Debug("putting rooms back in the room index failed; the next room list scans for them", "err", err)
+			b.commandFailed(err)
+		}
 	}
 }
 

@@ -165,7 +165,7 @@ func (b *Broker) enqueueLocked(op *stateOp) bool {
 	case b.stateq <- op:
 		return true
 	default:
-		b.inflight.Add(-1)
+		b.finished(1)
 		return false
 	}
 }
@@ -214,7 +214,7 @@ func (b *Broker) stateLoop() {
 		}
 		if batch[0].kind == opReconcile {
 			b.reconcile(batch[0].snap, batch[0].departed)
-			b.inflight.Add(-1)
+			b.finished(1)
 			continue
 		}
 	fill:
@@ -231,7 +231,7 @@ func (b *Broker) stateLoop() {
 			}
 		}
 		b.applyBatch(batch)
-		b.inflight.Add(-int64(len(batch)))
+		b.finished(int64(len(batch)))
 		clear(batch)
 	}
 }
@@ -240,7 +240,7 @@ func (b *Broker) failQueuedState() {
 	for {
 		select {
 		case op := <-b.stateq:
-			b.inflight.Add(-1)
+			b.finished(1)
 			if op.done != nil {
 				op.done(broker.Membership{}, errBrokerClosed)
 			}
@@ -522,6 +522,18 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 		ops = append(ops, &stateOp{kind: opLeave, m: m})
 	}
 	stale := len(ops)
+	// The node's members are recorded first, so that the leaves announced
+	// after them carry a count that includes them: after a Redis that lost
+	// its data, a departed member's userLeft said 0 to members still in the
+	// room.
+	var joins []*stateOp
+	for id, r := range snap {
+		for uid, lm := range r.members {
+			joins = append(joins, &stateOp{kind: opJoin, m: broker.Member{Room: id, User: uid, Name: lm.username},
+				name: r.name, joinedAt: lm.joinedAt})
+		}
+	}
+	ops = append(joins, ops...)
 	for m := range departed {
 		if r := snap[m.Room]; r != nil {
 			if _, back := r.members[m.User]; back {
@@ -532,12 +544,6 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 		// node was reaped): remove it anyway and announce the leave.
 		// (Unless survivors reaped it: then they announced it already.)
 		ops = append(ops, &stateOp{kind: opLeave, m: m, announce: !reaped, wasDeparted: true})
-	}
-	for id, r := range snap {
-		for uid, lm := range r.members {
-			ops = append(ops, &stateOp{kind: opJoin, m: broker.Member{Room: id, User: uid, Name: lm.username},
-				name: r.name, joinedAt: lm.joinedAt})
-		}
 	}
 	now := isotime.Format(time.Now())
 	for _, op := range ops {

@@ -63,6 +63,7 @@ type subRoom struct {
 	ready     bool // ... and the room's flow passed its checkpoint: Subscribe may answer at once
 	waiters   []*subWaiter
 	lingerGen uint64
+	linger    *time.Timer // the last linger started (Close stops it)
 }
 
 type subWaiter struct {
@@ -80,6 +81,11 @@ func (b *Broker) Subscribe(room string, done func(error)) {
 		return
 	}
 	b.smu.Lock()
+	if b.closed.Load() { // (again under smu: Close answers the waiters it finds under smu)
+		b.smu.Unlock()
+		done(errBrokerClosed)
+		return
+	}
 	r := b.subs[room]
 	if r == nil {
 		r = &subRoom{slot: b.keys.roomSlot(room)}
@@ -126,7 +132,10 @@ func (b *Broker) releaseLocked(room string, r *subRoom) {
 	}
 	r.lingerGen++
 	gen := r.lingerGen
-	time.AfterFunc(b.opt.SubscribeLinger, func() {
+	if r.linger != nil {
+		r.linger.Stop() // (lingerGen cancels it anyway; this frees it sooner)
+	}
+	r.linger = time.AfterFunc(b.opt.SubscribeLinger, func() {
 		b.smu.Lock()
 		if b.subs[room] == r && r.refs == 0 && r.lingerGen == gen {
 			r.want = false
