@@ -77,7 +77,7 @@ export interface AbortLike {
   abort(): void;
 }
 
-/** @internal The response of {@link FetchLike}, as far as this client reads one. */
+/** The response of a {@link FetchLike}, as far as the HTTP streaming transport reads one. */
 export interface FetchResponse {
   readonly status: number;
   readonly body: { getReader(): { read(): Promise<{ done: boolean; value?: unknown }> } } | null;

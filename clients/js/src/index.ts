@@ -14,7 +14,7 @@ export type {
 export { ChatError, LocalErrorCode } from './errors.js';
 export { webSocketTransport } from './transport.js';
 export { httpStreamTransport, streamURL } from './stream.js';
-export type { FetchLike } from './host.js';
+export type { FetchLike, FetchResponse } from './host.js';
 export type { Transport, TransportFactory, TransportHandlers, WebSocketLike, WebSocketConstructor } from './transport.js';
 export type { ReconnectOptions } from './backoff.js';
 export { SUBPROTOCOL } from './wire.js';
