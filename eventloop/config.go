@@ -44,8 +44,9 @@ type Config struct {
 	// node is back under it, counted in Stats.BudgetCloses (budget.go).
 	// Zero: DefaultMaxNodeOutboundBytes; negative: no bound.
 	MaxNodeOutboundBytes int
-	// MaxConns bounds open WebSocket connections; further upgrades get 503.
-	// Zero: unlimited (MaxTCPConns still applies).
+	// MaxConns bounds open WebSocket connections and event streams
+	// (detached ones included); further upgrades get 503, further streams
+	// ErrNodeFull. Zero: unlimited (MaxTCPConns still applies).
 	MaxConns int
 	// MaxTCPConns bounds TCP connections, handshakes included; past it an
 	// accepted socket gets 503 and is closed at once, before it can use up

@@ -48,7 +48,8 @@ type Config struct {
 	MaxHeaderBytes int
 	// MaxOutboundBytes bounds a connection's queued output (close 4008). Zero: DefaultMaxOutboundBytes.
 	MaxOutboundBytes int
-	// MaxConns bounds open WebSockets per node (503). Zero: unlimited.
+	// MaxConns bounds open WebSockets and HTTP streams per node (503). Zero:
+	// unlimited.
 	MaxConns int
 	// MaxTCPConns bounds TCP connections so that the file descriptors never
 	// run out (see eventloop.Config). Zero: derived from the file limit.

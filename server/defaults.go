@@ -35,7 +35,7 @@ const (
 	DefaultMaxBodyBytes          = eventloop.DefaultMaxBodyBytes          // 64 KiB: largest plain HTTP request body on the main port (-api-on-main); larger gets 413
 
 	DefaultMaxTCPConns         = 0                                  // TCP connections per node; 0 = the file limit minus 256 minus 4 per loop (see eventloop/fdlimit.go)
-	DefaultMaxConns            = 0                                  // open WebSockets per node; 0 = unlimited (the file limit still applies)
+	DefaultMaxConns            = 0                                  // open WebSockets and HTTP streams per node; 0 = unlimited (the file limit still applies)
 	DefaultMaxUsernameBytes    = 64                                 // username length in bytes
 	DefaultMaxRoomIDBytes      = 128                                // roomId length in bytes
 	DefaultMaxRoomNameBytes    = 128                                // roomName length in bytes
