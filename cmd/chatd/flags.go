@@ -77,9 +77,9 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	r.addr = fs.String("addr", server.DefaultAddr, "listen address host:port (env PORT sets the port)")
 	fs.IntVar(&c.Loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.BoolVar(&c.ReusePort, "reuseport", false, "set SO_REUSEPORT so several nodes can share the port")
-	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets per node (0: unlimited); more get 503")
+	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets and HTTP streams per node (0: unlimited); more get 503")
 	fs.IntVar(&c.MaxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "TCP connections per node, handshakes included; more get 503 at once (0: file limit minus 256 minus 4 per loop)")
-	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", server.DefaultMaxConnsPerIP, "open WebSockets per client address (0: off; NAT and proxies share addresses); more get 429")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", server.DefaultMaxConnsPerIP, "open WebSockets and HTTP streams per client address (0: off; NAT and proxies share addresses); more get 429")
 	r.origins = fs.String("allowed-origins", server.DefaultAllowedOrigins, "comma-separated Origin values allowed to upgrade, or * for all (empty: same host, any port; set it in production)")
 	r.proxies = fs.String("trusted-proxies", server.DefaultTrustedProxies, "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Host are believed (empty: none)")
 
