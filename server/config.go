@@ -125,9 +125,10 @@ type Config struct {
 	UserRoomCreateRate  float64
 	UserRoomCreateBurst int
 	// AddrRoomCreateRate and AddrRoomCreateBurst are the same per client
-	// address, for connections without a token. Zero:
-	// DefaultAddrRoomCreateRate (off: NAT and load generators share
-	// addresses), DefaultAddrRoomCreateBurst; negative rate: no limit.
+	// address, for connections without a token (a burst large enough for
+	// users behind one NAT and for a load test from one machine). Zero:
+	// DefaultAddrRoomCreateRate, DefaultAddrRoomCreateBurst; negative rate:
+	// no limit.
 	AddrRoomCreateRate  float64
 	AddrRoomCreateBurst int
 	// NoticeRoomSize is the member count past which a room's joined/left

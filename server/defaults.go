@@ -49,8 +49,8 @@ const (
 	DefaultAddrRateBurst       = 400                                // ... bucket size, when on
 	DefaultUserRoomCreateRate  = 0.1                                // rooms one user with a token may create per second, per node (6 a minute)
 	DefaultUserRoomCreateBurst = 20                                 // ... at once
-	DefaultAddrRoomCreateRate  = -1.0                               // rooms one client address may create per second without a token; off (-1): NAT and load generators share addresses
-	DefaultAddrRoomCreateBurst = 60                                 // ... at once, when on
+	DefaultAddrRoomCreateRate  = 1.0                                // rooms one client address may create per second without a token, per node (after the burst)
+	DefaultAddrRoomCreateBurst = 500                                // ... at once: a load test's or a NAT's share, far below what fills a Redis
 	DefaultNoticeRoomSize      = 500                                // rooms with more members get sampled joined/left notices
 	DefaultNoticeRate          = 2.0                                // joined/left notices per second per such room and node
 	DefaultNoticeBurst         = 10                                 // ... bucket size

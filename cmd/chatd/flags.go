@@ -95,7 +95,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.IntVar(&c.AddrRateBurst, "addr-rate-burst", server.DefaultAddrRateBurst, "bucket size of -addr-rate-limit")
 	fs.Float64Var(&c.UserRoomCreateRate, "user-room-create-rate", server.DefaultUserRoomCreateRate, "rooms one user with a token may create per second on this node (joins of a room nobody is in); negative: no limit")
 	fs.IntVar(&c.UserRoomCreateBurst, "user-room-create-burst", server.DefaultUserRoomCreateBurst, "rooms one user may create at once (-user-room-create-rate's bucket)")
-	fs.Float64Var(&c.AddrRoomCreateRate, "addr-room-create-rate", server.DefaultAddrRoomCreateRate, "rooms one client address may create per second without a token; negative: off (NAT and load generators share addresses)")
+	fs.Float64Var(&c.AddrRoomCreateRate, "addr-room-create-rate", server.DefaultAddrRoomCreateRate, "rooms one client address may create per second without a token, per node, after -addr-room-create-burst; negative: no limit")
 	fs.IntVar(&c.AddrRoomCreateBurst, "addr-room-create-burst", server.DefaultAddrRoomCreateBurst, "rooms one address may create at once (-addr-room-create-rate's bucket)")
 	fs.IntVar(&c.NoticeRoomSize, "notice-room-size", server.DefaultNoticeRoomSize, "rooms with more members get sampled joined/left notices (-notice-rate per second per room and node); negative: every notice")
 	fs.Float64Var(&c.NoticeRate, "notice-rate", server.DefaultNoticeRate, "joined/left notices per second per room (of more than -notice-room-size members) and node")

@@ -19,10 +19,15 @@ import (
 // encode one reply per snapshot and share it (RoomSnapshot.Memo).
 
 // A big list is expensive to read (50,400 rooms took 276–494 ms of a
-// node's CPU per read from Redis): a snapshot stays fresh for at least
-// listCostFactor times as long as its read took, so that reading the list
-// costs a node at most about 1/listCostFactor of a core, however many ask.
-const listCostFactor = 20
+// node's CPU per read from Redis): a snapshot of bigList rooms or more
+// stays fresh for at least listCostFactor times as long as its read took,
+// so that reading the list costs a node at most about 1/listCostFactor of a
+// core, however many ask. (Smaller lists are cheap: a slow read of one is
+// the machine's load, and RoomListRefresh alone applies.)
+const (
+	listCostFactor = 20
+	bigList        = 1000
+)
 
 // RoomSnapshot is one read of the cluster's room list.
 type RoomSnapshot struct {
@@ -128,7 +133,7 @@ func (n *Node) RoomListBuilds() int64 { return n.list.builds.Load() }
 func (l *roomLister) get(done func(*RoomSnapshot, error)) {
 	now := l.n.now()
 	l.mu.Lock()
-	if s := l.snap; s != nil && now-s.at < max(int64(l.n.cfg.RoomListRefresh), listCostFactor*s.took) {
+	if s := l.snap; s != nil && now-s.at < s.freshFor(int64(l.n.cfg.RoomListRefresh)) {
 		l.mu.Unlock()
 		done(s, nil)
 		return
@@ -163,6 +168,15 @@ func (l *roomLister) build(at int64) {
 			w(s, err)
 		}
 	})
+}
+
+// freshFor is how long the snapshot serves requests (ns): refresh, or for a
+// big list that was slow to read, listCostFactor times its read.
+func (s *RoomSnapshot) freshFor(refresh int64) int64 {
+	if len(s.all) < bigList {
+		return refresh
+	}
+	return max(refresh, listCostFactor*s.took)
 }
 
 // Len returns the number of rooms in the snapshot.
