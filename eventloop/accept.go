@@ -42,8 +42,10 @@ type Request struct {
 
 	// Body is a plain request's body (see httpbody.go).
 	Body     []byte
-	conn     *Conn // for Defer
-	deferred bool  // Defer was called: the handler answers later
+	conn     *Conn      // for Defer, Stream and Resume
+	deferred bool       // Defer was called: the handler answers later
+	streamed bool       // Stream was called: the connection is an event stream
+	resume   *resumeReq // Resume was called
 }
 
 // HeaderField is one header line.

@@ -79,7 +79,7 @@ type queuedConn struct {
 // queued returns the bytes queued for c: gnet's buffer and this turn's
 // frames. Loop only.
 func (c *Conn) queued() int64 {
-	if c.state == stateClosed {
+	if c.state == stateClosed || c.gc == nil { // gone, or a detached stream (its retained events are bounded apart)
 		return 0
 	}
 	return int64(c.gc.OutboundBuffered()) + int64(c.pBytes)
@@ -197,6 +197,9 @@ func (l *loop) trimQueues(budget int64) {
 func (c *Conn) budgetClose(queued int64) {
 	l := c.loop
 	l.stats.budgetCloses.Add(1)
+	if c.st != nil {
+		l.stats.streamSlow.Add(1)
+	}
 	l.eng.cfg.Logger.Debug("slow consumer closed: node over its outbound budget", "remote", c.RemoteAddr(),
 		"queued", queued, "budget", l.eng.cfg.MaxNodeOutboundBytes)
 	c.Close(CloseSlowConsumer, "slow consumer")

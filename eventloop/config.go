@@ -44,8 +44,9 @@ type Config struct {
 	// node is back under it, counted in Stats.BudgetCloses (budget.go).
 	// Zero: DefaultMaxNodeOutboundBytes; negative: no bound.
 	MaxNodeOutboundBytes int
-	// MaxConns bounds open WebSocket connections; further upgrades get 503.
-	// Zero: unlimited (MaxTCPConns still applies).
+	// MaxConns bounds open WebSocket connections and event streams
+	// (detached ones included); further upgrades get 503, further streams
+	// ErrNodeFull. Zero: unlimited (MaxTCPConns still applies).
 	MaxConns int
 	// MaxTCPConns bounds TCP connections, handshakes included; past it an
 	// accepted socket gets 503 and is closed at once, before it can use up
@@ -109,6 +110,19 @@ type Config struct {
 	// only when the loop is busy).
 	CoalesceDelay time.Duration
 
+	// StreamResume is how long an event stream (Request.Stream) whose TCP
+	// connection went away keeps its place, retaining what is written to
+	// it, for the client to resume it (Request.Resume). Zero:
+	// DefaultStreamResume; negative: no resume (a stream ends with its
+	// connection).
+	StreamResume time.Duration
+	// StreamReplayBytes bounds, node-wide, the bytes of events retained for
+	// stream resumes (stream.go); each stream also retains at most its
+	// newest 64 events, 64 KiB. Zero: DefaultStreamReplayBytes; negative:
+	// nothing is retained (a resume succeeds only when the client missed
+	// nothing).
+	StreamReplayBytes int
+
 	// Handler receives requests, messages and closes. Required.
 	Handler Handler
 	// Logger receives transport logs. Zero: slog.Default().
@@ -135,6 +149,8 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.PingRate, DefaultPingRate)
 	setDefault(&c.PingBurst, DefaultPingBurst)
 	setDefault(&c.MaxPendingPerIP, DefaultMaxPendingPerIP)
+	setDefault(&c.StreamResume, DefaultStreamResume)
+	setDefault(&c.StreamReplayBytes, DefaultStreamReplayBytes)
 	c.PendingExemptPeers = unmapPrefixes(c.PendingExemptPeers)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -202,6 +218,9 @@ func (c Config) tickInterval() time.Duration {
 	t := DefaultTickInterval
 	for _, d := range []time.Duration{c.HandshakeTimeout, c.PingInterval, c.IdleTimeout, c.CloseTimeout} {
 		t = min(t, d/4)
+	}
+	if c.StreamResume > 0 {
+		t = min(t, c.StreamResume/4)
 	}
 	return max(t, time.Millisecond)
 }

@@ -47,6 +47,9 @@ type Conn struct {
 	pending  bool  // counted in the engine's pending-handshake table (pending.go)
 	pings    uint8 // pings taken from the budget, given back by the sweep (pings.go)
 	deadline bool  // has an entry in loop.deadlines (deadline.go)
+	// st is an event stream's state (stream.go); nil for a WebSocket. With
+	// it Conn is 112 bytes, the allocator's size class it already took.
+	st *stream
 }
 
 // Loop returns the index of the connection's event loop, in [0, NumLoops).
@@ -62,9 +65,10 @@ func (c *Conn) SetValue(v any) { c.value = v }
 // Loop only.
 func (c *Conn) Open() bool { return c.state == stateOpen }
 
-// RemoteAddr returns the peer's address, or "" once closed. Loop only.
+// RemoteAddr returns the peer's address, or "" once closed (or while a
+// stream is detached). Loop only.
 func (c *Conn) RemoteAddr() string {
-	if c.state == stateClosed {
+	if c.state == stateClosed || c.gc == nil {
 		return ""
 	}
 	if a := c.gc.RemoteAddr(); a != nil {
@@ -76,8 +80,12 @@ func (c *Conn) RemoteAddr() string {
 // Write queues one complete frame (see AppendFrame). Loop only. The frame
 // leaves at the end of the current callback or task, coalesced with other
 // frames for the same connection; frame must not be modified afterwards.
-// Past the outbound limit the connection is closed with 4008.
+// Past the outbound limit the connection is closed with 4008. On an event
+// stream frame is one event, numbered as it is written (stream.go).
 func (c *Conn) Write(frame []byte) error {
+	if c.st != nil && c.state == stateOpen {
+		return c.writeEvent(frame)
+	}
 	if c.state != stateOpen || !c.enqueue(frame) {
 		return ErrClosed
 	}
@@ -115,9 +123,14 @@ func (c *Conn) Exec(fn func()) {
 // The close frame is queued even past MaxOutboundBytes: it is the last frame
 // the connection gets (nothing is queued once it is closing), so the queue
 // ends at most one control frame (127 bytes) over the limit, and a peer that
-// reads again learns why it was dropped.
+// reads again learns why it was dropped. An event stream gets a last
+// "close" event instead and is dropped at once (stream.go).
 func (c *Conn) Close(code CloseCode, reason string) {
 	if c.state != stateOpen {
+		return
+	}
+	if c.st != nil {
+		c.closeStream(code, reason)
 		return
 	}
 	c.loop.queue(c, closeFrame(code, reason))
@@ -142,6 +155,9 @@ func (c *Conn) fail(code CloseCode, reason string) {
 // The peer is not reading, so there is no point waiting for its close frame.
 func (c *Conn) slowConsumer() {
 	c.loop.stats.slowConsumers.Add(1)
+	if c.st != nil {
+		c.loop.stats.streamSlow.Add(1)
+	}
 	c.loop.eng.cfg.Logger.Debug("slow consumer closed", "remote", c.RemoteAddr(),
 		"queued", c.gc.OutboundBuffered()+int(c.pBytes))
 	c.Close(CloseSlowConsumer, "slow consumer")

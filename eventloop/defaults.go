@@ -26,6 +26,9 @@ const (
 	DefaultPendingPressure       = 4096 // handshakes in progress node-wide from which MaxPendingPerIP applies (at most a quarter of MaxTCPConns)
 
 	DefaultMaxBodyBytes = 64 << 10 // largest plain HTTP request body (Content-Length); larger gets 413
+
+	DefaultStreamResume      = 10 * time.Second // an event stream whose TCP connection went away waits this long to be resumed
+	DefaultStreamReplayBytes = 64 << 20         // events retained node-wide for stream resumes (each stream: its newest 64, at most 64 KiB)
 )
 
 // maxPingBurst is the largest PingBurst: the count lives in one byte of Conn.

@@ -1,5 +1,6 @@
-// Package eventloop is chatd's WebSocket transport: a gnet v2 reactor with a
-// few event loops and no goroutine per connection.
+// Package eventloop is chatd's WebSocket transport (and its HTTP streaming
+// fallback): a gnet v2 reactor with a few event loops and no goroutine per
+// connection.
 //
 // It owns everything between the socket and a complete WebSocket message: the
 // HTTP/1.1 upgrade handshake parsed incrementally from the connection's
@@ -22,6 +23,13 @@
 //   - Conn.SetDeadline closes a connection at a deadline nothing extends,
 //     not even pongs: the server requires a session to establish itself
 //     in time with it (deadline.go).
+//
+// Event streams (stream.go) carry the same traffic over plain HTTP for
+// clients whose network breaks WebSockets: a GET answered with Server-Sent
+// Events, on the same loops, bounded the same way (outbound bytes, the
+// node's budget, deadlines, MaxConns), with numbered events, keepalive
+// comments, and a resume of a stream whose TCP connection went away onto a
+// new one (stream_resume.go).
 //
 // It knows nothing about chat: the server above it implements [Handler] and
 // receives whole messages; it writes frames built with [AppendFrame] or

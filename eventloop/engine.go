@@ -26,6 +26,8 @@ type Engine struct {
 
 	pending *pendingTable // handshakes in progress per peer address
 
+	replayShare int64 // each loop's share of StreamReplayBytes (stream_resume.go)
+
 	bindMu   sync.Mutex
 	geng     gnet.Engine
 	addr     string
@@ -63,6 +65,9 @@ func New(cfg Config) (*Engine, error) {
 		pending: newPendingTable(cfg.MaxPendingPerIP, cfg.PendingPressure, cfg.PendingExemptPeers)}
 	for i := 0; i < cfg.Loops; i++ {
 		e.loops = append(e.loops, newLoop(e, i))
+	}
+	if cfg.StreamReplayBytes > 0 {
+		e.replayShare = int64(cfg.StreamReplayBytes / cfg.Loops)
 	}
 	return e, nil
 }
@@ -183,6 +188,9 @@ func (e *Engine) loopOf(gl gnet.EventLoop) *loop {
 
 // OnOpen registers a new TCP connection; it becomes a WebSocket in OnTraffic.
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if rr, ok := gc.Context().(*resumeReq); ok {
+		return e.adopt(gc, rr) // a stream's new connection, moved to its loop (stream_resume.go)
+	}
 	l := e.loopOf(gc.EventLoop())
 	c := &Conn{gc: gc, loop: l, since: e.now()}
 	gc.SetContext(c)
@@ -220,39 +228,62 @@ func (e *Engine) tcpConns() int64 {
 // OnClose is called by gnet once per connection, whoever closed it.
 func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	c, ok := gc.Context().(*Conn)
-	if !ok || c.state == stateClosed {
-		return gnet.None
+	if !ok || c.state == stateClosed || c.gc != gc {
+		return gnet.None // gone already, or a stream's former connection (stream_resume.go)
 	}
+	e.donePending(c) // before the state changes: RemoteAddr is still set
+	if c.st != nil && e.detach(c) {
+		return gnet.None // an event stream waits for its client to resume it
+	}
+	e.gone(c)
+	return gnet.None
+}
+
+// gone forgets a connection closed for good and tells the handler: gnet
+// closed its TCP connection, or a detached stream ended.
+func (e *Engine) gone(c *Conn) {
 	l := c.loop
 	prev := c.state
-	e.donePending(c) // before the state changes: RemoteAddr is still set
 	c.ClearDeadline()
 	if len(l.bodies) > 0 {
 		delete(l.bodies, c)
 	}
+	if prev == stateOpen {
+		c.countClosed()
+		c.closeCode = CloseNoStatus
+	}
 	c.state = stateClosed
 	c.dec = decoder{}
 	l.removeConn(c)
-	if prev == stateOpen {
-		l.stats.websockets.Add(-1)
-		c.closeCode = CloseNoStatus
+	if c.st != nil {
+		l.dropRing(c.st)
 	}
 	if prev != stateHandshake {
 		e.cfg.Handler.Close(c, c.closeCode)
 	}
-	return gnet.None
 }
 
 // OnTraffic handles whatever the peer sent: the request head while
 // handshaking, then frames. It consumes every complete unit in the buffer.
 func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
-	c := gc.Context().(*Conn)
+	c, ok := gc.Context().(*Conn)
+	if !ok || c.gc != gc {
+		_, _ = gc.Discard(-1) // a stream's former connection, dropped at the end of the turn
+		return gnet.None
+	}
 	l := c.loop
 	l.current, l.closeMe = c, false
 	if c.state == stateHandshake {
 		e.handshake(c)
 	}
-	if c.state == stateOpen || c.state == stateClosing {
+	switch {
+	case c.st != nil && c.state != stateHandshake:
+		// An event stream reads nothing: its client speaks through
+		// other requests.
+		if c.state != stateClosed {
+			_, _ = gc.Discard(-1)
+		}
+	case c.state == stateOpen || c.state == stateClosing:
 		e.readFrames(c)
 	}
 	l.endTurn()
@@ -351,6 +382,7 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 func (l *loop) sweep() {
 	e := l.eng
 	now := e.now()
+	l.clock = now
 	cfg := &e.cfg
 	pings := l.pingRefill(now)
 	if len(l.deadlines) > 0 {
@@ -364,6 +396,10 @@ func (l *loop) sweep() {
 				c.abort()
 			}
 		case stateOpen:
+			if c.st != nil {
+				c.sweepStream(now)
+				break
+			}
 			c.refillPings(pings)
 			quiet := now - c.since
 			switch {
@@ -383,4 +419,6 @@ func (l *loop) sweep() {
 	l.checkBudget()
 	l.endTurn()
 	l.shrinkIdle(now)
+	l.sweepIDs(now)
+	l.stats.replayBytes.Store(l.retained)
 }

@@ -85,6 +85,13 @@ func (e *Engine) plainRequest(c *Conn, req *Request) {
 	}
 	e.stats.http.Add(1)
 	resp := e.cfg.Handler.HTTP(req)
+	switch {
+	case req.streamed: // an event stream, open now (stream.go)
+		return
+	case req.resume != nil: // a stream resumed on this connection (stream_resume.go)
+		e.resume(c, req.resume)
+		return
+	}
 	if req.deferred {
 		c.desync = true // the answer comes later; discard whatever else arrives
 		return
@@ -95,11 +102,12 @@ func (e *Engine) plainRequest(c *Conn, req *Request) {
 	e.reply(c, resp, req.Method == "HEAD")
 }
 
-// openWebSockets counts open WebSockets over all loops.
+// openWebSockets counts open WebSockets and event streams over all loops
+// (what MaxConns bounds).
 func (e *Engine) openWebSockets() int64 {
 	var n int64
 	for _, l := range e.loops {
-		n += l.stats.websockets.Load()
+		n += l.stats.websockets.Load() + l.stats.streams.Load()
 	}
 	return n
 }

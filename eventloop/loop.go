@@ -44,6 +44,13 @@ type loop struct {
 	// published by the loop when it measures its queues, read by every loop
 	queuedHist [numSizeClass]atomic.Int64 // queued bytes by size class
 
+	// loop only, for event streams (stream.go, stream_resume.go)
+	ids      []byte      // "id: N" lines built this turn
+	idsBusy  int64       // clock of the last turn that filled ids past ctrlArenaMax
+	clock    int64       // engine time at the last sweep: a coarse clock for streams' timers
+	retained int64       // bytes the loop's streams retain for resumes
+	stale    []gnet.Conn // streams' former connections, replaced by a resume: closed at the end of the turn
+
 	// loop only, for peers' pings (pings.go)
 	ctrl      []byte // control frames built this turn (pongs)
 	pingClock int64  // engine time up to which pings were given back (pingRefill)

@@ -41,7 +41,14 @@ type loopStats struct {
 	queued         atomic.Int64 // outbound bytes queued at the last measurement (budget.go)
 	budgetCloses   atomic.Int64
 	deadlineCloses atomic.Int64
-	_              [64]byte // keep loops' counters off each other's cache lines
+	streams        atomic.Int64 // event streams open now (detached ones included)
+	detached       atomic.Int64 // of which wait for a resume
+	streamsOpened  atomic.Int64
+	resumes        atomic.Int64
+	streamsExpired atomic.Int64 // detached streams not resumed in time, or whose events were lost
+	streamSlow     atomic.Int64 // streams among slowConsumers and budgetCloses
+	replayBytes    atomic.Int64 // bytes retained for resumes, as of the last sweep
+	_              [64]byte     // keep loops' counters off each other's cache lines
 }
 
 // Stats is a snapshot of the transport's counters.
@@ -58,7 +65,7 @@ type Stats struct {
 	FramesOut         int64
 	Deliveries        int64 // fan-out frames queued to members (one per member)
 	WriteCalls        int64
-	SlowConsumers     int64   // connections closed with 4008 for their own queue over MaxOutboundBytes
+	SlowConsumers     int64   // connections (WebSockets and streams) closed with 4008 for their own queue over MaxOutboundBytes
 	BudgetCloses      int64   // connections closed with 4008, largest queues first, to bring the node under MaxNodeOutboundBytes
 	QueuedBytes       int64   // outbound bytes queued on the node, as last measured (every tick, and as queues grow)
 	IdleCloses        int64   // connections closed for inactivity
@@ -67,6 +74,13 @@ type Stats struct {
 	Deadlines         int64   // connections with a deadline set now (Conn.SetDeadline)
 	DeadlineCloses    int64   // connections closed because their deadline passed
 	PendingHandshakes int64   // handshakes in progress now, from peers MaxPendingPerIP applies to (what PendingPressure is compared with)
+	Streams           int64   // event streams open now (Request.Stream), detached ones included
+	DetachedStreams   int64   // streams whose TCP connection went away, waiting for a resume
+	StreamsOpened     int64   // event streams opened since start
+	StreamResumes     int64   // streams resumed on a new connection (Request.Resume)
+	StreamsExpired    int64   // detached streams closed unresumed: past StreamResume, or their events no longer retained
+	StreamSlow        int64   // streams among SlowConsumers and BudgetCloses
+	StreamReplayBytes int64   // bytes of events retained for resumes, as of the last sweep
 	LoopConns         []int64 // TCP connections per loop
 }
 
@@ -110,6 +124,13 @@ func (e *Engine) Stats() Stats {
 		s.BudgetCloses += st.budgetCloses.Load()
 		s.QueuedBytes += st.queued.Load()
 		s.DeadlineCloses += st.deadlineCloses.Load()
+		s.Streams += st.streams.Load()
+		s.DetachedStreams += st.detached.Load()
+		s.StreamsOpened += st.streamsOpened.Load()
+		s.StreamResumes += st.resumes.Load()
+		s.StreamsExpired += st.streamsExpired.Load()
+		s.StreamSlow += st.streamSlow.Load()
+		s.StreamReplayBytes += st.replayBytes.Load()
 	}
 	return s
 }

@@ -56,7 +56,7 @@ func (l *loop) flush() {
 		c.dirty = false
 		n := c.pBytes
 		c.pBytes = 0
-		if c.state == stateClosed {
+		if c.state == stateClosed || c.gc == nil { // gone, or a detached stream
 			continue
 		}
 		bytes += int64(n)
@@ -75,12 +75,12 @@ func (l *loop) flush() {
 				frames += int64(len(iov))
 				calls++
 				iov = iov[:0]
-				if c.state == stateClosed {
+				if c.state == stateClosed || c.gc == nil {
 					break
 				}
 			}
 		}
-		if len(iov) > 0 && c.state != stateClosed {
+		if len(iov) > 0 && c.state != stateClosed && c.gc != nil {
 			_, _ = c.gc.Writev(iov)
 			frames += int64(len(iov))
 			calls++
@@ -102,7 +102,7 @@ func (l *loop) flush() {
 func (l *loop) endTurn() {
 	// Closing a connection runs Handler.Close, which may queue more frames
 	// or aborts: repeat until both lists are empty.
-	for len(l.dirty) > 0 || len(l.aborts) > 0 {
+	for len(l.dirty) > 0 || len(l.aborts) > 0 || len(l.stale) > 0 {
 		if len(l.dirty) > 0 {
 			l.flush()
 			l.afterFlush() // may close connections: more frames and aborts
@@ -114,7 +114,11 @@ func (l *loop) endTurn() {
 				l.closeMe = true
 				continue
 			}
-			if c.state != stateClosed {
+			switch {
+			case c.state == stateClosed:
+			case c.gc == nil:
+				l.eng.gone(c) // a detached stream: no TCP connection to close
+			default:
 				_ = l.gl.Close(c.gc)
 			}
 		}
@@ -122,8 +126,16 @@ func (l *loop) endTurn() {
 		if l.aborts == nil {
 			l.aborts = aborts[:0]
 		}
+		// Streams' former connections, replaced by a resume
+		// (stream_resume.go): their close is ignored.
+		for i, gc := range l.stale {
+			_ = l.gl.Close(gc)
+			l.stale[i] = nil
+		}
+		l.stale = l.stale[:0]
 	}
 	l.resetArena() // every queued pong is written (or its connection gone)
+	l.resetIDs()   // ... and every event id
 }
 
 // shrinkQueues empties the turn's queues for the next turn, noting when a

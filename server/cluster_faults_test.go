@@ -231,9 +231,10 @@ func TestClusterRedisRestart(t *testing.T) {
 	if lists[0] != lists[1] {
 		t.Fatalf("room lists differ: %v", lists)
 	}
-	// Each node: one outage, back up, subscribed to r1, r2, r3 and the
-	// control room; A counted the publishes it refused, B refused none; A
-	// answered those and j's join and room list with cluster_unavailable.
+	// Each node: one outage, back up, subscribed to r1, r2, r3, the
+	// control room and its HTTP stream inbox (server/httpstream); A
+	// counted the publishes it refused, B refused none; A answered those
+	// and j's join and room list with cluster_unavailable.
 	unavailable := `chatd_error_replies_total{code="cluster_unavailable"}`
 	for i, want := range []struct{ pubErrors, unavailable float64 }{
 		{float64(refusedA), float64(refusedA) + 2}, {0, 0},
@@ -244,11 +245,11 @@ func TestClusterRedisRestart(t *testing.T) {
 		}
 		m := scrape(t, n.srv)
 		if m["chatd_redis_outages_total"] != 1 || m["chatd_redis_reconnects_total"] != 1 || m["chatd_redis_up"] != 1 ||
-			m["chatd_redis_subscribed_rooms"] != float64(len(rooms)+1) ||
+			m["chatd_redis_subscribed_rooms"] != float64(len(rooms)+2) ||
 			m["chatd_redis_publish_errors_total"] != want.pubErrors || m[unavailable] != want.unavailable {
 			t.Fatalf("node %d's redis metrics after the outage: outages %v reconnects %v up %v subscribed %v (want %d), publish errors %v (want %v), cluster_unavailable replies %v (want %v)",
 				i, m["chatd_redis_outages_total"], m["chatd_redis_reconnects_total"], m["chatd_redis_up"],
-				m["chatd_redis_subscribed_rooms"], len(rooms)+1, m["chatd_redis_publish_errors_total"], want.pubErrors,
+				m["chatd_redis_subscribed_rooms"], len(rooms)+2, m["chatd_redis_publish_errors_total"], want.pubErrors,
 				m[unavailable], want.unavailable)
 		}
 	}

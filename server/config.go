@@ -48,7 +48,8 @@ type Config struct {
 	MaxHeaderBytes int
 	// MaxOutboundBytes bounds a connection's queued output (close 4008). Zero: DefaultMaxOutboundBytes.
 	MaxOutboundBytes int
-	// MaxConns bounds open WebSockets per node (503). Zero: unlimited.
+	// MaxConns bounds open WebSockets and HTTP streams per node (503). Zero:
+	// unlimited.
 	MaxConns int
 	// MaxTCPConns bounds TCP connections so that the file descriptors never
 	// run out (see eventloop.Config). Zero: derived from the file limit.
@@ -206,6 +207,20 @@ type Config struct {
 	// MaxConnsPerIP bounds open WebSockets per client address (429). Zero:
 	// off (DefaultMaxConnsPerIP), since NAT and proxies share addresses.
 	MaxConnsPerIP int
+	// NoStream turns the HTTP streaming carrier off: DefaultStreamPath then
+	// answers 404. Zero: on.
+	NoStream bool
+	// StreamResume is how long a stream whose TCP connection went away
+	// keeps its session for a resume. Zero: DefaultStreamResume; negative:
+	// no resume (the session ends with its stream).
+	StreamResume time.Duration
+	// StreamReplayBytes bounds the stream events retained node-wide for
+	// resumes. Zero: DefaultStreamReplayBytes; negative: none (a resume
+	// succeeds only if the client missed nothing).
+	StreamReplayBytes int
+	// StreamBatch bounds the requests of one stream POST (413). Zero:
+	// DefaultStreamBatch.
+	StreamBatch int
 	// NoMetricsOnMain stops serving /metrics on the main port (404);
 	// AdminHandler still serves it. Zero: served.
 	NoMetricsOnMain bool
@@ -271,6 +286,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RoomListInterval, DefaultRoomListInterval)
 	setDefault(&c.RoomListBurst, DefaultRoomListBurst)
 	setDefault(&c.BrokerTimeout, DefaultBrokerTimeout)
+	setDefault(&c.StreamResume, DefaultStreamResume)
+	setDefault(&c.StreamReplayBytes, DefaultStreamReplayBytes)
+	setDefault(&c.StreamBatch, DefaultStreamBatch)
 	setDefault(&c.Auth, AuthMode(DefaultAuth))
 	setDefault(&c.MaxUserIDBytes, DefaultMaxUserIDBytes)
 	setDefault(&c.TokenSweep, DefaultTokenSweep)

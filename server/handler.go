@@ -164,6 +164,9 @@ func (h *handler) Message(c *eventloop.Conn, p []byte, _ bool) {
 // Close ends the connection's session: it leaves its rooms, announcing it.
 func (h *handler) Close(c *eventloop.Conn, _ eventloop.CloseCode) {
 	if s, ok := c.Value().(*chat.Session); ok {
+		if c.Stream() && h.stream != nil {
+			h.stream.Closed(c) // before the session goes: no POST applies to it past this
+		}
 		s.Disconnect()
 		if slot := s.IPSlot(); slot != 0 {
 			h.perIP.release(slot)

@@ -41,7 +41,7 @@ func newMetrics() *metrics {
 type transportCollector struct{ s *Server }
 
 var (
-	descConns      = desc("tcp_connections", "TCP connections open now (WebSocket or handshaking).", "")
+	descConns      = desc("tcp_connections", "TCP connections open now (WebSocket, HTTP stream or handshaking; a detached stream counts until it ends).", "")
 	descWebSockets = desc("websocket_connections", "WebSocket connections open now.", "")
 	descLoopConns  = desc("loop_connections", "TCP connections per event loop.", "loop")
 	descAccepted   = desc("tcp_accepted_total", "TCP connections accepted.", "")
@@ -65,6 +65,16 @@ var (
 	descBudget     = desc("outbound_budget_closes_total", "Connections closed (4008), largest queues first, to bring the node under -max-node-outbound-bytes.", "")
 	descQueued     = desc("outbound_queued_bytes", "Outbound bytes queued on the node, as last measured.", "")
 	descPending    = desc("pending_handshakes", "Handshakes in progress (compared with -pending-pressure).", "")
+
+	// HTTP streams (server/httpstream), counted like WebSockets; the close
+	// counters above count both.
+	descStreams     = desc("stream_connections", "HTTP event streams open now, detached ones included (with websocket_connections, what -max-conns bounds).", "")
+	descDetached    = desc("stream_detached", "HTTP streams whose TCP connection went away, waiting for a resume (-stream-resume).", "")
+	descStreamsOpen = desc("streams_opened_total", "HTTP event streams opened.", "")
+	descResumes     = desc("stream_resumes_total", "HTTP streams resumed on a new connection.", "")
+	descExpired     = desc("stream_expired_total", "Detached HTTP streams closed unresumed: past -stream-resume, or their events no longer kept.", "")
+	descStreamSlow  = desc("stream_slow_consumer_closes_total", "HTTP streams among slow_consumer_closes_total and outbound_budget_closes_total.", "")
+	descReplayBytes = desc("stream_replay_bytes", "Bytes of stream events retained for resumes (-stream-replay-bytes), as of the last sweep.", "")
 )
 
 func desc(name, help, label string) *prometheus.Desc {
@@ -79,7 +89,7 @@ func (tc transportCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descWebSockets, descLoopConns, descAccepted, descUpgraded,
 		descHSFailed, descHTTP, descBytesIn, descBytesOut, descFramesIn, descFramesOut, descDelivered, descWrites, descSlow,
 		descIdle, descProto, descRooms, descListBuilds, descPingAbuse, descDeadlines, descDeadlineX, descBudget, descQueued,
-		descPending} {
+		descPending, descStreams, descDetached, descStreamsOpen, descResumes, descExpired, descStreamSlow, descReplayBytes} {
 		ch <- d
 	}
 }
@@ -121,6 +131,13 @@ func (tc transportCollector) Collect(ch chan<- prometheus.Metric) {
 	count(descBudget, st.BudgetCloses)
 	gauge(descQueued, st.QueuedBytes)
 	gauge(descPending, st.PendingHandshakes)
+	gauge(descStreams, st.Streams)
+	gauge(descDetached, st.DetachedStreams)
+	count(descStreamsOpen, st.StreamsOpened)
+	count(descResumes, st.StreamResumes)
+	count(descExpired, st.StreamsExpired)
+	count(descStreamSlow, st.StreamSlow)
+	gauge(descReplayBytes, st.StreamReplayBytes)
 	gauge(descRooms, int64(tc.s.node.Rooms()))
 	count(descListBuilds, tc.s.node.RoomListBuilds())
 }

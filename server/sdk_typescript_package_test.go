@@ -45,7 +45,7 @@ func TestJSClientBundleFresh(t *testing.T) {
 // jsPackFiles are the files of the npm package, and nothing else: no tests, sources or maps.
 var jsPackFiles = func() []string {
 	files := []string{"package.json", "README.md", "docs/API.md"}
-	for _, m := range []string{"backoff", "client", "emitter", "errors", "host", "index", "node", "room", "token", "transport", "wire"} {
+	for _, m := range []string{"backoff", "client", "emitter", "errors", "host", "index", "node", "room", "stream", "token", "transport", "wire"} {
 		files = append(files, "dist/"+m+".js", "dist/"+m+".d.ts")
 	}
 	slices.Sort(files)
@@ -119,7 +119,8 @@ for (const m of [web, node]) if (typeof m.connect !== 'function' || typeof m.Cha
 if (web.SUBPROTOCOL !== 'chatd.v2' || node.LocalErrorCode.Timeout !== 'timeout') throw new Error('bad constants');
 const c = new web.ChatClient({ url: 'ws://127.0.0.1:1/ws', name: 'x' });
 c.on('state', (s) => console.log('state', s.state, s.error && s.error.code));
-c.connect(); // Node 20: no global WebSocket, and none given
+c.connect(); // Node 20: no global WebSocket, and none given: HTTP streaming (to nothing) then
+setTimeout(() => c.close(), 200); // it would retry for ever
 console.log('loaded');
 `)
 	if out := jsRun(t, consumer, time.Minute, "node", "load.mjs"); !strings.Contains(out, "loaded") ||

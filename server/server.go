@@ -14,6 +14,7 @@ import (
 	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/chat"
 	"github.com/chatd/chatd/server/hooks"
+	"github.com/chatd/chatd/server/httpstream"
 	v1 "github.com/chatd/chatd/server/v1"
 	v2 "github.com/chatd/chatd/server/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,8 +23,9 @@ import (
 // Member classes of the room registry: the protocols a node serves (a room
 // event is encoded once per class with local members in the room).
 const (
-	classV1 = iota // the reference protocol over WebSocket
-	classV2        // chatd's protocol v2 over WebSocket
+	classV1     = iota // the reference protocol over WebSocket
+	classV2            // chatd's protocol v2 over WebSocket
+	classStream        // protocol v2 over HTTP streaming (SSE down, POSTs up; server/httpstream)
 )
 
 // Server is one chat node.
@@ -40,6 +42,8 @@ type Server struct {
 	stop    context.CancelFunc // ends ctx: the node's work off the loops (server API calls) ends with Drain
 
 	apiHandler http.Handler // the server API; nil without an APIKey
+
+	stream *httpstream.Carrier // the HTTP streaming carrier; nil with NoStream
 }
 
 // New checks the configuration and prepares a node; Start runs it.
@@ -56,9 +60,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, broker: cfg.Broker, metrics: newMetrics()}
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	protos := make([]chat.Protocol, 2)
+	protos := make([]chat.Protocol, 3)
 	protos[classV1] = v1.New(chat.WebSocketText)
 	protos[classV2] = v2.New(chat.WebSocketText)
+	protos[classStream] = v2.New(httpstream.SSE)
 	hk, err := newHooks(&cfg, s.metrics.reg)
 	if err != nil {
 		return nil, err
@@ -80,6 +85,9 @@ func New(cfg Config) (*Server, error) {
 	s.apiHandler = h
 	s.metrics.reg.MustRegister(transportCollector{s})
 	s.perIP = newPerIPLimit(cfg.MaxConnsPerIP, s.metrics)
+	if !cfg.NoStream {
+		s.stream = s.newStreamCarrier() // stream.go
+	}
 	if c, ok := cfg.Broker.(prometheus.Collector); ok {
 		// A broker with metrics of its own (the Redis broker's round trips,
 		// outages, ...).
@@ -113,6 +121,8 @@ func (s *Server) Start() error {
 		MaxPendingPerIP:       s.cfg.MaxPendingPerIP,
 		PendingPressure:       s.cfg.PendingPressure,
 		MaxNodeOutboundBytes:  s.cfg.MaxNodeOutboundBytes,
+		StreamResume:          s.cfg.StreamResume,
+		StreamReplayBytes:     s.cfg.StreamReplayBytes,
 		// A trusted proxy brings many clients' handshakes from one address.
 		PendingExemptPeers: slices.Concat(s.cfg.PendingExemptPeers, s.cfg.TrustedProxies),
 	})
@@ -131,6 +141,9 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.node.Start()
+	if s.stream != nil {
+		s.stream.Start()
+	}
 	s.ready.Store(true)
 	s.cfg.Logger.Info("chatd node listening", "addr", eng.Addr(), "loops", eng.NumLoops(), "node", s.cfg.NodeID,
 		"max_tcp_conns", eng.MaxTCPConns())

@@ -19,6 +19,12 @@ func (s *Server) serveHTTP(r *eventloop.Request) *eventloop.Response {
 	if s.apiOnMain(r) {
 		return s.serveAPIOnMain(r) // apimain.go
 	}
+	if r.Path == DefaultStreamPath {
+		if s.stream == nil { // -http-stream=false
+			return &eventloop.Response{Status: 404, Body: []byte("not found\n")}
+		}
+		return s.stream.Serve(r) // the HTTP streaming carrier (stream.go)
+	}
 	if r.Method != "GET" && r.Method != "HEAD" {
 		return &eventloop.Response{Status: 405, Header: []eventloop.HeaderField{{Name: "Allow", Value: "GET, HEAD"}},
 			Body: []byte("method not allowed\n")}

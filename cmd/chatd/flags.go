@@ -29,6 +29,7 @@ type options struct {
 	pprof           bool
 	gcPercent       int
 	metricsOnMain   string
+	httpStream      bool
 	redis           *redisFlags
 	auth            *authFlags
 	hooks           *hookFlags
@@ -51,6 +52,8 @@ var flagGroups = []struct {
 		"max-continuation-frames", "user-rate-limit", "user-rate-burst", "addr-rate-limit", "addr-rate-burst",
 		"user-room-create-rate", "user-room-create-burst", "addr-room-create-rate", "addr-room-create-burst",
 		"notice-room-size", "notice-rate", "notice-burst"}},
+	{"HTTP streaming (v2 where WebSockets are blocked)", []string{"http-stream", "stream-resume", "stream-replay-bytes",
+		"stream-batch"}},
 	{"Performance", []string{"coalesce-delay", "gc-percent"}},
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
@@ -74,9 +77,9 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	r.addr = fs.String("addr", server.DefaultAddr, "listen address host:port (env PORT sets the port)")
 	fs.IntVar(&c.Loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.BoolVar(&c.ReusePort, "reuseport", false, "set SO_REUSEPORT so several nodes can share the port")
-	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets per node (0: unlimited); more get 503")
+	fs.IntVar(&c.MaxConns, "max-conns", server.DefaultMaxConns, "open WebSockets and HTTP streams per node (0: unlimited); more get 503")
 	fs.IntVar(&c.MaxTCPConns, "max-tcp-conns", server.DefaultMaxTCPConns, "TCP connections per node, handshakes included; more get 503 at once (0: file limit minus 256 minus 4 per loop)")
-	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", server.DefaultMaxConnsPerIP, "open WebSockets per client address (0: off; NAT and proxies share addresses); more get 429")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", server.DefaultMaxConnsPerIP, "open WebSockets and HTTP streams per client address (0: off; NAT and proxies share addresses); more get 429")
 	r.origins = fs.String("allowed-origins", server.DefaultAllowedOrigins, "comma-separated Origin values allowed to upgrade, or * for all (empty: same host, any port; set it in production)")
 	r.proxies = fs.String("trusted-proxies", server.DefaultTrustedProxies, "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Host are believed (empty: none)")
 
@@ -120,6 +123,11 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.Float64Var(&c.PingRate, "ping-rate", server.DefaultPingRate, "pings per second a client may send over time; past -ping-burst more close 1008 (negative: no limit)")
 	fs.IntVar(&c.PingBurst, "ping-burst", server.DefaultPingBurst, "pings a client may send at once (1 to 255)")
 	fs.IntVar(&c.MaxContinuationFrames, "max-continuation-frames", server.DefaultMaxContinuationFrames, "continuation frames per message; more close 1009 (negative: no bound)")
+
+	fs.BoolVar(&o.httpStream, "http-stream", true, "serve protocol v2 over HTTP streaming at "+server.DefaultStreamPath+" (SSE down, POSTs up) for clients whose network breaks WebSockets; false: 404")
+	fs.DurationVar(&c.StreamResume, "stream-resume", server.DefaultStreamResume, "a stream whose connection dropped keeps its session this long for the client to resume it (negative: no resume)")
+	fs.IntVar(&c.StreamReplayBytes, "stream-replay-bytes", server.DefaultStreamReplayBytes, "bytes of stream events kept node-wide for resumes (each stream: its newest 64, 64 KiB; negative: none)")
+	fs.IntVar(&c.StreamBatch, "stream-batch", server.DefaultStreamBatch, "requests in one stream POST at most; more get 413")
 
 	fs.StringVar(&c.NodeID, "node-id", "", "node name in logs and the cluster (default random)")
 	o.redis = addRedisFlags(fs)
@@ -184,6 +192,7 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	if err := o.auth.apply(c, o.adminAddr); err != nil {
 		return nil, err
 	}
+	c.NoStream = !o.httpStream
 	hookWarnings, err := o.hooks.apply(c)
 	if err != nil {
 		return nil, err
@@ -276,6 +285,8 @@ func (o *options) check(level string) error {
 		return fmt.Errorf("-max-outbound-bytes must be at least 1024")
 	case c.MaxConns < 0:
 		return fmt.Errorf("-max-conns must not be negative")
+	case c.StreamBatch < 1 || c.StreamBatch > 1024:
+		return fmt.Errorf("-stream-batch must be between 1 and 1024")
 	case o.gcPercent < 10 || o.gcPercent > 1000:
 		return fmt.Errorf("-gc-percent must be between 10 and 1000")
 	case c.RoomListMax < 1:

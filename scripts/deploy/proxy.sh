@@ -78,7 +78,7 @@ certificate() {
 
 # check_rendered FILE: the rewrite left nothing of the example deployment behind.
 check_rendered() {
-	if grep -nE '10\.0\.0\.|/etc/ssl/|listen (80|443)|bind :443' "$1"; then
+	if grep -nE '10\.0\.0\.|/etc/ssl/|/var/log/|listen (80|443)|bind :443' "$1"; then
 		die "$1: the lines above were not rewritten: does $(basename "$1") still match proxy.sh?"
 	fi
 }
@@ -94,6 +94,7 @@ render_nginx() { # PORT HTTP_PORT
 		-e '/listen \[::\]:/d' \
 		-e "s|/etc/ssl/chatd/fullchain.pem|$DIR/cert.pem|" \
 		-e "s|/etc/ssl/chatd/privkey.pem|$DIR/key.pem|" \
+		-e "s|/var/log/nginx/|$DIR/|" \
 		-e '/^ *server 10\.0\.0\.[0-9]*:8080/d' \
 		-e "/# chatd nodes:/r $DIR/upstreams.conf" \
 		"$ROOT/scripts/deploy/nginx.conf" >"$DIR/chatd.conf"

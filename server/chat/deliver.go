@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"strings"
+
 	"github.com/chatd/chatd/eventloop"
 	"github.com/chatd/chatd/server/broker"
 )
@@ -17,6 +19,12 @@ import (
 func (n *Node) Deliver(ev *broker.Event) {
 	if c, ok := ev.Local.(*controlEvent); ok {
 		n.receiveControl(c)
+		return
+	}
+	if m, ok := ev.Local.(channelMsg); ok {
+		if h := n.channel(ev.Room); h != nil {
+			h(m.payload) // channels.go
+		}
 		return
 	}
 	e := ev.Local.(*Event)
@@ -40,6 +48,12 @@ func (n *Node) Receive(room string, payload string) error {
 			n.receiveControl(c)
 		}
 		return err
+	}
+	if strings.HasPrefix(room, ChannelPrefix) {
+		if h := n.channel(room); h != nil {
+			h(payload) // channels.go
+		}
+		return nil
 	}
 	ev, origin, conn, exclude, err := decodeEvent(room, payload)
 	if err != nil {

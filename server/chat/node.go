@@ -38,6 +38,7 @@ type Node struct {
 	draining                   atomic.Bool   // Drain has begun: requests are refused
 	leaving                    inflight      // leaves handed to the broker and not yet published
 	stop                       chan struct{} // closed by Drain
+	chans                      channels      // node channels and their handlers (channels.go)
 }
 
 // New prepares the core of a node that serves protos (member class i is

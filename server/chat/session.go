@@ -62,7 +62,9 @@ func (m *membership) roomID() string { return m.Room().ID() }
 func (n *Node) Open(c *eventloop.Conn, class int, claims *auth.Claims, addr netip.Addr, ipSlot int32, peer *Peer) *Session {
 	s := &Session{node: n, c: c, class: uint8(class), ipSlot: ipSlot, addrKey: n.addrLimit.key(addr)}
 	c.SetValue(s)
-	n.m.connections.Inc()
+	if !c.Stream() {
+		n.m.connections.Inc() // WebSockets; the transport counts event streams
+	}
 	s.openIdentity(claims, peer)
 	n.protos[class].Open(s)
 	return s

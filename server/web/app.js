@@ -12,7 +12,11 @@
 //                                  remembers its sign-in and rooms: a reload re-joins them where
 //                                  they were (sessionStorage; signing out forgets it)
 //   #loginError                    why the server refused hello (e.g. unauthorized); no retry then
-//   #status[data-state]            disconnected | connecting | connected | reconnecting
+//   #status[data-state]            disconnected | connecting | connected | reconnecting; and
+//                                  data-transport: websocket | http-stream, the carrier in use or
+//                                  being tried (the client falls back to HTTP streaming by itself
+//                                  where WebSockets are blocked)
+//   #transport[data-transport]     the carrier of the connection, in words, while connected
 //   #me, #signOut                  the signed-in name; signing out forgets the rooms
 //   #roomId, #roomName, #join      join a room (#joinForm); joining a joined room switches to it
 //   #joinedRooms li[data-room-id]  one per room: data-state joining|joined|offline|error and
@@ -37,7 +41,7 @@ import { loadSession, saveSession, clearSession } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {};
-for (const id of ['status', 'me', 'signOut', 'menuToggle', 'loginForm', 'username', 'token',
+for (const id of ['status', 'transport', 'me', 'signOut', 'menuToggle', 'loginForm', 'username', 'token',
   'loginError', 'connect', 'sidebar', 'joinedRooms', 'noRooms', 'joinForm', 'roomId', 'roomName',
   'browseRooms', 'roomBrowser', 'roomFilter', 'roomPrefix', 'roomListStatus', 'roomList',
   'moreRooms', 'currentRoom', 'memberCount', 'memberCountBox', 'memberCountUnit', 'membersToggle',
@@ -82,11 +86,20 @@ function defaultURL() {
 const STATE_TEXT = { disconnected: 'offline', connecting: 'connecting…', connected: 'connected',
   reconnecting: 'reconnecting…' };
 
+const TRANSPORT_TEXT = { websocket: 'via WebSocket', 'http-stream': 'via HTTP streaming' };
+
 function onState(ev) {
   ui.status.dataset.state = ev.state;
+  if (ev.transport) ui.status.dataset.transport = ev.transport;
   ui.status.textContent = STATE_TEXT[ev.state] || ev.state;
   ui.status.title = (STATE_TEXT[ev.state] || ev.state) +
+    (ev.transport ? ` (${TRANSPORT_TEXT[ev.transport] || ev.transport})` : '') +
     (ev.delayMs ? `: next attempt in ${Math.ceil(ev.delayMs / 1000)} s` : '');
+  ui.transport.hidden = ev.state !== 'connected';
+  if (ev.state === 'connected') {
+    ui.transport.dataset.transport = ev.transport || '';
+    ui.transport.textContent = TRANSPORT_TEXT[ev.transport] || ev.transport || '';
+  }
   if (ev.state === 'connected') {
     me = { userId: ev.user.userId, name: ev.user.name };
     myIds.add(me.userId);

@@ -67,6 +67,18 @@ function onWindowEvent(type, fn) {
   host.addEventListener(type, fn);
   return () => host.removeEventListener?.(type, fn);
 }
+function hostFetch() {
+  const f = host.fetch;
+  return typeof f === "function" ? f.bind(globalThis) : void 0;
+}
+function hostAbortController() {
+  return typeof host.AbortController === "function" ? new host.AbortController() : void 0;
+}
+function utf8Decoder() {
+  if (!host.TextDecoder) return (chunk) => String(chunk);
+  const d = new host.TextDecoder();
+  return (chunk) => d.decode(chunk, { stream: true });
+}
 
 // src/emitter.ts
 var Emitter = class {
@@ -121,6 +133,8 @@ var LocalErrorCode = {
   TooManyRequests: "too_many_requests",
   /** No WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package) or use `@chatd/client/node`. */
   NoWebSocket: "no_websocket",
+  /** Neither a WebSocket nor fetch (for HTTP streaming) in this runtime. */
+  NoTransport: "no_transport",
   /** `getToken` threw or returned something that is not a non-empty string. */
   TokenUnavailable: "token_unavailable"
 };
@@ -661,6 +675,235 @@ var Room = class extends Emitter {
   }
 };
 
+// src/stream.ts
+var MAX_BATCH = 64;
+var MAX_BODY = 6e4;
+var RETRY_MS = [250, 500, 1e3, 2e3, 4e3, 4e3];
+function streamURL(wsURL) {
+  const m = /^(wss?):\/\/([^/?#]+)([^?#]*)(\?[^#]*)?/i.exec(wsURL);
+  if (!m) return wsURL;
+  const scheme = m[1].toLowerCase() === "wss" ? "https" : "http";
+  let path = m[3] || "/";
+  if (/\/ws$/.test(path)) path = path.slice(0, -3) + "/stream";
+  else path = path.replace(/\/?$/, "/stream");
+  return `${scheme}://${m[2]}${path}${m[4] ?? ""}`;
+}
+function httpStreamTransport(fetchImpl) {
+  const f = fetchImpl ?? hostFetch();
+  if (typeof f !== "function") {
+    throw new ChatError(LocalErrorCode.NoTransport, "No fetch in this runtime: HTTP streaming needs it");
+  }
+  return (url, handlers) => new StreamConnection(f, url, handlers).transport;
+}
+var StreamConnection = class {
+  constructor(fetch, url, h) {
+    this.fetch = fetch;
+    this.h = h;
+    this.sid = "";
+    this.seq = 0;
+    this.lastID = 0;
+    this.heartbeatMs = 3e4;
+    this.resumeMs = 0;
+    this.outbox = [];
+    this.posting = false;
+    this.done = false;
+    this.lastPost = 0;
+    this.postURL = url.replace(/\?.*$/, "");
+    this.transport = {
+      name: "http-stream",
+      send: (text) => this.send(text),
+      close: () => this.close()
+    };
+    void this.run(url, false);
+  }
+  // run reads one GET of the stream (the first, or a resume) to its end.
+  async run(url, resuming) {
+    const ctl = hostAbortController();
+    this.abort = ctl;
+    let resp;
+    try {
+      resp = await this.fetch(url, { method: "GET", headers: { Accept: "text/event-stream" }, cache: "no-store", signal: ctl?.signal });
+    } catch (err) {
+      this.finish(1006, err instanceof Error ? err.message : String(err));
+      return;
+    }
+    if (this.done) {
+      ctl?.abort();
+      return;
+    }
+    if (resp.status !== 200 || !resp.body) {
+      let reason = `HTTP ${resp.status}`;
+      try {
+        const e = JSON.parse(await resp.text());
+        if (e.error?.code) reason = e.error.code;
+      } catch {
+      }
+      this.finish(1006, resuming ? `resume refused: ${reason}` : reason);
+      return;
+    }
+    const reader = resp.body.getReader();
+    const decode = utf8Decoder();
+    let buf = "";
+    let ev = {};
+    let gotSession = false;
+    try {
+      for (; ; ) {
+        const { done, value } = await reader.read();
+        if (done || this.done) break;
+        buf += decode(value);
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, buf[nl - 1] === "\r" ? nl - 1 : nl);
+          buf = buf.slice(nl + 1);
+          if (line === "") {
+            if (ev.event === "session") gotSession = true;
+            this.dispatch(ev);
+            ev = {};
+            if (this.done) return;
+            continue;
+          }
+          if (line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          const name = colon < 0 ? line : line.slice(0, colon);
+          const value2 = colon < 0 ? "" : line.slice(colon + (line[colon + 1] === " " ? 2 : 1));
+          if (name === "id" || name === "event" || name === "data") ev[name] = value2;
+        }
+      }
+    } catch (err) {
+      if (this.done) return;
+      void err;
+    }
+    if (this.done) return;
+    if (gotSession && this.resumeMs > 0 && this.sid) {
+      void this.run(`${this.postURL}?session=${encodeURIComponent(this.sid)}&lastEventId=${this.lastID}`, true);
+      return;
+    }
+    this.finish(1006, "the stream ended");
+  }
+  dispatch(ev) {
+    if (ev.event === "session") {
+      let info;
+      try {
+        info = JSON.parse(ev.data ?? "");
+      } catch {
+        this.finish(1006, "bad session event");
+        return;
+      }
+      if (info.resumed === true) return;
+      if (typeof info.session !== "string" || !info.session) {
+        this.finish(1006, "bad session event");
+        return;
+      }
+      this.sid = info.session;
+      if (typeof info.heartbeat === "number" && info.heartbeat > 0) this.heartbeatMs = info.heartbeat;
+      if (typeof info.resumeWindow === "number") this.resumeMs = info.resumeWindow;
+      this.lastPost = now();
+      this.scheduleHeartbeat();
+      this.h.open();
+      return;
+    }
+    if (ev.event === "close") {
+      let code = 1006;
+      let reason = "";
+      try {
+        const c = JSON.parse(ev.data ?? "");
+        if (typeof c.code === "number") code = c.code;
+        if (typeof c.reason === "string") reason = c.reason;
+      } catch {
+      }
+      this.finish(code, reason);
+      return;
+    }
+    if (ev.data === void 0 || ev.event) return;
+    if (ev.id) this.lastID = Number(ev.id) || this.lastID;
+    this.h.message(ev.data);
+  }
+  send(text) {
+    if (this.done || !this.sid) throw new Error("the stream is not open");
+    this.outbox.push(text);
+    this.pump();
+  }
+  // pump sends the next POST when none is on its way: what queued meanwhile goes in one batch.
+  pump(heartbeat = false) {
+    if (this.posting || this.done || !heartbeat && this.outbox.length === 0) return;
+    const batch = [];
+    let bytes = 0;
+    while (this.outbox.length > 0 && batch.length < MAX_BATCH && (batch.length === 0 || bytes + this.outbox[0].length <= MAX_BODY)) {
+      const t = this.outbox.shift();
+      bytes += t.length;
+      batch.push(t);
+    }
+    const body = `{"session":${JSON.stringify(this.sid)},"seq":${this.seq + 1},"requests":[${batch.join(",")}]}`;
+    this.posting = true;
+    this.lastPost = now();
+    void this.post(body, 0);
+  }
+  // post sends one batch until the server took it (or the transport ends).
+  async post(body, attempt) {
+    let status = 0;
+    let code = "";
+    try {
+      const resp = await this.fetch(this.postURL, { method: "POST", headers: { "Content-Type": "text/plain;charset=UTF-8" }, body, cache: "no-store", keepalive: body.length < 6e4 });
+      status = resp.status;
+      if (status !== 200) {
+        try {
+          code = JSON.parse(await resp.text()).error?.code ?? "";
+        } catch {
+        }
+      } else {
+        await resp.text().catch(() => "");
+      }
+    } catch {
+      status = 0;
+    }
+    if (this.done) return;
+    if (status === 200) {
+      this.seq++;
+      this.posting = false;
+      this.pump();
+      return;
+    }
+    const retriable = status === 0 || status === 503 || status === 429 || status === 502 || status === 504;
+    if (retriable && attempt < RETRY_MS.length && !this.done) {
+      setTimer(() => void this.post(body, attempt + 1), RETRY_MS[attempt]);
+      return;
+    }
+    this.posting = false;
+    this.finish(1006, `requests not delivered: ${code || (status ? `HTTP ${status}` : "network error")}`);
+  }
+  // The server closes a session whose client POSTed nothing for its idle timeout: an empty POST
+  // every heartbeat interval (unless a real one went) keeps it.
+  scheduleHeartbeat() {
+    clearTimer(this.heartbeat);
+    if (this.done) return;
+    const due = this.lastPost + this.heartbeatMs - now();
+    this.heartbeat = setTimer(() => {
+      if (this.done) return;
+      if (now() - this.lastPost >= this.heartbeatMs) this.pump(true);
+      this.scheduleHeartbeat();
+    }, Math.max(due, 1e3));
+  }
+  // close ends the session from the client's side: a last POST says so (close: true), so that the
+  // server does not keep it for a resume.
+  close() {
+    if (this.done) return;
+    this.done = true;
+    clearTimer(this.heartbeat);
+    this.abort?.abort();
+    if (this.sid && !this.posting) {
+      const body = `{"session":${JSON.stringify(this.sid)},"seq":${this.seq + 1},"requests":[],"close":true}`;
+      this.fetch(this.postURL, { method: "POST", headers: { "Content-Type": "text/plain;charset=UTF-8" }, body, keepalive: true }).then((r) => r.text(), () => "").catch(() => "");
+    }
+  }
+  finish(code, reason) {
+    if (this.done) return;
+    this.done = true;
+    clearTimer(this.heartbeat);
+    this.abort?.abort();
+    this.h.close(code, reason);
+  }
+};
+
 // src/token.ts
 function tokenExpiry(token) {
   const parts = token.split(".");
@@ -761,6 +1004,9 @@ var ChatClient = class extends Emitter {
   /** A client that is not connected yet: call {@link connect}. */
   constructor(options) {
     super();
+    this.onStream = false;
+    // the next attempts use HTTP streaming
+    this.streamWorked = false;
     this.carrier = "";
     this.urlIndex = 0;
     this.session = 0;
@@ -790,6 +1036,11 @@ var ChatClient = class extends Emitter {
       throw new TypeError("ChatClient: give a name, a token or getToken");
     }
     this.urls = [...urls];
+    const streams = options.streamUrl === void 0 ? urls.map(streamURL) : Array.isArray(options.streamUrl) ? options.streamUrl : [options.streamUrl];
+    if (streams.length !== urls.length || streams.some((u) => typeof u !== "string" || !/^https?:\/\/[^/]/i.test(u))) {
+      throw new TypeError("ChatClient: streamUrl must be an http:// or https:// URL per url");
+    }
+    this.streamURLs = [...streams];
     this.opts = { ...options };
     this.token = options.token;
     if (this.token) {
@@ -807,14 +1058,15 @@ var ChatClient = class extends Emitter {
   get user() {
     return this.me;
   }
-  /** The transport in use or last used (`websocket`), empty before the first connection. */
+  /** The transport in use or last used (`websocket` or `http-stream`), empty before the first connection. */
   get transportName() {
     return this.carrier;
   }
   /**
    * Starts connecting (again, after {@link close}); rooms joined before are re-joined. Returns the
-   * client. A runtime without a WebSocket (Node 20 without the `WebSocket` option) ends in
-   * `disconnected` with the error `no_websocket`.
+   * client. A runtime without a WebSocket (Node 20 without the `WebSocket` option) connects with
+   * HTTP streaming, unless `fallback` is false: then it ends in `disconnected` with the error
+   * `no_websocket`.
    */
   connect() {
     if (this.running) return this;
@@ -822,11 +1074,24 @@ var ChatClient = class extends Emitter {
     this.attempt = 0;
     this.everConnected = false;
     this.authRetried = false;
+    this.streamWorked = false;
+    this.factory = this.streamFactory = void 0;
+    let failure;
     try {
       this.factory = this.opts.transport ?? webSocketTransport(this.opts.WebSocket);
     } catch (err) {
+      failure = err;
+    }
+    if (!this.opts.transport && this.opts.fallback !== false) {
+      try {
+        this.streamFactory = httpStreamTransport(this.opts.fetch);
+      } catch {
+      }
+    }
+    this.onStream = !this.factory && !!this.streamFactory;
+    if (!this.factory && !this.streamFactory) {
       this.running = false;
-      const e = err instanceof ChatError ? err : new ChatError(LocalErrorCode.NoWebSocket, String(err));
+      const e = failure instanceof ChatError ? failure : new ChatError(LocalErrorCode.NoWebSocket, String(failure));
       this.setState("disconnected", { error: e }, true);
       this.settleWaiters(void 0, e);
       return this;
@@ -996,7 +1261,10 @@ var ChatClient = class extends Emitter {
   async open() {
     this.reconnectTimer = void 0;
     const url = this.urls[this.urlIndex];
-    this.setState(this.everConnected ? "reconnecting" : "connecting", { url });
+    this.setState(
+      this.everConnected ? "reconnecting" : "connecting",
+      this.opts.transport ? { url } : { url, transport: this.onStream ? "http-stream" : "websocket" }
+    );
     const epoch = ++this.session;
     if (this.opts.getToken && (!this.token || this.tokenExp !== void 0 && now() >= refreshAt(this.tokenFrom, this.tokenExp))) {
       try {
@@ -1011,15 +1279,19 @@ var ChatClient = class extends Emitter {
     }
     const session = ++this.session;
     this.received = 0;
+    const streaming = this.onStream && !!this.streamFactory;
+    const factory = streaming ? this.streamFactory : this.factory;
+    const target = streaming ? this.streamURLs[this.urlIndex] : url;
     const limit = this.opts.connectTimeoutMs ?? 1e4;
     this.connectTimer = setTimer(() => {
       this.connectTimer = void 0;
       if (session !== this.session || this.helloDone) return;
+      const switched = this.switchCarrier();
       this.drop(4e3, "connect timeout");
-      this.scheduleReconnect(4e3, `no answer within ${limit} ms`);
+      this.scheduleReconnect(4e3, `no answer within ${limit} ms`, switched ? 0 : void 0, switched);
     }, limit);
     try {
-      this.transport = this.factory(url, {
+      this.transport = factory(target, {
         open: () => {
           if (session === this.session) this.sayHello(session);
         },
@@ -1032,9 +1304,23 @@ var ChatClient = class extends Emitter {
       });
       this.carrier = this.transport.name;
     } catch (err) {
-      this.emit("error", new ChatError(LocalErrorCode.Disconnected, `Cannot open ${url}: ${String(err)}`));
+      this.emit("error", new ChatError(LocalErrorCode.Disconnected, `Cannot open ${target}: ${String(err)}`));
       this.scheduleReconnect();
     }
+  }
+  // switchCarrier picks the carrier of the next attempt after one that received nothing: a
+  // WebSocket that failed before its first message gives way to HTTP streaming, tried at once (it
+  // returns true); when that fails too before HTTP streaming ever worked, the network may be down
+  // altogether, and the attempts go on from the WebSocket. A carrier that received something
+  // failed as any connection can: it is kept.
+  switchCarrier() {
+    if (this.opts.transport || !this.streamFactory || !this.factory || this.received > 0) return false;
+    if (!this.onStream) {
+      this.onStream = true;
+      return true;
+    }
+    if (!this.streamWorked) this.onStream = false;
+    return false;
   }
   sayHello(session) {
     const hello = { type: "hello" };
@@ -1045,6 +1331,7 @@ var ChatClient = class extends Emitter {
       clearTimer(this.connectTimer);
       this.connectTimer = void 0;
       this.helloDone = true;
+      if (this.onStream) this.streamWorked = true;
       this.me = { userId: String(res.userId ?? ""), name: String(res.name ?? ""), node: String(res.node ?? "") };
       this.connectedAt = now();
       this.everConnected = true;
@@ -1109,7 +1396,8 @@ var ChatClient = class extends Emitter {
       }
       this.token = void 0;
     }
-    this.scheduleReconnect(code, reason);
+    const switched = this.switchCarrier();
+    this.scheduleReconnect(code, reason, switched ? 0 : void 0, switched);
   }
   // requestTimedOut: a request got no reply. If nothing at all came from the server since it was
   // sent, the connection is dead (a hung node, a silent network): drop it and reconnect.
@@ -1141,12 +1429,13 @@ var ChatClient = class extends Emitter {
     }
     for (const room of this.rooms.values()) room._offline();
   }
-  scheduleReconnect(code, reason, delay) {
+  scheduleReconnect(code, reason, delay, sameURL = false) {
     if (!this.running || this.reconnectTimer !== void 0) return;
     const ms = delay ?? backoffDelay(this.attempt++, this.reconnectOpts);
-    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    if (!sameURL) this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     this.reconnectTimer = setTimer(() => void this.open(), ms);
     const detail = { delayMs: ms, url: this.urls[this.urlIndex] };
+    if (!this.opts.transport) detail.transport = this.onStream ? "http-stream" : "websocket";
     if (code !== void 0) detail.code = code;
     if (reason !== void 0) detail.reason = reason;
     this.setState(this.everConnected ? "reconnecting" : "connecting", detail, true);
@@ -1277,5 +1566,7 @@ export {
   Room,
   SUBPROTOCOL,
   connect,
+  httpStreamTransport,
+  streamURL,
   webSocketTransport
 };

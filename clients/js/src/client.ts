@@ -1,8 +1,9 @@
 import { backoffDelay, DEFAULT_RECONNECT, Pacer, type ReconnectOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ChatError, LocalErrorCode, serverError } from './errors.js';
-import { byteLength, clearTimer, now, onWindowEvent, setTimer, type TimerHandle } from './host.js';
+import { byteLength, clearTimer, now, onWindowEvent, setTimer, type FetchLike, type TimerHandle } from './host.js';
 import { Room } from './room.js';
+import { httpStreamTransport, streamURL } from './stream.js';
 import { refreshAt, tokenExpiry } from './token.js';
 import { webSocketTransport, type Transport, type TransportFactory, type WebSocketConstructor } from './transport.js';
 import type { HelloResult, Incoming, RoomInfo, RoomPage } from './wire.js';
@@ -33,7 +34,7 @@ export interface StateEvent {
   user?: HelloResult;
   /** The URL of the node being connected to, or connected. */
   url?: string;
-  /** The transport in use (`websocket`). */
+  /** The transport in use or being tried: `websocket`, or `http-stream` (see {@link ClientOptions.fallback}). */
   transport?: string;
 }
 
@@ -66,8 +67,23 @@ export interface ClientOptions {
   getToken?: () => string | Promise<string>;
   /** The WebSocket constructor to use; default: the runtime's global `WebSocket` (browsers, Node 22+). */
   WebSocket?: WebSocketConstructor;
-  /** The transport to use; default: the WebSocket transport. */
+  /** The transport to use; default: the WebSocket transport, with HTTP streaming as its {@link fallback}. */
   transport?: TransportFactory;
+  /**
+   * When the WebSocket cannot be opened, or closes before its first message (a proxy that strips
+   * `Upgrade`, TLS inspection), switch at once to HTTP streaming (Server-Sent Events down, POSTs
+   * up, at the node's `/stream`) and stay on it while it works; the state events and
+   * {@link ChatClient.transportName} say which is in use. In a runtime without a WebSocket the
+   * client starts on HTTP streaming. Default true; not used with `transport`.
+   */
+  fallback?: boolean;
+  /**
+   * The HTTP streaming URLs, one per `url`, e.g. `https://chat.example.com/stream`. Default: each
+   * derived from its `url` (`wss://host/ws` → `https://host/stream`).
+   */
+  streamUrl?: string | string[];
+  /** The `fetch` HTTP streaming uses; default: the runtime's (browsers, Node 18+). */
+  fetch?: FetchLike;
   /** A request without a reply after this long fails with `timeout`. Default 10000. */
   requestTimeoutMs?: number;
   /** A connection attempt not answered (open and hello) within this long is given up and retried. Default 10000. */
@@ -129,7 +145,11 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly opts: ClientOptions;
   private readonly reconnectOpts: Required<ReconnectOptions>;
   private readonly timeoutMs: number;
-  private factory: TransportFactory | undefined;
+  private factory: TransportFactory | undefined; // the application's transport option, or the WebSocket's
+  private streamFactory: TransportFactory | undefined; // HTTP streaming, the fallback
+  private readonly streamURLs: string[];
+  private onStream = false; // the next attempts use HTTP streaming
+  private streamWorked = false; // HTTP streaming said hello since connect(): keep to it
   private transport: Transport | undefined;
   private carrier = '';
   private urlIndex = 0;
@@ -169,6 +189,12 @@ export class ChatClient extends Emitter<ClientEvents> {
       throw new TypeError('ChatClient: give a name, a token or getToken');
     }
     this.urls = [...urls];
+    const streams = options.streamUrl === undefined ? urls.map(streamURL)
+      : Array.isArray(options.streamUrl) ? options.streamUrl : [options.streamUrl];
+    if (streams.length !== urls.length || streams.some((u) => typeof u !== 'string' || !/^https?:\/\/[^/]/i.test(u))) {
+      throw new TypeError('ChatClient: streamUrl must be an http:// or https:// URL per url');
+    }
+    this.streamURLs = [...streams];
     this.opts = { ...options };
     this.token = options.token;
     if (this.token) {
@@ -189,15 +215,16 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.me;
   }
 
-  /** The transport in use or last used (`websocket`), empty before the first connection. */
+  /** The transport in use or last used (`websocket` or `http-stream`), empty before the first connection. */
   get transportName(): string {
     return this.carrier;
   }
 
   /**
    * Starts connecting (again, after {@link close}); rooms joined before are re-joined. Returns the
-   * client. A runtime without a WebSocket (Node 20 without the `WebSocket` option) ends in
-   * `disconnected` with the error `no_websocket`.
+   * client. A runtime without a WebSocket (Node 20 without the `WebSocket` option) connects with
+   * HTTP streaming, unless `fallback` is false: then it ends in `disconnected` with the error
+   * `no_websocket`.
    */
   connect(): this {
     if (this.running) return this;
@@ -205,11 +232,23 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.attempt = 0;
     this.everConnected = false;
     this.authRetried = false;
+    this.streamWorked = false;
+    this.factory = this.streamFactory = undefined;
+    let failure: unknown;
     try {
       this.factory = this.opts.transport ?? webSocketTransport(this.opts.WebSocket);
     } catch (err) {
+      failure = err;
+    }
+    if (!this.opts.transport && this.opts.fallback !== false) {
+      try {
+        this.streamFactory = httpStreamTransport(this.opts.fetch);
+      } catch { /* no fetch: WebSocket only */ }
+    }
+    this.onStream = !this.factory && !!this.streamFactory;
+    if (!this.factory && !this.streamFactory) {
       this.running = false;
-      const e = err instanceof ChatError ? err : new ChatError(LocalErrorCode.NoWebSocket, String(err));
+      const e = failure instanceof ChatError ? failure : new ChatError(LocalErrorCode.NoWebSocket, String(failure));
       this.setState('disconnected', { error: e }, true);
       this.settleWaiters(undefined, e);
       return this;
@@ -398,7 +437,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   private async open(): Promise<void> {
     this.reconnectTimer = undefined;
     const url = this.urls[this.urlIndex];
-    this.setState(this.everConnected ? 'reconnecting' : 'connecting', { url });
+    this.setState(this.everConnected ? 'reconnecting' : 'connecting',
+      this.opts.transport ? { url } : { url, transport: this.onStream ? 'http-stream' : 'websocket' });
     const epoch = ++this.session; // nothing of an earlier attempt may act from here on
     if (this.opts.getToken && (!this.token || (this.tokenExp !== undefined && now() >= refreshAt(this.tokenFrom, this.tokenExp)))) {
       try {
@@ -413,24 +453,43 @@ export class ChatClient extends Emitter<ClientEvents> {
     }
     const session = ++this.session;
     this.received = 0;
+    const streaming = this.onStream && !!this.streamFactory;
+    const factory = streaming ? this.streamFactory! : this.factory!;
+    const target = streaming ? this.streamURLs[this.urlIndex]! : url;
     const limit = this.opts.connectTimeoutMs ?? 10000;
     this.connectTimer = setTimer(() => {
       this.connectTimer = undefined;
       if (session !== this.session || this.helloDone) return;
+      const switched = this.switchCarrier();
       this.drop(4000, 'connect timeout');
-      this.scheduleReconnect(4000, `no answer within ${limit} ms`);
+      this.scheduleReconnect(4000, `no answer within ${limit} ms`, switched ? 0 : undefined, switched);
     }, limit);
     try {
-      this.transport = this.factory!(url, {
+      this.transport = factory(target, {
         open: () => { if (session === this.session) this.sayHello(session); },
         message: (text) => { if (session === this.session) this.receive(text); },
         close: (code, reason) => { if (session === this.session) this.lost(code, reason); },
       });
       this.carrier = this.transport.name;
     } catch (err) {
-      this.emit('error', new ChatError(LocalErrorCode.Disconnected, `Cannot open ${url}: ${String(err)}`));
+      this.emit('error', new ChatError(LocalErrorCode.Disconnected, `Cannot open ${target}: ${String(err)}`));
       this.scheduleReconnect();
     }
+  }
+
+  // switchCarrier picks the carrier of the next attempt after one that received nothing: a
+  // WebSocket that failed before its first message gives way to HTTP streaming, tried at once (it
+  // returns true); when that fails too before HTTP streaming ever worked, the network may be down
+  // altogether, and the attempts go on from the WebSocket. A carrier that received something
+  // failed as any connection can: it is kept.
+  private switchCarrier(): boolean {
+    if (this.opts.transport || !this.streamFactory || !this.factory || this.received > 0) return false;
+    if (!this.onStream) {
+      this.onStream = true;
+      return true;
+    }
+    if (!this.streamWorked) this.onStream = false;
+    return false;
   }
 
   private sayHello(session: number): void {
@@ -442,6 +501,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       clearTimer(this.connectTimer);
       this.connectTimer = undefined;
       this.helloDone = true;
+      if (this.onStream) this.streamWorked = true;
       this.me = { userId: String(res.userId ?? ''), name: String(res.name ?? ''), node: String(res.node ?? '') };
       this.connectedAt = now();
       this.everConnected = true;
@@ -509,7 +569,8 @@ export class ChatClient extends Emitter<ClientEvents> {
       }
       this.token = undefined; // expired: get a new one before the next hello
     }
-    this.scheduleReconnect(code, reason);
+    const switched = this.switchCarrier(); // the same node over HTTP streaming, at once
+    this.scheduleReconnect(code, reason, switched ? 0 : undefined, switched);
   }
 
   // requestTimedOut: a request got no reply. If nothing at all came from the server since it was
@@ -544,12 +605,13 @@ export class ChatClient extends Emitter<ClientEvents> {
     for (const room of this.rooms.values()) room._offline();
   }
 
-  private scheduleReconnect(code?: number, reason?: string, delay?: number): void {
+  private scheduleReconnect(code?: number, reason?: string, delay?: number, sameURL = false): void {
     if (!this.running || this.reconnectTimer !== undefined) return;
     const ms = delay ?? backoffDelay(this.attempt++, this.reconnectOpts);
-    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    if (!sameURL) this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     this.reconnectTimer = setTimer(() => void this.open(), ms);
     const detail: Partial<StateEvent> = { delayMs: ms, url: this.urls[this.urlIndex] };
+    if (!this.opts.transport) detail.transport = this.onStream ? 'http-stream' : 'websocket'; // the next attempt's
     if (code !== undefined) detail.code = code;
     if (reason !== undefined) detail.reason = reason;
     this.setState(this.everConnected ? 'reconnecting' : 'connecting', detail, true);

@@ -19,6 +19,8 @@ export const LocalErrorCode = {
   TooManyRequests: 'too_many_requests',
   /** No WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package) or use `@chatd/client/node`. */
   NoWebSocket: 'no_websocket',
+  /** Neither a WebSocket nor fetch (for HTTP streaming) in this runtime. */
+  NoTransport: 'no_transport',
   /** `getToken` threw or returned something that is not a non-empty string. */
   TokenUnavailable: 'token_unavailable',
 } as const;

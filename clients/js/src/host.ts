@@ -9,7 +9,9 @@ interface Host {
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
   WebSocket?: unknown;
-  TextDecoder?: new () => { decode(data: unknown): string };
+  TextDecoder?: new () => { decode(data?: unknown, options?: { stream?: boolean }): string };
+  fetch?: unknown;
+  AbortController?: new () => AbortLike;
   TextEncoder?: new () => { encode(text: string): { length: number } };
   atob?: (data: string) => string;
   addEventListener?: (type: string, fn: () => void) => void;
@@ -67,4 +69,48 @@ export function onWindowEvent(type: string, fn: () => void): () => void {
   }
   host.addEventListener(type, fn);
   return () => host.removeEventListener?.(type, fn);
+}
+
+/** @internal An AbortController, as far as this client uses one. */
+export interface AbortLike {
+  readonly signal: unknown;
+  abort(): void;
+}
+
+/** The response of a {@link FetchLike}, as far as the HTTP streaming transport reads one. */
+export interface FetchResponse {
+  readonly status: number;
+  readonly body: { getReader(): { read(): Promise<{ done: boolean; value?: unknown }> } } | null;
+  text(): Promise<string>;
+}
+
+/**
+ * The part of `fetch` (browsers, Node 18+) the HTTP streaming transport uses: pass your own as
+ * {@link ClientOptions.fetch} (in a test, say).
+ */
+export type FetchLike = (url: string, init: {
+  method: string;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: unknown;
+  cache?: string;
+  keepalive?: boolean;
+}) => Promise<FetchResponse>;
+
+/** @internal The host's fetch, bound to it, if it has one. */
+export function hostFetch(): FetchLike | undefined {
+  const f = host.fetch;
+  return typeof f === 'function' ? (f.bind(globalThis) as FetchLike) : undefined;
+}
+
+/** @internal A new AbortController, if the host has them. */
+export function hostAbortController(): AbortLike | undefined {
+  return typeof host.AbortController === 'function' ? new host.AbortController() : undefined;
+}
+
+/** @internal Decodes UTF-8 chunks of a stream (a character may span two chunks). */
+export function utf8Decoder(): (chunk: unknown) => string {
+  if (!host.TextDecoder) return (chunk) => String(chunk);
+  const d = new host.TextDecoder();
+  return (chunk) => d.decode(chunk, { stream: true });
 }

@@ -13,6 +13,8 @@ export type {
 } from './room.js';
 export { ChatError, LocalErrorCode } from './errors.js';
 export { webSocketTransport } from './transport.js';
+export { httpStreamTransport, streamURL } from './stream.js';
+export type { FetchLike, FetchResponse } from './host.js';
 export type { Transport, TransportFactory, TransportHandlers, WebSocketLike, WebSocketConstructor } from './transport.js';
 export type { ReconnectOptions } from './backoff.js';
 export { SUBPROTOCOL } from './wire.js';

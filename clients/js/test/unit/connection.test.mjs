@@ -31,8 +31,10 @@ test('options are checked', () => {
   assert.throws(() => new ChatClient({ url: 'ws://x' }), /name, a token or getToken/);
 });
 
-test('no WebSocket in the runtime: disconnected with no_websocket, and ready() rejects', async () => {
-  const c = new ChatClient({ url: 'ws://a/ws', name: 'a' }); // Node 20 has no global WebSocket
+test('no WebSocket in the runtime and no fallback: disconnected with no_websocket, and ready() rejects', async () => {
+  // Node 20 has no global WebSocket. (With the fallback, the default, it connects with HTTP
+  // streaming instead: httpstream.test.mjs.)
+  const c = new ChatClient({ url: 'ws://a/ws', name: 'a', fallback: false });
   const states = [];
   c.on('state', (s) => states.push(s));
   c.connect();
