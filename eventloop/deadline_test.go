@@ -84,6 +84,7 @@ func TestConnDeadline(t *testing.T) {
 			err           error
 		}
 		done := make(chan result, 1)
+		pinged := make(chan struct{}) // closed once two server pings were answered
 		go func() { // answers every ping, counts echoes, stops at the close frame
 			var r result
 			_ = c.SetReadDeadline(time.Now().Add(wait))
@@ -95,6 +96,9 @@ func TestConnDeadline(t *testing.T) {
 				case f.op == 9:
 					_, r.err = c.Write(frame(0xA, f.payload))
 					r.pongs++
+					if r.pongs == 2 {
+						close(pinged)
+					}
 					continue
 				case f.op == 1:
 					r.echoes++
@@ -109,15 +113,20 @@ func TestConnDeadline(t *testing.T) {
 			}
 		}()
 		var r result
+		// First quiet, so that the server's pings and the client's pongs are all the connection
+		// has (an event, not a time: on a loaded machine 300 ms of timers may take the whole
+		// deadline); then messages and pings of its own as well.
+		select {
+		case r = <-done:
+			t.Fatalf("closed before two pings were answered: %+v", r)
+		case <-pinged:
+		}
 	traffic:
 		for i := 0; ; i++ {
 			select {
 			case r = <-done:
 				break traffic
 			case <-time.After(20 * time.Millisecond):
-			}
-			if i < 15 {
-				continue // the first 300 ms: quiet, so that the server pings and pongs are all it gets
 			}
 			msg := frame(1, []byte("not hello"))
 			if i%5 == 4 {
