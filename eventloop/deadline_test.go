@@ -85,7 +85,8 @@ func TestConnDeadline(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		pinged := make(chan struct{}) // closed once two server pings were answered
-		go func() {                   // answers every ping, counts echoes, stops at the close frame
+		// The reader answers every ping, counts echoes, stops at the close frame.
+		go func() {
 			var r result
 			_ = c.SetReadDeadline(time.Now().Add(wait))
 			for {
