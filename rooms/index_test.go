@@ -112,3 +112,32 @@ func TestListShrinks(t *testing.T) {
 		t.Fatalf("member 0 got %q", got)
 	}
 }
+
+// BenchmarkJoinLeave measures a member leaving a 1000-member room and
+// joining it again (the swap into the leaver's slot, the set's array), on
+// the members' loop, without the task hop.
+func BenchmarkJoinLeave(b *testing.B) {
+	const members = 1000
+	f := newFixture(b, members)
+	for i := 0; i < members; i++ {
+		f.join("bench", i)
+	}
+	c0 := f.conns[0]
+	var mine []*eventloop.Conn
+	for _, c := range f.conns {
+		if c.Loop() == c0.Loop() {
+			mine = append(mine, c)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	on(c0, func() {
+		for i := 0; i < b.N; i++ {
+			c := mine[i%len(mine)]
+			f.reg.Leave(c, 0, setOf(c).Index("bench"))
+			f.reg.Join("bench", c, 0)
+		}
+	})
+	b.StopTimer()
+	f.checkIndex(b)
+}

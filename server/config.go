@@ -88,7 +88,7 @@ type Config struct {
 	PendingExemptPeers []netip.Prefix
 	// ReclaimAfter: once a burst of connections and joins (a storm) has been
 	// quiet this long, the node runs one full GC that returns free memory to
-	// the OS (reclaim.go; at most one per 30 s). Negative: never. Zero:
+	// the OS (reclaim.go; at most one per 10 s). Negative: never. Zero:
 	// DefaultReclaimAfter.
 	ReclaimAfter time.Duration
 
