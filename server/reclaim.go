@@ -106,6 +106,9 @@ func (s *Server) startReclaimer() {
 	if s.cfg.ReclaimAfter < 0 {
 		return
 	}
-	r := newReclaimer(s.cfg.ReclaimAfter, func() int64 { return s.eng.Accepted() + s.node.Joins() }, debug.FreeOSMemory)
+	r := newReclaimer(s.cfg.ReclaimAfter, func() int64 { return s.eng.Accepted() + s.node.Joins() }, func() {
+		debug.FreeOSMemory()
+		s.metrics.reclaims.Inc()
+	})
 	go r.run(s.ctx)
 }

@@ -1,8 +1,16 @@
 package server
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
 	"testing"
 	"time"
+
+	"github.com/chatd/chatd/server/broker/memory"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // reclaimClock drives a reclaimer by hand: events are added, time moves in
@@ -85,4 +93,57 @@ func TestReclaimRateBounded(t *testing.T) {
 	if want := int(2*time.Minute/reclaimMinInterval) + 1; c.frees < 2 || c.frees > want {
 		t.Fatalf("%d reclaims in 2 minutes of storms, want 2 to %d", c.frees, want)
 	}
+}
+
+// A node gives memory back by itself after a burst of connections: 1,200
+// TCP connections accepted at once, then quiet, make one reclaim, counted
+// in chatd_memory_reclaims_total.
+func TestReclaimAfterConnectBurst(t *testing.T) {
+	s := startServerInternal(t, func(c *Config) { c.ReclaimAfter = 200 * time.Millisecond })
+	for i := 0; i < 1200; i++ {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for counterValue(s.metrics.reclaims) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reclaim 10 s after a burst of 1,200 connections (accepted %d)", s.eng.Accepted())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := counterValue(s.metrics.reclaims); n != 1 {
+		t.Fatalf("%v reclaims after one burst", n)
+	}
+}
+
+// startServerInternal starts a node on a free port with the memory broker,
+// with mod applied to its configuration, and stops it when the test ends.
+func startServerInternal(t *testing.T, mod func(*Config)) *Server {
+	t.Helper()
+	cfg := Config{Addr: "127.0.0.1:0", Loops: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Broker: memory.New(memory.Options{})}
+	mod(&cfg)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	return s
+}
+
+// counterValue reads a counter.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
 }
