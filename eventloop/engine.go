@@ -134,6 +134,10 @@ func (e *Engine) Addr() string { return e.addr }
 // MaxTCPConns returns the effective TCP connection cap (0: none).
 func (e *Engine) MaxTCPConns() int { return max(e.cfg.MaxTCPConns, 0) }
 
+// Accepted returns the TCP connections accepted since start (any goroutine;
+// Stats without the rest).
+func (e *Engine) Accepted() int64 { return e.stats.accepted.Load() }
+
 // NumLoops returns the number of event loops; loop indexes are below it.
 func (e *Engine) NumLoops() int { return len(e.loops) }
 

@@ -9,4 +9,10 @@
 // loop's list is only ever changed on that loop: the fan-out task that runs
 // on a loop reads its list without a lock, and joins and leaves on different
 // loops never contend. A room with no local members is removed.
+//
+// A connection's rooms are a Set (an array of 16-byte refs that the caller
+// keeps in its per-connection state); each ref holds the connection's slot
+// in the room's list, so that a room needs one member index only: its list
+// of connections, which a leave fills by moving the last member into the
+// leaver's slot and updating that member's ref.
 package rooms

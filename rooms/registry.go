@@ -19,6 +19,7 @@ type Registry struct {
 	seed    maphash.Seed
 	shards  [numShards]shard
 	count   atomic.Int64 // rooms with local members
+	setOf   func(*eventloop.Conn) *Set
 }
 
 type shard struct {
@@ -28,12 +29,14 @@ type shard struct {
 }
 
 // New returns an empty registry delivering through eng, whose rooms keep
-// their members in classes (at least 1, at most 255) classes.
-func New(eng *eventloop.Engine, classes int) *Registry {
+// their members in classes (at least 1, at most 255) classes. setOf returns
+// a connection's Set, kept by the caller in its per-connection state (on the
+// connection's loop).
+func New(eng *eventloop.Engine, classes int, setOf func(*eventloop.Conn) *Set) *Registry {
 	if classes < 1 || classes > 255 {
 		panic("rooms: classes must be between 1 and 255")
 	}
-	r := &Registry{eng: eng, loops: eng.NumLoops(), classes: classes, seed: maphash.MakeSeed()}
+	r := &Registry{eng: eng, loops: eng.NumLoops(), classes: classes, seed: maphash.MakeSeed(), setOf: setOf}
 	for i := range r.shards {
 		r.shards[i].rooms = make(map[string]*Room)
 	}
@@ -56,11 +59,11 @@ func (r *Registry) Get(id string) *Room {
 // Len returns the number of rooms with local members.
 func (r *Registry) Len() int { return int(r.count.Load()) }
 
-// Join adds c to room id as a member of class, through m (which must not be
-// joined), creating the room if needed, and returns the room. It must run on
-// c's event loop. A connection may be in any number of rooms, with one
-// Member for each.
-func (r *Registry) Join(id string, c *eventloop.Conn, class int, m *Member) *Room {
+// Join adds c to room id as a member of class, appending the room to c's
+// Set, creating the room if needed, and returns the room. It must run on c's
+// event loop, and c must not be in the room already. A connection joins its
+// rooms in one class.
+func (r *Registry) Join(id string, c *eventloop.Conn, class int) *Room {
 	s := r.shard(id)
 	s.mu.Lock()
 	room := r.roomLocked(s, id)
@@ -68,9 +71,8 @@ func (r *Registry) Join(id string, c *eventloop.Conn, class int, m *Member) *Roo
 	s.mu.Unlock()
 
 	l := room.list(c.Loop(), class)
-	*m = Member{room: room, conn: c, idx: int32(len(l.conns)), class: uint8(class)}
+	r.setOf(c).add(Ref{room: room, idx: int32(len(l.conns))})
 	l.conns = append(l.conns, c)
-	l.memb = append(l.memb, m)
 	l.n.Add(1)
 	return room
 }
@@ -123,26 +125,32 @@ func (r *Registry) Unreserve(id string, loop, class int) {
 	s.mu.Unlock()
 }
 
-// Leave removes m from its room and frees the room once it has no local
-// members. It must run on the member's event loop. It reports whether m was
-// joined.
-func (r *Registry) Leave(m *Member) bool {
-	room := m.room
-	if room == nil {
-		return false
+// Leave removes c from the i-th room of its Set (Set.Index), of class (the
+// class c joined it in), and frees the room once it has no local members. It
+// must run on c's event loop.
+func (r *Registry) Leave(c *eventloop.Conn, class, i int) {
+	set := r.setOf(c)
+	ref := set.At(i)
+	room, idx := ref.room, ref.idx
+	set.remove(i)
+	l := room.list(c.Loop(), class)
+	last := int32(len(l.conns) - 1)
+	if idx != last {
+		// Swap the last member into the leaver's slot, and tell it so.
+		moved := l.conns[last]
+		l.conns[idx] = moved
+		r.setOf(moved).find(room).idx = idx
 	}
-	l := room.list(m.conn.Loop(), int(m.class))
-	i := m.idx
-	last := len(l.conns) - 1
-	l.conns[i], l.memb[i] = l.conns[last], l.memb[last]
-	l.memb[i].idx = i
-	l.conns[last], l.memb[last] = nil, nil
-	l.conns, l.memb = l.conns[:last], l.memb[:last]
-	if last == 0 {
-		l.conns, l.memb = nil, nil // a big room that emptied gives its memory back
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+	switch {
+	case last == 0:
+		l.conns = nil // a big room that emptied gives its memory back
+	case cap(l.conns) >= 64 && int(last) <= cap(l.conns)/4:
+		// A room that shrank to a quarter gives half of its list back.
+		l.conns = append(make([]*eventloop.Conn, 0, cap(l.conns)/2), l.conns...)
 	}
 	l.n.Add(-1)
-	m.room = nil
 
 	s := r.shard(room.id)
 	s.mu.Lock()
@@ -152,7 +160,6 @@ func (r *Registry) Leave(m *Member) bool {
 		r.count.Add(-1)
 	}
 	s.mu.Unlock()
-	return true
 }
 
 // Fanout writes frame to every local member of class in room id except

@@ -20,7 +20,7 @@ type opener struct{ open chan *eventloop.Conn }
 
 func (o *opener) Upgrade(*eventloop.Conn, *eventloop.Request) *eventloop.Response { return nil }
 func (o *opener) HTTP(*eventloop.Request) *eventloop.Response                     { return nil }
-func (o *opener) Open(c *eventloop.Conn)                                          { o.open <- c }
+func (o *opener) Open(c *eventloop.Conn)                                          { c.SetValue(&rooms.Set{}); o.open <- c }
 func (o *opener) Message(*eventloop.Conn, []byte, bool)                           {}
 func (o *opener) Close(*eventloop.Conn, eventloop.CloseCode)                      {}
 
@@ -30,8 +30,12 @@ type fixture struct {
 	clients []*websocket.Conn
 	conns   []*eventloop.Conn // server side, same order as clients
 	mu      sync.Mutex
-	members map[string]*rooms.Member // "room/i" -> membership
+	classes map[string]int // "room/i" -> the class connection i joined room in
 }
+
+// setOf is the registry's way to a connection's Set (the opener stores one
+// in each connection).
+func setOf(c *eventloop.Conn) *rooms.Set { return c.Value().(*rooms.Set) }
 
 // newFixture starts an engine with 2 loops and n connected clients.
 func newFixture(t testing.TB, n int) *fixture {
@@ -47,7 +51,7 @@ func newFixture(t testing.TB, n int) *fixture {
 		defer cancel()
 		_ = eng.Shutdown(ctx)
 	})
-	f := &fixture{eng: eng, reg: rooms.New(eng, 2)}
+	f := &fixture{eng: eng, reg: rooms.New(eng, 2, setOf), classes: map[string]int{}}
 	for i := 0; i < n; i++ {
 		ws, _, err := websocket.DefaultDialer.Dial("ws://"+eng.Addr()+"/", nil)
 		if err != nil {
@@ -72,35 +76,60 @@ func on(c *eventloop.Conn, fn func()) {
 	<-done
 }
 
-// member returns connection i's membership record for room (class 0 unless
-// joinClass says otherwise).
-func (f *fixture) member(room string, i int) *rooms.Member {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.members == nil {
-		f.members = map[string]*rooms.Member{}
-	}
-	k := fmt.Sprintf("%s/%d", room, i)
-	if f.members[k] == nil {
-		f.members[k] = &rooms.Member{}
-	}
-	return f.members[k]
-}
-
 func (f *fixture) join(room string, i int) *rooms.Room { return f.joinClass(room, i, 0) }
 
 func (f *fixture) joinClass(room string, i, class int) *rooms.Room {
 	var r *rooms.Room
-	m := f.member(room, i)
-	on(f.conns[i], func() { r = f.reg.Join(room, f.conns[i], class, m) })
+	f.mu.Lock()
+	f.classes[fmt.Sprintf("%s/%d", room, i)] = class
+	f.mu.Unlock()
+	on(f.conns[i], func() { r = f.reg.Join(room, f.conns[i], class) })
 	return r
 }
 
+// leave leaves connection i from room r, if it is in it.
 func (f *fixture) leave(r *rooms.Room, i int) bool {
+	f.mu.Lock()
+	class := f.classes[fmt.Sprintf("%s/%d", r.ID(), i)]
+	f.mu.Unlock()
 	var ok bool
-	m := f.member(r.ID(), i)
-	on(f.conns[i], func() { ok = f.reg.Leave(m) })
+	on(f.conns[i], func() {
+		if k := setOf(f.conns[i]).Index(r.ID()); k >= 0 {
+			f.reg.Leave(f.conns[i], class, k)
+			ok = true
+		}
+	})
 	return ok
+}
+
+// rooms returns the ids of connection i's rooms, in its set's order.
+func (f *fixture) rooms(i int) []string {
+	var ids []string
+	on(f.conns[i], func() {
+		set := setOf(f.conns[i])
+		for k := 0; k < set.Len(); k++ {
+			ids = append(ids, set.At(k).Room().ID())
+		}
+	})
+	return ids
+}
+
+// checkIndex fails unless every member's slot in its set is where the room
+// lists it (on the loops, one at a time).
+func (f *fixture) checkIndex(t testing.TB) {
+	t.Helper()
+	seen := map[int]bool{}
+	for _, c := range f.conns {
+		if seen[c.Loop()] {
+			continue
+		}
+		seen[c.Loop()] = true
+		var err error
+		on(c, func() { err = f.reg.CheckIndex(c.Loop(), setOf) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // read returns the client's next text message.
@@ -135,9 +164,10 @@ func TestJoinLeaveFree(t *testing.T) {
 	if f.leave(a, 1) || f.leave(a, 3) {
 		t.Fatal("a non-member left")
 	}
-	if m := f.member("a", 0); m.Room() != a || m.Conn() != f.conns[0] || f.member("a", 1).Room() != nil {
-		t.Fatal("membership records not kept up to date")
+	if got := fmt.Sprint(f.rooms(0), f.rooms(1), f.rooms(2)); got != "[a] [] [a]" {
+		t.Fatalf("sets %s, want [a] [] [a]", got)
 	}
+	f.checkIndex(t)
 	f.reg.Fanout("a", 0, eventloop.TextFrame([]byte("after")), nil)
 	if read(t, f.clients[0]) != "after" || read(t, f.clients[2]) != "after" {
 		t.Fatal("members lost after a leave")

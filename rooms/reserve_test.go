@@ -18,10 +18,9 @@ func TestReserve(t *testing.T) {
 		t.Fatalf("reserved room %v (len %d)", room, f.reg.Len())
 	}
 	// The chat's order: the join task is posted, then a fan-out comes.
-	m := f.member("r", 0)
 	joined := make(chan struct{})
 	c.Exec(func() {
-		f.reg.Join("r", c, 1, m)
+		f.reg.Join("r", c, 1)
 		f.reg.Unreserve("r", loop, 1)
 		close(joined)
 	})
@@ -33,7 +32,7 @@ func TestReserve(t *testing.T) {
 	if f.reg.Get("r") != room || !room.HasClass(1) || room.LocalCount() != 1 {
 		t.Fatalf("after join and unreserve: room %v, count %d", f.reg.Get("r"), room.LocalCount())
 	}
-	on(c, func() { f.reg.Leave(m) })
+	on(c, func() { f.reg.Leave(c, 1, 0) })
 	if f.reg.Get("r") != nil || f.reg.Len() != 0 {
 		t.Fatal("the room outlived its last member")
 	}

@@ -17,34 +17,16 @@ type Room struct {
 	auds    []classAudience // one per class: what Fanout is given
 }
 
-// memberList is a room's members of one class on one loop. conns and memb
-// are parallel (the fan-out reads conns alone); both are read and written on
-// that loop only, n is their length plus the places reserved on that loop
-// (Registry.Reserve), for other goroutines.
+// memberList is a room's members of one class on one loop: the room's one
+// member index. conns is read and written on that loop only (the fan-out
+// reads it as is); a member's slot in it is kept in the member's Ref (its
+// connection's Set), so that a leave swaps the last member into the
+// leaver's slot in O(1). n is the length plus the places reserved on that
+// loop (Registry.Reserve), for other goroutines.
 type memberList struct {
 	conns []*eventloop.Conn
-	memb  []*Member
 	n     atomic.Int32
 }
-
-// Member is one connection's membership in one room. The caller owns it
-// (e.g. embedded in its own per-membership state); Registry.Join fills it in
-// and Registry.Leave clears it.
-type Member struct {
-	room  *Room
-	conn  *eventloop.Conn
-	idx   int32 // position in the room's list for the connection's loop and the class
-	class uint8
-	// Stamp is the owner's: two bytes it may use, in what would be padding
-	// (the chat keeps a coarse clock of the member's last typing notice).
-	Stamp uint16
-}
-
-// Room returns the room, or nil when not joined.
-func (m *Member) Room() *Room { return m.room }
-
-// Conn returns the member's connection.
-func (m *Member) Conn() *eventloop.Conn { return m.conn }
 
 // ID returns the room id.
 func (r *Room) ID() string { return r.id }

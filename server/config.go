@@ -86,6 +86,11 @@ type Config struct {
 	// PendingExemptPeers are not subject to MaxPendingPerIP (e.g. trusted
 	// reverse proxies). Empty: none.
 	PendingExemptPeers []netip.Prefix
+	// ReclaimAfter: once a burst of connections and joins (a storm) has been
+	// quiet this long, the node runs one full GC that returns free memory to
+	// the OS (reclaim.go; at most one per 10 s). Negative: never. Zero:
+	// DefaultReclaimAfter.
+	ReclaimAfter time.Duration
 
 	// CoalesceDelay holds room events up to this long so that busy
 	// connections get several per write (see eventloop.Config). Zero:
@@ -242,6 +247,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	setDefault(&c.ReclaimAfter, DefaultReclaimAfter)
 	setDefault(&c.Addr, DefaultAddr)
 	setDefault(&c.MaxMessageBytes, DefaultMaxMessageBytes)
 	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)

@@ -80,6 +80,7 @@ const (
 	DefaultMaxConnsPerIP       = 0                                  // open WebSockets per client address; 0 = off (NAT and proxies share addresses)
 	DefaultMetricsOnMain       = "auto"                             // /metrics on the main port: auto = off when -admin is set, on otherwise
 	DefaultGCPercent           = 50                                 // Go GC target (GOGC): RSS ~1.5x the live heap after a burst, not 2x (Go's default, 100)
+	DefaultReclaimAfter        = 2 * time.Second                    // once a burst of connections and joins has been quiet this long, one full GC returns free memory to the OS (negative: never)
 	DefaultLogFormat           = "text"                             // log format: text or json
 	DefaultLogLevel            = "info"                             // log level: debug, info, warn or error (no per-message logs at info)
 	DefaultAdminAddr           = ""                                 // separate listener for /metrics, /healthz, /readyz; empty: main port only

@@ -19,6 +19,7 @@ type metrics struct {
 
 	originRefusals prometheus.Counter
 	ipRefusals     prometheus.Counter
+	reclaims       prometheus.Counter // memory_reclaims_total (reclaim.go)
 	api            *prometheus.CounterVec
 }
 
@@ -31,6 +32,7 @@ func newMetrics() *metrics {
 	}
 	m.originRefusals = counter("origin_refusals_total", "Upgrades refused (403) by the origin policy.")
 	m.ipRefusals = counter("conns_per_ip_refusals_total", "Upgrades refused (429) by the per-address connection limit.")
+	m.reclaims = counter("memory_reclaims_total", "Full GCs that returned free memory to the OS once a burst of connections and joins was over (-reclaim-after).")
 	m.api = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chatd", Name: "api_requests_total",
 		Help: "Server API requests answered by this node, by endpoint and HTTP status."}, []string{"endpoint", "status"})
 	m.reg.MustRegister(m.api)

@@ -141,6 +141,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.node.Start()
+	s.startReclaimer()
 	if s.stream != nil {
 		s.stream.Start()
 	}

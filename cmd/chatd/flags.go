@@ -54,7 +54,7 @@ var flagGroups = []struct {
 		"notice-room-size", "notice-rate", "notice-burst"}},
 	{"HTTP streaming (v2 where WebSockets are blocked)", []string{"http-stream", "stream-resume", "stream-replay-bytes",
 		"stream-batch"}},
-	{"Performance", []string{"coalesce-delay", "gc-percent"}},
+	{"Performance", []string{"coalesce-delay", "gc-percent", "reclaim-after"}},
 	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
@@ -114,6 +114,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.DurationVar(&c.PingInterval, "ping-interval", server.DefaultPingInterval, "ping a connection quiet for this long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close (1001) a connection with no inbound traffic for this long")
 	fs.IntVar(&o.gcPercent, "gc-percent", server.DefaultGCPercent, "the Go GC target (GOGC; GOGC in the environment wins): lower keeps RSS closer to the live heap for more GC CPU (Go's default is 100)")
+	fs.DurationVar(&c.ReclaimAfter, "reclaim-after", server.DefaultReclaimAfter, "once a burst of connections and joins (a storm) has been quiet this long, run one full GC that returns free memory to the OS (at most one per 10 s; negative: never)")
 	fs.DurationVar(&c.CoalesceDelay, "coalesce-delay", server.DefaultCoalesceDelay, "hold room events up to this long (e.g. 2ms) so busy connections get several per write: less CPU, more latency")
 	fs.DurationVar(&c.CloseTimeout, "close-timeout", server.DefaultCloseTimeout, "wait this long for the client's close frame before dropping TCP")
 

@@ -15,7 +15,13 @@
 # as such. Extra server flags: CHATD_FLAGS; extra load flags: CHATBENCH_FLAGS
 # (e.g. "-proto v2 -rooms-per-client 4": then rooms hold N*4/ROOM_SIZE
 # rooms). N is bounded by the file limit (20,000 per process here: keep N <=
-# 19,000).
+# 19,000). ADDR overrides the listen address (default 127.0.0.1:18090).
+#
+# STORM=1 is a join storm, as a node sees it after a deploy or a neighbour's
+# crash: the clients join as fast as the network allows, from three local
+# addresses (127.0.0.2-4: -src), with 192 handshakes in flight per address;
+# the RSS is read 5, 10, 20 and 60 s after the last join (still no signal,
+# no forced GC: what the server gives back, it gives back by itself).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 kind=${1:?chatd, cluster or wsecho}
@@ -24,7 +30,14 @@ size=${3:-100}
 per=1
 if [[ ${CHATBENCH_FLAGS:-} =~ -rooms-per-client[=\ ]+([0-9]+) ]]; then per=${BASH_REMATCH[1]}; fi
 rooms=$(((n * per + size - 1) / size))
-addr=127.0.0.1:18090
+addr=${ADDR:-127.0.0.1:18090}
+storm=${STORM:-0}
+load_flags=(-duration 40s)
+marks=(10)
+if [[ $storm == 1 ]]; then
+	load_flags=(-duration 100s -src 127.0.0.2,127.0.0.3,127.0.0.4 -dial-concurrency 576)
+	marks=(5 10 20 60)
+fi
 out=$(mktemp -d)
 srv= load= redis=
 cleanup() {
@@ -69,7 +82,7 @@ sample() { local r; r=$(rss "$srv"); ((r > peak)) && peak=$r; true; }
 case $kind in
 chatd | cluster)
 	# shellcheck disable=SC2086
-	"$out/chatbench" idle -url "ws://$addr/ws" -clients "$n" -rooms "$rooms" -duration 40s -progress 1s ${CHATBENCH_FLAGS:-} \
+	"$out/chatbench" idle -url "ws://$addr/ws" -clients "$n" -rooms "$rooms" "${load_flags[@]}" -progress 1s ${CHATBENCH_FLAGS:-} \
 		>"$out/bench.json" 2>"$out/bench.txt" &
 	load=$!
 	started=$(date +%s.%N)
@@ -93,13 +106,27 @@ esac
 joined=$(date +%s.%N)
 sample
 r_joined=$(rss "$srv")
-for _ in $(seq 100); do sample; sleep 0.1; done # 10 s after the last join, still sampling
-r_idle=$(rss "$srv")
+# Sample every 100 ms until each mark (seconds after the last join, by the
+# clock: a busy machine makes each sample slower).
+declare -A at
+for m in "${marks[@]}"; do
+	until awk "BEGIN{exit !($(date +%s.%N) >= $joined + $m)}"; do sample; sleep 0.1; done
+	at[$m]=$(rss "$srv")
+	kill -0 "$load" 2>/dev/null || { echo "the load ended before the ${m} s mark" >&2; exit 1; }
+done
+r_idle=${at[10]}
 hw=$(hwm "$srv")
 ((hw > peak)) && peak=$hw
 per() { echo $((($1 - r0) * 1024 / n)); }
-echo "$kind: $n connections${CHATBENCH_FLAGS:+ ($CHATBENCH_FLAGS)} in rooms of $size, $(awk "BEGIN{printf \"%.1f\", $joined - $started}") s to connect and join"
+took=$(awk "BEGIN{printf \"%.1f\", $joined - $started}")
+rate=$(awk "BEGIN{printf \"%.0f\", $n / ($joined - $started)}")
+echo "$kind: $n connections${CHATBENCH_FLAGS:+ ($CHATBENCH_FLAGS)} in rooms of $size$([[ $storm == 1 ]] && echo ", STORM"), $took s to connect and join (~$rate joins/s)"
 echo "  RSS baseline ${r0} KiB; at the last join ${r_joined} KiB ($(per "$r_joined") B/conn); 10 s later ${r_idle} KiB ($(per "$r_idle") B/conn); peak ${peak} KiB ($(per "$peak") B/conn)"
+if [[ $storm == 1 ]]; then
+	line="  after the last join:"
+	for m in "${marks[@]}"; do line+=" ${m} s $(per "${at[$m]}") B/conn;"; done
+	echo "$line"
+fi
 if [[ $kind != wsecho ]]; then
 	before=$(grep -c "heap after GC" "$out/server.log" || true)
 	kill -USR1 "$srv"

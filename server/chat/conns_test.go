@@ -3,6 +3,8 @@ package chat
 import (
 	"testing"
 	"unsafe"
+
+	"github.com/chatd/chatd/rooms"
 )
 
 func TestIDKeyDistinct(t *testing.T) {
@@ -69,10 +71,12 @@ func TestConnIndex(t *testing.T) {
 	}
 }
 
-// A membership (one connection in one room) is 32 bytes: the size class a
-// v2 connection pays per extra room, beside the room's member lists.
+// A membership (one connection in one room) costs the session 16 bytes, one
+// Ref in its set, and the session keeps its set in 8: the size class a v2
+// connection pays per extra room, beside its slot in the room's member list.
 func TestMembershipSize(t *testing.T) {
-	if n := unsafe.Sizeof(membership{}); n != 32 {
-		t.Fatalf("membership is %d bytes, want 32", n)
+	var s Session
+	if n, p := unsafe.Sizeof(rooms.Ref{}), unsafe.Sizeof(s.rooms); n != 16 || p != 8 {
+		t.Fatalf("a room costs the session %d bytes (its set %d), want 16 (8)", n, p)
 	}
 }

@@ -154,11 +154,11 @@ func (n *Node) joinResult(roomID string, count int, q *broker.HistoryQuery, res 
 // LeaveRoom leaves one room, announcing it to the room's other members
 // (not to the leaver).
 func (s *Session) LeaveRoom(roomID string) *Error {
-	m := s.in(roomID)
-	if m == nil {
+	i := s.rooms.Index(roomID)
+	if i < 0 {
 		return NotIn(roomID)
 	}
-	s.exit(m, true, nil)
+	s.exit(i, true, nil)
 	return nil
 }
 
@@ -167,9 +167,10 @@ func (s *Session) LeaveRoom(roomID string) *Error {
 // recorded the leave; the session is busy until then. Without a room, then
 // runs at once.
 func (s *Session) LeaveCurrent(then func()) {
-	if s.rooms == nil {
+	k := s.rooms.Len()
+	if k == 0 {
 		then()
 		return
 	}
-	s.exit(s.rooms, true, then)
+	s.exit(k-1, true, then)
 }

@@ -43,12 +43,10 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 			undo()
 			return
 		}
-		m := &membership{}
-		n.rooms.Join(roomID, s.c, int(s.class), &m.Member)
+		n.rooms.Join(roomID, s.c, int(s.class))
 		n.forgetPresence(roomID)
-		m.next = s.rooms
-		s.rooms = m
 		n.m.joins.Inc()
+		n.joined.Add(1)
 		if st.Changed && n.noticeAllowed(roomID, st.Count) {
 			// Before the requests queued behind the join (answer resumes
 			// them), so that a message sent right after the join follows
@@ -105,18 +103,17 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 	})
 }
 
-// exit removes the session from m's room: locally at once (no more
+// exit removes the session from the i-th room of its set: locally at once (no more
 // deliveries), then in the cluster, then announces it if the user left with
 // it. explicit leaves exclude the leaver from its own left notice, like the
 // reference app; a disconnect does not. then, if not nil, runs on the loop
 // afterwards (unless the connection closed), and the session is busy until
 // then.
-func (s *Session) exit(m *membership, explicit bool, then func()) {
+func (s *Session) exit(i int, explicit bool, then func()) {
 	n := s.node
-	roomID := m.roomID()
+	roomID := s.rooms.At(i).Room().ID()
 	bm := s.member(roomID)
-	n.rooms.Leave(&m.Member)
-	s.unlink(m)
+	n.rooms.Leave(s.c, int(s.class), i)
 	n.m.leaves.Inc()
 	exclude, conn := "", uint64(0)
 	if explicit {
@@ -146,8 +143,8 @@ func (s *Session) exit(m *membership, explicit bool, then func()) {
 
 // exitAll leaves every room (a disconnect, or a drain).
 func (s *Session) exitAll() {
-	for s.rooms != nil {
-		s.exit(s.rooms, false, nil)
+	for k := s.rooms.Len(); k > 0; k-- {
+		s.exit(k-1, false, nil)
 	}
 }
 

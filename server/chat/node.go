@@ -39,7 +39,11 @@ type Node struct {
 	leaving                    inflight      // leaves handed to the broker and not yet published
 	stop                       chan struct{} // closed by Drain
 	chans                      channels      // node channels and their handlers (channels.go)
+	joined                     atomic.Int64  // joins completed since start (Joins)
 }
+
+// Joins returns the room joins completed since start (any goroutine).
+func (n *Node) Joins() int64 { return n.joined.Load() }
 
 // New prepares the core of a node that serves protos (member class i is
 // protos[i]) and reaches its cluster through b. Its metrics are registered
@@ -69,7 +73,7 @@ func New(cfg Config, b broker.Broker, protos []Protocol, reg prometheus.Register
 // (the room registry delivers through it).
 func (n *Node) Attach(eng *eventloop.Engine) {
 	n.eng = eng
-	n.rooms = rooms.New(eng, len(n.protos))
+	n.rooms = rooms.New(eng, len(n.protos), sessionRooms)
 }
 
 // Start begins the node's own work once the broker and the transport run:

@@ -35,7 +35,7 @@ func (s *Session) History(roomID string, before uint64, limit int, done func([]*
 		})
 }
 
-// typingTick is the unit of the typing clock (rooms.Member.Stamp).
+// typingTick is the unit of the typing clock (rooms.Ref.Stamp).
 const typingTick = int64(8 * time.Millisecond)
 
 // Typing tells a joined room's other members the user is typing: never

@@ -20,8 +20,8 @@ type Session struct {
 	c      *eventloop.Conn
 	id     uint64 // the connection's number on this node (connIndex)
 	userID string
-	name   string      // the display name (v1: the username of the last join)
-	rooms  *membership // the rooms joined, a list
+	name   string    // the display name (v1: the username of the last join)
+	rooms  rooms.Set // the rooms joined, in the order joined (8 bytes; 16 per room)
 	// queue holds requests that arrived while one was in flight (busy), so
 	// that the requests of one connection are handled in the order sent: a
 	// message sent right after a join is not refused because the join has
@@ -41,16 +41,6 @@ type Session struct {
 	// (0: not counted). Last, so that it sits in the padding after the bools.
 	ipSlot int32
 }
-
-// membership is a session's place in one room: 32 bytes. (The typing clock
-// lives in rooms.Member.Stamp, see typing.go.)
-type membership struct {
-	rooms.Member             // the local membership (fan-out)
-	next         *membership // the session's next room
-}
-
-// roomID returns the room's id.
-func (m *membership) roomID() string { return m.Room().ID() }
 
 // Open starts the session of a connection that just became a WebSocket (on
 // its loop), for the protocol of member class class. claims, if not nil, is
@@ -197,46 +187,30 @@ func (s *Session) member(room string) broker.Member {
 	return broker.Member{Room: room, User: s.userID, Name: s.name}
 }
 
-// in returns the session's membership of room, or nil.
-func (s *Session) in(room string) *membership {
-	for m := s.rooms; m != nil; m = m.next {
-		if m.roomID() == room {
-			return m
-		}
+// in returns the session's place in room (its Ref), or nil.
+func (s *Session) in(room string) *rooms.Ref {
+	if i := s.rooms.Index(room); i >= 0 {
+		return s.rooms.At(i)
 	}
 	return nil
 }
 
 // In reports whether the session is in room.
-func (s *Session) In(room string) bool { return s.in(room) != nil }
+func (s *Session) In(room string) bool { return s.rooms.Index(room) >= 0 }
 
 // Current returns the room the session joined last ("" when none): for a
 // protocol with one room per connection, its room.
 func (s *Session) Current() string {
-	if s.rooms == nil {
-		return ""
+	if n := s.rooms.Len(); n > 0 {
+		return s.rooms.At(n - 1).Room().ID()
 	}
-	return s.rooms.roomID()
+	return ""
 }
 
 // roomCount is the number of rooms the session is in. (A join in flight
 // is not among them, but none is when a request is handled: the session
 // waits for it.)
-func (s *Session) roomCount() int {
-	n := 0
-	for m := s.rooms; m != nil; m = m.next {
-		n++
-	}
-	return n
-}
+func (s *Session) roomCount() int { return s.rooms.Len() }
 
-// unlink removes m from the session's list.
-func (s *Session) unlink(m *membership) {
-	for p := &s.rooms; *p != nil; p = &(*p).next {
-		if *p == m {
-			*p = m.next
-			m.next = nil
-			return
-		}
-	}
-}
+// sessionRooms is the rooms registry's way to a connection's Set.
+func sessionRooms(c *eventloop.Conn) *rooms.Set { return &c.Value().(*Session).rooms }

@@ -47,16 +47,14 @@ type Options struct {
 type room struct {
 	name      string
 	createdAt string
-	members   map[string]member // by user id (values, not pointers: one allocation less per member)
-	pubMu     sync.Mutex        // one order of events for every member
-	epoch     string            // the history's epoch the members were last told (history.go, named); under Broker.mu
-}
-
-// member is one user in a room: its name and how many connections it has
-// there.
-type member struct {
-	name  string
-	conns int32
+	// members is each user's name in the room, by user id: 32 bytes a
+	// slot, the most a node pays per membership. A user with more than one
+	// connection in the room also has an entry in more (made for the first
+	// such user): its connections beyond the first.
+	members map[string]string
+	more    map[string]int32
+	pubMu   sync.Mutex // one order of events for every member
+	epoch   string     // the history's epoch the members were last told (history.go, named); under Broker.mu
 }
 
 // New returns an empty Broker.
@@ -152,16 +150,19 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 	b.mu.Lock()
 	r := b.rooms[m.Room]
 	if r == nil {
-		r = &room{name: name, createdAt: isotime.Format(b.now()), members: make(map[string]member)}
+		r = &room{name: name, createdAt: isotime.Format(b.now()), members: make(map[string]string)}
 		b.rooms[m.Room] = r
 	}
-	u, ok := r.members[m.User]
-	if !ok {
-		u.name = m.Name
+	_, in := r.members[m.User]
+	if in {
+		if r.more == nil {
+			r.more = make(map[string]int32)
+		}
+		r.more[m.User]++
+	} else {
+		r.members[m.User] = m.Name
 	}
-	u.conns++
-	r.members[m.User] = u
-	st := broker.Membership{Count: len(r.members), Changed: u.conns == 1}
+	st := broker.Membership{Count: len(r.members), Changed: !in}
 	b.mu.Unlock()
 	done(st, nil)
 }
@@ -171,13 +172,15 @@ func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 	b.mu.Lock()
 	var st broker.Membership
 	if r := b.rooms[m.Room]; r != nil {
-		if u, ok := r.members[m.User]; ok {
-			if u.conns--; u.conns == 0 {
-				delete(r.members, m.User)
-				st.Changed = true
+		if k := r.more[m.User]; k > 0 {
+			if k == 1 {
+				delete(r.more, m.User)
 			} else {
-				r.members[m.User] = u
+				r.more[m.User] = k - 1
 			}
+		} else if _, ok := r.members[m.User]; ok {
+			delete(r.members, m.User)
+			st.Changed = true
 		}
 		st.Count = len(r.members)
 		if st.Count == 0 {
@@ -197,11 +200,11 @@ func (b *Broker) Members(roomID string, limit int, done func([]broker.Member, in
 	if r != nil {
 		n = len(r.members)
 		list = make([]broker.Member, 0, min(n, limit))
-		for uid, u := range r.members {
+		for uid, name := range r.members {
 			if len(list) == limit {
 				break
 			}
-			list = append(list, broker.Member{Room: roomID, User: uid, Name: u.name})
+			list = append(list, broker.Member{Room: roomID, User: uid, Name: name})
 		}
 	}
 	b.mu.Unlock()
