@@ -42,6 +42,10 @@ type Options struct {
 	// plus a fixed cost per room with a history, messages or not). Zero:
 	// broker.DefaultHistoryMaxBytes.
 	HistoryMaxBytes int
+	// HistoryRoomBytes bounds one room's stored messages: their payloads
+	// plus 14 bytes each (what a Redis log entry adds); past it the oldest
+	// go. Negative: no bound. Zero: broker.DefaultHistoryRoomBytes.
+	HistoryRoomBytes int
 }
 
 type room struct {
@@ -69,6 +73,9 @@ func New(o Options) *Broker {
 	}
 	if o.HistoryMaxBytes <= 0 {
 		o.HistoryMaxBytes = broker.DefaultHistoryMaxBytes
+	}
+	if o.HistoryRoomBytes == 0 {
+		o.HistoryRoomBytes = broker.DefaultHistoryRoomBytes
 	}
 	return &Broker{opt: o, rooms: make(map[string]*room), now: time.Now, hist: make(map[string]*history),
 		lru: list.New()}

@@ -344,24 +344,40 @@ func (b *Broker) young(es []entry) []entry {
 // otherwise (or when it does not) the newest q.Limit up to pos.
 func (b *Broker) answer(ctx context.Context, room string, pos broker.Position, q broker.HistoryQuery) (broker.HistoryResult, error) {
 	res := broker.HistoryResult{Position: pos}
-	if s := q.Since; s != nil && (s.Epoch == pos.Epoch || (s.Epoch == "" && s.Offset == 0)) {
-		if s.Offset >= pos.Offset {
-			// Nothing missed (or this node is behind the client: what it
-			// delivers next, the client may have; it keeps the first copy).
-			res.Recovered = true
+	// Since recovers only when the history vouches for everything after
+	// it: its epoch (a Since without one, e.g. {"", 0}, names none), an
+	// offset the history has reached, every message after it still kept.
+	if s := q.Since; s != nil && s.Epoch != "" && s.Epoch == pos.Epoch {
+		if s.Offset == pos.Offset {
+			res.Recovered = true // nothing missed
 			return res, nil
 		}
-		es, err := b.readRange(ctx, room, s.Offset+1, pos.Offset)
-		if err != nil {
-			return res, err
-		}
-		es = b.young(ofEpoch(es, pos.Epoch))
-		if uint64(len(es)) == pos.Offset-s.Offset && (len(es) == 0 || es[0].offset == s.Offset+1) {
-			for _, e := range es {
-				res.Messages = append(res.Messages, e.payload)
+		if s.Offset > pos.Offset {
+			// This node may be behind the client (it saw them through
+			// another node): what this node delivers next, the client may
+			// have, and keeps the first copy. Unless the history never
+			// reached that offset.
+			cur, err := b.readMeta(ctx, room)
+			if err != nil {
+				return res, err
 			}
-			res.Recovered = true
-			return res, nil
+			if cur.Epoch == s.Epoch && cur.Offset >= s.Offset {
+				res.Recovered = true
+				return res, nil
+			}
+		} else {
+			es, err := b.readRange(ctx, room, s.Offset+1, pos.Offset)
+			if err != nil {
+				return res, err
+			}
+			es = b.young(ofEpoch(es, pos.Epoch))
+			if uint64(len(es)) == pos.Offset-s.Offset && es[0].offset == s.Offset+1 {
+				for _, e := range es {
+					res.Messages = append(res.Messages, e.payload)
+				}
+				res.Recovered = true
+				return res, nil
+			}
 		}
 	}
 	upTo := pos.Offset
@@ -408,10 +424,12 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 	}
 }
 
-// readFailed marks Redis down when err is not a Redis reply, and wraps it.
+// readFailed marks Redis down when err is not a Redis reply, and wraps it
+// (broker.ErrStorageFull when a Sync's naming of an epoch was refused for
+// want of memory).
 func (b *Broker) readFailed(what string, err error) error {
 	b.commandFailed(err)
-	return unavailable(what, err)
+	return b.writeError(what, err)
 }
 
 // DeleteHistory implements broker.Broker: the keys go, so the next stored
