@@ -112,6 +112,7 @@ func (b *Broker) store(ev *broker.Event) (broker.Position, string) {
 	grown := 0
 	if max := b.opt.HistoryRoomBytes; max <= 0 || len(payload)+entryCost <= max {
 		h.ring = append(h.ring, stored{offset: pos.Offset, at: now, payload: payload})
+		b.histMsgs++
 		grown += len(payload)
 		h.kept += len(payload) + entryCost
 	}
@@ -121,6 +122,7 @@ func (b *Broker) store(ev *broker.Event) (broker.Position, string) {
 		h.kept -= len(h.ring[0].payload) + entryCost
 		h.ring[0] = stored{}
 		h.ring = h.ring[1:]
+		b.histMsgs--
 	}
 	h.bytes += grown
 	h.written = now
@@ -149,6 +151,7 @@ func (b *Broker) syncRead(room string, q broker.HistoryQuery) broker.HistoryResu
 
 func (b *Broker) dropHistory(room string, h *history) {
 	b.histBytes -= h.bytes
+	b.histMsgs -= len(h.ring)
 	b.lru.Remove(h.lru)
 	delete(b.hist, room)
 }

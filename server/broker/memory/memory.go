@@ -26,6 +26,7 @@ type Broker struct {
 	hist      map[string]*history
 	lru       *list.List
 	histBytes int
+	histMsgs  int // messages in all rings (metrics.go)
 }
 
 // Options configures a Broker. Every zero field takes the default of the

@@ -90,7 +90,8 @@ import (
 // Cluster mode (SPUBLISH; a history another master wrote starts anew),
 // [9...] the room's events in order: "s" + a payload to store without its
 // closing brace, or "p" + a payload to publish only. Returns {epoch,
-// newest offset}.
+// newest offset, bytes of entries added, entries trimmed, their bytes}
+// (the trims by count or bytes, for the metrics).
 //
 // An entry larger than the byte cap is published but not kept. A new epoch
 // empties the log: the two keys expire together, but Redis may drop one a
@@ -116,7 +117,7 @@ if not epoch then
   end
   redis.call('DEL', log)
 end
-local out, stored, entries = {}, {}, {}
+local out, stored, entries, added = {}, {}, {}, 0
 for i = 9, #ARGV do
   local a = ARGV[i]
   if string.byte(a, 1) == 115 then -- 's'
@@ -125,7 +126,7 @@ for i = 9, #ARGV do
     local e = now .. ' ' .. p
     if maxb <= 0 or #e <= maxb then
       entries[#entries + 1] = e
-      bytes = bytes + #e
+      bytes, added = bytes + #e, added + #e
     end
     stored[#stored + 1] = p
     out[#out + 1] = p
@@ -133,13 +134,14 @@ for i = 9, #ARGV do
     out[#out + 1] = string.sub(a, 2)
   end
 end
+local cut, cutBytes = 0, 0
 if #entries > 0 then
   local len = redis.call('RPUSH', log, unpack(entries))
   if len == #entries then x = 0 end
   while len > cap or (maxb > 0 and bytes > maxb) do
     local e = redis.call('LPOP', log)
     if not e then bytes = 0 break end
-    bytes, len = bytes - #e, len - 1
+    bytes, len, cut, cutBytes = bytes - #e, len - 1, cut + 1, cutBytes + #e
   end
 end
 local ttl, slack = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -156,7 +158,7 @@ end
 local pub = 'PUBLISH'
 if cluster then pub = 'SPUBLISH' end
 for i = 1, #out do redis.call(pub, ARGV[1], out[i]) end
-return {epoch, n}
+return {epoch, n, added, cut, cutBytes}
 `
 
 // srcRead reads a room's history: the meta hash and the log entries with
