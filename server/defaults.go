@@ -34,67 +34,65 @@ const (
 	DefaultMaxNodeOutboundBytes  = eventloop.DefaultMaxNodeOutboundBytes  // 256 MiB queued for all connections together; past it the largest queues close 4008
 	DefaultMaxBodyBytes          = eventloop.DefaultMaxBodyBytes          // 64 KiB: largest plain HTTP request body on the main port (-api-on-main); larger gets 413
 
-	DefaultMaxTCPConns         = 0                                   // TCP connections per node; 0 = the file limit minus 256 minus 4 per loop (see eventloop/fdlimit.go)
-	DefaultMaxConns            = 0                                   // open WebSockets and HTTP streams per node; 0 = unlimited (the file limit still applies)
-	DefaultMaxUsernameBytes    = 64                                  // username length in bytes
-	DefaultMaxRoomIDBytes      = 128                                 // roomId length in bytes
-	DefaultMaxRoomNameBytes    = 128                                 // roomName length in bytes
-	DefaultRateLimit           = 20.0                                // requests per second per connection (token bucket rate)
-	DefaultRateBurst           = 40                                  // token bucket size
-	DefaultRateAbuseRefusals   = 100                                 // refusals within RateAbuseWindow that close the connection (1008)
-	DefaultRateAbuseWindow     = 10 * time.Second                    // window for DefaultRateAbuseRefusals
-	DefaultUserRateLimit       = 50.0                                // requests per second of one user's connections together (token users), per node
-	DefaultUserRateBurst       = 100                                 // ... bucket size
-	DefaultAddrRateLimit       = -1.0                                // requests per second of one client address's connections together, per node; off (-1): NAT and load generators share addresses
-	DefaultAddrRateBurst       = 400                                 // ... bucket size, when on
-	DefaultUserRoomCreateRate  = 0.1                                 // rooms one user with a token may create per second, per node (6 a minute)
-	DefaultUserRoomCreateBurst = 20                                  // ... at once
-	DefaultAddrRoomCreateRate  = 1.0                                 // rooms one client address may create per second without a token, per node (after the burst)
-	DefaultAddrRoomCreateBurst = 500                                 // ... at once: a load test's or a NAT's share, far below what fills a Redis
-	DefaultNoticeRoomSize      = 500                                 // rooms with more members get sampled joined/left notices
-	DefaultNoticeRate          = 2.0                                 // joined/left notices per second per such room and node
-	DefaultNoticeBurst         = 10                                  // ... bucket size
-	DefaultMaxRoomsPerConn     = 64                                  // rooms one v2 connection may be in; more: too_many_rooms
-	DefaultPresenceMax         = 1000                                // members in one presence reply at most (then truncated: true)
-	DefaultPresenceCache       = time.Second                         // one read of a room's members serves the node's presence requests this long
-	DefaultTypingInterval      = 300 * time.Millisecond              // one typing notice per connection and room forwarded per this at most
-	DefaultHistoryLimit        = 100                                 // messages in one v2 join (history: N) or history reply at most
-	DefaultHistorySize         = broker.DefaultHistorySize           // stored messages per room
-	DefaultHistoryAge          = broker.DefaultHistoryAge            // stored messages older than this are gone; an idle room's history expires after it
-	DefaultHistoryMaxBytes     = broker.DefaultHistoryMaxBytes       // without Redis: bytes of history per node; past it the least recently written rooms lose theirs
-	DefaultHistoryRoomBytes    = broker.DefaultHistoryRoomBytes      // bytes of stored messages per room (payloads plus 14 each); past it the oldest go
-	DefaultHistorySampleKeys   = broker.DefaultHistorySampleKeys     // Redis: random keys per master in one chatd_history_bytes sample (no flag)
-	DefaultHistorySampleEvery  = broker.DefaultHistorySampleInterval // Redis: a new chatd_history_bytes sample at most this often (no flag)
-	DefaultRoomListMax         = 500                                 // rooms in a v1 roomList reply at most (those with the most members)
-	DefaultRoomListRefresh     = 2 * time.Second                     // the node's shared room list is rebuilt at most this often
-	DefaultRoomListInterval    = time.Second                         // a connection may ask for the room list this often over time
-	DefaultRoomListBurst       = 50                                  // v2 room list pages a connection may ask for in a row (a 20,000-room list at 500 a page is 40)
-	DefaultMaxQueuedRequests   = 64                                  // requests waiting behind a slow one (e.g. a join); more are refused
-	DefaultBrokerTimeout       = broker.DefaultOpTimeout             // a cluster request (join, leave, room list) fails after this
-	DefaultShutdownTimeout     = 10 * time.Second                    // graceful stop gives up after this
-	DefaultDrainWindow         = 5 * time.Second                     // a draining node closes its clients spread over this window
-	DefaultWebSocketPaths      = "/,/ws"                             // paths that accept upgrades
-	DefaultStreamPath          = "/stream"                           // the HTTP streaming fallback (v2 over SSE and POSTs) answers here
-	DefaultStreamResume        = eventloop.DefaultStreamResume       // 10 s: a stream whose connection dropped keeps its session this long for a resume
-	DefaultStreamReplayBytes   = eventloop.DefaultStreamReplayBytes  // 64 MiB of stream events retained node-wide for resumes (each stream: its newest 64, 64 KiB)
-	DefaultStreamBatch         = 64                                  // requests in one stream POST at most; more: 413
-	DefaultAllowedOrigins      = ""                                  // empty: same host (any port) or no Origin header; "*" allows all
-	DefaultTrustedProxies      = ""                                  // CIDRs whose X-Forwarded-For/X-Real-IP/X-Forwarded-Host are believed; empty: none
-	DefaultMaxConnsPerIP       = 0                                   // open WebSockets per client address; 0 = off (NAT and proxies share addresses)
-	DefaultMetricsOnMain       = "auto"                              // /metrics on the main port: auto = off when -admin is set, on otherwise
-	DefaultGCPercent           = 50                                  // Go GC target (GOGC): RSS ~1.5x the live heap after a burst, not 2x (Go's default, 100)
-	DefaultLogFormat           = "text"                              // log format: text or json
-	DefaultLogLevel            = "info"                              // log level: debug, info, warn or error (no per-message logs at info)
-	DefaultAdminAddr           = ""                                  // separate listener for /metrics, /healthz, /readyz; empty: main port only
-	DefaultSubscribeLinger     = broker.DefaultSubscribeLinger       // keep a room's Redis subscription this long after its last local member left
-	DefaultHeartbeatInterval   = broker.DefaultHeartbeatInterval     // node heartbeat refresh period (cluster mode)
-	DefaultHeartbeatTTL        = broker.DefaultHeartbeatTTL          // a node whose heartbeat is this old is dead; its members are removed
-	DefaultRedisDialTimeout    = broker.DefaultDialTimeout           // connecting to Redis (no flag: the Redis broker applies broker.DefaultDialTimeout)
-	DefaultRedisMaxBackoff     = broker.DefaultMaxBackoff            // reconnect backoff cap (no flag: the Redis broker applies broker.DefaultMaxBackoff)
-	DefaultPublishBatch        = broker.DefaultPublishBatch          // publishes per Redis pipeline round trip at most
-	DefaultPublishQueue        = broker.DefaultPublishQueue          // publishes waiting for Redis; more fail with cluster_unavailable
-	DefaultStateQueue          = broker.DefaultStateQueue            // joins/leaves waiting for Redis; more fail with cluster_unavailable
-	DefaultRoomScanInterval    = broker.DefaultRoomScanInterval      // room lists SCAN for reference-app rooms (not in our index) at most this often
+	DefaultMaxTCPConns         = 0                                  // TCP connections per node; 0 = the file limit minus 256 minus 4 per loop (see eventloop/fdlimit.go)
+	DefaultMaxConns            = 0                                  // open WebSockets and HTTP streams per node; 0 = unlimited (the file limit still applies)
+	DefaultMaxUsernameBytes    = 64                                 // username length in bytes
+	DefaultMaxRoomIDBytes      = 128                                // roomId length in bytes
+	DefaultMaxRoomNameBytes    = 128                                // roomName length in bytes
+	DefaultRateLimit           = 20.0                               // requests per second per connection (token bucket rate)
+	DefaultRateBurst           = 40                                 // token bucket size
+	DefaultRateAbuseRefusals   = 100                                // refusals within RateAbuseWindow that close the connection (1008)
+	DefaultRateAbuseWindow     = 10 * time.Second                   // window for DefaultRateAbuseRefusals
+	DefaultUserRateLimit       = 50.0                               // requests per second of one user's connections together (token users), per node
+	DefaultUserRateBurst       = 100                                // ... bucket size
+	DefaultAddrRateLimit       = -1.0                               // requests per second of one client address's connections together, per node; off (-1): NAT and load generators share addresses
+	DefaultAddrRateBurst       = 400                                // ... bucket size, when on
+	DefaultUserRoomCreateRate  = 0.1                                // rooms one user with a token may create per second, per node (6 a minute)
+	DefaultUserRoomCreateBurst = 20                                 // ... at once
+	DefaultAddrRoomCreateRate  = 1.0                                // rooms one client address may create per second without a token, per node (after the burst)
+	DefaultAddrRoomCreateBurst = 500                                // ... at once: a load test's or a NAT's share, far below what fills a Redis
+	DefaultNoticeRoomSize      = 500                                // rooms with more members get sampled joined/left notices
+	DefaultNoticeRate          = 2.0                                // joined/left notices per second per such room and node
+	DefaultNoticeBurst         = 10                                 // ... bucket size
+	DefaultMaxRoomsPerConn     = 64                                 // rooms one v2 connection may be in; more: too_many_rooms
+	DefaultPresenceMax         = 1000                               // members in one presence reply at most (then truncated: true)
+	DefaultPresenceCache       = time.Second                        // one read of a room's members serves the node's presence requests this long
+	DefaultTypingInterval      = 300 * time.Millisecond             // one typing notice per connection and room forwarded per this at most
+	DefaultHistoryLimit        = 100                                // messages in one v2 join (history: N) or history reply at most
+	DefaultHistorySize         = broker.DefaultHistorySize          // stored messages per room
+	DefaultHistoryAge          = broker.DefaultHistoryAge           // stored messages older than this are gone; an idle room's history expires after it
+	DefaultHistoryMaxBytes     = broker.DefaultHistoryMaxBytes      // without Redis: bytes of history per node; past it the least recently written rooms lose theirs
+	DefaultHistoryRoomBytes    = broker.DefaultHistoryRoomBytes     // bytes of stored messages per room (payloads plus 14 each); past it the oldest go
+	DefaultRoomListMax         = 500                                // rooms in a v1 roomList reply at most (those with the most members)
+	DefaultRoomListRefresh     = 2 * time.Second                    // the node's shared room list is rebuilt at most this often
+	DefaultRoomListInterval    = time.Second                        // a connection may ask for the room list this often over time
+	DefaultRoomListBurst       = 50                                 // v2 room list pages a connection may ask for in a row (a 20,000-room list at 500 a page is 40)
+	DefaultMaxQueuedRequests   = 64                                 // requests waiting behind a slow one (e.g. a join); more are refused
+	DefaultBrokerTimeout       = broker.DefaultOpTimeout            // a cluster request (join, leave, room list) fails after this
+	DefaultShutdownTimeout     = 10 * time.Second                   // graceful stop gives up after this
+	DefaultDrainWindow         = 5 * time.Second                    // a draining node closes its clients spread over this window
+	DefaultWebSocketPaths      = "/,/ws"                            // paths that accept upgrades
+	DefaultStreamPath          = "/stream"                          // the HTTP streaming fallback (v2 over SSE and POSTs) answers here
+	DefaultStreamResume        = eventloop.DefaultStreamResume      // 10 s: a stream whose connection dropped keeps its session this long for a resume
+	DefaultStreamReplayBytes   = eventloop.DefaultStreamReplayBytes // 64 MiB of stream events retained node-wide for resumes (each stream: its newest 64, 64 KiB)
+	DefaultStreamBatch         = 64                                 // requests in one stream POST at most; more: 413
+	DefaultAllowedOrigins      = ""                                 // empty: same host (any port) or no Origin header; "*" allows all
+	DefaultTrustedProxies      = ""                                 // CIDRs whose X-Forwarded-For/X-Real-IP/X-Forwarded-Host are believed; empty: none
+	DefaultMaxConnsPerIP       = 0                                  // open WebSockets per client address; 0 = off (NAT and proxies share addresses)
+	DefaultMetricsOnMain       = "auto"                             // /metrics on the main port: auto = off when -admin is set, on otherwise
+	DefaultGCPercent           = 50                                 // Go GC target (GOGC): RSS ~1.5x the live heap after a burst, not 2x (Go's default, 100)
+	DefaultLogFormat           = "text"                             // log format: text or json
+	DefaultLogLevel            = "info"                             // log level: debug, info, warn or error (no per-message logs at info)
+	DefaultAdminAddr           = ""                                 // separate listener for /metrics, /healthz, /readyz; empty: main port only
+	DefaultSubscribeLinger     = broker.DefaultSubscribeLinger      // keep a room's Redis subscription this long after its last local member left
+	DefaultHeartbeatInterval   = broker.DefaultHeartbeatInterval    // node heartbeat refresh period (cluster mode)
+	DefaultHeartbeatTTL        = broker.DefaultHeartbeatTTL         // a node whose heartbeat is this old is dead; its members are removed
+	DefaultRedisDialTimeout    = broker.DefaultDialTimeout          // connecting to Redis (no flag: the Redis broker applies broker.DefaultDialTimeout)
+	DefaultRedisMaxBackoff     = broker.DefaultMaxBackoff           // reconnect backoff cap (no flag: the Redis broker applies broker.DefaultMaxBackoff)
+	DefaultPublishBatch        = broker.DefaultPublishBatch         // publishes per Redis pipeline round trip at most
+	DefaultPublishQueue        = broker.DefaultPublishQueue         // publishes waiting for Redis; more fail with cluster_unavailable
+	DefaultStateQueue          = broker.DefaultStateQueue           // joins/leaves waiting for Redis; more fail with cluster_unavailable
+	DefaultRoomScanInterval    = broker.DefaultRoomScanInterval     // room lists SCAN for reference-app rooms (not in our index) at most this often
 
 	DefaultAuth            = "off"                   // -auth: off (self-declared names, as the reference app), optional or required
 	DefaultJWTLeeway       = 5 * time.Second         // clock skew allowed on a token's exp, nbf and iat
@@ -123,4 +121,10 @@ const (
 	DefaultHookMinSecretBytes  = hooks.MinSecretBytes        // a shorter -hook-secret is refused at start
 	DefaultHookMaxAnswerBytes  = hooks.MaxAnswerBytes        // a longer hook answer is a failure (invalid)
 	DefaultHookMaxRefusalBytes = hooks.MaxRefusalBytes       // a backend's refusal message is cut to this
+)
+
+// chatd_history_bytes sampling with Redis (no flags: README, Redis memory).
+const (
+	DefaultHistorySampleKeys  = broker.DefaultHistorySampleKeys     // random keys per master in one sample
+	DefaultHistorySampleEvery = broker.DefaultHistorySampleInterval // a scrape starts a new sample at most this often
 )
