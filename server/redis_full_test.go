@@ -16,7 +16,8 @@ import (
 // Redis at maxmemory under noeviction: what clients see (README, Redis
 // memory). A v2 publish answers storage_full ("Message not delivered:
 // cluster storage full"), a v1 message gets the same text as an error, a
-// join of a new room answers storage_full, the server API's publish 507;
+// join of a new room answers storage_full (v2 and v1: "Join failed: cluster
+// storage full"), the server API's publish 507;
 // nothing of them was stored or delivered (the next message, once Redis
 // has room, gets offset 1 and is the first the members see), and the
 // refusals are counted (chatd_redis_storage_full_total).
@@ -56,11 +57,14 @@ func TestRedisFullClientErrors(t *testing.T) {
 	if e.str("message") != "Join failed: cluster storage full" {
 		t.Fatalf("v2 join: %v", e)
 	}
+	v1b := dialChat(t, s.Addr())
+	v1b.send(map[string]string{"type": "join", "roomId": "new", "username": "carol"})
+	v1b.expectError("Join failed: cluster storage full", "storage_full")
 	api := startAPI(t, s)
 	api.expectError("POST", "/api/publish", `{"roomId":"r","content":"system"}`, http.StatusInsufficientStorage,
 		"storage_full")
-	if n := scrape(t, s)["chatd_redis_storage_full_total"]; n < 3 {
-		t.Fatalf("chatd_redis_storage_full_total %v, want at least 3", n)
+	if n := scrape(t, s)["chatd_redis_storage_full_total"]; n < 4 {
+		t.Fatalf("chatd_redis_storage_full_total %v, want at least 4", n)
 	}
 
 	if err := rs.Client().ConfigSet(context.Background(), "maxmemory", "0").Err(); err != nil {
