@@ -1,6 +1,15 @@
 package main
 
-import "testing"
+import (
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/broker/brokertest"
+)
 
 func TestRedisFlagsFromEnv(t *testing.T) {
 	for _, tc := range []struct {
@@ -35,5 +44,58 @@ func TestRedisFlagsFromEnv(t *testing.T) {
 		return map[string]string{"REDIS_PORT": "x"}[k]
 	}); err == nil {
 		t.Errorf("bad REDIS_PORT accepted")
+	}
+}
+
+// -history-room-bytes reaches both brokers' options: the default, a value,
+// -1 (no byte bound); values below 1024 are refused.
+func TestHistoryRoomBytesFlag(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 128 << 10},
+		{[]string{"-history-room-bytes", "4096"}, 4096},
+		{[]string{"-history-room-bytes", "-1"}, -1},
+	} {
+		o, err := parseFlags(tc.args, env)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if o.redis.historyRoomBytes != tc.want {
+			t.Errorf("%v: %d, want %d", tc.args, o.redis.historyRoomBytes, tc.want)
+		}
+	}
+	for _, v := range []string{"0", "1023", "-2"} {
+		if _, err := parseFlags([]string{"-history-room-bytes", v}, env); err == nil {
+			t.Errorf("-history-room-bytes %s accepted", v)
+		}
+	}
+}
+
+// -history-room-bytes reaches the broker: with 1024 bytes a room keeps the
+// newest message of two 600-byte ones (without Redis: the memory broker).
+func TestHistoryRoomBytesReachesTheBroker(t *testing.T) {
+	o, err := parseFlags([]string{"-history-room-bytes", "1024"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := o.redis.broker(&o.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Start(brokertest.NewReceiver()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		body := `{"n":` + strconv.Itoa(i) + `,"pad":"` + strings.Repeat("x", 600) + `"}`
+		b.Publish(&broker.Event{Room: "r", Body: []byte(body), Store: true}, nil)
+	}
+	var got broker.HistoryResult
+	b.History("r", broker.HistoryQuery{Limit: 10}, func(h broker.HistoryResult, _ error) { got = h })
+	if got.Offset != 2 || len(got.Messages) != 1 || !strings.HasPrefix(got.Messages[0], `{"n":1,`) {
+		t.Fatalf("history %d messages at offset %d, want the newest of 2", len(got.Messages), got.Offset)
 	}
 }

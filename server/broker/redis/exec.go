@@ -204,7 +204,8 @@ func redirectOf(err error) redirect {
 
 // evalCmd is EVAL of src, as go-redis's Script.Eval sends it, for send.
 // (EVAL, not EVALSHA: after a restart a NOSCRIPT retry could reorder a
-// node's commands; Redis caches scripts by hash anyway.)
+// node's commands; Redis caches scripts by hash anyway. The store script,
+// whose calls cannot be reordered that way, goes by SHA: script.go.)
 func evalCmd(ctx context.Context, src string, keys []string, args ...any) *goredis.Cmd {
 	a := make([]any, 0, 3+len(keys)+len(args))
 	a = append(a, "eval", src, len(keys))

@@ -126,3 +126,17 @@ func (e replyErr) Error() string { return string(e) }
 func (replyErr) RedisError()     {}
 
 var _ goredis.Error = replyErr("")
+
+// The history log (history.go) is named like the meta hash and, in cluster
+// mode, shares the room's slot, so the store script touches one slot.
+func TestLogKeyInTheRoomSlot(t *testing.T) {
+	if got := (keyspace{}).log("lobby"); got != "chatd:{lobby}:log" {
+		t.Fatalf("single mode: %q", got)
+	}
+	k := keyspace{cluster: true}
+	for _, room := range []string{"lobby", "a{b}c", "}x", "{}", "%7D", "ünïcode"} {
+		if s := keySlot(k.log(room)); s != k.roomSlot(room) || s != keySlot(k.meta(room)) {
+			t.Errorf("room %q: log in slot %d, the room in %d", room, s, k.roomSlot(room))
+		}
+	}
+}
