@@ -210,3 +210,8 @@ type Room struct {
 // ErrUnavailable is wrapped by broker errors that mean "the cluster cannot
 // be reached", as opposed to a refusal.
 var ErrUnavailable = errors.New("cluster unavailable")
+
+// ErrStorageFull is wrapped by broker errors that mean "the cluster's store
+// refused the write: it is out of memory" (Redis at maxmemory under
+// noeviction). Nothing of the refused call was stored or delivered.
+var ErrStorageFull = errors.New("cluster storage full")

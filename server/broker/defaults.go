@@ -19,4 +19,5 @@ const (
 	DefaultHistorySize       = 100              // stored messages per room (the newest)
 	DefaultHistoryAge        = 24 * time.Hour   // stored messages older than this are gone; an idle room's history expires after it
 	DefaultHistoryMaxBytes   = 256 << 20        // memory broker: bytes of history per node; past it the least recently written rooms lose theirs
+	DefaultHistoryRoomBytes  = 128 << 10        // bytes of stored messages per room (both brokers); past it the oldest go
 )

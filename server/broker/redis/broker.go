@@ -138,6 +138,7 @@ type counters struct {
 	reconnects                     atomic.Int64
 	redirects, topologyLoads       atomic.Int64
 	failovers, movedRooms          atomic.Int64
+	storageFull, scriptLoads       atomic.Int64
 }
 
 // Stats is a snapshot of a Broker's counters.
@@ -161,6 +162,8 @@ type Stats struct {
 	Outages         int64 // times Redis became unreachable
 	Reconnects      int64 // times Redis became reachable again after an outage
 	Subscribed      int   // rooms subscribed or being subscribed now
+	StorageFull     int64 // writes Redis refused for want of memory (maxmemory under noeviction)
+	ScriptLoads     int64 // script calls sent again as EVAL after NOSCRIPT (a restarted Redis)
 
 	// Redis Cluster mode.
 	Redirects     int64 // writes sent again after MOVED, ASK, TRYAGAIN, CLUSTERDOWN (they had not run)
@@ -309,6 +312,7 @@ func (b *Broker) Stats() Stats {
 		Reconnects: c.reconnects.Load(), Subscribed: n,
 		Redirects: c.redirects.Load(), TopologyLoads: c.topologyLoads.Load(), Failovers: c.failovers.Load(),
 		MovedRooms: c.movedRooms.Load(), Masters: masters,
+		StorageFull: c.storageFull.Load(), ScriptLoads: c.scriptLoads.Load(),
 	}
 }
 
@@ -476,6 +480,25 @@ func unavailable(what string, err error) error {
 }
 
 var errBrokerClosed = fmt.Errorf("%w: broker closed", broker.ErrUnavailable)
+
+// writeError wraps the error of a write: broker.ErrStorageFull when Redis
+// refused it for want of memory (counted), broker.ErrUnavailable otherwise.
+func (b *Broker) writeError(what string, err error) error {
+	if isOOM(err) {
+		b.stats.storageFull.Add(1)
+		return fmt.Errorf("%w: %s: %v", broker.ErrStorageFull, what, err)
+	}
+	return unavailable(what, err)
+}
+
+// isOOM reports whether err is Redis' refusal of a write at maxmemory
+// ("OOM command not allowed when used memory > 'maxmemory'"), also when a
+// script's command got it.
+func isOOM(err error) bool {
+	var re goredis.Error
+	return errors.As(err, &re) && (strings.HasPrefix(err.Error(), "OOM ") || strings.Contains(err.Error(), "-OOM ") ||
+		strings.Contains(err.Error(), "OOM command not allowed"))
+}
 
 // isRedisReply reports whether err is an error reply from Redis (the
 // connection is fine) rather than a network or timeout error.

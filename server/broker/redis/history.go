@@ -8,30 +8,47 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server/broker"
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // Room history in Redis.
 //
-// A stored message is appended and published by one Lua script
-// (srcStore): the next offset from the room's meta hash, the entry in the
-// room's history stream, the PUBLISH of the payload with its offset and
-// epoch, all in one step, so the publish order is the offset order and no
-// offset is ever skipped or used twice. Both keys carry the room's hash tag
-// ({<roomId>}), so that in Redis Cluster they live in one slot, with the
-// room's shard channel, which the cluster variant SPUBLISHes to.
+// A room's history is two keys with the room's hash tag ({<roomId>}, so
+// that in Redis Cluster they live in one slot, with the room's shard
+// channel, which the cluster variant SPUBLISHes to):
 //
-// Why a stream, not a list: entries are added with explicit IDs "<offset>-0",
-// so reading "everything after offset N" is XRANGE from (N+1)-0, an exact
-// range however many entries a concurrent trim removed meanwhile (a list
-// would be addressed by index, which every trim shifts); XADD trims to the
-// cap in the same command (MAXLEN); and small entries pack into listpacks.
-// Each entry holds the payload (p) and its time in ms (t), for the age limit.
+//   - chatd:{<roomId>}:meta, a small hash: epoch (one life of the history),
+//     offset (the newest message's), bytes (the log's entries together),
+//     x (when the keys' TTL was last set to expire, ms), w (Redis Cluster:
+//     the master that wrote it, CLUSTER MYID).
+//   - chatd:{<roomId>}:log, a list of the newest messages, oldest first,
+//     each entry "<ms> <payload>": its time (for the age limit) and the
+//     payload as published (ending in its offset and epoch).
 //
-// The meta hash {epoch, offset} names one life of the history: when it is
-// gone (expired with an idle room, or a Redis restarted empty), the next
-// store starts a new epoch at offset 1. Both keys expire HistoryAge after the
-// room's last stored message.
+// A list of short strings is one listpack, a few hundred bytes for a room
+// with one short message (a stream's first node took 4.75 KB): most rooms
+// have few messages. Both keys are trimmed by count (HistorySize) and by
+// bytes (HistoryRoomBytes, the oldest first) in the store script.
+//
+// Messages are stored and published by one Lua script call per room per
+// publish batch (srcStore): the next offsets from the meta hash, the
+// entries, the trim, the PUBLISH of every event of the room in the batch
+// in order, all in one step, so the publish order is the offset order and
+// no offset is ever skipped or used twice. The log holds consecutive
+// offsets ending at the meta's offset (a new epoch empties it), so a read
+// finds "offsets a..b" by index, in one script (srcRead) that reads the
+// meta and the list together: a trim cannot shift the list between them.
+// Every entry's offset and epoch are checked again on reading (ofEpoch,
+// entriesCover): a hole reads as not recovered, never as wrong messages.
+//
+// Both keys expire after the history age, set lazily: the script sets
+// their TTL to the age plus a slack (ttlSlack) only when what is left of
+// it (meta x) is under the age, so a busy room pays one PEXPIRE pair per
+// slack, not per message, and a history still lives at least the age
+// after its last message.
+//
+// The meta hash names one life of the history: when it is gone (expired
+// with an idle room, or a Redis restarted empty), the next store starts a
+// new epoch at offset 1.
 //
 // A join names the epoch before the first message (srcEpoch, run by a Sync
 // barrier when the room's flow knows no epoch yet, flow.go): the meta hash
@@ -44,6 +61,17 @@ import (
 // epoch, and every node that told its members the old one pushes a resync
 // (flow.go): never a silent hole.
 //
+// Redis at maxmemory (noeviction): the scripts' first write is one that
+// Redis refuses when it is out of memory (HSET, RPUSH), so a refused store
+// has done nothing, published nothing, and its senders are told
+// (broker.ErrStorageFull).
+//
+// Histories written by a version of chatd before this layout (a stream,
+// chatd:{<roomId>}:history) are not read: the new log starts empty beside
+// them, so a recovery from before the upgrade answers recovered: false;
+// the old stream expires with its TTL and goes at once with a
+// DeleteHistory (docs/cluster.md).
+//
 // Redis Cluster: replication is asynchronous, so a replica promoted after
 // its master died may lack the master's last stored messages, although
 // members already got them. Numbering on from the replica's offset would
@@ -54,60 +82,117 @@ import (
 // history: members are told to resync, which is the truth: the cluster
 // cannot vouch for the continuity of that room's history any more.
 
-// srcStore stores and publishes one message. A new epoch starts with an
-// empty stream: the two keys expire together, but Redis may drop one a
-// moment before the other, and the old entries' IDs would refuse the new
-// ones. KEYS: meta, history. ARGV:
-// channel, the payload without its closing brace, an epoch for a new
-// history, cap, TTL in seconds, now in ms. Returns {offset, epoch}.
+// srcStore stores and publishes the events of one room in one publish
+// batch. KEYS: meta, log, then optional trailing keys for extensions
+// (nothing reads them yet). ARGV: [1] channel, [2] an epoch for a new
+// history, [3] count cap, [4] byte cap (0: none), [5] TTL in ms (the
+// history age), [6] the TTL slack in ms, [7] now in ms, [8] "1" in Redis
+// Cluster mode (SPUBLISH; a history another master wrote starts anew),
+// [9...] the room's events in order: "s" + a payload to store without its
+// closing brace, or "p" + a payload to publish only. Returns {epoch,
+// newest offset}.
+//
+// An entry larger than the byte cap is published but not kept. A new epoch
+// empties the log: the two keys expire together, but Redis may drop one a
+// moment before the other.
 const srcStore = `
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
+local meta, log = KEYS[1], KEYS[2]
+local cluster = ARGV[8] == '1'
+local v = redis.call('HMGET', meta, 'epoch', 'offset', 'bytes', 'x', 'w')
+local epoch, n = v[1], tonumber(v[2] or '0')
+local bytes, x = tonumber(v[3] or '0'), tonumber(v[4] or '0')
+local me
+if cluster then
+  me = redis.call('CLUSTER', 'MYID')
+  if epoch and v[5] ~= me then epoch = false end
 end
-local n = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-local payload = ARGV[2] .. ',"offset":' .. n .. ',"epoch":"' .. epoch .. '"}'
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], n .. '-0', 'p', payload, 't', ARGV[6])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('PUBLISH', ARGV[1], payload)
-return {n, epoch}
+local now, cap, maxb = tonumber(ARGV[7]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if not epoch then
+  epoch, n, bytes, x = ARGV[2], 0, 0, 0
+  if cluster then
+    redis.call('HSET', meta, 'epoch', epoch, 'offset', 0, 'bytes', 0, 'x', 0, 'w', me)
+  else
+    redis.call('HSET', meta, 'epoch', epoch, 'offset', 0, 'bytes', 0, 'x', 0)
+  end
+  redis.call('DEL', log)
+end
+local out, stored, entries = {}, {}, {}
+for i = 9, #ARGV do
+  local a = ARGV[i]
+  if string.byte(a, 1) == 115 then -- 's'
+    n = n + 1
+    local p = string.sub(a, 2) .. ',"offset":' .. n .. ',"epoch":"' .. epoch .. '"}'
+    local e = now .. ' ' .. p
+    if maxb <= 0 or #e <= maxb then
+      entries[#entries + 1] = e
+      bytes = bytes + #e
+    end
+    stored[#stored + 1] = p
+    out[#out + 1] = p
+  else
+    out[#out + 1] = string.sub(a, 2)
+  end
+end
+if #entries > 0 then
+  local len = redis.call('RPUSH', log, unpack(entries))
+  if len == #entries then x = 0 end
+  while len > cap or (maxb > 0 and bytes > maxb) do
+    local e = redis.call('LPOP', log)
+    if not e then bytes = 0 break end
+    bytes, len = bytes - #e, len - 1
+  end
+end
+local ttl, slack = tonumber(ARGV[5]), tonumber(ARGV[6])
+if x - now < ttl then
+  x = now + ttl + slack
+  redis.call('HSET', meta, 'offset', n, 'bytes', bytes, 'x', x)
+  redis.call('PEXPIRE', meta, ttl + slack)
+  redis.call('PEXPIRE', log, ttl + slack)
+else
+  redis.call('HSET', meta, 'offset', n, 'bytes', bytes)
+end
+-- Extensions: stored holds the complete payloads stored by this call, in
+-- offset order; optional trailing KEYS (KEYS[3], ...) are theirs.
+local pub = 'PUBLISH'
+if cluster then pub = 'SPUBLISH' end
+for i = 1, #out do redis.call(pub, ARGV[1], out[i]) end
+return {epoch, n}
 `
 
-// srcStoreCluster is srcStore for Redis Cluster: SPUBLISH, and a new epoch
-// when the history was written by another node.
-const srcStoreCluster = `
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-local me = redis.call('CLUSTER', 'MYID')
-if epoch and redis.call('HGET', KEYS[1], 'w') ~= me then
-  redis.call('DEL', KEYS[1])
-  epoch = false
-end
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'w', me)
-end
-local n = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-local payload = ARGV[2] .. ',"offset":' .. n .. ',"epoch":"' .. epoch .. '"}'
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], n .. '-0', 'p', payload, 't', ARGV[6])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('SPUBLISH', ARGV[1], payload)
-return {n, epoch}
+// srcRead reads a room's history: the meta hash and the log entries with
+// offsets from..to (to 0 or past the newest: up to the newest), or, with a
+// limit, the newest limit of them. KEYS: meta, log. ARGV: from, to, limit
+// (0: none). Returns {epoch, newest offset, entries...} ({} without a
+// history). The log's offsets are consecutive and end at the newest, so
+// offset o is at index len-1-(newest-o); the caller checks the entries'
+// offsets anyway.
+const srcRead = `
+local v = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
+if not v[1] then return {} end
+local n = tonumber(v[2] or '0')
+local from, to, lim = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if to == 0 or to > n then to = n end
+if lim > 0 and to - lim + 1 > from then from = to - lim + 1 end
+if from < 1 then from = 1 end
+local out = {v[1], n}
+if from > to then return out end
+local len = redis.call('LLEN', KEYS[2])
+local last, first = len - 1 - (n - to), len - 1 - (n - from)
+if last < 0 then return out end
+if first < 0 then first = 0 end
+for _, e in ipairs(redis.call('LRANGE', KEYS[2], first, last)) do out[#out + 1] = e end
+return out
 `
 
 // srcEpoch names the room's epoch: the meta hash's, made (offset 0, with
-// an empty stream, as srcStore does) if it has none. KEYS: meta, history.
+// an empty log, as srcStore does) if it has none. KEYS: meta, log.
 // ARGV: an epoch for a new history, TTL in seconds. Returns {epoch,
 // offset}. An epoch without messages gets the TTL again.
 const srcEpoch = `
 local v = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
 if not v[1] then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'offset', 0, 'bytes', 0, 'x', 0)
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'offset', 0)
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   return {ARGV[1], 0}
 end
@@ -117,18 +202,15 @@ return {v[1], n}
 `
 
 // srcEpochCluster is srcEpoch for Redis Cluster: a history written by
-// another node is dropped first, as srcStoreCluster would drop it at the
-// next store.
+// another node is dropped first, as srcStore would drop it at the next
+// store.
 const srcEpochCluster = `
 local me = redis.call('CLUSTER', 'MYID')
 local v = redis.call('HMGET', KEYS[1], 'epoch', 'offset', 'w')
-if v[1] and v[3] ~= me then
-  redis.call('DEL', KEYS[1])
-  v[1] = false
-end
+if v[1] and v[3] ~= me then v[1] = false end
 if not v[1] then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'offset', 0, 'bytes', 0, 'x', 0, 'w', me)
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'offset', 0, 'w', me)
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   return {ARGV[1], 0}
 end
@@ -137,10 +219,15 @@ if n == 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return {v[1], n}
 `
 
+// ttlSlack is how much longer than the history age the store script sets a
+// history's TTL, so that it need not set it again for that long: an eighth
+// of the age, at most an hour.
+func ttlSlack(age time.Duration) time.Duration { return min(age/8, time.Hour) }
+
 // nameEpoch returns the room's epoch and newest offset, naming the epoch
 // (srcEpoch) if the room has none.
 func (b *Broker) nameEpoch(ctx context.Context, room string) (broker.Position, error) {
-	src, keys := srcEpoch, []string{b.keys.meta(room), b.keys.history(room)}
+	src, keys := srcEpoch, []string{b.keys.meta(room), b.keys.log(room)}
 	if b.keys.cluster {
 		src = srcEpochCluster
 	}
@@ -167,18 +254,23 @@ type entry struct {
 	payload string
 }
 
-func entriesOf(msgs []goredis.XMessage) []entry {
-	out := make([]entry, 0, len(msgs))
-	for _, m := range msgs {
-		id, _, _ := strings.Cut(m.ID, "-")
-		off, err := strconv.ParseUint(id, 10, 64)
-		if err != nil {
+// entriesOf parses log entries ("<ms> <payload>"); the offset is the
+// payload's. Entries that do not parse are left out (a hole, which the
+// readers notice).
+func entriesOf(vals []any) []entry {
+	out := make([]entry, 0, len(vals))
+	for _, v := range vals {
+		s, _ := v.(string)
+		ts, p, ok := strings.Cut(s, " ")
+		if !ok {
 			continue
 		}
-		p, _ := m.Values["p"].(string)
-		ts, _ := m.Values["t"].(string)
+		pos, ok := storedPosition(p)
+		if !ok {
+			continue
+		}
 		at, _ := strconv.ParseInt(ts, 10, 64)
-		out = append(out, entry{offset: off, at: at, payload: p})
+		out = append(out, entry{offset: pos.Offset, at: at, payload: p})
 	}
 	return out
 }
@@ -198,15 +290,21 @@ func (b *Broker) readMeta(ctx context.Context, room string) (broker.Position, er
 	return pos, nil
 }
 
+// readLog runs srcRead: the history's position and the entries it found.
+func (b *Broker) readLog(ctx context.Context, room string, from, to uint64, limit int) (broker.Position, []entry, error) {
+	b.stats.historyReads.Add(1)
+	vals, err := b.runScript(ctx, scRead, []string{b.keys.meta(room), b.keys.log(room)}, from, to, limit).Slice()
+	if err != nil || len(vals) < 2 {
+		return broker.Position{}, nil, err
+	}
+	epoch, _ := vals[0].(string)
+	return broker.Position{Epoch: epoch, Offset: uint64(toInt(vals[1]))}, entriesOf(vals[2:]), nil
+}
+
 // readRange returns the stored messages with offsets from..to.
 func (b *Broker) readRange(ctx context.Context, room string, from, to uint64) ([]entry, error) {
-	b.stats.historyReads.Add(1)
-	msgs, err := b.client.XRange(ctx, b.keys.history(room), strconv.FormatUint(from, 10)+"-0",
-		strconv.FormatUint(to, 10)+"-0").Result()
-	if err != nil {
-		return nil, err
-	}
-	return entriesOf(msgs), nil
+	_, es, err := b.readLog(ctx, room, from, to, 0)
+	return es, err
 }
 
 // readNewest returns the newest limit stored messages at or below upTo (0:
@@ -215,20 +313,8 @@ func (b *Broker) readNewest(ctx context.Context, room string, upTo uint64, limit
 	if limit <= 0 {
 		return nil, nil
 	}
-	b.stats.historyReads.Add(1)
-	end := "+"
-	if upTo > 0 {
-		end = strconv.FormatUint(upTo, 10) + "-0"
-	}
-	msgs, err := b.client.XRevRangeN(ctx, b.keys.history(room), end, "-", int64(limit)).Result()
-	if err != nil {
-		return nil, err
-	}
-	es := entriesOf(msgs)
-	for i, j := 0, len(es)-1; i < j; i, j = i+1, j-1 {
-		es[i], es[j] = es[j], es[i]
-	}
-	return es, nil
+	_, es, err := b.readLog(ctx, room, 1, upTo, limit)
+	return es, err
 }
 
 // ofEpoch keeps the entries of epoch, up to the first of another one: the
@@ -328,7 +414,7 @@ func (b *Broker) readFailed(what string, err error) error {
 	return unavailable(what, err)
 }
 
-// DeleteHistory implements broker.Broker: both keys go, so the next stored
+// DeleteHistory implements broker.Broker: the keys go, so the next stored
 // message starts a new epoch at offset 1.
 func (b *Broker) DeleteHistory(room string, done func(error)) {
 	if b.closed.Load() || !b.cmdOK.Load() {
@@ -338,7 +424,8 @@ func (b *Broker) DeleteHistory(room string, done func(error)) {
 	ok := b.spawn(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opt.OpTimeout)
 		defer cancel()
-		err := b.client.Del(ctx, b.keys.meta(room), b.keys.history(room)).Err()
+		// (The stream of a version before the log, too: history.go.)
+		err := b.client.Del(ctx, b.keys.meta(room), b.keys.log(room), b.keys.history(room)).Err()
 		if err != nil {
 			err = b.readFailed("delete history", err)
 		}

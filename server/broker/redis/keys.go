@@ -92,9 +92,11 @@ func (k keyspace) roomOfChannel(channel string) (string, bool) {
 	return k.roomOf(part)
 }
 
-// meta and history are the room's history keys (history.go); they carry the
-// room's hash tag in both modes.
+// meta and log are the room's history keys (history.go); they carry the
+// room's hash tag in both modes. history is the stream that held a room's
+// messages before the log (a version before it; DeleteHistory deletes it).
 func (k keyspace) meta(room string) string    { return "chatd:" + k.historyTag(room) + ":meta" }
+func (k keyspace) log(room string) string     { return "chatd:" + k.historyTag(room) + ":log" }
 func (k keyspace) history(room string) string { return "chatd:" + k.historyTag(room) + ":history" }
 
 func (k keyspace) historyTag(room string) string {

@@ -68,6 +68,11 @@ type Options struct {
 	// named for a room without messages this long after a join named or
 	// renewed it (history.go). Zero: broker.DefaultHistoryAge.
 	HistoryAge time.Duration
+	// HistoryRoomBytes bounds one room's stored messages in bytes (each
+	// counts its payload plus its time, about 14 bytes); past it the oldest
+	// go. A message larger than it is delivered but not kept. Negative: no
+	// byte bound. Zero: broker.DefaultHistoryRoomBytes.
+	HistoryRoomBytes int
 
 	// DropDelivery, if set, is asked about every event received from Redis
 	// before anything else: true drops it, as a lost Pub/Sub message would
@@ -94,6 +99,10 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.StateQueue, broker.DefaultStateQueue)
 	setDefault(&o.HistorySize, broker.DefaultHistorySize)
 	setDefault(&o.HistoryAge, broker.DefaultHistoryAge)
+	setDefault(&o.HistoryRoomBytes, broker.DefaultHistoryRoomBytes)
+	if o.HistoryRoomBytes < 0 {
+		o.HistoryRoomBytes = 0 // (the store script's "none")
+	}
 	if o.HistoryAge < time.Second {
 		return o, fmt.Errorf("redis broker: history age (%v) must be at least a second", o.HistoryAge)
 	}

@@ -106,8 +106,11 @@ func (b *Broker) nextEpoch() string {
 	return b.epochPrefix + strconv.FormatUint(b.epochN.Add(1), 36)
 }
 
-// publishBatch sends one pipeline: PUBLISH (SPUBLISH in cluster mode) for
-// plain events, the store script for messages that go into the history.
+// publishBatch sends one pipeline: for each room with a message to store,
+// one call of the store script with all the room's events of the batch in
+// their order (srcStore, history.go); for the other rooms, PUBLISH
+// (SPUBLISH in cluster mode) of each event. Rooms are independent, so the
+// order between them does not matter; within a room it is kept.
 func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 	if !b.cmdOK.Load() {
 		err := unavailable("redis unreachable", nil)
@@ -116,36 +119,23 @@ func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 		}
 		return
 	}
-	cmds := make([]rcmd, len(batch))
-	ttl := int64(b.opt.HistoryAge / time.Second)
-	now := time.Now().UnixMilli()
-	store, publish := srcStore, "publish"
-	if b.keys.cluster {
-		store, publish = srcStoreCluster, "spublish"
-	}
-	for i := range batch {
-		it := &batch[i]
-		cmds[i].slot = b.keys.roomSlot(it.room)
-		if it.store {
-			cmds[i].cmd = evalCmd(ctx, store, []string{b.keys.meta(it.room), b.keys.history(it.room)},
-				b.keys.channel(it.room), it.payload[:len(it.payload)-1], b.nextEpoch(), b.opt.HistorySize, ttl, now)
-		} else {
-			cmds[i].cmd = goredis.NewIntCmd(ctx, publish, b.keys.channel(it.room), it.payload)
-		}
-	}
+	cmds, calls, counts := b.batchCmds(ctx, batch)
 	began := time.Now()
-	b.send(ctx, cmds)
+	b.sendScripts(ctx, cmds)
 	b.metrics.publishTrip.Observe(time.Since(began).Seconds())
 	b.stats.publishTrips.Add(1)
 	var down error
-	for i, c := range cmds {
+	for i := range batch {
 		it := &batch[i]
-		cerr := c.cmd.Err()
+		c := cmds[calls[i].cmd].cmd
+		cerr := c.Err()
 		var offset uint64
-		if cerr == nil && it.store {
-			vals, _ := c.cmd.(*goredis.Cmd).Slice()
+		if cerr == nil && calls[i].stored > 0 {
+			vals, _ := c.(*goredis.Cmd).Slice()
 			if len(vals) == 2 {
-				offset = uint64(toInt(vals[0]))
+				// The call's stored events got consecutive offsets ending
+				// at the newest.
+				offset = uint64(toInt(vals[1])) - uint64(counts[calls[i].cmd]-calls[i].stored)
 				b.stats.stored.Add(1)
 			} else {
 				cerr = goredis.Nil
@@ -155,7 +145,7 @@ func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 			if !isRedisReply(cerr) {
 				down = cerr
 			}
-			b.publishFailed(it.done, unavailable("publish", cerr))
+			b.publishFailed(it.done, b.writeError("publish", cerr))
 			continue
 		}
 		b.stats.published.Add(1)
@@ -164,6 +154,82 @@ func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 		}
 	}
 	b.commandFailed(down)
+}
+
+// callOf places one event of a publish batch: cmd is the index of the
+// command that carries it, stored its rank among that command's stored
+// events (1, 2, ...; 0: not stored).
+type callOf struct {
+	cmd, stored int
+}
+
+// batchCmds builds a batch's commands (publishBatch): the commands, where
+// each event went, and how many events each command stores.
+func (b *Broker) batchCmds(ctx context.Context, batch []pubItem) ([]rcmd, []callOf, []int) {
+	calls := make([]callOf, len(batch))
+	publish := "publish"
+	if b.keys.cluster {
+		publish = "spublish"
+	}
+	// The rooms with something to store, each with its command's index.
+	var scripts map[string]int
+	for i := range batch {
+		if batch[i].store {
+			if scripts == nil {
+				scripts = map[string]int{}
+			}
+			scripts[batch[i].room] = -1
+		}
+	}
+	cmds := make([]rcmd, 0, len(batch))
+	var args [][]any     // ARGV of the store script commands, by command index
+	counts := []int(nil) // stored events, by command index
+	for i := range batch {
+		it := &batch[i]
+		j, ok := scripts[it.room]
+		if !ok {
+			calls[i].cmd = len(cmds)
+			cmds = append(cmds, rcmd{b.keys.roomSlot(it.room), goredis.NewIntCmd(ctx, publish, b.keys.channel(it.room), it.payload)})
+			continue
+		}
+		if j < 0 {
+			j = len(cmds)
+			scripts[it.room] = j
+			cmds = append(cmds, rcmd{slot: b.keys.roomSlot(it.room)})
+			for len(args) <= j {
+				args, counts = append(args, nil), append(counts, 0)
+			}
+			args[j] = b.storeArgs(it.room)
+		}
+		calls[i].cmd = j
+		ev := make([]byte, 0, len(it.payload)+1)
+		if it.store {
+			counts[j]++
+			calls[i].stored = counts[j]
+			ev = append(append(ev, 's'), it.payload[:len(it.payload)-1]...)
+		} else {
+			ev = append(append(ev, 'p'), it.payload...)
+		}
+		args[j] = append(args[j], ev)
+	}
+	for j := range args {
+		if args[j] != nil {
+			room := args[j][0].(string)
+			cmds[j].cmd = scStore.cmd(ctx, []string{b.keys.meta(room), b.keys.log(room)}, args[j][1:]...)
+		}
+	}
+	return cmds, calls, counts
+}
+
+// storeArgs starts the arguments of a store script call for room: the room
+// itself (dropped before the call), then ARGV up to the events (srcStore).
+func (b *Broker) storeArgs(room string) []any {
+	cluster := "0"
+	if b.keys.cluster {
+		cluster = "1"
+	}
+	return []any{room, b.keys.channel(room), b.nextEpoch(), b.opt.HistorySize, b.opt.HistoryRoomBytes,
+		b.opt.HistoryAge.Milliseconds(), ttlSlack(b.opt.HistoryAge).Milliseconds(), time.Now().UnixMilli(), cluster}
 }
 
 // failQueuedPublishes fails what is still queued on q when the broker
