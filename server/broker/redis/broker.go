@@ -119,9 +119,10 @@ type Broker struct {
 	roomsRunning bool
 	lastScan     time.Time
 
-	inflight atomic.Int64 // queued publishes and state ops not yet finished
-	stats    counters
-	metrics  *collector
+	inflight  atomic.Int64 // queued publishes and state ops not yet finished
+	stats     counters
+	sinkState // the message sink's (sink.go)
+	metrics   *collector
 }
 
 // counters are the broker's counters (see Stats).
@@ -196,6 +197,7 @@ func New(o Options) (*Broker, error) {
 		stateq:      make(chan *stateOp, o.StateQueue),
 		recorded:    make(map[string]bool),
 	}
+	b.sinkSlots = make(map[int]bool)
 	if b.keys.cluster {
 		co, err := o.clusterOptions()
 		if err != nil {
@@ -518,6 +520,7 @@ func (b *Broker) setCmd(up bool, err error) {
 	b.updateHealthLocked(err)
 	b.hmu.Unlock()
 	if !up {
+		b.sinkForget()
 		b.wakeLiveness()
 		if b.closing.Load() {
 			b.signalIdle() // (Close stops waiting for writes that cannot go out)
