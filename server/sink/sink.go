@@ -32,10 +32,15 @@ type Sink struct {
 // shardState is what a shard's worker last saw, for the metrics.
 type shardState struct {
 	held    atomic.Bool
+	dropsAt time.Time // the last TakeDropped (the shard's worker only)
 	backlog atomic.Int64
 	oldest  atomic.Int64 // Unix ms of the oldest entry waiting; 0: none
 	logged  [4]atomic.Int64
 }
+
+// dropsEvery is how often a shard's drop counters are taken (a read of
+// each of its queues' counters).
+const dropsEvery = time.Second
 
 // The kinds of failure logged (at most one line per kind per shard per
 // LogEvery).
@@ -151,7 +156,10 @@ func (s *Sink) work(i int) {
 			}
 			renewAt = s.now().Add(s.cfg.LeaseTTL / 3)
 		}
-		s.takeDropped(i)
+		if now := s.now(); now.Sub(sh.dropsAt) >= dropsEvery {
+			sh.dropsAt = now
+			s.takeDropped(i)
+		}
 		es, backlog, err := s.q.Read(s.ctx, i, s.cfg.BatchMessages)
 		if err != nil {
 			s.logEvery(i, logQueue, "sink: reading the queue failed", "shard", i, "err", err)

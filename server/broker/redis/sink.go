@@ -179,9 +179,9 @@ func (q *sinkQueue) queues(ctx context.Context, shard int) ([]string, error) {
 	if !q.keys.cluster {
 		return []string{prefixSinkQ + strconv.Itoa(shard)}, nil
 	}
-	ms, err := q.client.SMembers(ctx, keySinkSlots).Result()
+	ms, err := q.slotList(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sink slots: %w", err)
+		return nil, err
 	}
 	var out []string
 	for _, m := range ms {
@@ -194,6 +194,30 @@ func (q *sinkQueue) queues(ctx context.Context, shard int) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// slotList returns the members of chatd:sink:slots, read at most every
+// slotListTTL (each shard's worker asks at every poll).
+func (q *sinkQueue) slotList(ctx context.Context) ([]string, error) {
+	q.sinkMu.Lock()
+	if time.Since(q.slotsRead) < slotListTTL {
+		ms := q.slotsCache
+		q.sinkMu.Unlock()
+		return ms, nil
+	}
+	q.sinkMu.Unlock()
+	ms, err := q.client.SMembers(ctx, keySinkSlots).Result()
+	if err != nil {
+		return nil, fmt.Errorf("sink slots: %w", err)
+	}
+	q.sinkMu.Lock()
+	q.slotsCache, q.slotsRead = ms, time.Now()
+	q.sinkMu.Unlock()
+	return ms, nil
+}
+
+// slotListTTL bounds how late a consumer sees a slot listed: a room's
+// first messages wait this long at most before their first read.
+const slotListTTL = time.Second
 
 // Read implements sink.Queue: the oldest max entries of the shard's
 // queues (merged by their IDs, which are times: each queue's entries
@@ -340,6 +364,8 @@ func (q *sinkQueue) TakeDropped(ctx context.Context, shard int) (int64, error) {
 // sinkState is the broker's own sink state (cluster mode: the slots it
 // listed).
 type sinkState struct {
-	sinkMu    sync.Mutex
-	sinkSlots map[int]bool
+	sinkMu     sync.Mutex
+	sinkSlots  map[int]bool // slots this node listed
+	slotsCache []string     // chatd:sink:slots as last read
+	slotsRead  time.Time
 }
