@@ -55,15 +55,10 @@ for i in 1 2; do
 	for _ in $(seq 200); do curl -fsS -m 1 "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 done
 metric() { # metric NAME: the sum over both nodes, and the max
-	local sum=0 max=0 v
 	for p in "${ports[@]}"; do
-		v=$(curl -fsS -m 2 "http://127.0.0.1:$p/metrics" 2>/dev/null |
-			awk -v n="$1" '{k=$1; sub(/\{.*/, "", k)} k==n {s+=$2} END {print s+0}')
-		v=${v:-0}
-		sum=$(python3 -c "print($sum+$v)")
-		max=$(python3 -c "print(max($max,$v))")
-	done
-	echo "$sum $max"
+		curl -fsS -m 2 "http://127.0.0.1:$p/metrics" 2>/dev/null |
+			awk -v n="$1" '{k=$1; sub(/\{.*/, "", k)} k==n {s+=$2} END {print s+0}'
+	done | awk '{s+=$1; if ($1>m) m=$1} END {print s+0, m+0}'
 }
 # Sample the lag and backlog every second while the load runs.
 (
@@ -88,7 +83,7 @@ if [[ ${NOSINK:-} == 1 ]]; then exit 0; fi
 t0=$(date +%s.%N)
 for _ in $(seq 1200); do
 	read -r backlog _ < <(metric chatd_sink_backlog)
-	[[ ${backlog%.*} == 0 ]] && break
+	[[ $backlog == 0 ]] && break
 	sleep 0.1
 done
 drain=$(python3 -c "print(round($(date +%s.%N)-$t0,1))")
