@@ -68,7 +68,7 @@ func sinkTraffic(t *testing.T, s *server.Server, prefix string) []ackedMsg {
 }
 
 // sinkNode starts an in-process node on a Redis broker with the sink on.
-func sinkNode(t *testing.T, o redisbroker.Options, name string, be *sinkBackend) *clusterNode {
+func sinkNode(t *testing.T, o redisbroker.Options, name string, be *sinkBackend, mods ...func(*sink.Config)) *clusterNode {
 	t.Helper()
 	log := testLogger(t, name)
 	o.NodeID, o.Logger = name, log
@@ -81,6 +81,9 @@ func sinkNode(t *testing.T, o redisbroker.Options, name string, be *sinkBackend)
 	s := startServer(t, func(c *server.Config) {
 		c.Broker, c.NodeID, c.Logger, c.RateLimit = b, name, log, -1
 		c.Sink = sinkConfig(be)
+		for _, m := range mods {
+			m(&c.Sink)
+		}
 		withAPIKey(c)
 	})
 	return &clusterNode{srv: s, broker: b}
@@ -274,4 +277,45 @@ func TestSinkSurvivesKillAndRedisRestart(t *testing.T) {
 	if be.refused == 0 {
 		t.Fatal("the backend never refused a POST: the failure phase tested nothing")
 	}
+}
+
+// A node that stops gracefully releases its shards: another node takes
+// them over at once (not after -sink-lease-ttl) and delivers what the
+// stopped node's shards still held.
+func TestSinkGracefulHandover(t *testing.T) {
+	rs := redistest.Start(t)
+	if rs.Mini() {
+		t.Skip("needs a real redis-server")
+	}
+	be := newSinkBackend(t)
+	rc := rs.Client()
+	holders := func() map[string]int {
+		out := map[string]int{}
+		for i := range 4 {
+			out[rc.Get(context.Background(), fmt.Sprintf("chatd:sink:lease:%d", i)).Val()]++
+		}
+		return out
+	}
+	// A lease of 6 s, renewed every 2 s, which B tries to take every 2 s:
+	// taken within 2.5 s of A's stop, it was released, not lapsed.
+	lease := func(c *sink.Config) { c.LeaseTTL = 6 * time.Second }
+	A := sinkNode(t, redisbroker.Options{URL: rs.URL()}, "A", be, lease)
+	waitFor(t, 5*time.Second, "A holding every shard", func() bool { return holders()["A"] == 4 })
+	B := sinkNode(t, redisbroker.Options{URL: rs.URL()}, "B", be, lease)
+	be.setFailing(true)
+	acked := append(sinkTraffic(t, A.srv, "a"), sinkTraffic(t, B.srv, "b")...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := A.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	if h := holders(); h["A"] != 0 {
+		t.Fatalf("A still holds %d shards after its shutdown", h["A"])
+	}
+	waitFor(t, 2500*time.Millisecond, "B taking the released shards", func() bool { return holders()["B"] == 4 })
+	t.Logf("B held every shard %v after A stopped", time.Since(stopped).Round(time.Millisecond))
+	be.setFailing(false)
+	be.waitAll(acked, 10*time.Second)
+	be.check(acked)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -400,4 +401,34 @@ func value(c prometheus.Counter) float64 {
 		panic(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// A batch the backend stored but whose answer chatd never got (here: the
+// answer came after the timeout) is sent again: the backend sees it twice
+// and de-duplicates it; nothing is lost, and the order holds.
+func TestSinkAnswerLostSendsAgain(t *testing.T) {
+	b := newBackend(t)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.serve(w, r) // stored (the status goes out when the handler returns)
+		if calls.Add(1) == 1 {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	q := NewMemory(0, 0)
+	for i := range 5 {
+		q.Append("r", "e", uint64(i+1), time.Now(), payload(uint64(i+1)))
+	}
+	cfg := testConfig(srv.URL)
+	cfg.Timeout = 100 * time.Millisecond
+	s, _ := startSink(t, cfg, q)
+	waitFor(t, func() bool { return q.Len() == 0 }, "the queue to empty")
+	b.inOrder(map[string]int{"r": 5})
+	b.mu.Lock()
+	dups := b.dups
+	b.mu.Unlock()
+	if dups != 5 || value(s.m.posts.WithLabelValues(postFailed)) != 1 {
+		t.Fatalf("duplicates %d (want the 5 of the batch sent again), failed posts %v", dups, value(s.m.posts.WithLabelValues(postFailed)))
+	}
 }
