@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -38,6 +39,8 @@ func badRequest(e *chat.Error) error {
 var (
 	errAPIUnavailable = api.Errorf(http.StatusServiceUnavailable, string(chat.CodeUnavailable), "Cluster unavailable")
 	errAPIDraining    = api.Errorf(http.StatusServiceUnavailable, string(chat.CodeDraining), "Server shutting down")
+	errAPIStorageFull = api.Errorf(http.StatusInsufficientStorage, string(chat.CodeStorageFull),
+		"Message not delivered: cluster storage full")
 )
 
 // serving refuses work while the node drains or the cluster is unreachable.
@@ -106,6 +109,9 @@ func (b *apiBackend) Publish(ctx context.Context, p *api.PublishRequest) (*api.P
 	}
 	if r.err != nil {
 		b.cfg.Logger.Warn("server API publish failed", "room", p.RoomID, "err", r.err)
+		if errors.Is(r.err, broker.ErrStorageFull) {
+			return nil, errAPIStorageFull
+		}
 		return nil, errAPIUnavailable
 	}
 	return &api.Published{RoomID: p.RoomID, UserID: SystemUserID, Name: name, Offset: r.offset,

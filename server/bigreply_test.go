@@ -3,15 +3,19 @@ package server_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/chatd/chatd/server"
+	"github.com/chatd/chatd/server/broker/memory"
 )
 
 // A history page or a join's messages never exceed half of the outbound
 // limit: with 20 stored messages of 60 KB (1.2 MB), the reply holds the
 // newest that fit, the requester stays connected, paging back with before
 // reaches the first message, and a recovery that could not fit says
-// recovered: false.
+// recovered: false. (The room's history is not bounded in bytes here:
+// -history-room-bytes, 128 KiB by default, would keep two of them.)
 func TestStoredMessagesRepliesBounded(t *testing.T) {
-	s := startServer(t, nil)
+	s := startServer(t, func(c *server.Config) { c.Broker = memory.New(memory.Options{HistoryRoomBytes: -1}) })
 	pub := connectV2(t, s.Addr(), "pub")
 	pub.join("big")
 	body := strings.Repeat("x", 60000)

@@ -63,6 +63,7 @@ const (
 	DefaultHistorySize         = broker.DefaultHistorySize          // stored messages per room
 	DefaultHistoryAge          = broker.DefaultHistoryAge           // stored messages older than this are gone; an idle room's history expires after it
 	DefaultHistoryMaxBytes     = broker.DefaultHistoryMaxBytes      // without Redis: bytes of history per node; past it the least recently written rooms lose theirs
+	DefaultHistoryRoomBytes    = broker.DefaultHistoryRoomBytes     // bytes of stored messages per room (payloads plus 14 each); past it the oldest go
 	DefaultRoomListMax         = 500                                // rooms in a v1 roomList reply at most (those with the most members)
 	DefaultRoomListRefresh     = 2 * time.Second                    // the node's shared room list is rebuilt at most this often
 	DefaultRoomListInterval    = time.Second                        // a connection may ask for the room list this often over time

@@ -56,7 +56,7 @@ var flagGroups = []struct {
 	{"HTTP streaming (v2 where WebSockets are blocked)", []string{"http-stream", "stream-resume", "stream-replay-bytes",
 		"stream-batch"}},
 	{"Performance", []string{"coalesce-delay", "gc-percent"}},
-	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-limit"}},
+	{"History", []string{"history-size", "history-age", "history-max-bytes", "history-room-bytes", "history-limit"}},
 	{"Cluster", []string{"redis", "redis-cluster", "redis-fail-fast", "node-id", "heartbeat-interval", "heartbeat-ttl",
 		"subscribe-linger"}},
 	{"Authentication and server API", authFlagNames},

@@ -31,6 +31,7 @@ type redisFlags struct {
 	historySize       int
 	historyAge        time.Duration
 	historyMaxBytes   int
+	historyRoomBytes  int
 }
 
 func addRedisFlags(fs *flag.FlagSet) *redisFlags {
@@ -44,6 +45,7 @@ func addRedisFlags(fs *flag.FlagSet) *redisFlags {
 	fs.IntVar(&r.historySize, "history-size", server.DefaultHistorySize, "stored messages kept per room (the newest); -1: no history (nothing stored, no recovery)")
 	fs.DurationVar(&r.historyAge, "history-age", server.DefaultHistoryAge, "stored messages older than this are gone; an idle room's history expires after it")
 	fs.IntVar(&r.historyMaxBytes, "history-max-bytes", server.DefaultHistoryMaxBytes, "without Redis: bytes of history per node; past it the least recently written rooms lose theirs")
+	fs.IntVar(&r.historyRoomBytes, "history-room-bytes", server.DefaultHistoryRoomBytes, "bytes of stored messages per room (payloads plus 14 each); past it the oldest go, and a larger message is delivered but not kept; -1: no byte bound")
 	return r
 }
 
@@ -85,6 +87,8 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 		return fmt.Errorf("-history-age must be at least 1s")
 	case r.historyMaxBytes < 1<<20:
 		return fmt.Errorf("-history-max-bytes must be at least 1 MiB")
+	case r.historyRoomBytes < -1 || r.historyRoomBytes >= 0 && r.historyRoomBytes < 1024:
+		return fmt.Errorf("-history-room-bytes must be at least 1024, or -1 for no byte bound")
 	}
 	switch {
 	case r.cluster != "":
@@ -109,7 +113,8 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 // in-process memory broker without Redis.
 func (r *redisFlags) broker(cfg *server.Config, sf *sinkFlags, log *slog.Logger) (broker.Broker, error) {
 	if r.url == "" && r.cluster == "" {
-		o := memory.Options{HistorySize: r.historySize, HistoryAge: r.historyAge, HistoryMaxBytes: r.historyMaxBytes}
+		o := memory.Options{HistorySize: r.historySize, HistoryAge: r.historyAge,
+			HistoryMaxBytes: r.historyMaxBytes, HistoryRoomBytes: r.historyRoomBytes}
 		if cfg.Sink.On() {
 			o.Sink = sink.NewMemory(sf.maxBacklog, sf.maxMemory)
 		}
@@ -132,6 +137,7 @@ func (r *redisFlags) broker(cfg *server.Config, sf *sinkFlags, log *slog.Logger)
 		SubscribeLinger:   r.subscribeLinger,
 		HistorySize:       r.historySize,
 		HistoryAge:        r.historyAge,
+		HistoryRoomBytes:  r.historyRoomBytes,
 		Sink:              so,
 	})
 	if err != nil {

@@ -37,3 +37,30 @@ func TestRedisFlagsFromEnv(t *testing.T) {
 		t.Errorf("bad REDIS_PORT accepted")
 	}
 }
+
+// -history-room-bytes reaches both brokers' options: the default, a value,
+// -1 (no byte bound); values below 1024 are refused.
+func TestHistoryRoomBytesFlag(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 128 << 10},
+		{[]string{"-history-room-bytes", "4096"}, 4096},
+		{[]string{"-history-room-bytes", "-1"}, -1},
+	} {
+		o, err := parseFlags(tc.args, env)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if o.redis.historyRoomBytes != tc.want {
+			t.Errorf("%v: %d, want %d", tc.args, o.redis.historyRoomBytes, tc.want)
+		}
+	}
+	for _, v := range []string{"0", "1023", "-2"} {
+		if _, err := parseFlags([]string{"-history-room-bytes", v}, env); err == nil {
+			t.Errorf("-history-room-bytes %s accepted", v)
+		}
+	}
+}

@@ -20,4 +20,7 @@ const (
 	DefaultHistoryAge        = 24 * time.Hour   // stored messages older than this are gone; an idle room's history expires after it
 	DefaultHistoryMaxBytes   = 256 << 20        // memory broker: bytes of history per node; past it the least recently written rooms lose theirs
 	DefaultHistoryRoomBytes  = 128 << 10        // bytes of stored messages per room (both brokers); past it the oldest go
+
+	DefaultHistorySampleKeys     = 200              // Redis: random keys per master in one chatd_history_bytes sample
+	DefaultHistorySampleInterval = 30 * time.Second // Redis: a scrape starts a new chatd_history_bytes sample at most this often
 )

@@ -21,6 +21,7 @@ const (
 	CodeBadContent   ErrorCode = "bad_content"         // content missing, not a string, or empty
 	CodeJoinFailed   ErrorCode = "join_failed"         // Join failed (the cluster refused or failed)
 	CodeUnavailable  ErrorCode = "cluster_unavailable" // the cluster (Redis) is unreachable
+	CodeStorageFull  ErrorCode = "storage_full"        // the cluster's store (Redis) refused the write: out of memory; nothing was stored or delivered
 	CodeRateLimited  ErrorCode = "rate_limited"        // over the per-connection message rate
 	CodeQueueFull    ErrorCode = "busy"                // too many requests waiting behind a slow one
 	CodeDraining     ErrorCode = "draining"            // the node is shutting down; reconnect elsewhere
@@ -82,6 +83,9 @@ var (
 
 	errJoinUnavailable = Errorf(CodeUnavailable, MsgJoinFailed+": cluster unavailable")
 	errNotDelivered    = Errorf(CodeUnavailable, "Message not delivered: cluster unavailable")
+	errStorageFull     = Errorf(CodeStorageFull, "Message not delivered: cluster storage full")
+	errJoinStorageFull = Errorf(CodeStorageFull, MsgJoinFailed+": cluster storage full")
+	errRecoveryFull    = Errorf(CodeStorageFull, "Recovery failed: cluster storage full")
 	errNoRoomList      = Errorf(CodeUnavailable, "Room list unavailable: cluster unavailable")
 	errNoHistory       = Errorf(CodeUnavailable, "History unavailable: cluster unavailable")
 	errNoPresence      = Errorf(CodeUnavailable, "Presence unavailable: cluster unavailable")

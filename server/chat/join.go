@@ -92,7 +92,9 @@ func (s *Session) join(roomID, name string, q *broker.HistoryQuery, done func(Jo
 				return
 			}
 			s.node.logClusterError("join failed", err, "room", roomID, "user", s.userID)
-			if isUnavailable(err) {
+			if isStorageFull(err) {
+				done(JoinResult{}, errJoinStorageFull)
+			} else if isUnavailable(err) {
 				done(JoinResult{}, errJoinUnavailable)
 			} else {
 				done(JoinResult{}, ErrJoinFailed)
@@ -119,15 +121,21 @@ func (s *Session) Recover(roomID string, q broker.HistoryQuery, done func(JoinRe
 	n := s.node
 	n.m.recoveryAsked()
 	answer := s.Await()
-	fail := func() { answer(func() { done(JoinResult{}, errNoRecovery) }) }
+	fail := func(err error) {
+		e := errNoRecovery
+		if isStorageFull(err) {
+			e = errRecoveryFull
+		}
+		answer(func() { done(JoinResult{}, e) })
+	}
 	n.broker.Members(roomID, 0, func(_ []broker.Member, count int, err error) {
 		if err != nil {
-			fail()
+			fail(err)
 			return
 		}
 		n.broker.Sync(roomID, q, func(res broker.HistoryResult, err error) {
 			if err != nil {
-				fail()
+				fail(err)
 				return
 			}
 			// On the delivery path: the answer is queued on the loop after

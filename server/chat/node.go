@@ -136,6 +136,10 @@ func (n *Node) ms() uint32 { return uint32(n.now()/1e6) | 1 }
 // reached" (as opposed to a refusal).
 func isUnavailable(err error) bool { return errors.Is(err, broker.ErrUnavailable) }
 
+// isStorageFull reports whether a broker error means "the cluster's store
+// is out of memory": the write was refused, nothing was stored.
+func isStorageFull(err error) bool { return errors.Is(err, broker.ErrStorageFull) }
+
 // logClusterError logs a failed cluster request: at debug level when the
 // cluster is simply unreachable (the broker logs each outage once), at warn
 // level otherwise.

@@ -41,6 +41,8 @@ func (s *Session) Publish(ev *Event, ok func(offset uint64), fail func(*Error)) 
 	s.node.m.chatMessages.Inc()
 	s.publish(ev, func(offset uint64, err error) {
 		switch {
+		case isStorageFull(err):
+			s.Exec(func() { fail(errStorageFull) })
 		case err != nil:
 			s.Exec(func() { fail(errNotDelivered) })
 		case ok != nil:

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,9 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{"HistoryReads", historyReads},
 		{"EpochBeforeFirstMessage", epochBeforeFirstMessage},
 		{"EpochAfterDelete", epochAfterDelete},
+		{"SinceWithoutEpoch", sinceWithoutEpoch},
+		{"SinceAboveNewest", sinceAboveNewest},
+		{"HistoryRoomBytes", historyRoomBytes},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newCluster(t)) })
 	}
@@ -821,6 +825,117 @@ func epochAfterDelete(t *testing.T, c Cluster) {
 	}
 }
 
+// A Since without an epoch names no history, so the history cannot vouch
+// for it: recovered is false (with the newest Limit messages), whether the
+// room is new or has messages, whatever the offset; Sync and History
+// agree.
+func sinceWithoutEpoch(t *testing.T, c Cluster) {
+	r := NewReceiver()
+	b := c.Node(t, r)
+	subscribe(t, b, "w")
+	for _, since := range []broker.Position{{}, {Offset: 2}} {
+		h := syncCall(t, b, nil, "w", broker.HistoryQuery{Since: &since, Limit: 5})
+		if h.Recovered || len(h.Messages) != 0 || h.Epoch == "" {
+			t.Fatalf("new room, since %+v: %+v, want recovered false and the room's epoch", since, h)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		store(t, b, "w", body(i))
+	}
+	r.Wait(t, "w", 3)
+	for _, since := range []broker.Position{{}, {Offset: 1}, {Offset: 3}, {Offset: 9}} {
+		h := syncCall(t, b, nil, "w", broker.HistoryQuery{Since: &since, Limit: 2})
+		if h.Recovered || h.Offset != 3 || len(h.Messages) != 2 {
+			t.Fatalf("since %+v: recovered %v, offset %d, %d messages; want not recovered, the newest 2 at 3",
+				since, h.Recovered, h.Offset, len(h.Messages))
+		}
+	}
+}
+
+// A Since above the newest offset of its epoch was never stored there: the
+// history cannot vouch for it (recovered false, the newest Limit); Since
+// the newest itself recovers nothing, truthfully.
+func sinceAboveNewest(t *testing.T, c Cluster) {
+	r := NewReceiver()
+	b := c.Node(t, r)
+	subscribe(t, b, "v")
+	epoch := syncCall(t, b, nil, "v", broker.HistoryQuery{}).Epoch
+	h := syncCall(t, b, nil, "v", broker.HistoryQuery{Since: &broker.Position{Epoch: epoch, Offset: 1}, Limit: 5})
+	if h.Recovered || h.Offset != 0 || len(h.Messages) != 0 {
+		t.Fatalf("empty room, since %s/1: %+v, want recovered false", epoch, h)
+	}
+	for i := 1; i <= 3; i++ {
+		store(t, b, "v", body(i))
+	}
+	r.Wait(t, "v", 3)
+	for _, off := range []uint64{4, 100} {
+		h = syncCall(t, b, nil, "v", broker.HistoryQuery{Since: &broker.Position{Epoch: epoch, Offset: off}, Limit: 2})
+		if h.Recovered || h.Offset != 3 || len(h.Messages) != 2 {
+			t.Fatalf("since %s/%d above the newest 3: recovered %v, offset %d, %d messages", epoch, off, h.Recovered,
+				h.Offset, len(h.Messages))
+		}
+	}
+	h = syncCall(t, b, nil, "v", broker.HistoryQuery{Since: &broker.Position{Epoch: epoch, Offset: 3}, Limit: 2})
+	if !h.Recovered || h.Offset != 3 || len(h.Messages) != 0 {
+		t.Fatalf("since the newest: %+v", h)
+	}
+}
+
+// RoomBytes is the byte bound per room's history that the contract expects
+// the brokers of a Cluster to be configured with, and roomBytesEntry what
+// each stored message of historyRoomBytes counts against it: brokers count
+// a message's stored payload plus a fixed cost (the Redis broker: its time
+// and a space, 14 bytes; the memory broker: the same, for one bound).
+const (
+	RoomBytes       = 1000
+	roomBytesEntry  = 14
+	roomBytesFiller = 180
+)
+
+// A room's history keeps at most RoomBytes of messages, the oldest going
+// first, exactly; a message larger than the bound is delivered with its
+// offset but not kept, so a recovery across it is not recovered.
+func historyRoomBytes(t *testing.T, c Cluster) {
+	r := NewReceiver()
+	b := c.Node(t, r)
+	subscribe(t, b, "y")
+	big := func(i int) []byte {
+		return []byte(`{"n":` + strconv.Itoa(i) + `,"pad":"` + strings.Repeat("x", roomBytesFiller) + `"}`)
+	}
+	const n = 9 // one-digit offsets: equal sizes
+	for i := 1; i <= n; i++ {
+		store(t, b, "y", big(i))
+	}
+	r.Wait(t, "y", n)
+	h := historyCall(t, b, "y", broker.HistoryQuery{Limit: 100})
+	if len(h.Messages) == 0 {
+		t.Fatal("nothing kept")
+	}
+	size := len(h.Messages[0]) + roomBytesEntry
+	keep := RoomBytes / size
+	if len(h.Messages) != keep {
+		t.Fatalf("kept %d messages of %d bytes each (with the entry cost), want %d within %d bytes", len(h.Messages),
+			size, keep, RoomBytes)
+	}
+	for i, p := range h.Messages {
+		if k, off := decodeStored(t, p); off != uint64(n-keep+1+i) || k != int(off) {
+			t.Fatalf("message %d is offset %d, want the newest %d", i, off, keep)
+		}
+	}
+	huge := []byte(`{"n":10,"pad":"` + strings.Repeat("y", RoomBytes) + `"}`)
+	if off := store(t, b, "y", huge); off != n+1 {
+		t.Fatalf("a message over the bound got offset %d", off)
+	}
+	if got := r.Wait(t, "y", n+1); got[n].Pos.Offset != n+1 {
+		t.Fatalf("the message over the bound was not delivered: %+v", got[n])
+	}
+	h2 := syncCall(t, b, nil, "y", broker.HistoryQuery{Since: &broker.Position{Epoch: h.Epoch, Offset: n}, Limit: 100})
+	if h2.Recovered || h2.Offset != n+1 || len(h2.Messages) != keep {
+		t.Fatalf("since %d across the message not kept: recovered %v, offset %d, %d messages", n, h2.Recovered,
+			h2.Offset, len(h2.Messages))
+	}
+}
+
 // RunNoHistory checks a broker configured without history: stored events
 // get no offset, carry none, and a Sync finds nothing to recover.
 func RunNoHistory(t *testing.T, b broker.Broker, r *Receiver) {
@@ -834,5 +949,9 @@ func RunNoHistory(t *testing.T, b broker.Broker, r *Receiver) {
 	h := syncCall(t, b, nil, "n", broker.HistoryQuery{Since: &broker.Position{Epoch: "e", Offset: 1}, Limit: 5})
 	if h.Recovered || len(h.Messages) != 0 || h.Offset != 0 {
 		t.Fatalf("sync without history: %+v", h)
+	}
+	h = syncCall(t, b, nil, "n", broker.HistoryQuery{Since: &broker.Position{}, Limit: 5})
+	if h.Recovered || len(h.Messages) != 0 || h.Offset != 0 {
+		t.Fatalf("sync without history, since {\"\", 0}: %+v", h)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"github.com/chatd/chatd/server/broker"
 )
 
-// History of the memory broker: a capped ring of stored payloads per room,
-// kept after the room empties until its age passes. All histories together
+// History of the memory broker: a capped ring of stored payloads per room
+// (HistorySize messages, HistoryRoomBytes bytes: the oldest go first; a
+// message larger than the bytes is delivered but not kept), kept after the
+// room empties until its age passes. All histories together
 // hold at most MaxBytes (each counts its payloads plus histOverhead and its
 // room id); past it the rooms written least recently lose theirs (a later
 // recovery there reports recovered: false, never a silent hole).
@@ -27,9 +29,10 @@ import (
 // history is one room's stored messages.
 type history struct {
 	epoch   string
-	next    uint64   // the offset the next stored message gets
-	ring    []stored // oldest first, at most Size
-	bytes   int
+	next    uint64        // the offset the next stored message gets
+	ring    []stored      // oldest first, at most Size
+	bytes   int           // what it costs in the node-wide MaxBytes accounting
+	kept    int           // its messages in the per-room HistoryRoomBytes accounting (entryCost each, plus payloads)
 	written time.Time     // the last store (or, without messages, the last Sync)
 	lru     *list.Element // in Broker.lru, front = most recently written
 }
@@ -39,6 +42,11 @@ type history struct {
 // epoch): so that histories without messages, which joins make, are bounded
 // too.
 const histOverhead = 160
+
+// entryCost is what a message counts against HistoryRoomBytes besides its
+// payload: what the Redis broker's log entry adds to it (its time in ms and
+// a space), so that one bound means the same on both brokers.
+const entryCost = 14
 
 type stored struct {
 	offset  uint64
@@ -101,12 +109,20 @@ func (b *Broker) store(ev *broker.Event) (broker.Position, string) {
 	h.next++
 	payload := storedPayload(ev.Body, pos)
 	now := b.now()
-	h.ring = append(h.ring, stored{offset: pos.Offset, at: now, payload: payload})
-	grown := len(payload)
-	if len(h.ring) > b.opt.HistorySize {
+	grown := 0
+	if max := b.opt.HistoryRoomBytes; max <= 0 || len(payload)+entryCost <= max {
+		h.ring = append(h.ring, stored{offset: pos.Offset, at: now, payload: payload})
+		b.histMsgs++
+		grown += len(payload)
+		h.kept += len(payload) + entryCost
+	}
+	for len(h.ring) > 0 && (len(h.ring) > b.opt.HistorySize ||
+		b.opt.HistoryRoomBytes > 0 && h.kept > b.opt.HistoryRoomBytes) {
 		grown -= len(h.ring[0].payload)
+		h.kept -= len(h.ring[0].payload) + entryCost
 		h.ring[0] = stored{}
 		h.ring = h.ring[1:]
+		b.histMsgs--
 	}
 	h.bytes += grown
 	h.written = now
@@ -138,6 +154,7 @@ func (b *Broker) syncRead(room string, q broker.HistoryQuery) broker.HistoryResu
 
 func (b *Broker) dropHistory(room string, h *history) {
 	b.histBytes -= h.bytes
+	b.histMsgs -= len(h.ring)
 	b.lru.Remove(h.lru)
 	delete(b.hist, room)
 }
@@ -155,12 +172,15 @@ func storedPayload(body []byte, pos broker.Position) string {
 	return string(buf)
 }
 
-// read answers q from room's history; caller holds b.mu.
+// read answers q from room's history; caller holds b.mu. Since recovers
+// only when the history vouches for everything after it: its epoch (a
+// Since without one, e.g. {"", 0}, names none), an offset up to the newest,
+// and every message after it still kept.
 func (b *Broker) read(room string, q broker.HistoryQuery) broker.HistoryResult {
 	h := b.hist[room]
 	now := b.now()
 	if h == nil || now.Sub(h.written) > b.opt.HistoryAge {
-		return broker.HistoryResult{Recovered: q.Since != nil && q.Since.Offset == 0 && q.Since.Epoch == ""}
+		return broker.HistoryResult{}
 	}
 	res := broker.HistoryResult{Position: broker.Position{Epoch: h.epoch, Offset: h.next - 1}}
 	// The messages still young enough.
@@ -168,19 +188,17 @@ func (b *Broker) read(room string, q broker.HistoryQuery) broker.HistoryResult {
 	for len(live) > 0 && now.Sub(live[0].at) > b.opt.HistoryAge {
 		live = live[1:]
 	}
-	// A client that saw no history yet ("", 0) missed the whole epoch.
-	if s := q.Since; s != nil && (s.Epoch == h.epoch || (s.Epoch == "" && s.Offset == 0)) && s.Offset <= res.Offset {
-		first := res.Offset + 1 // nothing to recover: covered
-		if len(live) > 0 {
-			first = live[0].offset
-		}
-		if s.Offset+1 >= first {
-			for _, m := range live {
-				if m.offset > s.Offset {
-					res.Messages = append(res.Messages, m.payload)
-				}
+	if s := q.Since; s != nil && s.Epoch != "" && s.Epoch == h.epoch && s.Offset <= res.Offset {
+		// Covered when every offset after s is kept (a message larger than
+		// HistoryRoomBytes leaves a hole).
+		var after []string
+		for _, m := range live {
+			if m.offset > s.Offset {
+				after = append(after, m.payload)
 			}
-			res.Recovered = true
+		}
+		if uint64(len(after)) == res.Offset-s.Offset {
+			res.Messages, res.Recovered = after, true
 			return res
 		}
 	}

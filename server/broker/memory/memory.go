@@ -27,6 +27,7 @@ type Broker struct {
 	hist      map[string]*history
 	lru       *list.List
 	histBytes int
+	histMsgs  int // messages in all rings (metrics.go)
 }
 
 // Options configures a Broker. Every zero field takes the default of the
@@ -43,6 +44,10 @@ type Options struct {
 	// plus a fixed cost per room with a history, messages or not). Zero:
 	// broker.DefaultHistoryMaxBytes.
 	HistoryMaxBytes int
+	// HistoryRoomBytes bounds one room's stored messages: their payloads
+	// plus 14 bytes each (what a Redis log entry adds); past it the oldest
+	// go. Negative: no bound. Zero: broker.DefaultHistoryRoomBytes.
+	HistoryRoomBytes int
 	// Sink, if set, gets every stored message as it is stored, under the
 	// broker's lock (so each room's in offset order): the message sink's
 	// queue (package server/sink), which the node consumes.
@@ -74,6 +79,9 @@ func New(o Options) *Broker {
 	}
 	if o.HistoryMaxBytes <= 0 {
 		o.HistoryMaxBytes = broker.DefaultHistoryMaxBytes
+	}
+	if o.HistoryRoomBytes == 0 {
+		o.HistoryRoomBytes = broker.DefaultHistoryRoomBytes
 	}
 	return &Broker{opt: o, rooms: make(map[string]*room), now: time.Now, hist: make(map[string]*history),
 		lru: list.New()}

@@ -17,7 +17,7 @@ func TestContract(t *testing.T) {
 				return nil
 			}
 			started = true
-			b := memory.New(memory.Options{HistorySize: brokertest.HistorySize})
+			b := memory.New(memory.Options{HistorySize: brokertest.HistorySize, HistoryRoomBytes: brokertest.RoomBytes})
 			if err := b.Start(r); err != nil {
 				t.Fatal(err)
 			}

@@ -121,7 +121,8 @@ type Broker struct {
 
 	inflight  atomic.Int64 // queued publishes and state ops not yet finished
 	stats     counters
-	sinkState // the message sink's (sink.go)
+	sample    historySample // chatd_history_bytes (sample.go)
+	sinkState               // the message sink's (sink.go)
 	metrics   *collector
 }
 
@@ -140,6 +141,8 @@ type counters struct {
 	redirects, topologyLoads       atomic.Int64
 	failovers, movedRooms          atomic.Int64
 	storageFull, scriptLoads       atomic.Int64
+	historyAdded, historyTrimmed   atomic.Int64
+	historyTrimmedBytes            atomic.Int64
 }
 
 // Stats is a snapshot of a Broker's counters.
@@ -165,6 +168,9 @@ type Stats struct {
 	Subscribed      int   // rooms subscribed or being subscribed now
 	StorageFull     int64 // writes Redis refused for want of memory (maxmemory under noeviction)
 	ScriptLoads     int64 // script calls sent again as EVAL after NOSCRIPT (a restarted Redis)
+	HistoryAdded    int64 // bytes of history entries this node stored (payload plus 14 each)
+	HistoryTrimmed  int64 // history entries the store script trimmed (count or byte cap)
+	HistoryCutBytes int64 // their bytes
 
 	// Redis Cluster mode.
 	Redirects     int64 // writes sent again after MOVED, ASK, TRYAGAIN, CLUSTERDOWN (they had not run)
@@ -315,6 +321,8 @@ func (b *Broker) Stats() Stats {
 		Redirects: c.redirects.Load(), TopologyLoads: c.topologyLoads.Load(), Failovers: c.failovers.Load(),
 		MovedRooms: c.movedRooms.Load(), Masters: masters,
 		StorageFull: c.storageFull.Load(), ScriptLoads: c.scriptLoads.Load(),
+		HistoryAdded: c.historyAdded.Load(), HistoryTrimmed: c.historyTrimmed.Load(),
+		HistoryCutBytes: c.historyTrimmedBytes.Load(),
 	}
 }
 

@@ -29,7 +29,7 @@ func TestClusterContract(t *testing.T) {
 			n++
 			b, err := redis.New(redis.Options{Cluster: rc.Seeds(), NodeID: fmt.Sprintf("r%dn%d", run, n),
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RoomScanInterval: time.Millisecond,
-				HistorySize: brokertest.HistorySize})
+				HistorySize: brokertest.HistorySize, HistoryRoomBytes: brokertest.RoomBytes})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,7 +23,7 @@ func TestContract(t *testing.T) {
 			n++
 			b, err := redis.New(redis.Options{URL: rs.URL(), NodeID: fmt.Sprintf("n%d", n),
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RoomScanInterval: time.Millisecond,
-				HistorySize: brokertest.HistorySize})
+				HistorySize: brokertest.HistorySize, HistoryRoomBytes: brokertest.RoomBytes})
 			if err != nil {
 				t.Fatal(err)
 			}

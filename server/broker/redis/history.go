@@ -91,7 +91,8 @@ import (
 // [9] the room id and [10] the sink queue's bound (used with the sink
 // keys only), [11...] the room's events in order: "s" + a payload to store without its
 // closing brace, or "p" + a payload to publish only. Returns {epoch,
-// newest offset}.
+// newest offset, bytes of entries added, entries trimmed, their bytes}
+// (the trims by count or bytes, for the metrics).
 //
 // An entry larger than the byte cap is published but not kept. A new epoch
 // empties the log: the two keys expire together, but Redis may drop one a
@@ -117,7 +118,7 @@ if not epoch then
   end
   redis.call('DEL', log)
 end
-local out, stored, entries = {}, {}, {}
+local out, stored, entries, added = {}, {}, {}, 0
 for i = 11, #ARGV do
   local a = ARGV[i]
   if string.byte(a, 1) == 115 then -- 's'
@@ -126,7 +127,7 @@ for i = 11, #ARGV do
     local e = now .. ' ' .. p
     if maxb <= 0 or #e <= maxb then
       entries[#entries + 1] = e
-      bytes = bytes + #e
+      bytes, added = bytes + #e, added + #e
     end
     stored[#stored + 1] = p
     out[#out + 1] = p
@@ -134,13 +135,14 @@ for i = 11, #ARGV do
     out[#out + 1] = string.sub(a, 2)
   end
 end
+local cut, cutBytes = 0, 0
 if #entries > 0 then
   local len = redis.call('RPUSH', log, unpack(entries))
   if len == #entries then x = 0 end
   while len > cap or (maxb > 0 and bytes > maxb) do
     local e = redis.call('LPOP', log)
     if not e then bytes = 0 break end
-    bytes, len = bytes - #e, len - 1
+    bytes, len, cut, cutBytes = bytes - #e, len - 1, cut + 1, cutBytes + #e
   end
 end
 local ttl, slack = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -172,7 +174,7 @@ end
 local pub = 'PUBLISH'
 if cluster then pub = 'SPUBLISH' end
 for i = 1, #out do redis.call(pub, ARGV[1], out[i]) end
-return {epoch, n}
+return {epoch, n, added, cut, cutBytes}
 `
 
 // srcRead reads a room's history: the meta hash and the log entries with
@@ -360,24 +362,40 @@ func (b *Broker) young(es []entry) []entry {
 // otherwise (or when it does not) the newest q.Limit up to pos.
 func (b *Broker) answer(ctx context.Context, room string, pos broker.Position, q broker.HistoryQuery) (broker.HistoryResult, error) {
 	res := broker.HistoryResult{Position: pos}
-	if s := q.Since; s != nil && (s.Epoch == pos.Epoch || (s.Epoch == "" && s.Offset == 0)) {
-		if s.Offset >= pos.Offset {
-			// Nothing missed (or this node is behind the client: what it
-			// delivers next, the client may have; it keeps the first copy).
-			res.Recovered = true
+	// Since recovers only when the history vouches for everything after
+	// it: its epoch (a Since without one, e.g. {"", 0}, names none), an
+	// offset the history has reached, every message after it still kept.
+	if s := q.Since; s != nil && s.Epoch != "" && s.Epoch == pos.Epoch {
+		if s.Offset == pos.Offset {
+			res.Recovered = true // nothing missed
 			return res, nil
 		}
-		es, err := b.readRange(ctx, room, s.Offset+1, pos.Offset)
-		if err != nil {
-			return res, err
-		}
-		es = b.young(ofEpoch(es, pos.Epoch))
-		if uint64(len(es)) == pos.Offset-s.Offset && (len(es) == 0 || es[0].offset == s.Offset+1) {
-			for _, e := range es {
-				res.Messages = append(res.Messages, e.payload)
+		if s.Offset > pos.Offset {
+			// This node may be behind the client (it saw them through
+			// another node): what this node delivers next, the client may
+			// have, and keeps the first copy. Unless the history never
+			// reached that offset.
+			cur, err := b.readMeta(ctx, room)
+			if err != nil {
+				return res, err
 			}
-			res.Recovered = true
-			return res, nil
+			if cur.Epoch == s.Epoch && cur.Offset >= s.Offset {
+				res.Recovered = true
+				return res, nil
+			}
+		} else {
+			es, err := b.readRange(ctx, room, s.Offset+1, pos.Offset)
+			if err != nil {
+				return res, err
+			}
+			es = b.young(ofEpoch(es, pos.Epoch))
+			if uint64(len(es)) == pos.Offset-s.Offset && es[0].offset == s.Offset+1 {
+				for _, e := range es {
+					res.Messages = append(res.Messages, e.payload)
+				}
+				res.Recovered = true
+				return res, nil
+			}
 		}
 	}
 	upTo := pos.Offset
@@ -424,10 +442,12 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 	}
 }
 
-// readFailed marks Redis down when err is not a Redis reply, and wraps it.
+// readFailed marks Redis down when err is not a Redis reply, and wraps it
+// (broker.ErrStorageFull when a Sync's naming of an epoch was refused for
+// want of memory).
 func (b *Broker) readFailed(what string, err error) error {
 	b.commandFailed(err)
-	return unavailable(what, err)
+	return b.writeError(what, err)
 }
 
 // DeleteHistory implements broker.Broker: the keys go, so the next stored

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -10,12 +9,13 @@ import (
 
 // Node liveness.
 //
-// Each node refreshes its heartbeat key (keys.nodeAlive) every
-// HeartbeatInterval and lists itself in keyNodes; its members are in its
-// registration hashes (keys.nodeRegs), kept by the join and leave scripts.
-// Every check period (HeartbeatTTL/10, at most HeartbeatInterval) a node
-// looks at the heartbeats of the other listed nodes. The key lives
-// HeartbeatTTL minus one check period, so a dead node is found at most
+// Each node refreshes its heartbeat key (keys.nodeAlive: no TTL, the time
+// it lapses as its value, scripts.go) every HeartbeatInterval and lists
+// itself in keyNodes; its members are in its registration hashes
+// (keys.nodeRegs), kept by the join and leave scripts. Every check period
+// (HeartbeatTTL/10, at most HeartbeatInterval) a node looks at the
+// heartbeats of the other listed nodes. A beat lasts HeartbeatTTL minus one
+// check period, so a dead node is found at most
 // HeartbeatTTL after its last beat. Such a node is reaped (reap.go).
 //
 // Redis Cluster: a node's heartbeat lives on one master. While that master
@@ -151,8 +151,7 @@ func (b *Broker) heartbeat() (reaped bool, err error) {
 	} else {
 		keys = append(keys, keyNodes)
 	}
-	cmds[0].cmd = evalCmd(ctx, scriptHeartbeat, keys,
-		strconv.FormatInt(time.Now().UnixMilli(), 10), b.opt.aliveTTL().Milliseconds(), id)
+	cmds[0].cmd = evalCmd(ctx, scriptHeartbeat, keys, b.opt.aliveTTL().Milliseconds(), id)
 	b.send(ctx, cmds)
 	for _, c := range cmds[1:] {
 		if err := c.cmd.Err(); err != nil {
@@ -172,21 +171,33 @@ func (b *Broker) reapDead() {
 		return // the next beat notices an outage
 	}
 	pipe := b.client.Pipeline()
-	alive := make([]*goredis.IntCmd, len(nodes))
+	alive := make([]*goredis.Cmd, len(nodes))
 	for i, n := range nodes {
 		if n != b.opt.NodeID {
-			alive[i] = pipe.Exists(ctx, b.keys.nodeAlive(n))
+			alive[i] = pipe.Eval(ctx, srcAlive, []string{b.keys.nodeAlive(n)})
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return
 	}
 	for i, n := range nodes {
-		if alive[i] == nil || alive[i].Val() != 0 {
+		if alive[i] == nil {
+			continue
+		}
+		if v, err := alive[i].Int64Slice(); err != nil || len(v) != 1 || v[0] != 0 {
 			continue
 		}
 		b.reap(ctx, n)
 	}
+}
+
+// isAlive reports whether node's heartbeat has not lapsed.
+func (b *Broker) isAlive(ctx context.Context, node string) (bool, error) {
+	v, err := b.client.Eval(ctx, srcAlive, []string{b.keys.nodeAlive(node)}).Int64Slice()
+	if err != nil {
+		return false, err
+	}
+	return len(v) == 1 && v[0] == 1, nil
 }
 
 // subscriptionsSettled reports whether the node is healthy and every room it

@@ -38,6 +38,12 @@ var (
 	descUnfilled   = desc("redis_gaps_unfilled_total", "Holes the history no longer covered (the room's members were told to resync).")
 	descDupes      = desc("redis_duplicates_dropped_total", "Stored events dropped as already delivered.")
 	descEpochs     = desc("redis_epoch_changes_total", "Rooms whose history started a new epoch under this node (members told to resync).")
+	descFull       = desc("redis_storage_full_total", "Writes Redis refused at maxmemory (noeviction): publishes, joins, epochs; the clients were told (storage_full).")
+	descHistAdded  = desc("redis_history_stored_bytes_total", "Bytes of history entries this node stored (each message's payload plus 14).")
+	descHistCut    = desc("redis_history_trimmed_total", "History entries the store script trimmed to keep a room within -history-size and -history-room-bytes.")
+	descHistCutB   = desc("redis_history_trimmed_bytes_total", "Bytes of those entries.")
+	descHistBytes  = prometheus.NewDesc("chatd_history_bytes", "Redis memory held by room histories, all masters, estimated from a sample of random keys (MEMORY USAGE x DBSIZE, README); -1 before the first sample.", nil, nil)
+	descLoads      = desc("redis_script_reloads_total", "Store script calls sent again in full after NOSCRIPT (a restarted Redis or a new master).")
 
 	// Redis Cluster mode (zero with one Redis).
 	descRedirects = desc("redis_redirects_total", "Writes sent again after MOVED, ASK, TRYAGAIN or CLUSTERDOWN (they had not run).")
@@ -50,7 +56,7 @@ var (
 func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPublished, descPubErrors, descTrips, descReceived, descDropped,
 		descSubscribed, descOutages, descReconnects, descReaped, descUp, descStored, descHistReads, descGapsFilled,
-		descFilled, descUnfilled, descDupes, descEpochs, descRedirects, descFailovers, descMoved, descMasters} {
+		descFilled, descUnfilled, descDupes, descEpochs, descFull, descLoads, descHistAdded, descHistCut, descHistCutB, descHistBytes, descRedirects, descFailovers, descMoved, descMasters} {
 		ch <- d
 	}
 	b.metrics.publishTrip.Describe(ch)
@@ -77,6 +83,12 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	count(descUnfilled, st.GapsUnfilled)
 	count(descDupes, st.Duplicates)
 	count(descEpochs, st.EpochChanges)
+	count(descFull, st.StorageFull)
+	count(descLoads, st.ScriptLoads)
+	count(descHistAdded, st.HistoryAdded)
+	count(descHistCut, st.HistoryTrimmed)
+	count(descHistCutB, st.HistoryCutBytes)
+	ch <- prometheus.MustNewConstMetric(descHistBytes, prometheus.GaugeValue, b.historyBytes())
 	count(descRedirects, st.Redirects)
 	count(descFailovers, st.Failovers)
 	count(descMoved, st.MovedRooms)

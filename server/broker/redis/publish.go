@@ -143,7 +143,7 @@ func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 		var offset uint64
 		if cerr == nil && calls[i].stored > 0 {
 			vals, _ := c.(*goredis.Cmd).Slice()
-			if len(vals) == 2 {
+			if len(vals) >= 2 {
 				// The call's stored events got consecutive offsets ending
 				// at the newest.
 				offset = uint64(toInt(vals[1])) - uint64(counts[calls[i].cmd]-calls[i].stored)
@@ -162,6 +162,16 @@ func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 		b.stats.published.Add(1)
 		if it.done != nil {
 			it.done(offset, nil)
+		}
+	}
+	for j, n := range counts {
+		if n == 0 {
+			continue
+		}
+		if vals, err := cmds[j].cmd.(*goredis.Cmd).Slice(); err == nil && len(vals) == 5 {
+			b.stats.historyAdded.Add(int64(toInt(vals[2])))
+			b.stats.historyTrimmed.Add(int64(toInt(vals[3])))
+			b.stats.historyTrimmedBytes.Add(int64(toInt(vals[4])))
 		}
 	}
 	b.commandFailed(down)

@@ -68,8 +68,8 @@ func (b *Broker) reap(ctx context.Context, node string) {
 // reapChunk removes up to reapChunk registrations of node from its hash key
 // and returns how many this node removed (-1: the node is alive).
 func (b *Broker) reapChunk(ctx context.Context, node, key string, marked *bool) (int, error) {
-	alive, err := b.client.Exists(ctx, b.keys.nodeAlive(node)).Result()
-	if err != nil || alive == 1 {
+	alive, err := b.isAlive(ctx, node)
+	if err != nil || alive {
 		return -1, err
 	}
 	kv, _, err := b.client.HScan(ctx, key, 0, "", reapChunk).Result()

@@ -72,27 +72,65 @@ end
 return {n, removed, hit}
 `
 
+// The heartbeat carries no TTL: under maxmemory with a volatile-* policy
+// Redis evicts keys with a TTL, and a heartbeat (whose TTL would be the
+// shortest of all) must not go before the histories, which carry theirs.
+// Its value is "d" and the time it lapses, in ms of the Redis clock (TIME),
+// so that the nodes' clocks do not matter. A value without the "d" is a
+// heartbeat of an earlier chatd (the beat's time, with a TTL): alive while
+// it exists. luaAlive is the test, shared by the scripts below.
+const luaAlive = `
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function alive(k, t)
+  local v = redis.call('GET', k)
+  if not v then return false end
+  if string.sub(v, 1, 1) ~= 'd' then return true end
+  return tonumber(string.sub(v, 2)) > t
+end
+`
+
 // scriptHeartbeat refreshes the node's heartbeat. KEYS: heartbeat, reaped
-// marker, [the node list]. ARGV: value, TTL in ms, node id. Returns 1 if the
-// node was reaped while it was away.
-const scriptHeartbeat = `
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if KEYS[3] then redis.call('SADD', KEYS[3], ARGV[3]) end
+// marker, [the node list]. ARGV: lifetime in ms, node id. Returns 1 if the
+// node was reaped while it was away. The DEL comes first: Redis at
+// maxmemory (noeviction) refuses a script's first write if it may grow
+// memory, and lets a script that has written go on; so a beat, which grows
+// nothing, goes through when Redis is full and the node is not taken for
+// dead.
+const scriptHeartbeat = luaAlive + `
+local t = now()
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], 'd' .. string.format('%d', t + tonumber(ARGV[1])))
+if KEYS[3] then redis.call('SADD', KEYS[3], ARGV[2]) end
 return redis.call('EXISTS', KEYS[2])
 `
 
+// srcAlive tells which heartbeats are alive. KEYS: heartbeats. Returns 1 or
+// 0 for each.
+const srcAlive = luaAlive + `
+local t, out = now(), {}
+for i, k in ipairs(KEYS) do
+  if alive(k, t) then out[i] = 1 else out[i] = 0 end
+end
+return out
+`
+
 // srcForget ends the reaping of a dead node, unless it came back: KEYS:
-// its heartbeat, its registration index (cluster: the slots set, deleted;
-// single: the registration hash, which must be empty), [the node list,
-// from which it is removed]. ARGV: node id. Returns 1 if forgotten.
-const srcForget = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+// its heartbeat (deleted: it has lapsed), its registration index (cluster:
+// the slots set, deleted; single: the registration hash, which must be
+// empty), [the node list, from which it is removed]. ARGV: node id. Returns
+// 1 if forgotten.
+const srcForget = luaAlive + `
+if alive(KEYS[1], now()) then return 0 end
 if KEYS[3] then
   if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
   redis.call('SREM', KEYS[3], ARGV[1])
 else
   redis.call('DEL', KEYS[2])
 end
+redis.call('DEL', KEYS[1])
 return 1
 `
 

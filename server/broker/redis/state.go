@@ -409,6 +409,8 @@ func (b *Broker) applyBatch(batch []*stateOp) {
 			if !isRedisReply(err) {
 				down = err
 				err = unavailable("redis", err)
+			} else if isOOM(err) {
+				err = b.writeError("join", err)
 			}
 			b.needReconcile.Store(true)
 			if op.kind == opLeave {
