@@ -219,28 +219,55 @@ func (q *sinkQueue) slotList(ctx context.Context) ([]string, error) {
 // first messages wait this long at most before their first read.
 const slotListTTL = time.Second
 
-// Read implements sink.Queue: the oldest max entries of the shard's
-// queues (merged by their IDs, which are times: each queue's entries
-// stay a prefix of it).
-func (q *sinkQueue) Read(ctx context.Context, shard, max int) ([]sink.Entry, int64, error) {
+// Read implements sink.Queue: the oldest entries of the shard's queues,
+// merged by their IDs (times), so that each queue's entries stay a prefix
+// of it. One Redis: one queue, its first max. Redis Cluster: the lengths
+// first, then from each of the n non-empty queues its first max/n (at
+// least one), so a read holds at most max + n entries however many slots
+// the shard has. (limit is sink.Queue's max.)
+func (q *sinkQueue) Read(ctx context.Context, shard, limit int) ([]sink.Entry, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.opt.OpTimeout)
 	defer cancel()
 	keys, err := q.queues(ctx, shard)
 	if err != nil || len(keys) == 0 {
 		return nil, 0, err
 	}
-	var es []sink.Entry
+	if len(keys) == 1 {
+		var n *goredis.IntCmd
+		var r *goredis.XMessageSliceCmd
+		_, err := q.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			n = p.XLen(ctx, keys[0])
+			r = p.XRangeN(ctx, keys[0], "-", "+", int64(limit))
+			return nil
+		})
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, 0, fmt.Errorf("sink read: %w", err)
+		}
+		return entriesOfQueue(keys[0], r.Val(), nil), n.Val(), nil
+	}
+	lens, err := q.lengths(ctx, keys)
+	if err != nil {
+		return nil, 0, err
+	}
 	var backlog int64
-	// Pipelines of at most 256 queues (a Redis Cluster shard may have
-	// hundreds of slots).
-	for start := 0; start < len(keys); start += 256 {
-		part := keys[start:min(start+256, len(keys))]
-		lens := make([]*goredis.IntCmd, len(part))
+	var busy []string
+	for i, n := range lens {
+		backlog += n
+		if n > 0 {
+			busy = append(busy, keys[i])
+		}
+	}
+	if len(busy) == 0 {
+		return nil, 0, nil
+	}
+	each := int64(max(1, (limit+len(busy)-1)/len(busy)))
+	var es []sink.Entry
+	for start := 0; start < len(busy); start += 256 {
+		part := busy[start:min(start+256, len(busy))]
 		reads := make([]*goredis.XMessageSliceCmd, len(part))
 		_, err := q.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, k := range part {
-				lens[i] = p.XLen(ctx, k)
-				reads[i] = p.XRangeN(ctx, k, "-", "+", int64(max))
+				reads[i] = p.XRangeN(ctx, k, "-", "+", each)
 			}
 			return nil
 		})
@@ -248,21 +275,47 @@ func (q *sinkQueue) Read(ctx context.Context, shard, max int) ([]sink.Entry, int
 			return nil, 0, fmt.Errorf("sink read: %w", err)
 		}
 		for i, k := range part {
-			backlog += lens[i].Val()
-			for _, m := range reads[i].Val() {
-				if e, ok := entryOf(k, m); ok {
-					es = append(es, e)
-				}
-			}
+			es = entriesOfQueue(k, reads[i].Val(), es)
 		}
 	}
-	if len(keys) > 1 {
-		slices.SortStableFunc(es, func(a, b sink.Entry) int { return compareIDs(a.ID, b.ID) })
-	}
-	if len(es) > max {
-		es = es[:max]
+	slices.SortStableFunc(es, func(a, b sink.Entry) int { return compareIDs(a.ID, b.ID) })
+	if len(es) > limit {
+		es = es[:limit]
 	}
 	return es, backlog, nil
+}
+
+// lengths returns the lengths of queues (pipelines of at most 256: a Redis
+// Cluster shard may have hundreds of slots).
+func (q *sinkQueue) lengths(ctx context.Context, keys []string) ([]int64, error) {
+	out := make([]int64, 0, len(keys))
+	for start := 0; start < len(keys); start += 256 {
+		part := keys[start:min(start+256, len(keys))]
+		cmds := make([]*goredis.IntCmd, len(part))
+		_, err := q.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, k := range part {
+				cmds[i] = p.XLen(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, fmt.Errorf("sink queue lengths: %w", err)
+		}
+		for _, c := range cmds {
+			out = append(out, c.Val())
+		}
+	}
+	return out, nil
+}
+
+// entriesOfQueue appends the entries of queue's messages to es.
+func entriesOfQueue(queue string, msgs []goredis.XMessage, es []sink.Entry) []sink.Entry {
+	for _, m := range msgs {
+		if e, ok := entryOf(queue, m); ok {
+			es = append(es, e)
+		}
+	}
+	return es
 }
 
 // entryOf reads a queue entry.

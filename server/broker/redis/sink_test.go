@@ -108,6 +108,22 @@ func sinkQueueContract(t *testing.T, mk func(id string, max int) *redis.Broker) 
 		t.Fatalf("every room in one queue: %v", shardsUsed)
 	}
 
+	// A small read: at most max entries, each room's from its first, in
+	// offset order (a prefix of its queue).
+	for sh := range q.Shards() {
+		es, _, err := q.Read(context.Background(), sh, 3)
+		if err != nil || len(es) > 3 {
+			t.Fatalf("read of 3: %d entries, %v", len(es), err)
+		}
+		next := map[string]uint64{}
+		for _, e := range es {
+			if e.Offset != next[e.Room]+1 {
+				t.Fatalf("read of 3, shard %d: room %s offset %d after %d", sh, e.Room, e.Offset, next[e.Room])
+			}
+			next[e.Room] = e.Offset
+		}
+	}
+
 	// Ack removes what it is given, and what is older in its queues; a
 	// message stored afterwards stays.
 	ctx := context.Background()
