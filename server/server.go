@@ -80,12 +80,14 @@ func New(cfg Config) (*Server, error) {
 	node, err := chat.New(core, cfg.Broker, protos, s.metrics.reg)
 	if err != nil {
 		s.hooks.Close()
+		s.closeSink()
 		return nil, err
 	}
 	s.node = node
 	h, err := s.APIHandler()
 	if err != nil {
 		s.hooks.Close()
+		s.closeSink()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.apiHandler = h
@@ -100,6 +102,13 @@ func New(cfg Config) (*Server, error) {
 		s.metrics.reg.MustRegister(c)
 	}
 	return s, nil
+}
+
+// closeSink stops a sink that never started (New failed after making it).
+func (s *Server) closeSink() {
+	if s.sink != nil {
+		s.sink.Close(context.Background())
+	}
 }
 
 // Start listens and serves until Shutdown.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -318,4 +319,26 @@ func TestSinkGracefulHandover(t *testing.T) {
 	be.setFailing(false)
 	be.waitAll(acked, 10*time.Second)
 	be.check(acked)
+}
+
+// A sink without a broker queue to read, or with a short secret, is
+// refused at start; the sink's secret defaults to the hooks'.
+func TestSinkConfigRefused(t *testing.T) {
+	be := newSinkBackend(t)
+	cfg := server.Config{Addr: "127.0.0.1:0", Broker: memory.New(memory.Options{}), Sink: sinkConfig(be)}
+	if _, err := server.New(cfg); err == nil || !strings.Contains(err.Error(), "queues stored messages") {
+		t.Fatalf("memory broker without a sink queue: %v", err)
+	}
+	cfg.Broker = memory.New(memory.Options{Sink: sink.NewMemory(0, 0)})
+	cfg.Sink.Secret = "short"
+	if _, err := server.New(cfg); err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("short secret: %v", err)
+	}
+	cfg.Sink.Secret, cfg.Hooks.Secret = "", sinkSecret
+	s := startServer(t, func(c *server.Config) { *c = cfg; c.Broker = memory.New(memory.Options{Sink: sink.NewMemory(0, 0)}) })
+	v2 := connectV2(t, s.Addr(), "x")
+	v2.join("r")
+	ok := v2.publish("r", "with the hooks' secret")
+	be.waitAll([]ackedMsg{{room: "r", offset: uint64(ok.num("offset")), content: "with the hooks' secret"}}, 5*time.Second)
+	be.check(nil) // no POST without the secret
 }
