@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -343,6 +344,9 @@ func TestSinkCloseFlushesMemory(t *testing.T) {
 	// leaving the queue as it is.
 	b.fail = func(int) int { return 500 }
 	q2 := NewMemory(0, 0)
+	var logs strings.Builder
+	var logMu sync.Mutex
+	cfg.Logger = slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))
 	s2, err := New(cfg, q2, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -355,6 +359,12 @@ func TestSinkCloseFlushesMemory(t *testing.T) {
 	s2.Close(ctx2)
 	if q2.Len() != 1 || time.Since(began) > 2*time.Second {
 		t.Fatalf("Close with a failing backend: queue %d after %v", q2.Len(), time.Since(began))
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), `level=ERROR msg="sink: messages lost at shutdown`) ||
+		!strings.Contains(logs.String(), "messages=1") {
+		t.Fatalf("no error log of the message lost: %s", logs.String())
 	}
 }
 
@@ -431,4 +441,15 @@ func TestSinkAnswerLostSendsAgain(t *testing.T) {
 	if dups != 5 || value(s.m.posts.WithLabelValues(postFailed)) != 1 {
 		t.Fatalf("duplicates %d (want the 5 of the batch sent again), failed posts %v", dups, value(s.m.posts.WithLabelValues(postFailed)))
 	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
