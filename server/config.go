@@ -9,6 +9,7 @@ import (
 	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/chat"
 	"github.com/chatd/chatd/server/hooks"
+	"github.com/chatd/chatd/server/sink"
 	v2 "github.com/chatd/chatd/server/v2"
 )
 
@@ -236,6 +237,12 @@ type Config struct {
 	// DefaultHook* values; Limits, NodeID and Logger come from this Config.
 	// The connect hook cannot be combined with AuthRequired.
 	Hooks hooks.Config
+	// Sink is the message sink (package server/sink, README "Hooks and
+	// sink"): with a URL, every stored message is POSTed to it, from the
+	// queue the broker keeps (SinkQueue; Config.Broker must have one).
+	// Its Secret defaults to Hooks.Secret; NodeID and Logger come from this
+	// Config. Zero: no sink.
+	Sink sink.Config
 
 	// Broker connects the node to the cluster. Required: cmd/chatd wires
 	// server/broker/memory (one node) or server/broker/redis.

@@ -7,6 +7,7 @@ import (
 	"github.com/chatd/chatd/server/api"
 	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/hooks"
+	"github.com/chatd/chatd/server/sink"
 )
 
 // Every operational default of chatd, in one place. Each is the value a zero
@@ -122,6 +123,19 @@ const (
 	DefaultHookMinSecretBytes  = hooks.MinSecretBytes        // a shorter -hook-secret is refused at start
 	DefaultHookMaxAnswerBytes  = hooks.MaxAnswerBytes        // a longer hook answer is a failure (invalid)
 	DefaultHookMaxRefusalBytes = hooks.MaxRefusalBytes       // a backend's refusal message is cut to this
+
+	DefaultSinkURL           = ""                        // the message sink is off until its URL is set
+	DefaultSinkTimeout       = sink.DefaultTimeout       // a sink POST without a complete answer within this fails (retried)
+	DefaultSinkBatchMessages = sink.DefaultBatchMessages // messages per sink POST at most
+	DefaultSinkBatchBytes    = sink.DefaultBatchBytes    // bytes of messages per sink POST at most (a bigger single message goes alone)
+	DefaultSinkMinBackoff    = sink.DefaultMinBackoff    // the first retry of a failed sink POST waits about this (doubling, jittered)
+	DefaultSinkMaxBackoff    = sink.DefaultMaxBackoff    // retries of a failed sink POST wait at most this
+	DefaultSinkMaxAge        = sink.DefaultMaxAge        // a message the sink's backend has not acknowledged within this is dropped (counted, logged)
+	DefaultSinkMaxBacklog    = sink.DefaultMaxBacklog    // messages waiting in one sink queue; more are dropped (counted, logged)
+	DefaultSinkMaxMemory     = sink.DefaultMaxMemory     // without Redis: bytes of messages waiting for the sink; more are dropped (counted, logged)
+	DefaultSinkShards        = sink.DefaultShards        // sink queues on one Redis (leases on a Redis Cluster): consumed by up to this many nodes at once
+	DefaultSinkLeaseTTL      = sink.DefaultLeaseTTL      // a dead node's sink shards are taken over this long after its last lease renewal
+	DefaultSinkPoll          = sink.DefaultPoll          // an empty sink shard is read again after this
 )
 
 // chatd_history_bytes sampling with Redis (no flags: README, Redis memory).

@@ -17,6 +17,10 @@
 // knows no chat type); the brokers themselves (server/broker/memory,
 // server/broker/redis) are chosen and wired by cmd/chatd.
 //
+// Beside them, server/sink (the message sink) consumes the queue of stored
+// messages its broker keeps (the broker's SinkQueue) and POSTs it to the
+// application's backend; the node starts it and stops it (sink.go).
+//
 // Data flow. Inbound: the transport hands a whole message to the
 // connection's session on its event loop; the session's protocol decodes it
 // once and calls the core, in order with the connection's other requests. A

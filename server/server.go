@@ -15,6 +15,7 @@ import (
 	"github.com/chatd/chatd/server/chat"
 	"github.com/chatd/chatd/server/hooks"
 	"github.com/chatd/chatd/server/httpstream"
+	"github.com/chatd/chatd/server/sink"
 	v1 "github.com/chatd/chatd/server/v1"
 	v2 "github.com/chatd/chatd/server/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ type Server struct {
 	broker  broker.Broker
 	perIP   *connsPerIP   // Config.MaxConnsPerIP; nil when off
 	hooks   *hooks.Client // Config.Hooks; nil when no hook is on
+	sink    *sink.Sink    // Config.Sink; nil when off
 	metrics *metrics
 	ready   atomic.Bool // accepting clients (false before Start and while draining)
 	ctx     context.Context
@@ -69,17 +71,23 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.hooks = hk
+	if s.sink, err = newSink(&cfg, s.metrics.reg); err != nil {
+		s.hooks.Close()
+		return nil, err
+	}
 	core := cfg.core()
 	core.Hooks = s.hooks
 	node, err := chat.New(core, cfg.Broker, protos, s.metrics.reg)
 	if err != nil {
 		s.hooks.Close()
+		s.closeSink()
 		return nil, err
 	}
 	s.node = node
 	h, err := s.APIHandler()
 	if err != nil {
 		s.hooks.Close()
+		s.closeSink()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.apiHandler = h
@@ -94,6 +102,13 @@ func New(cfg Config) (*Server, error) {
 		s.metrics.reg.MustRegister(c)
 	}
 	return s, nil
+}
+
+// closeSink stops a sink that never started (New failed after making it).
+func (s *Server) closeSink() {
+	if s.sink != nil {
+		s.sink.Close(context.Background())
+	}
 }
 
 // Start listens and serves until Shutdown.
@@ -142,6 +157,9 @@ func (s *Server) Start() error {
 	}
 	s.node.Start()
 	s.startReclaimer()
+	if s.sink != nil {
+		s.sink.Start()
+	}
 	if s.stream != nil {
 		s.stream.Start()
 	}
@@ -175,6 +193,11 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	err := s.node.Drain(ctx)
 	if derr := s.eng.Drain(ctx, window); err == nil {
 		err = derr
+	}
+	if s.sink != nil {
+		// After the last message was stored: with the memory broker the
+		// queue is flushed (within ctx); leases go to the other nodes.
+		s.sink.Close(ctx)
 	}
 	if cerr := s.broker.Close(); err == nil {
 		err = cerr

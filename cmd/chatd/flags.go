@@ -33,6 +33,7 @@ type options struct {
 	redis           *redisFlags
 	auth            *authFlags
 	hooks           *hookFlags
+	sink            *sinkFlags
 	// warnings are logged once the logger exists (see warnings.go).
 	warnings []string
 }
@@ -60,6 +61,7 @@ var flagGroups = []struct {
 		"subscribe-linger"}},
 	{"Authentication and server API", authFlagNames},
 	{"Hooks (the application's backend in the loop)", hookFlagNames},
+	{"Message sink (every stored message to the backend)", sinkFlagNames},
 	{"Operations", []string{"admin", "metrics-on-main", "pprof", "drain-window", "shutdown-timeout", "log-format", "log-level", "version", "help"}},
 }
 
@@ -134,6 +136,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	o.redis = addRedisFlags(fs)
 	o.auth = addAuthFlags(fs)
 	o.hooks = addHookFlags(fs)
+	o.sink = addSinkFlags(fs)
 
 	fs.StringVar(&o.adminAddr, "admin", server.DefaultAdminAddr, "extra listener for /metrics, /healthz, /readyz, e.g. 127.0.0.1:9090 (/healthz and /readyz stay on the main port)")
 	fs.StringVar(&o.metricsOnMain, "metrics-on-main", server.DefaultMetricsOnMain, "serve /metrics on the main port: on, off, or auto (off when -admin is set)")
@@ -194,11 +197,16 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 		return nil, err
 	}
 	c.NoStream = !o.httpStream
+	o.hooks.sinkOn = o.sink.url != ""
 	hookWarnings, err := o.hooks.apply(c)
 	if err != nil {
 		return nil, err
 	}
 	o.warnings = append(o.warnings, hookWarnings...)
+	if err := o.sink.apply(c, o.hooks.secret, o.redis.historySize); err != nil {
+		return nil, err
+	}
+	o.warnings = append(o.warnings, o.sink.warnings(o.redis.url != "" || o.redis.cluster != "")...)
 	c.Addr = *raw.addr
 	if p := getenv("PORT"); p != "" && !set["addr"] && getenv("CHATD_ADDR") == "" {
 		if _, err := strconv.ParseUint(p, 10, 16); err != nil {

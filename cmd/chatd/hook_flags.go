@@ -22,6 +22,7 @@ type hookFlags struct {
 	secret, headers                             string
 	maxInFlight, maxQueued, maxQueuedBytes      int
 	maxPerRoom                                  int
+	sinkOn                                      bool // -sink-url is set: the secret is the sink's too
 }
 
 // hookFlagNames is the -help group of these flags.
@@ -39,7 +40,7 @@ func addHookFlags(fs *flag.FlagSet) *hookFlags {
 	fs.StringVar(&h.connect, "hook-connect", "", "URL the connect hook POSTs to: the backend identifies connections without a token, or refuses them (empty: off)")
 	fs.StringVar(&h.join, "hook-join", "", "URL the join hook POSTs to: the backend allows or refuses each join (empty: off)")
 	fs.StringVar(&h.publish, "hook-publish", "", "URL the publish hook POSTs to: the backend allows, refuses or rewrites each message (empty: off)")
-	fs.StringVar(&h.secret, "hook-secret", "", fmt.Sprintf("shared secret sent with every hook call (Authorization: Bearer <secret>), at least %d bytes; required with a hook (prefer the env CHATD_HOOK_SECRET)", hooks.MinSecretBytes))
+	fs.StringVar(&h.secret, "hook-secret", "", fmt.Sprintf("shared secret sent with every hook call and sink POST (Authorization: Bearer <secret>), at least %d bytes; required with a hook or -sink-url (prefer the env CHATD_HOOK_SECRET)", hooks.MinSecretBytes))
 	fs.DurationVar(&h.connectTimeout, "hook-connect-timeout", server.DefaultHookConnectTimeout, "a connect hook call fails after this (waiting for a free slot included)")
 	fs.DurationVar(&h.joinTimeout, "hook-join-timeout", server.DefaultHookJoinTimeout, "a join hook call fails after this")
 	fs.DurationVar(&h.publishTimeout, "hook-publish-timeout", server.DefaultHookPublishTimeout, "a publish hook call fails after this")
@@ -95,7 +96,7 @@ func (h *hookFlags) apply(cfg *server.Config) (warnings []string, err error) {
 	switch {
 	case on && len(h.secret) < hooks.MinSecretBytes:
 		return nil, fmt.Errorf("-hook-secret is %d bytes, want at least %d with a hook (CHATD_HOOK_SECRET)", len(h.secret), hooks.MinSecretBytes)
-	case !on && h.secret != "":
+	case !on && h.secret != "" && !h.sinkOn:
 		warnings = append(warnings, "-hook-secret is set but no hook is (-hook-connect, -hook-join, -hook-publish): it is unused")
 	case len(headers) > 0 && h.connect == "":
 		return nil, fmt.Errorf("-hook-connect-headers needs -hook-connect")

@@ -57,7 +57,7 @@ func run(args []string) int {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
 	cfg.Logger = log
-	b, err := opts.redis.broker(&cfg, log)
+	b, err := opts.redis.broker(&cfg, opts.sink, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

@@ -15,6 +15,7 @@ import (
 	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/broker/memory"
 	redisbroker "github.com/chatd/chatd/server/broker/redis"
+	"github.com/chatd/chatd/server/sink"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -110,10 +111,18 @@ func (r *redisFlags) resolve(getenv func(string) string) error {
 // broker returns the node's broker: the Redis broker for cfg (setting
 // cfg.NodeID if it was empty, so that logs and the cluster agree), or the
 // in-process memory broker without Redis.
-func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (broker.Broker, error) {
+func (r *redisFlags) broker(cfg *server.Config, sf *sinkFlags, log *slog.Logger) (broker.Broker, error) {
 	if r.url == "" && r.cluster == "" {
-		return memory.New(memory.Options{HistorySize: r.historySize, HistoryAge: r.historyAge,
-			HistoryMaxBytes: r.historyMaxBytes, HistoryRoomBytes: r.historyRoomBytes}), nil
+		o := memory.Options{HistorySize: r.historySize, HistoryAge: r.historyAge,
+			HistoryMaxBytes: r.historyMaxBytes, HistoryRoomBytes: r.historyRoomBytes}
+		if cfg.Sink.On() {
+			o.Sink = sink.NewMemory(sf.maxBacklog, sf.maxMemory)
+		}
+		return memory.New(o), nil
+	}
+	var so redisbroker.SinkOptions
+	if cfg.Sink.On() {
+		so = redisbroker.SinkOptions{Shards: sf.shards, MaxBacklog: sf.maxBacklog}
 	}
 	redis.SetLogger(redisLogger{log})
 	b, err := redisbroker.New(redisbroker.Options{
@@ -129,6 +138,7 @@ func (r *redisFlags) broker(cfg *server.Config, log *slog.Logger) (broker.Broker
 		HistorySize:       r.historySize,
 		HistoryAge:        r.historyAge,
 		HistoryRoomBytes:  r.historyRoomBytes,
+		Sink:              so,
 	})
 	if err != nil {
 		return nil, err

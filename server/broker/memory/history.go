@@ -129,6 +129,9 @@ func (b *Broker) store(ev *broker.Event) (broker.Position, string) {
 	b.histBytes += grown
 	b.lru.MoveToFront(h.lru)
 	b.evict()
+	if b.opt.Sink != nil {
+		b.opt.Sink.Append(ev.Room, pos.Epoch, pos.Offset, now, payload) // false: full, counted by the queue
+	}
 	b.named(ev.Room, pos.Epoch)
 	return pos, payload
 }

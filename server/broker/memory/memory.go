@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/internal/isotime"
+	"github.com/chatd/chatd/server/sink"
 )
 
 // Broker implements broker.Broker within one process.
@@ -47,6 +48,10 @@ type Options struct {
 	// plus 14 bytes each (what a Redis log entry adds); past it the oldest
 	// go. Negative: no bound. Zero: broker.DefaultHistoryRoomBytes.
 	HistoryRoomBytes int
+	// Sink, if set, gets every stored message as it is stored, under the
+	// broker's lock (so each room's in offset order): the message sink's
+	// queue (package server/sink), which the node consumes.
+	Sink *sink.Memory
 }
 
 type room struct {
@@ -78,6 +83,14 @@ func New(o Options) *Broker {
 	}
 	return &Broker{opt: o, rooms: make(map[string]*room), now: time.Now, hist: make(map[string]*history),
 		lru: list.New()}
+}
+
+// SinkQueue returns the message sink's queue (nil without Options.Sink).
+func (b *Broker) SinkQueue() sink.Queue {
+	if b.opt.Sink == nil {
+		return nil
+	}
+	return b.opt.Sink
 }
 
 // Start implements broker.Broker.

@@ -119,10 +119,11 @@ type Broker struct {
 	roomsRunning bool
 	lastScan     time.Time
 
-	inflight atomic.Int64 // queued publishes and state ops not yet finished
-	stats    counters
-	sample   historySample // chatd_history_bytes (sample.go)
-	metrics  *collector
+	inflight  atomic.Int64 // queued publishes and state ops not yet finished
+	stats     counters
+	sample    historySample // chatd_history_bytes (sample.go)
+	sinkState               // the message sink's (sink.go)
+	metrics   *collector
 }
 
 // counters are the broker's counters (see Stats).
@@ -202,6 +203,7 @@ func New(o Options) (*Broker, error) {
 		stateq:      make(chan *stateOp, o.StateQueue),
 		recorded:    make(map[string]bool),
 	}
+	b.sinkSlots = make(map[int]bool)
 	if b.keys.cluster {
 		co, err := o.clusterOptions()
 		if err != nil {
@@ -526,6 +528,7 @@ func (b *Broker) setCmd(up bool, err error) {
 	b.updateHealthLocked(err)
 	b.hmu.Unlock()
 	if !up {
+		b.sinkForget()
 		b.wakeLiveness()
 		if b.closing.Load() {
 			b.signalIdle() // (Close stops waiting for writes that cannot go out)

@@ -83,12 +83,13 @@ import (
 // cannot vouch for the continuity of that room's history any more.
 
 // srcStore stores and publishes the events of one room in one publish
-// batch. KEYS: meta, log, then optional trailing keys for extensions
-// (nothing reads them yet). ARGV: [1] channel, [2] an epoch for a new
+// batch. KEYS: meta, log, and with the message sink on its queue and drop
+// counter for the room (sink.go). ARGV: [1] channel, [2] an epoch for a new
 // history, [3] count cap, [4] byte cap (0: none), [5] TTL in ms (the
 // history age), [6] the TTL slack in ms, [7] now in ms, [8] "1" in Redis
 // Cluster mode (SPUBLISH; a history another master wrote starts anew),
-// [9...] the room's events in order: "s" + a payload to store without its
+// [9] the room id and [10] the sink queue's bound (used with the sink
+// keys only), [11...] the room's events in order: "s" + a payload to store without its
 // closing brace, or "p" + a payload to publish only. Returns {epoch,
 // newest offset, bytes of entries added, entries trimmed, their bytes}
 // (the trims by count or bytes, for the metrics).
@@ -118,7 +119,7 @@ if not epoch then
   redis.call('DEL', log)
 end
 local out, stored, entries, added = {}, {}, {}, 0
-for i = 9, #ARGV do
+for i = 11, #ARGV do
   local a = ARGV[i]
   if string.byte(a, 1) == 115 then -- 's'
     n = n + 1
@@ -155,6 +156,21 @@ else
 end
 -- Extensions: stored holds the complete payloads stored by this call, in
 -- offset order; optional trailing KEYS (KEYS[3], ...) are theirs.
+-- Sink (sink.go), only with KEYS[3] (the room's sink queue, a stream) and
+-- KEYS[4] (its drop counter): each message stored here is appended to the
+-- queue with its place (room ARGV[9], epoch, offset), unless the queue
+-- holds ARGV[10] entries: then it is counted in KEYS[4] instead.
+if KEYS[4] and #stored > 0 then
+  local free = tonumber(ARGV[10]) - redis.call('XLEN', KEYS[3])
+  for i = 1, #stored do
+    if i <= free then
+      redis.call('XADD', KEYS[3], '*', 'r', ARGV[9], 'e', epoch, 'o', n - #stored + i, 't', now, 'p', stored[i])
+    else
+      redis.call('INCRBY', KEYS[4], #stored - i + 1)
+      break
+    end
+  end
+end
 local pub = 'PUBLISH'
 if cluster then pub = 'SPUBLISH' end
 for i = 1, #out do redis.call(pub, ARGV[1], out[i]) end

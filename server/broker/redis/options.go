@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/sink"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -68,6 +69,9 @@ type Options struct {
 	// named for a room without messages this long after a join named or
 	// renewed it (history.go). Zero: broker.DefaultHistoryAge.
 	HistoryAge time.Duration
+	// Sink, with Shards > 0, makes every stored message go to the message
+	// sink's queues too (sink.go; SinkQueue). Zero: no sink.
+	Sink SinkOptions
 	// HistoryRoomBytes bounds one room's stored messages in bytes (each
 	// counts its payload plus its time, about 14 bytes); past it the oldest
 	// go. A message larger than it is delivered but not kept. Negative: no
@@ -99,6 +103,12 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.StateQueue, broker.DefaultStateQueue)
 	setDefault(&o.HistorySize, broker.DefaultHistorySize)
 	setDefault(&o.HistoryAge, broker.DefaultHistoryAge)
+	if o.Sink.Shards > 0 {
+		setDefault(&o.Sink.MaxBacklog, sink.DefaultMaxBacklog)
+		if o.HistorySize < 0 {
+			return o, errors.New("redis broker: the message sink needs a history (it takes what is stored)")
+		}
+	}
 	setDefault(&o.HistoryRoomBytes, broker.DefaultHistoryRoomBytes)
 	if o.HistoryRoomBytes < 0 {
 		o.HistoryRoomBytes = 0 // (the store script's "none")

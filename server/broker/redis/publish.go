@@ -119,6 +119,17 @@ func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 		}
 		return
 	}
+	if err := b.sinkAnnounce(ctx, batch); err != nil {
+		// Nothing is stored that the sink's consumers could not find.
+		if !isRedisReply(err) {
+			b.commandFailed(err)
+		}
+		err = b.writeError("publish", err)
+		for i := range batch {
+			b.publishFailed(batch[i].done, err)
+		}
+		return
+	}
 	cmds, calls, counts := b.batchCmds(ctx, batch)
 	began := time.Now()
 	b.sendScripts(ctx, cmds)
@@ -225,7 +236,12 @@ func (b *Broker) batchCmds(ctx context.Context, batch []pubItem) ([]rcmd, []call
 	for j := range args {
 		if args[j] != nil {
 			room := args[j][0].(string)
-			cmds[j].cmd = scStore.cmd(ctx, []string{b.keys.meta(room), b.keys.log(room)}, args[j][1:]...)
+			keys := []string{b.keys.meta(room), b.keys.log(room)}
+			if b.sinkOn() {
+				q := b.sinkQueueKey(room)
+				keys = append(keys, q, sinkDroppedKey(q))
+			}
+			cmds[j].cmd = scStore.cmd(ctx, keys, args[j][1:]...)
 		}
 	}
 	return cmds, calls, counts
@@ -239,7 +255,8 @@ func (b *Broker) storeArgs(room string) []any {
 		cluster = "1"
 	}
 	return []any{room, b.keys.channel(room), b.nextEpoch(), b.opt.HistorySize, b.opt.HistoryRoomBytes,
-		b.opt.HistoryAge.Milliseconds(), ttlSlack(b.opt.HistoryAge).Milliseconds(), time.Now().UnixMilli(), cluster}
+		b.opt.HistoryAge.Milliseconds(), ttlSlack(b.opt.HistoryAge).Milliseconds(), time.Now().UnixMilli(), cluster,
+		room, b.opt.Sink.MaxBacklog}
 }
 
 // failQueuedPublishes fails what is still queued on q when the broker
