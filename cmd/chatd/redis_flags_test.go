@@ -81,7 +81,7 @@ func TestHistoryRoomBytesReachesTheBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := o.redis.broker(&o.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b, err := o.redis.broker(&o.cfg, o.sink, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
