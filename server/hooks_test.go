@@ -617,3 +617,34 @@ func TestHookNamedUserDisconnectedByAPI(t *testing.T) {
 	expectCloseWith(t, v2.ws, 1008, "disconnected by the server")
 	other.join("still-here")
 }
+
+// A session the connect hook identified is past its hello deadline: it
+// stays open (a session whose hello went through the hook was closed 4002
+// at -hello-timeout). The deadline is awaited as an event: a connection
+// opened after the hello, which never says hello, is closed at its own
+// later deadline; the identified one is still served after that.
+func TestHookConnectClearsHelloDeadline(t *testing.T) {
+	b := newHookBackend(t)
+	b.connect = func(req map[string]any, _ *http.Request) string {
+		if req["token"] == "good" {
+			return `{"userId":"u-1","name":"Uno"}`
+		}
+		return `{}`
+	}
+	s := startServer(t, b.configure(func(c *server.Config) { c.HelloTimeout = 300 * time.Millisecond }))
+	named := dialV2(t, s.Addr())
+	if ok := named.call(map[string]any{"type": "hello", "token": "good"}); ok.str("userId") != "u-1" {
+		t.Fatalf("hello through the hook: %v", ok)
+	}
+	guest := dialV2(t, s.Addr())
+	if ok := guest.call(map[string]any{"type": "hello", "name": "gus"}); ok.str("name") != "gus" {
+		t.Fatalf("hello of a guest through the hook: %v", ok)
+	}
+	silent := dialV2(t, s.Addr())
+	expectClose(t, silent.ws, 4002)
+	named.join("still-here")
+	guest.join("still-here")
+	if got := scrape(t, s)["chatd_session_deadline_closes_total"]; got != 1 {
+		t.Fatalf("%v deadline closes counted, want 1 (the silent connection)", got)
+	}
+}

@@ -241,6 +241,7 @@ func (s *Session) connected(r *hooks.ConnectResult, name string, needName bool, 
 	}
 	s.dropPeer()
 	s.identified = true
+	s.c.ClearDeadline() // as Identify does: the hello deadline is met
 	n.conns.add(s)
 	done(nil)
 }
