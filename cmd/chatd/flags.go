@@ -112,7 +112,7 @@ func newFlagSet(o *options) (*flag.FlagSet, rawFlags) {
 	fs.DurationVar(&c.PresenceCache, "presence-cache", server.DefaultPresenceCache, "one read of a room's members serves this node's presence requests this long (negative: every request reads)")
 	fs.DurationVar(&c.TypingInterval, "typing-interval", server.DefaultTypingInterval, "one v2 typing notice per connection and room is forwarded per this; the rest are dropped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "the upgrade request must arrive within this")
-	fs.DurationVar(&c.HelloTimeout, "hello-timeout", server.DefaultHelloTimeout, "a v2 connection must say hello within this (nothing extends it), or it is closed with 4002; negative: no deadline")
+	fs.DurationVar(&c.HelloTimeout, "hello-timeout", server.DefaultHelloTimeout, "a v2 connection must say hello within this (nothing extends it), or it is closed with 4002; negative (e.g. -1s): no deadline")
 	fs.DurationVar(&c.PingInterval, "ping-interval", server.DefaultPingInterval, "ping a connection quiet for this long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close (1001) a connection with no inbound traffic for this long")
 	fs.IntVar(&o.gcPercent, "gc-percent", server.DefaultGCPercent, "the Go GC target (GOGC; GOGC in the environment wins): lower keeps RSS closer to the live heap for more GC CPU (Go's default is 100)")
