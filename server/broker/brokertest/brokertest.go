@@ -652,7 +652,8 @@ func decodeStored(t *testing.T, p string) (int, uint64) {
 	return m.N, m.Offset
 }
 
-func historyCall(t *testing.T, b broker.Broker, room string, q broker.HistoryQuery) broker.HistoryResult {
+// HistoryNow reads room's history and waits for the answer (10 s at most).
+func HistoryNow(t *testing.T, b broker.Broker, room string, q broker.HistoryQuery) broker.HistoryResult {
 	t.Helper()
 	ch := make(chan broker.HistoryResult, 1)
 	b.History(room, q, func(h broker.HistoryResult, err error) {
@@ -700,14 +701,14 @@ func historyReads(t *testing.T, c Cluster) {
 		}
 		return out
 	}
-	h := historyCall(t, b, "p", broker.HistoryQuery{Limit: 4})
+	h := HistoryNow(t, b, "p", broker.HistoryQuery{Limit: 4})
 	if got := offsets(h); !slices.Equal(got, want(22, 25)) || h.Offset != n {
 		t.Fatalf("newest 4: %v at %d", got, h.Offset)
 	}
-	if got := offsets(historyCall(t, b, "p", broker.HistoryQuery{Before: 22, Limit: 4})); !slices.Equal(got, want(18, 21)) {
+	if got := offsets(HistoryNow(t, b, "p", broker.HistoryQuery{Before: 22, Limit: 4})); !slices.Equal(got, want(18, 21)) {
 		t.Fatalf("before 22: %v", got)
 	}
-	if got := offsets(historyCall(t, b, "p", broker.HistoryQuery{Before: 18, Limit: 4})); !slices.Equal(got, want(16, 17)) {
+	if got := offsets(HistoryNow(t, b, "p", broker.HistoryQuery{Before: 18, Limit: 4})); !slices.Equal(got, want(16, 17)) {
 		t.Fatalf("before 18 (the cap keeps %d): %v", HistorySize, got)
 	}
 	epoch := h.Epoch
@@ -786,7 +787,7 @@ func epochBeforeFirstMessage(t *testing.T, c Cluster) {
 			}
 		}
 	}
-	if h := historyCall(t, a, "e", broker.HistoryQuery{Limit: 10}); h.Epoch != epoch || len(h.Messages) != n {
+	if h := HistoryNow(t, a, "e", broker.HistoryQuery{Limit: 10}); h.Epoch != epoch || len(h.Messages) != n {
 		t.Fatalf("history: %+v", h)
 	}
 }
@@ -907,7 +908,7 @@ func historyRoomBytes(t *testing.T, c Cluster) {
 		store(t, b, "y", big(i))
 	}
 	r.Wait(t, "y", n)
-	h := historyCall(t, b, "y", broker.HistoryQuery{Limit: 100})
+	h := HistoryNow(t, b, "y", broker.HistoryQuery{Limit: 100})
 	if len(h.Messages) == 0 {
 		t.Fatal("nothing kept")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/server/broker"
+	"github.com/chatd/chatd/server/broker/brokertest"
 	"github.com/chatd/chatd/server/broker/redis"
 	"github.com/chatd/chatd/server/internal/redistest"
 )
@@ -21,24 +22,6 @@ func needRealRedis(t *testing.T, rs *redistest.Server) {
 	if rs.Mini() {
 		t.Skip("needs a real redis-server")
 	}
-}
-
-func historyNow(t *testing.T, b broker.Broker, room string, q broker.HistoryQuery) broker.HistoryResult {
-	t.Helper()
-	ch := make(chan broker.HistoryResult, 1)
-	b.History(room, q, func(h broker.HistoryResult, err error) {
-		if err != nil {
-			t.Error(err)
-		}
-		ch <- h
-	})
-	select {
-	case h := <-ch:
-		return h
-	case <-time.After(10 * time.Second):
-		t.Fatal("history: no answer")
-	}
-	return broker.HistoryResult{}
 }
 
 // A room's history is a meta hash and a list of "<ms> <payload>" entries
@@ -190,7 +173,7 @@ func TestHistoryRoomBytes(t *testing.T) {
 	for i := 1; i <= 9; i++ {
 		storeNow(t, b, "r", body(i))
 	}
-	h := historyNow(t, b, "r", broker.HistoryQuery{Limit: 100})
+	h := brokertest.HistoryNow(t, b, "r", broker.HistoryQuery{Limit: 100})
 	var offs []uint64
 	for _, p := range h.Messages {
 		var m struct{ Offset uint64 }
@@ -242,7 +225,7 @@ func TestScriptReload(t *testing.T) {
 	if off := storeNow(t, a, "r", `{"n":2}`); off != 2 {
 		t.Fatalf("offset %d after SCRIPT FLUSH", off)
 	}
-	if h := historyNow(t, a, "r", broker.HistoryQuery{Limit: 5}); len(h.Messages) != 2 {
+	if h := brokertest.HistoryNow(t, a, "r", broker.HistoryQuery{Limit: 5}); len(h.Messages) != 2 {
 		t.Fatalf("history after SCRIPT FLUSH: %+v", h)
 	}
 	if n := a.Stats().ScriptLoads - loads; n != 1 {
