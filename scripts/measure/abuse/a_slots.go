@@ -31,6 +31,32 @@ func runSlots(e *env) error {
 		streak  atomic.Int64
 	)
 	start := time.Now()
+	// While dialling: the most attacker connections open at once.
+	var peakOpen int
+	stopPeak := make(chan struct{})
+	peakDone := make(chan struct{})
+	go func() {
+		defer close(peakDone)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopPeak:
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			cs := held
+			mu.Unlock()
+			k := 0
+			for _, cn := range cs {
+				if _, done := cn.closed(); !done {
+					k++
+				}
+			}
+			peakOpen = max(peakOpen, k)
+		}
+	}()
 	_ = parallel(n, 48, func(int) error {
 		if streak.Load() >= 200 { // the node refuses every upgrade now: it is full
 			return nil
@@ -52,6 +78,9 @@ func runSlots(e *env) error {
 		return nil
 	})
 	dialSecs := time.Since(start).Seconds()
+	close(stopPeak)
+	<-peakDone
+	e.fig("attacker_most_open_at_once_while_dialling", peakOpen)
 	e.fig("attacker_connections_opened", len(held))
 	e.fig("attacker_upgrades_refused", refused.Load())
 	e.fig("attacker_dial_errors", other.Load())
@@ -126,8 +155,8 @@ func runSlots(e *env) error {
 	}
 	e.fig("attacker_close_codes", codes)
 	e.fig("hold_window_seconds", hold.Seconds())
-	e.res.Summary = fmt.Sprintf("one address held %d slots (%d refused) in %.1f s; still open %d s later: %d (talkers %d of %d); real user: %s / +7 s: %s / end: %s",
-		len(held), refused.Load(), dialSecs, int(hold/time.Second), lastOpen, openCount(talkers), len(talkers),
+	e.res.Summary = fmt.Sprintf("one address opened %d hello-less connections in %.1f s (%d more refused), at most %d open at once; still open %d s later: %d (of the 100 sending refused requests: %d); a real user: %s / 7 s later: %s / at the end: %s",
+		len(held), dialSecs, refused.Load(), max(peakOpen, lastOpen), int(hold/time.Second), lastOpen, openCount(talkers),
 		e.res.Figures["real_user_right_after_dial"], e.res.Figures["real_user_7s_after_dial"], e.res.Figures["real_user_at_end"])
 	for _, cn := range held {
 		_ = cn.ws.Close()

@@ -54,6 +54,7 @@ type env struct {
 	small bool
 	dir   string // scratch folder, removed at the end
 	res   *result
+	extra []string // -chatd-flags
 }
 
 // fig records one figure of the result.
@@ -98,6 +99,7 @@ func main() {
 	label := fs.String("label", "after", "the build's label in the result (before, after, history, ...)")
 	out := fs.String("out", "", "write the JSON result here (default: stdout)")
 	commit := fs.String("commit", "", "the commit the binary was built from (recorded in the result)")
+	extra := fs.String("chatd-flags", "", "more chatd flags for every node, space-separated (recorded in the setup)")
 	small := fs.Bool("small", os.Getenv("SMALL") == "1", "smaller counts, for a quick check")
 	_ = fs.Parse(os.Args[2:])
 	bin, err := filepath.Abs(*chatd)
@@ -110,7 +112,7 @@ func main() {
 	}
 	res := &result{Attack: a.letter + " " + name, Label: *label, Chatd: bin, Commit: *commit, Date: time.Now().UTC().Format(time.RFC3339),
 		Small: *small, Figures: map[string]any{}}
-	e := &env{chatd: bin, small: *small, dir: dir, res: res}
+	e := &env{chatd: bin, small: *small, dir: dir, res: res, extra: strings.Fields(*extra)}
 	res.LoadAvg[0] = loadavg()
 	start := time.Now()
 	runErr := a.run(e)

@@ -84,6 +84,7 @@ func freePort() (int, error) {
 // startCluster starts n chatd nodes with flags (n > 1: on a private
 // redis-server too) and waits until each is ready.
 func (e *env) startCluster(n int, flags ...string) (*cluster, error) {
+	flags = append(flags, e.extra...)
 	c := &cluster{}
 	var redisURL string
 	if n > 1 {
