@@ -9,6 +9,12 @@
 # Load (a W-like v2 fan-out): chatbench fanout -proto v2, CLIENTS (200)
 # clients in ROOMS (10) rooms, RATE (5) msg/s per client, DURATION (20s)
 # measured after a 5 s warm-up; CPU is chatd's and the backend's (-pids).
+# CHATD_FLAGS adds chatd flags (e.g. "-hello-timeout -1"), MODES picks the
+# modes (default "none connect join publish all").
+# BENCH_FLAGS adds chatbench flags, e.g. "-dial-concurrency 16 -dial-until-joined":
+# the connect hook allows -hook-max-per-room (16) calls per client address
+# at once and refuses more at once (overload), and chatbench's clients all
+# come from 127.0.0.1 (64 dials in flight by default).
 # Results: bench/results/<prefix>-<mode>.json (chatbench's JSON line) and
 # <prefix>-<mode>.backend.json (the backend's call counts). Each run is a
 # fresh chatd; everything started is stopped on exit.
@@ -44,13 +50,14 @@ for mode in ${MODES:-none connect join publish all}; do
 	esac
 	((${#hooks[@]})) && hooks+=(-hook-secret "$secret")
 	port=$(free)
-	"$out/chatd" -addr "127.0.0.1:$port" "${hooks[@]}" >"$out/chatd.log" 2>&1 &
+	# shellcheck disable=SC2086 # CHATD_FLAGS is a list of flags
+	"$out/chatd" -addr "127.0.0.1:$port" "${hooks[@]}" ${CHATD_FLAGS:-} >"$out/chatd.log" 2>&1 &
 	pids+=($!)
 	cpid=$!
 	for _ in $(seq 200); do curl -fsS -m 1 "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 	echo "== $mode: load before $(cut -d' ' -f1-3 /proc/loadavg)"
 	"$out/chatbench" fanout -proto v2 -url "ws://127.0.0.1:$port/ws" -clients "${CLIENTS:-200}" -rooms "${ROOMS:-10}" \
-		-rate "${RATE:-5}" -duration "${DURATION:-20s}" -warmup 5s -progress 0 -json -pids "$cpid,$bpid" \
+		-rate "${RATE:-5}" -duration "${DURATION:-20s}" -warmup 5s -progress 0 -json -pids "$cpid,$bpid" ${BENCH_FLAGS:-} \
 		>"bench/results/$prefix-$mode.json" 2>"$out/bench.txt" || true
 	grep -E '^ *(connect|joined|messages|latency|server|result)' "$out/bench.txt" || tail -5 "$out/bench.txt"
 	curl -fsS -m 5 "http://127.0.0.1:$bport/stats" | tee "bench/results/$prefix-$mode.backend.json"
