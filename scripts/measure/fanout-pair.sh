@@ -11,7 +11,8 @@
 #   CHATD_FLAGS     extra flags for both nodes (e.g. "-history-size -1")
 #   CLIENTS, ROOMS, DURATION, WARMUP   (default 1000, 10, 30s, 5s)
 #
-# The JSON result goes to bench/results/LABEL.json; the summary line to
+# The JSON result goes to bench/results/LABEL.json, Redis' INFO commandstats
+# and cpu after the run to bench/results/LABEL.redis.txt; the summary line to
 # stdout. Everything it starts is stopped on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -49,7 +50,10 @@ for i in 1 2; do
 	for _ in $(seq 200); do curl -fsS -m 1 "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 done
 mkdir -p bench/results
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 "$chatbench" fanout -url "$(IFS=,; echo "${urls[*]}")" -clients "${CLIENTS:-1000}" -rooms "${ROOMS:-10}" -rate "$rate" \
 	-duration "${DURATION:-30s}" -warmup "${WARMUP:-5s}" -progress 0 -json \
 	-pids "${npids[0]},${npids[1]},$rpid" "$@" >"bench/results/$label.json" 2>"$out/bench.txt" || true
-echo "$label (load $(cut -d' ' -f1-3 /proc/loadavg)): $(grep -E '^ *(messages|latency|server  +total|result)' "$out/bench.txt" | tr -s ' ' | tr '\n' ';')"
+redis-cli -p "$rport" info commandstats >"bench/results/$label.redis.txt" 2>&1 || true
+redis-cli -p "$rport" info cpu >>"bench/results/$label.redis.txt" 2>&1 || true
+echo "$label (load $load0 -> $(cut -d' ' -f1-3 /proc/loadavg)): $(grep -E '^ *(messages|latency|server  +total|result)' "$out/bench.txt" | tr -s ' ' | tr '\n' ';')"
