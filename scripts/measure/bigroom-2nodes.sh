@@ -17,28 +17,12 @@
 # LABEL.json (chatbench's JSON line). Everything it starts is stopped on exit;
 # the run is bounded by chatbench's -join-timeout (2m) and -duration.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 label=${1:?label}
 rate=${2:?total rate}
-out=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$out"
-}
-trap cleanup EXIT
-cd "$ROOT"
-chatd=${CHATD_BIN:-}
-if [[ -z $chatd ]]; then go build -o "$out/chatd" ./cmd/chatd; chatd=$out/chatd; fi
-chatbench=${CHATBENCH_BIN:-}
-if [[ -z $chatbench ]]; then go build -o "$out/chatbench" ./cmd/chatbench; chatbench=$out/chatbench; fi
-free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rport=$(free)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$out" >"$out/redis.log" 2>&1 &
-pids+=($!)
-rpid=$!
-for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+build_bins
+start_redis
 urls=() npids=() admin=
 for i in 1 2; do
 	p=$(free)

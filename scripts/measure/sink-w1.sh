@@ -14,40 +14,25 @@
 #
 # The chatbench JSON goes to bench/results/LABEL.json; a summary to stdout.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 label=${1:?label}
 rate=${2:?rate per client}
 shift 2
-out=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$out"
-}
-trap cleanup EXIT
-cd "$ROOT"
-go build -o "$out/chatd" ./cmd/chatd
-go build -o "$out/chatbench" ./cmd/chatbench
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+build_bins
 go build -o "$out/sinkcount" ./scripts/measure/sinkcount
-
-free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 sport=$(free)
 "$out/sinkcount" -addr "127.0.0.1:$sport" >"$out/sinkcount.log" 2>&1 &
 pids+=($!)
 spid=$!
-rport=$(free)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$out" >"$out/redis.log" 2>&1 &
-pids+=($!)
-rpid=$!
-for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_redis
 sinkflags=(-sink-url "http://127.0.0.1:$sport/sink" -hook-secret sink-measure-secret-0123)
 [[ ${NOSINK:-} == 1 ]] && sinkflags=()
 urls=() npids=() ports=()
 for i in 1 2; do
 	p=$(free)
 	# shellcheck disable=SC2086
-	"$out/chatd" -addr "127.0.0.1:$p" -redis "redis://127.0.0.1:$rport" -node-id "n$i" "${sinkflags[@]}" ${CHATD_FLAGS:-} >"$out/n$i.log" 2>&1 &
+	"$chatd" -addr "127.0.0.1:$p" -redis "redis://127.0.0.1:$rport" -node-id "n$i" "${sinkflags[@]}" ${CHATD_FLAGS:-} >"$out/n$i.log" 2>&1 &
 	pids+=($!)
 	npids+=($!)
 	ports+=("$p")
@@ -72,7 +57,7 @@ metric() { # metric NAME: the sum over both nodes, and the max
 sampler=$!
 pids+=($sampler)
 mkdir -p bench/results
-"$out/chatbench" fanout -url "$(IFS=,; echo "${urls[*]}")" -clients "${CLIENTS:-1000}" -rooms "${ROOMS:-10}" -rate "$rate" \
+"$chatbench" fanout -url "$(IFS=,; echo "${urls[*]}")" -clients "${CLIENTS:-1000}" -rooms "${ROOMS:-10}" -rate "$rate" \
 	-duration "${DURATION:-30s}" -warmup "${WARMUP:-5s}" -progress 0 -json \
 	-pids "${npids[0]},${npids[1]},$rpid" "$@" >"bench/results/$label.json" 2>"$out/bench.txt" || true
 kill "$sampler" 2>/dev/null || true
