@@ -13,7 +13,7 @@
 #
 # -wait-notices=false: a room over -notice-room-size (500) gets sampled
 # joined notices, so no member sees the room full (scripts/measure/
-# bigroom-default.sh on branch measure says more). Results: bench/results/
+# bigroom-default.sh says more). Results: bench/results/
 # LABEL.json (chatbench's JSON line). Everything it starts is stopped on exit;
 # the run is bounded by chatbench's -join-timeout (2m) and -duration.
 set -euo pipefail
