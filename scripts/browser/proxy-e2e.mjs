@@ -8,73 +8,7 @@
 // way: once both users chat, this script prints "DRAIN" and waits for "DRAINED <n>" on stdin (n: how
 // many of the two users were on the node that drained). The proxy's certificate is self-signed: the
 // browser is told to accept it. Every wait is for a page state (locator.waitFor), never a fixed time.
-import { chromium } from 'playwright-core';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import readline from 'node:readline';
-
-const baseURL = process.argv[2];
-if (!baseURL) {
-  console.error('usage: node proxy-e2e.mjs <https base URL>');
-  process.exit(2);
-}
-const OVERALL_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 150000);
-const STEP_TIMEOUT_MS = 20000;
-// Starting Chromium is not under test, and takes over 20 s on a loaded 2-core CI machine.
-const LAUNCH_TIMEOUT_MS = 60000;
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-
-const t0 = Date.now();
-let currentStep = 'start';
-function step(name) {
-  currentStep = name;
-  console.log(`[${((Date.now() - t0) / 1000).toFixed(2)}s] ${name}`);
-}
-
-const users = []; // {name, dir, context, page}
-const pageErrors = [];
-const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-
-async function openUser(name) {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `chatd-proxy-e2e-${name}-`));
-  const u = { name, dir, context: null, page: null };
-  users.push(u);
-  u.context = await chromium.launchPersistentContext(dir, {
-    executablePath,
-    headless: true,
-    ignoreHTTPSErrors: true, // the proxy's throw-away self-signed certificate
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--ignore-certificate-errors', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync'],
-    timeout: LAUNCH_TIMEOUT_MS,
-  });
-  u.context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  u.page = u.context.pages()[0] || await u.context.newPage();
-  u.page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
-  return u;
-}
-
-const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-// signIn opens the page signed in as u.name, in room (the page's URL contract: see server/web/app.js).
-async function signIn(u, room) {
-  const url = new URL(baseURL);
-  url.searchParams.set('name', u.name);
-  url.searchParams.set('room', room);
-  await u.page.goto(url.toString());
-  await u.page.locator(`#joinedRooms li[data-room-id="${room}"][data-state="joined"]`).waitFor();
-  await u.page.locator('#status[data-state="connected"]').waitFor();
-}
-
-// from sends text; to sees it from from.
-async function chat(from, to, text) {
-  await from.page.fill('#message', text);
-  await from.page.press('#message', 'Enter');
-  await to.page.locator('#messages li.msg', { hasText: text })
-    .filter({ has: to.page.locator('.sender', { hasText: new RegExp(`^\\s*${escapeRe(from.name)}\\s*$`) }) })
-    .first().waitFor();
-}
+import { baseURL, chat, nextLine, openUser, run, signIn, step } from './proxied.mjs';
 
 // countDrops counts, from now on, the page's passages to "reconnecting".
 async function countDrops(u) {
@@ -103,9 +37,9 @@ async function scenario() {
 
   step('ask the test to drain one node');
   console.log('DRAIN');
-  const { value } = await lines.next();
-  const m = /^DRAINED (\d)$/.exec((value || '').trim());
-  if (!m) throw new Error(`expected "DRAINED <n>" on stdin, got ${JSON.stringify(value)}`);
+  const answer = await nextLine();
+  const m = /^DRAINED (\d)$/.exec(answer);
+  if (!m) throw new Error(`expected "DRAINED <n>" on stdin, got ${JSON.stringify(answer)}`);
   const moved = Number(m[1]);
 
   step(`the ${moved} user(s) of the drained node were dropped, reconnect and rejoin`);
@@ -124,29 +58,6 @@ async function scenario() {
   step('both chat again, now on the remaining node');
   await chat(alice, bob, 'after the restart');
   await chat(bob, alice, 'still here');
-  if (pageErrors.length) throw new Error(`JavaScript errors in the page: ${pageErrors.join('; ')}`);
 }
 
-async function cleanup() {
-  for (const u of users) {
-    try { if (u.context) await u.context.close(); } catch { /* already gone */ }
-    await fs.rm(u.dir, { recursive: true, force: true }).catch(() => {});
-  }
-}
-
-let timer;
-const overall = new Promise((_, reject) => {
-  timer = setTimeout(() => reject(new Error(`overall timeout of ${OVERALL_TIMEOUT_MS} ms`)), OVERALL_TIMEOUT_MS);
-});
-let code = 0;
-try {
-  await Promise.race([scenario(), overall]);
-  step('PASS');
-} catch (e) {
-  code = 1;
-  console.error(`FAIL at step "${currentStep}": ${e.message.split('\n')[0]}`);
-} finally {
-  clearTimeout(timer);
-  await cleanup();
-}
-process.exit(code);
+await run(scenario);
