@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/bytedance/sonic"
+
+	"github.com/chatd/chatd/server/internal/backendhttp"
 )
 
 // pool makes one hook's calls: a bounded queue, MaxInFlight workers, and
@@ -73,31 +74,11 @@ var answerAPI = sonic.Config{CopyString: true, ValidateString: true, CaseSensiti
 var requestAPI = sonic.Config{NoValidateJSONMarshaler: true}.Froze()
 
 func newPool(h Hook, ep Endpoint, cfg *Config, m *hookMetrics) *pool {
-	tr := &http.Transport{
-		Proxy:               nil, // the backend is reached directly, never through $HTTP_PROXY
-		DialContext:         (&net.Dialer{Timeout: ep.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        cfg.MaxInFlight,
-		MaxIdleConnsPerHost: cfg.MaxInFlight,
-		MaxConnsPerHost:     cfg.MaxInFlight,
-		IdleConnTimeout:     DefaultIdleConnTime,
-		DisableCompression:  true,
-		TLSHandshakeTimeout: ep.Timeout,
-	}
-	hdr := http.Header{}
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Authorization", "Bearer "+cfg.Secret)
-	hdr.Set("User-Agent", "chatd-hooks")
-	hdr.Set("X-Chatd-Hook", string(h))
-	if cfg.NodeID != "" {
-		hdr.Set("X-Chatd-Node", cfg.NodeID)
-	}
+	hdr := backendhttp.Header(cfg.Secret, "chatd-hooks", string(h), cfg.NodeID)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pool{hook: h, url: ep.URL, timeout: ep.Timeout, policy: ep.OnFailure, cfg: cfg, header: hdr, m: m,
-		client: &http.Client{Transport: tr,
-			// A redirect is an answer that is not 2xx: following it would
-			// send the secret to wherever the backend points.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		queue: make(chan *call, cfg.MaxQueued), ctx: ctx, cancel: cancel, perKey: make(map[string]int)}
+		client: backendhttp.Client(cfg.MaxInFlight, ep.Timeout, DefaultIdleConnTime),
+		queue:  make(chan *call, cfg.MaxQueued), ctx: ctx, cancel: cancel, perKey: make(map[string]int)}
 	p.wg.Add(cfg.MaxInFlight)
 	for range cfg.MaxInFlight {
 		go p.work()

@@ -5,9 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/chatd/chatd/server/internal/backendhttp"
 )
 
 // poster POSTs batches to the sink's URL over a keep-alive pool of at
@@ -19,28 +20,9 @@ type poster struct {
 }
 
 func newPoster(c *Config, shards int) *poster {
-	tr := &http.Transport{
-		Proxy:               nil, // the backend is reached directly, never through $HTTP_PROXY
-		DialContext:         (&net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        shards,
-		MaxIdleConnsPerHost: shards,
-		MaxConnsPerHost:     shards,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		TLSHandshakeTimeout: c.Timeout,
-	}
-	hdr := http.Header{}
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Authorization", "Bearer "+c.Secret)
-	hdr.Set("User-Agent", "chatd-sink")
-	hdr.Set("X-Chatd-Hook", "sink")
-	if c.NodeID != "" {
-		hdr.Set("X-Chatd-Node", c.NodeID)
-	}
-	return &poster{url: c.URL, header: hdr, client: &http.Client{Transport: tr, Timeout: c.Timeout,
-		// A redirect is an answer that is not 2xx: following it would send
-		// the secret wherever the backend points.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	client := backendhttp.Client(shards, c.Timeout, 90*time.Second)
+	client.Timeout = c.Timeout
+	return &poster{url: c.URL, header: backendhttp.Header(c.Secret, "chatd-sink", "sink", c.NodeID), client: client}
 }
 
 // post sends one batch: nil on a 2xx (the batch is acknowledged), else
