@@ -339,7 +339,9 @@ scenario('node killed: the client reconnects to the other node and recovers ever
   try {
     for (let i = 5; i <= per; i++) await sendRound(i); // while alice is away
     await until(() => alice.state === 'connected' && alice.user.node === 'B', 'alice on node B');
-    await until(() => mine.every(([, t]) => t.messages.length === per), 'alice to recover every room');
+    await until(() => mine.every(([, t]) => t.messages.length === per), () => 'alice to recover every room; she has ' +
+      show(mine.map(([room, t]) => ({ room: room.id, state: room.state, offsets: t.messages.map((m) => m.offset),
+        gaps: t.gaps.length, recovered: t.recovered.length }))));
   } finally {
     await env.control('/node/start?i=0');
   }
