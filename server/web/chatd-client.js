@@ -156,6 +156,7 @@ function serverError(m, request) {
 var MAX_BUFFERED = 2e3;
 var MAX_OWN_AHEAD = 1e3;
 var MAX_RETIRED = 8;
+var MAX_EARLY = 1024;
 var FIRST_JOIN_RETRIES = 5;
 var TRANSIENT = /* @__PURE__ */ new Set(["rate_limited", "busy", "cluster_unavailable", "join_failed", "draining"]);
 var RETRY = { minDelayMs: 500, maxDelayMs: 5e3, stableAfterMs: DEFAULT_RECONNECT.stableAfterMs };
@@ -180,6 +181,9 @@ var Room = class extends Emitter {
     this.recovering = false;
     this.holding = false;
     // a hole that our own unacknowledged publishes may fill
+    // Messages pushed while this session's join is on its way: taken after the reply (those at or
+    // below its offset are copies and dropped), so that none is lost if a push overtakes the reply.
+    this.early = [];
     this.buffer = [];
     this.overflow = false;
     this.retired = [];
@@ -381,6 +385,10 @@ var Room = class extends Emitter {
   }
   /** @internal A push for this room. */
   _push(m) {
+    if (this._state === "joining" && m.type === "message" && this.session === this.host._session) {
+      if (this.early.length < MAX_EARLY) this.early.push(m);
+      return;
+    }
     if (this._state !== "joined") return;
     switch (m.type) {
       case "message":
@@ -410,6 +418,7 @@ var Room = class extends Emitter {
     this.retryTimer = void 0;
     const session = this.host._session;
     this.session = session;
+    this.early = [];
     this.setState("joining");
     const since = this.position;
     const req = { type: "join", roomId: this.id };
@@ -488,6 +497,9 @@ var Room = class extends Emitter {
     this.settleJoin(result);
     this.recovering = false;
     this.flush();
+    const early = this.early;
+    this.early = [];
+    for (const m of early) if (this._state === "joined") this.onMessage(m);
   }
   gap(reason, previous, position, messages) {
     if (previous.epoch && previous.epoch !== position.epoch) {

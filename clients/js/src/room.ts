@@ -134,6 +134,7 @@ export interface RoomHost {
 const MAX_BUFFERED = 2000; // pushes held while a recovery is on its way; past it, recover again after
 const MAX_OWN_AHEAD = 1000; // own offsets acknowledged ahead of the stream's position
 const MAX_RETIRED = 8; // abandoned epochs remembered, to drop their stale pushes
+const MAX_EARLY = 1024; // messages kept from pushes that came before a join's reply
 const FIRST_JOIN_RETRIES = 5; // a first join refused as rate_limited/busy is retried this often
 // Refusals that pass: the request may succeed a moment later on the same connection.
 const TRANSIENT = new Set(['rate_limited', 'busy', 'cluster_unavailable', 'join_failed', 'draining']);
@@ -166,6 +167,9 @@ export class Room extends Emitter<RoomEvents> {
   private ownInFlight = 0;
   private recovering = false;
   private holding = false; // a hole that our own unacknowledged publishes may fill
+  // Messages pushed while this session's join is on its way: taken after the reply (those at or
+  // below its offset are copies and dropped), so that none is lost if a push overtakes the reply.
+  private early: Message[] = [];
   private buffer: Message[] = [];
   private overflow = false;
   private retired: string[] = [];
@@ -379,6 +383,10 @@ export class Room extends Emitter<RoomEvents> {
 
   /** @internal A push for this room. */
   _push(m: Incoming): void {
+    if (this._state === 'joining' && m.type === 'message' && this.session === this.host._session) {
+      if (this.early.length < MAX_EARLY) this.early.push(m as unknown as Message);
+      return;
+    }
     if (this._state !== 'joined') return;
     switch (m.type) {
       case 'message':
@@ -410,6 +418,7 @@ export class Room extends Emitter<RoomEvents> {
     this.retryTimer = undefined;
     const session = this.host._session;
     this.session = session;
+    this.early = [];
     this.setState('joining');
     const since = this.position;
     const req: Record<string, unknown> = { type: 'join', roomId: this.id };
@@ -494,6 +503,9 @@ export class Room extends Emitter<RoomEvents> {
     this.settleJoin(result);
     this.recovering = false;
     this.flush();
+    const early = this.early;
+    this.early = [];
+    for (const m of early) if (this._state === 'joined') this.onMessage(m);
   }
 
   private gap(reason: GapReason, previous: Position, position: Position, messages: Message[]): void {
