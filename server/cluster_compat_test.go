@@ -46,9 +46,29 @@ func TestClusterReferenceCompat(t *testing.T) {
 	defer cancel()
 	const wait = 5 * time.Second
 
+	// w is in the room first: once it heard of alice, the node has fanned
+	// out her notice, which bob, joining after, then cannot get (a notice
+	// still on its way when a member joins can reach it: docs/protocol-v1.md
+	// §5). So alice may have heard of w: before her room list, if at all
+	// (w's notice went out before hers). Then w goes, and alice hears it
+	// before bob joins.
+	w := dialChat(t, node.srv.Addr())
+	w.send(`{"type":"join","roomId":"compat","username":"w","roomName":"Compat Room"}`)
+	w.expect("roomJoined")
 	a := dialChat(t, node.srv.Addr())
 	a.send(`{"type":"join","roomId":"compat","username":"alice","roomName":"Compat Room"}`)
 	a.expect("roomJoined")
+	if m := w.expect("userJoined"); m.str("userId") != a.userID {
+		t.Fatalf("w got %v, want alice's userJoined", m)
+	}
+	a.send(`{"type":"getRoomList"}`)
+	for m := a.read(); m.str("type") != "roomList"; m = a.read() {
+		if m.str("type") != "userJoined" || m.str("userId") != w.userID {
+			t.Fatalf("alice got %v before her room list", m)
+		}
+	}
+	w.ws.Close()
+	a.expect("userLeft")
 	b := dialChat(t, node.srv.Addr())
 	b.join("compat", "bob")
 	a.expect("userJoined")

@@ -199,3 +199,34 @@ func numSub(t *testing.T, rs *redistest.Server, room string) int64 {
 	}
 	return m["room:"+room]
 }
+
+// noticesOut follows room's channel in Redis (as a reference node would).
+// Its wait returns once a userJoined of userID has been published there.
+// A node that subscribes to the room after that never gets the notice:
+// joining only then keeps a stale userJoined (one published before the
+// join, still on its way) from reaching the new member, which a node
+// does not rule out (docs/protocol-v1.md §5).
+func noticesOut(t *testing.T, rs *redistest.Server, room string) (wait func(userID string)) {
+	t.Helper()
+	ctx := context.Background()
+	ps := rs.Client().Subscribe(ctx, "room:"+room)
+	t.Cleanup(func() { ps.Close() })
+	if _, err := ps.Receive(ctx); err != nil { // the subscribe confirmation
+		t.Fatal(err)
+	}
+	return func(userID string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for {
+			pm, err := ps.ReceiveMessage(ctx)
+			if err != nil {
+				t.Fatalf("room %s: no userJoined of %s published: %v", room, userID, err)
+			}
+			var ev struct{ Type, UserID string }
+			if json.Unmarshal([]byte(pm.Payload), &ev) == nil && ev.Type == "userJoined" && ev.UserID == userID {
+				return
+			}
+		}
+	}
+}

@@ -19,6 +19,7 @@ func TestClusterThreeNodes(t *testing.T) {
 	// Two members per node in one room; every earlier member, whatever its
 	// node, hears each join with the cluster-wide count.
 	var members []*client
+	lobbyOut := noticesOut(t, rs, "lobby")
 	for i := 0; i < 6; i++ {
 		c := dialChat(t, nodes[i%3].srv.Addr())
 		name := fmt.Sprintf("user%d", i)
@@ -31,6 +32,7 @@ func TestClusterThreeNodes(t *testing.T) {
 				t.Fatalf("userJoined %v, want %s count %d", m, name, i+1)
 			}
 		}
+		lobbyOut(c.userID) // (the next joiner's node may not be in the room yet)
 		members = append(members, c)
 	}
 
@@ -125,15 +127,18 @@ func TestClusterThreeNodes(t *testing.T) {
 	x := dialChat(t, nodes[0].srv.Addr())
 	y := dialChat(t, nodes[1].srv.Addr())
 	z := dialChat(t, nodes[2].srv.Addr())
+	abcOut := noticesOut(t, rs, "abc")
 	if m := x.join("abc", "x"); m.num("memberCount") != 1 {
 		t.Fatalf("x %v", m)
 	}
+	abcOut(x.userID)
 	if m := y.join("abc", "y"); m.num("memberCount") != 2 {
 		t.Fatalf("y %v", m)
 	}
 	if m := x.expect("userJoined"); m.str("userId") != y.userID || m.num("memberCount") != 2 {
 		t.Fatalf("x got %v", m)
 	}
+	abcOut(y.userID)
 	if m := z.join("abc", "z"); m.num("memberCount") != 3 {
 		t.Fatalf("z %v", m)
 	}

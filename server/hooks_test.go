@@ -359,19 +359,35 @@ func TestHookFailuresFollowPolicy(t *testing.T) {
 	hang := newHold(`{}`) // never released: every call times out
 	b := newHookBackend(t)
 	b.connect, b.join, b.publish = hang.fn, hang.fn, hang.fn
+	// A backend that drops every connection unanswered. (Not a closed port:
+	// another test's listener may take it meanwhile.)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 	down := "http://" + ln.Addr().String()
-	ln.Close() // nothing listens there: connections are refused
 
-	for _, fc := range []struct{ failure, url string }{{"timeout", b.URL}, {"error", down}} {
+	// The timeout case waits out 100 ms; the failing one gets 10 s, so that a
+	// busy machine (CI's race pass) cannot turn its error into a timeout.
+	for _, fc := range []struct {
+		failure, url string
+		timeout      time.Duration
+	}{{"timeout", b.URL, 100 * time.Millisecond}, {"error", down, 10 * time.Second}} {
 		for _, policy := range []hooks.Policy{hooks.Refuse, hooks.Allow} {
 			t.Run(fc.failure+"/"+string(policy), func(t *testing.T) {
 				set := func(hook string) func(*server.Config) {
 					return func(c *server.Config) {
-						ep := hooks.Endpoint{URL: fc.url + "/" + hook, Timeout: 100 * time.Millisecond, OnFailure: policy}
+						ep := hooks.Endpoint{URL: fc.url + "/" + hook, Timeout: fc.timeout, OnFailure: policy}
 						c.Hooks.Secret = hookSecret
 						switch hook {
 						case "connect":

@@ -35,7 +35,8 @@ func TestThousandClientsFiftyRooms(t *testing.T) {
 	// a busy machine the joins alone took over 20 s.
 	deadline := time.Now().Add(2 * time.Minute)
 	var wg sync.WaitGroup
-	errs := make(chan error, clients)
+	errs := make(chan error, 2*clients) // a reader's error and its writer's
+	var writers sync.WaitGroup          // the senders: errs closes after them
 	start := make(chan struct{})
 	var full sync.WaitGroup // a client is done when it saw memberCount == perRoom
 	full.Add(clients)
@@ -81,7 +82,9 @@ func TestThousandClientsFiftyRooms(t *testing.T) {
 				}
 				if isFull && !sent {
 					sent = true
+					writers.Add(1)
 					go func() {
+						defer writers.Done()
 						<-start
 						for k := 0; k < perClient; k++ {
 							if err := c.ws.WriteMessage(1, []byte(fmt.Sprintf(`{"type":"message","content":"%d:%d"}`, i, k))); err != nil {
@@ -98,6 +101,7 @@ func TestThousandClientsFiftyRooms(t *testing.T) {
 	full.Wait()
 	close(start)
 	wg.Wait()
+	writers.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)

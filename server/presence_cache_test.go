@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,5 +87,71 @@ func replyTo(c *v2client, id int) msg {
 		if m["id"] != nil {
 			c.t.Fatalf("got %v waiting for the reply to %d", m, id)
 		}
+	}
+}
+
+// heldBroker holds back the answer of one member read once armed: the list
+// is read at once (the room as it was then) and answered on release.
+type heldBroker struct {
+	*memory.Broker
+	armed   atomic.Bool
+	reads   atomic.Int64
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *heldBroker) Members(room string, limit int, done func([]broker.Member, int, error)) {
+	b.reads.Add(1)
+	if !b.armed.CompareAndSwap(true, false) {
+		b.Broker.Members(room, limit, done)
+		return
+	}
+	b.Broker.Members(room, limit, func(list []broker.Member, n int, err error) {
+		close(b.started)
+		go func() {
+			<-b.release
+			done(list, n, err)
+		}()
+	})
+}
+
+// A presence request whose read is under way when a member joins gets a list
+// with that member: the joined notice reaches the client before the answer,
+// and the answer must not be older than the notice (the web client's member
+// list lost the joiner this way). The read is done again, counted.
+func TestPresenceReadOvertakenByJoin(t *testing.T) {
+	for _, cache := range []time.Duration{time.Hour, -1} {
+		t.Run(fmt.Sprintf("cache %v", cache), func(t *testing.T) {
+			b := &heldBroker{Broker: memory.New(memory.Options{}), started: make(chan struct{}), release: make(chan struct{})}
+			s := startServer(t, func(c *server.Config) { c.Broker = b; c.PresenceCache = cache })
+			alice := connectV2(t, s.Addr(), "alice")
+			alice.join("r")
+			b.armed.Store(true)
+			reads := b.reads.Load()
+			alice.nextID++
+			asked := alice.nextID
+			alice.send(map[string]any{"type": "presence", "roomId": "r", "id": asked})
+			select {
+			case <-b.started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the presence read never started")
+			}
+			bob := connectV2(t, s.Addr(), "bob")
+			bob.join("r")
+			if m := alice.expect("joined"); m.str("userId") != bob.userID {
+				t.Fatalf("alice got %v, want bob's joined", m)
+			}
+			close(b.release)
+			m := replyTo(alice, asked)
+			if m.str("type") != "ok" || m.num("memberCount") != 2 || len(m["members"].([]any)) != 2 {
+				t.Fatalf("presence after bob's joined notice: %v, want alice and bob", m)
+			}
+			if n := b.reads.Load() - reads; n != 2 {
+				t.Fatalf("%d member reads, want 2 (the overtaken one and one again)", n)
+			}
+			if got := scrape(t, s)["chatd_presence_rereads_total"]; got != 1 {
+				t.Fatalf("chatd_presence_rereads_total %v, want 1", got)
+			}
+		})
 	}
 }

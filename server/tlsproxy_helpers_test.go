@@ -67,7 +67,8 @@ func startProxy(t *testing.T, kind string, nodes ...*server.Server) string {
 		ups = append(ups, n.Addr())
 	}
 	port := strconv.Itoa(proxyPort(t))
-	env := append(os.Environ(), "PROXY="+kind, "PROXY_DIR="+t.TempDir(), "UPSTREAMS="+strings.Join(ups, " "))
+	dir := t.TempDir()
+	env := append(os.Environ(), "PROXY="+kind, "PROXY_DIR="+dir, "UPSTREAMS="+strings.Join(ups, " "))
 	run := func(args ...string) ([]byte, error) {
 		cmd := exec.Command(script, args...)
 		cmd.Env = env
@@ -83,7 +84,32 @@ func startProxy(t *testing.T, kind string, nodes ...*server.Server) string {
 			t.Errorf("proxy.sh stop: %v\n%s", err, out)
 		}
 	})
+	t.Cleanup(func() { logProxyFiles(t, dir) }) // (runs before the stop)
 	return "127.0.0.1:" + port
+}
+
+// logProxyFiles logs the proxy's own logs (nginx's access and error logs)
+// when t failed: which requests got which status, which upstream was taken
+// out, what the proxy retried.
+func logProxyFiles(t *testing.T, dir string) {
+	if !t.Failed() {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, f := range logs {
+		if !strings.Contains(filepath.Base(f), "access") && !strings.Contains(filepath.Base(f), "error") {
+			continue // (openssl's key generation)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		const max = 64 << 10
+		if len(b) > max {
+			b = b[len(b)-max:]
+		}
+		t.Logf("%s (the proxy's, last %d bytes):\n%s", filepath.Base(f), len(b), b)
+	}
 }
 
 // proxyPort returns a loopback port, free a moment ago together with the

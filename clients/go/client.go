@@ -32,8 +32,8 @@ type Client struct {
 	ready      bool     // sess said hello and re-sent its joins: requests may go
 	me         Identity
 	rooms      map[string]*roomState
-	joining    map[string]bool // Join calls on their way
-	token      string          // the token of the next hello (GetToken's)
+	joining    map[string]joinWait // Join calls on their way, by room
+	token      string              // the token of the next hello (GetToken's)
 	tokenGot   time.Time
 	tokenExp   time.Time
 	tokenStale bool // refused or expired: ask GetToken before the next hello
@@ -76,7 +76,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, urls: append([]string{cfg.URL}, cfg.AltURLs...), q: newEventQueue(cfg.EventBuffer),
 		events: make(chan Event), slots: make(chan struct{}, cfg.MaxPending), stop: make(chan struct{}),
-		done: make(chan struct{}), rooms: make(map[string]*roomState), joining: make(map[string]bool),
+		done: make(chan struct{}), rooms: make(map[string]*roomState), joining: make(map[string]joinWait),
 		token: cfg.Token}
 	if cfg.Token != "" {
 		c.tokenGot, c.tokenExp = time.Now(), tokenExpiry(cfg.Token)

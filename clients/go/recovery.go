@@ -33,7 +33,7 @@ type roomState struct {
 	track
 	memberCount int
 	joined      bool   // joined on the current connection
-	recovering  bool   // a join with since is on its way: pushes wait in held
+	recovering  bool   // a join with since (or a first join: joinWait) is on its way: pushes wait in held
 	rejoinDue   bool   // its re-join waits for its turn (paceRejoins): its requests are refused
 	again       string // another recovery is due after this one (its reason)
 	held        []wireMessage

@@ -30,6 +30,20 @@ type JoinOptions struct {
 	Since *Position
 }
 
+// joinWait is a Join on its way on session s. Until its reply the room is
+// not among the client's rooms, but the room's message pushes on s are kept
+// in rs.held (bounded as a recovery's, recovering again past the bounds),
+// and taken after the reply: those at or below the reply's offset are
+// copies and dropped, those above it follow in order. The server sends
+// none before the reply (it makes the joiner a member where it writes the
+// reply, on either carrier), but a push that did overtake it must not be
+// lost: the TypeScript client lost the newest message of a room that way
+// when it dropped them.
+type joinWait struct {
+	s  *session
+	rs *roomState
+}
+
 // Join joins a room. Its messages, joins, leaves and typing notices then come
 // through Events (History first). It fails at once with ErrDisconnected
 // while no connection is up, and with a *ServerError the server refuses
@@ -47,11 +61,12 @@ func (c *Client) Join(ctx context.Context, roomID string, opts *JoinOptions) (*R
 		rs.at(opts.Since.Epoch, opts.Since.Offset)
 	}
 	req := &request{Type: reqJoin, RoomID: roomID, RoomName: opts.Name, History: opts.History, Since: opts.Since}
-	pre := func(*session) error {
-		if c.rooms[roomID] != nil || c.joining[roomID] {
+	pre := func(s *session) error {
+		if _, busy := c.joining[roomID]; busy || c.rooms[roomID] != nil {
 			return ErrAlreadyJoined
 		}
-		c.joining[roomID] = true
+		rs.recovering = true // pushes that overtake the reply wait in held (joinWait)
+		c.joining[roomID] = joinWait{s: s, rs: rs}
 		return nil
 	}
 	hook := func(s *session, f *inbound, err error, waiting bool) {
@@ -351,13 +366,18 @@ func (c *Client) handlePush(s *session, f *inbound) {
 		return
 	}
 	rs := c.rooms[f.RoomID]
-	if rs == nil || rs.gone || (!rs.joined && !rs.recovering) {
+	if rs == nil {
+		if w, ok := c.joining[f.RoomID]; ok && w.s == s && f.Type == typeMessage {
+			w.rs.hold(pushedMessage(f)) // taken after the join's reply (joinWait)
+		}
+		return
+	}
+	if rs.gone || (!rs.joined && !rs.recovering) {
 		return // a room left meanwhile
 	}
 	switch f.Type {
 	case typeMessage:
-		c.acceptLocked(s, rs, wireMessage{RoomID: f.RoomID, Offset: f.Offset, Epoch: f.Epoch, Content: f.Content,
-			UserID: f.UserID, Name: f.Name, Timestamp: f.Timestamp})
+		c.acceptLocked(s, rs, pushedMessage(f))
 	case typeJoined, typeLeft:
 		rs.memberCount = f.MemberCount
 		u := Member{UserID: f.UserID, Name: f.Name}

@@ -89,6 +89,12 @@ type wireMessage struct {
 	Timestamp string `json:"timestamp"`
 }
 
+// pushedMessage is the message of a message push.
+func pushedMessage(f *inbound) wireMessage {
+	return wireMessage{RoomID: f.RoomID, Offset: f.Offset, Epoch: f.Epoch, Content: f.Content, UserID: f.UserID,
+		Name: f.Name, Timestamp: f.Timestamp}
+}
+
 // message converts a wire message; room fills in a missing roomId.
 func (m *wireMessage) message(room string) Message {
 	out := Message{RoomID: m.RoomID, Offset: m.Offset, Epoch: m.Epoch, Content: m.Content, UserID: m.UserID,

@@ -82,6 +82,29 @@ export async function chat(from, to, text) {
     .first().waitFor();
 }
 
+// describePages prints what each page shows (its status, the last messages and the members), so a
+// failed wait says which side missed what.
+async function describePages() {
+  for (const u of users) {
+    if (!u.page) continue;
+    try {
+      const seen = await u.page.evaluate(() => {
+        const st = document.querySelector('#status');
+        const texts = (sel) => [...document.querySelectorAll(sel)].map((e) => e.textContent.trim().replace(/\s+/g, ' '));
+        return {
+          status: st ? `${st.dataset.state}/${st.dataset.transport || ''}` : '?',
+          messages: texts('#messages li').slice(-8),
+          members: texts('#members li'),
+          rooms: [...document.querySelectorAll('#joinedRooms li')].map((e) => `${e.dataset.roomId}:${e.dataset.state}`),
+        };
+      });
+      console.error(`  ${u.name}'s page: ${JSON.stringify(seen)}`);
+    } catch (e) {
+      console.error(`  ${u.name}'s page: not readable (${e.message.split('\n')[0]})`);
+    }
+  }
+}
+
 async function cleanup() {
   for (const u of users) {
     try { if (u.context) await u.context.close(); } catch { /* already gone */ }
@@ -104,6 +127,7 @@ export async function run(scenario) {
   } catch (e) {
     code = 1;
     console.error(`FAIL at step "${currentStep}": ${e.message.split('\n')[0]}`);
+    await describePages();
   } finally {
     clearTimeout(timer);
     await cleanup();

@@ -52,11 +52,13 @@ async function scenario() {
   await Promise.all([signInOverStream(alice, room), signInOverStream(bob, room)]);
   if (!alice.page.url().startsWith('https:')) throw new Error(`page is ${alice.page.url()}, want https`);
 
-  step(`both chat in ${room} over HTTP streaming`);
-  await chat(alice, bob, 'hello without WebSockets');
-  await chat(bob, alice, 'hi back, over SSE');
-  await chat(alice, bob, 'and once more');
-  // Both see each other in the member list.
+  // Both chat in the room over HTTP streaming, one step per message so a failure names its side.
+  for (const [from, to, text] of [[alice, bob, 'hello without WebSockets'], [bob, alice, 'hi back, over SSE'],
+    [alice, bob, 'and once more']]) {
+    step(`${from.name} says "${text}" in ${room} over HTTP streaming; ${to.name} sees it`);
+    await chat(from, to, text);
+  }
+  step('both see each other in the member list');
   for (const [u, other] of [[alice, bob], [bob, alice]]) {
     await u.page.locator('#members li', { hasText: other.name }).first().waitFor();
   }

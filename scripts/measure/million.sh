@@ -34,6 +34,19 @@
 #                 collapsed twice on two cores: 56 × 64 handshakes in flight timed out; then joins
 #                 queued without bound, Redis requests timed out and nodes refused joins as
 #                 "cluster unavailable" (BENCHMARKS.md section 8)
+#   GOMAXPROCS_EACH  GOMAXPROCS of every node and load process (default 1; empty: Go's default, and
+#                 chatd's own loops+2). With ~110 processes on two cores, every spare scheduler slot is
+#                 one more thread to wake and put back to sleep per event: at 100,000 connections on
+#                 56 + 56 processes, GOMAXPROCS=1 joined 1.4-1.7x faster (440-520 vs 307 joins/s) with
+#                 29-39 % less node CPU per join (BENCHMARKS.md section 8). One process per core: keep
+#                 Go's default (GOMAXPROCS_EACH=).
+#   NETDEV_BACKLOG  net.core.netdev_max_backlog for the run (default 100000, raised and restored; 0:
+#                 leave it). Every packet here crosses loopback, which queues it on the sending CPU's
+#                 backlog (the kernel default holds 1000) until softirq work runs; with both cores
+#                 saturated that queue overflowed 11.7M times per CPU in the third full run, keepalive
+#                 probes and their ACKs were dropped, and the kernel counted 583,960 aborts on a
+#                 timeout (TcpExtTCPAbortOnTimeout): ~260,000 connections that chatd never closed were
+#                 lost (BENCHMARKS.md section 8)
 #   REDIS_NICE    nice value for redis-server when run as root (default -10): one Redis shared by
 #                 every node must not queue behind 100+ busy processes on two cores, as it would not
 #                 on its own machine in a deployment
@@ -57,6 +70,7 @@ DRAIN_ONE=${DRAIN_ONE:-1}
 JOIN_TIMEOUT=${JOIN_TIMEOUT:-$((120 + TARGET / 125))}
 DIAL_CONCURRENCY=${DIAL_CONCURRENCY:-8}
 REDIS_NICE=${REDIS_NICE:--10}
+GOMAXPROCS_EACH=${GOMAXPROCS_EACH-1}
 TIME_LIMIT=${TIME_LIMIT:-$((JOIN_TIMEOUT + HOLD + 600))}
 OUT=${OUT:-$ROOT/tmp/million-$TARGET}
 ROOMS=$(((TARGET + ROOM_SIZE - 1) / ROOM_SIZE))
@@ -64,10 +78,13 @@ RATE=$((ROOMS / 5 > 10 ? ROOMS / 5 : 10)) # the one message per room goes out ov
 for v in NODES PROCS ROOM_SIZE LOOPS HOLD JOIN_TIMEOUT TIME_LIMIT DIAL_CONCURRENCY; do
 	[[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 1 ]] || die "$v must be a positive number"
 done
+[[ -z $GOMAXPROCS_EACH || $GOMAXPROCS_EACH =~ ^[1-9][0-9]*$ ]] || die "GOMAXPROCS_EACH must be empty or a positive number"
 ((PROCS <= 250)) || die "PROCS must be at most 250 (one source address 127.0.1.x each)"
 for t in go redis-server redis-cli curl jq awk; do
 	command -v "$t" >/dev/null || die "$t not found"
 done
+EACH_ENV=() # env GOMAXPROCS=N: exec'd, so $! is still the node's or chatbench's own pid
+[[ -z $GOMAXPROCS_EACH ]] || EACH_ENV=(env "GOMAXPROCS=$GOMAXPROCS_EACH")
 HOST=127.0.0.1 # the only address the nodes, Redis and the probes use
 
 mkdir -p "$OUT"
@@ -143,9 +160,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "million.sh $TARGET: $NODES nodes (-loops $LOOPS), $PROCS load processes, $ROOMS rooms of $ROOM_SIZE; $(date -u +%FT%TZ)"
+say "million.sh $TARGET: $NODES nodes (-loops $LOOPS), $PROCS load processes, $ROOMS rooms of $ROOM_SIZE, GOMAXPROCS ${GOMAXPROCS_EACH:-default} each, netdev_max_backlog ${NETDEV_BACKLOG:-100000}, chatd flags: ${CHATD_FLAGS:-none}; $(date -u +%FT%TZ)"
 used=$(awk '{ print $1 }' /proc/sys/fs/file-nr)
 raise fs.file-max $((used + 2 * TARGET + 300 * (NODES + PROCS) + 100000))
+NETDEV_BACKLOG=${NETDEV_BACKLOG:-100000}
+((NETDEV_BACKLOG == 0)) || raise net.core.netdev_max_backlog "$NETDEV_BACKLOG"
+# The kernel's own drops and aborts, counted from here (the report gives the difference).
+kernel_drops() { # loopback backlog drops (all CPUs), then connections the kernel aborted on a timeout
+	printf '%s %s\n' "$(awk '{ s += strtonum("0x" $2) } END { print s + 0 }' /proc/net/softnet_stat)" \
+		"$(awk '/^TcpExt:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "TCPAbortOnTimeout") c = i; n = 1 } else print $c }' /proc/net/netstat)"
+}
+read -r DROPS0 ABORTS0 < <(kernel_drops)
 # conntrack holds an entry per connection only while it tracks (it does not here unless a rule
 # needs it); when it does, it must have room for all of them.
 if [[ -r /proc/sys/net/netfilter/nf_conntrack_count ]] && (($(cat /proc/sys/net/netfilter/nf_conntrack_count) > 0)); then
@@ -190,7 +215,7 @@ until [[ $(redis PING 2>/dev/null) == PONG ]]; do ((SECONDS < end)) || die "redi
 
 for ((i = 1; i <= NODES; i++)); do
 	# shellcheck disable=SC2086 # CHATD_FLAGS is a list of flags
-	"$OUT/bin/chatd" -addr "$HOST:$PORT" -reuseport -loops "$LOOPS" -redis "redis://$HOST:$REDIS_PORT" \
+	"${EACH_ENV[@]}" "$OUT/bin/chatd" -addr "$HOST:$PORT" -reuseport -loops "$LOOPS" -redis "redis://$HOST:$REDIS_PORT" \
 		-node-id "m$i" -admin "$HOST:$((ADMIN_BASE + i - 1))" -log-level warn ${CHATD_FLAGS:-} \
 		>"$OUT/node-$i.log" 2>&1 &
 	NODE_PIDS+=($!)
@@ -230,7 +255,7 @@ sample >>"$OUT/samples.tsv" # the baseline: nodes up, no client
 
 # --- the run --------------------------------------------------------------------------------------------
 SRCS=$(for ((i = 1; i <= PROCS; i++)); do printf '127.0.1.%d,' "$i"; done)
-"$OUT/bin/chatbench" roomcast -url "ws://$HOST:$PORT/ws" -clients "$TARGET" -rooms "$ROOMS" \
+"${EACH_ENV[@]}" "$OUT/bin/chatbench" roomcast -url "ws://$HOST:$PORT/ws" -clients "$TARGET" -rooms "$ROOMS" \
 	-procs "$PROCS" -src "${SRCS%,}" -total-rate "$RATE" -join-timeout "${JOIN_TIMEOUT}s" \
 	-dial-concurrency "$DIAL_CONCURRENCY" -dial-until-joined -connect-timeout 120s -drain 120s -hold "${HOLD}s" -progress 2s -json \
 	-pids "$(IFS=,; echo "${NODE_PIDS[*]}"),$REDIS_PID" >"$OUT/result.json" 2>"$OUT/chatbench.log" &
@@ -306,10 +331,12 @@ nodes_kb=$(nodes rssStartKB) nodes_base_kb=$(nodes rssBaselineKB) nodes_peak_kb=
 	echo "nodes RSS     all joined: $(mib "$nodes_kb") MiB total = $(per "$nodes_kb" "$joined") bytes per connection ($(per $((nodes_kb - nodes_base_kb)) "$joined") over the $(mib "$nodes_base_kb") MiB of idle nodes); peak $(mib "$nodes_peak_kb") MiB"
 	echo "load RSS      all joined: $(mib "${SJ[2]}") MiB over $PROCS processes and their parent = $(per "${SJ[2]}" "$joined") bytes per connection"
 	echo "kernel        Slab $(mib "${S0[7]}") -> $(mib "${SJ[7]}") MiB: $(per $((SJ[7] - S0[7])) "$joined") bytes per connection (both sockets); TCP sockets in use ${SJ[9]}, TCP buffer memory $(awk -v p="${SJ[10]}" 'BEGIN { printf "%.1f", p * 4 / 1024 }') MiB; MemAvailable $(mib "${S0[8]}") -> $(mib "${SJ[8]}") MiB"
+	read -r drops aborts < <(kernel_drops)
+	echo "kernel drops  loopback backlog drops $((drops - DROPS0)) (netdev_max_backlog $(cat /proc/sys/net/core/netdev_max_backlog)); connections the kernel aborted on a timeout (keepalive or retransmits) $((aborts - ABORTS0))"
 	echo "Redis         used_memory $(awk -v b="${S0[12]:-0}" 'BEGIN { printf "%.1f", b / 1048576 }') -> $(awk -v b="${SJ[12]:-0}" 'BEGIN { printf "%.1f", b / 1048576 }') MiB all joined; RSS $(mib "${SJ[3]}") MiB"
 	echo "CPU (s)       connect+join: nodes $(cpus $((SJ[4] - S0[4]))), load $(cpus $((SJ[5] - S0[5]))), Redis $(cpus $((SJ[6] - S0[6]))); send+drain: nodes+Redis $(j '.serverCPUSec | . * 10 | round / 10'), load $(j '.loadCPUSec | . * 10 | round / 10')"
 	echo "hold          members closed during the hold: $(j .holdDisconnects) (the drained node held ${NODE_WS[NODES]:-0}); lost otherwise: $(j .disconnects); close codes $(jq -c .closeCodes "$R")"
-	echo "command       scripts/measure/million.sh $TARGET (NODES=$NODES PROCS=$PROCS LOOPS=$LOOPS ROOM_SIZE=$ROOM_SIZE)"
+	echo "command       scripts/measure/million.sh $TARGET (NODES=$NODES PROCS=$PROCS LOOPS=$LOOPS ROOM_SIZE=$ROOM_SIZE GOMAXPROCS_EACH=${GOMAXPROCS_EACH} NETDEV_BACKLOG=$NETDEV_BACKLOG CHATD_FLAGS='${CHATD_FLAGS:-}')"
 } | tee -a "$REPORT"
 # The drain must have closed exactly the drained node's members, all during the hold.
 if [[ $DRAIN_ONE == 1 && $(j .holdDisconnects) != "${NODE_WS[NODES]:-x}" ]]; then

@@ -41,7 +41,7 @@ func (x *connIndex) shard(id uint64) int { return int((id ^ id>>17) & 63) }
 
 // add numbers s (which has its user id) and records it.
 func (x *connIndex) add(s *Session) {
-	if k, ok := idKey(s.userID); ok && x.get(k) == nil {
+	if k, ok := idKey(s.UserID()); ok && x.get(k) == nil {
 		s.id = k
 	} else {
 		s.id = counted | x.next.Add(1)
@@ -79,7 +79,7 @@ func (x *connIndex) user(userID string) *Session {
 	if !ok {
 		return nil
 	}
-	if s := x.get(k); s != nil && s.userID == userID {
+	if s := x.get(k); s != nil && s.UserID() == userID {
 		return s
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/chatd/chatd/rooms"
+	"github.com/chatd/chatd/server/broker"
 )
 
 func TestIDKeyDistinct(t *testing.T) {
@@ -35,34 +36,34 @@ func TestIDKeyDistinct(t *testing.T) {
 // other user ids get counted numbers, never reused.
 func TestConnIndex(t *testing.T) {
 	x := newConnIndex()
-	a, b := &Session{userID: NewID()}, &Session{userID: "token-user@example"}
-	b2 := &Session{userID: "token-user@example"} // the same user's second connection
+	a, b := &Session{who: &broker.Identity{User: NewID()}}, &Session{who: &broker.Identity{User: "token-user@example"}}
+	b2 := &Session{who: &broker.Identity{User: "token-user@example"}} // the same user's second connection
 	for _, s := range []*Session{a, b, b2} {
 		x.add(s)
 	}
-	if k, _ := idKey(a.userID); a.id != k || x.get(a.id) != a || x.user(a.userID) != a {
+	if k, _ := idKey(a.UserID()); a.id != k || x.get(a.id) != a || x.user(a.UserID()) != a {
 		t.Fatalf("our user id: number %d", a.id)
 	}
-	if b.id&counted == 0 || b2.id == b.id || x.get(b.id) != b || x.get(b2.id) != b2 || x.user(b.userID) != nil {
+	if b.id&counted == 0 || b2.id == b.id || x.get(b.id) != b || x.get(b2.id) != b2 || x.user(b.UserID()) != nil {
 		t.Fatalf("token user ids: numbers %d %d", b.id, b2.id)
 	}
 	if x.get(0) != nil || x.user("nobody") != nil || x.user("NOT-OURS!") != nil {
 		t.Fatal("found what is not there")
 	}
 	x.remove(a)
-	if x.get(a.id) != nil || x.user(a.userID) != nil || x.get(b.id) != b {
+	if x.get(a.id) != nil || x.user(a.UserID()) != nil || x.get(b.id) != b {
 		t.Fatal("remove")
 	}
-	c := &Session{userID: "token-user@example"}
+	c := &Session{who: &broker.Identity{User: "token-user@example"}}
 	x.add(c)
 	if c.id == b.id || c.id == b2.id {
 		t.Fatal("a number was reused")
 	}
 	// A session with an id already taken (impossible odds for random ids)
 	// gets a counted number rather than replacing the other.
-	d := &Session{userID: b.userID}
-	e := &Session{userID: "zzzz"}
-	f := &Session{userID: "zzzz"}
+	d := &Session{who: &broker.Identity{User: b.UserID()}}
+	e := &Session{who: &broker.Identity{User: "zzzz"}}
+	f := &Session{who: &broker.Identity{User: "zzzz"}}
 	x.add(d)
 	x.add(e)
 	x.add(f)

@@ -61,14 +61,14 @@ func (h *hookState) named(s *Session) {
 	if h.byUser == nil {
 		h.byUser = make(map[string][]*Session)
 	}
-	h.byUser[s.userID] = append(h.byUser[s.userID], s)
+	h.byUser[s.UserID()] = append(h.byUser[s.UserID()], s)
 	h.mu.Unlock()
 }
 
 // forget removes s from the sessions of its user.
 func (h *hookState) forget(s *Session) {
 	h.mu.Lock()
-	list := h.byUser[s.userID]
+	list := h.byUser[s.UserID()]
 	for i, x := range list {
 		if x == s {
 			list[i] = list[len(list)-1]
@@ -77,9 +77,9 @@ func (h *hookState) forget(s *Session) {
 		}
 	}
 	if len(list) == 0 {
-		delete(h.byUser, s.userID)
+		delete(h.byUser, s.UserID())
 	} else {
-		h.byUser[s.userID] = list
+		h.byUser[s.UserID()] = list
 	}
 	h.mu.Unlock()
 }
@@ -215,17 +215,19 @@ func (s *Session) connected(r *hooks.ConnectResult, name string, needName bool, 
 	var u *hookUser
 	if r.UserID != "" {
 		u = &hookUser{named: true, hasRooms: true, rooms: auth.AllRooms}
-		s.userID, s.name, s.guest = r.UserID, r.Name, false
+		s.setIdentity(r.UserID, r.Name)
+		s.guest = false
 	} else {
 		// Admitted as without the hook: a self-declared name, a random id.
+		own := s.Name()
 		if needName {
 			if strings.TrimSpace(name) == "" {
 				done(Missing("name"))
 				return
 			}
-			s.name = name
+			own = name
 		}
-		s.userID = NewID()
+		s.setIdentity(NewID(), own)
 	}
 	if r.HasRooms {
 		if u == nil {
@@ -302,7 +304,7 @@ func (s *Session) joinHook(roomID, roomName, userName string, then func(*Error))
 		return
 	}
 	answer := s.Await()
-	h.Join(&hooks.JoinRequest{UserID: s.userID, Name: userName, RoomID: roomID, RoomName: roomName},
+	h.Join(&hooks.JoinRequest{UserID: s.UserID(), Name: userName, RoomID: roomID, RoomName: roomName},
 		func(r *hooks.Result) {
 			answer(func() { then(s.hookError(r, errJoinHookFailed)) })
 		})

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/hooks"
 )
 
@@ -45,7 +46,7 @@ func TestHookErrorOfDecisions(t *testing.T) {
 // forgotten when they go.
 func TestHookNamedSessionsByUser(t *testing.T) {
 	var h hookState
-	a1, a2, b := &Session{userID: "a"}, &Session{userID: "a"}, &Session{userID: "b"}
+	a1, a2, b := &Session{who: &broker.Identity{User: "a"}}, &Session{who: &broker.Identity{User: "a"}}, &Session{who: &broker.Identity{User: "b"}}
 	for _, s := range []*Session{a1, a2, b} {
 		h.named(s)
 	}

@@ -138,13 +138,13 @@ func (s *Session) setToken(c *auth.Claims) {
 func (s *Session) IdentifyAtOpen(done func(*Error)) {
 	if s.authed {
 		e, _ := s.node.ident.tokens.lookup(s)
-		s.userID, s.name = e.user, e.name
+		s.setIdentity(e.user, e.name)
 	} else {
 		s.guest = s.node.cfg.Auth == AuthOptional
 		if s.connectHook("", "", false, done) {
 			return
 		}
-		s.userID = NewID()
+		s.setIdentity(NewID(), s.Name())
 	}
 	s.identified = true
 	s.node.conns.add(s)
@@ -173,10 +173,10 @@ func (s *Session) Identify(token, name string, done func(*Error)) {
 				return
 			}
 			s.setToken(c)
-			s.userID, s.name = c.UserID, c.Name
+			s.setIdentity(c.UserID, c.Name)
 		case s.authed:
 			e, _ := n.ident.tokens.lookup(s)
-			s.userID, s.name = e.user, e.name
+			s.setIdentity(e.user, e.name)
 		case n.cfg.Auth == AuthRequired:
 			n.m.Refused(auth.ReasonMissing)
 			done(unauthorized(auth.ReasonMissing))
@@ -185,7 +185,7 @@ func (s *Session) Identify(token, name string, done func(*Error)) {
 			s.guest = true
 		}
 	}
-	if s.userID == "" {
+	if s.UserID() == "" {
 		// No token: a self-declared name and a random id, unless the
 		// connect hook says otherwise (a name is then optional).
 		blank := strings.TrimSpace(name) == ""
@@ -203,8 +203,7 @@ func (s *Session) Identify(token, name string, done func(*Error)) {
 		if s.connectHook(name, unverified, true, done) {
 			return
 		}
-		s.userID = NewID()
-		s.name = name
+		s.setIdentity(NewID(), name)
 	}
 	s.dropPeer() // a token named the user: the connect hook is not asked
 	s.identified = true
@@ -275,7 +274,7 @@ func (s *Session) Refresh(token string) *Error {
 	if err != nil {
 		return Errorf(CodeUnauthorized, "Invalid token ("+string(auth.ReasonOf(err))+")")
 	}
-	if c.UserID != s.userID {
+	if c.UserID != s.UserID() {
 		return Errorf(CodeForbidden, "The token is for another user")
 	}
 	s.setToken(c)

@@ -37,7 +37,7 @@ func (s *Session) Join(roomID, name string, q *broker.HistoryQuery, done func(Jo
 		done(JoinResult{}, e)
 		return
 	}
-	s.joinHook(roomID, name, s.name, func(e *Error) {
+	s.joinHook(roomID, name, s.Name(), func(e *Error) {
 		if e != nil {
 			done(JoinResult{}, e)
 			return
@@ -91,7 +91,7 @@ func (s *Session) join(roomID, name string, q *broker.HistoryQuery, done func(Jo
 				done(JoinResult{}, e) // refused by the core itself
 				return
 			}
-			s.node.logClusterError("join failed", err, "room", roomID, "user", s.userID)
+			s.node.logClusterError("join failed", err, "room", roomID, "user", s.UserID())
 			if isStorageFull(err) {
 				done(JoinResult{}, errJoinStorageFull)
 			} else if isUnavailable(err) {

@@ -26,7 +26,7 @@ func (s *Session) Allow(refuse func(*Error)) bool {
 	switch {
 	case !s.rate.allow(now, n.cfg.RateLimit, n.cfg.RateBurst):
 		e = ErrRateLimited
-	case s.Named() && !n.userLimit.allow(n.userLimit.keyString(s.userID), now):
+	case s.Named() && !n.userLimit.allow(n.userLimit.keyString(s.UserID()), now):
 		e = ErrUserRateLimited
 	case !n.addrLimit.allow(s.addrKey, now):
 		e = ErrAddrRateLimited
@@ -55,7 +55,7 @@ func (s *Session) mayCreate() bool {
 	n := s.node
 	now := n.now()
 	if s.Named() {
-		return n.createByUser.allow(n.createByUser.keyString(s.userID), now)
+		return n.createByUser.allow(n.createByUser.keyString(s.UserID()), now)
 	}
 	return n.createByAddr.allow(s.addrKey, now)
 }

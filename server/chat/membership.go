@@ -52,13 +52,26 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 			// them), so that a message sent right after the join follows
 			// its joined notice. The joiner is not told about itself (the
 			// event leaves its connection out).
-			n.publishPresence(true, bm, st.Count, s.userID, s.id)
+			n.publishPresence(true, bm, st.Count, s.UserID(), s.id)
 		}
 		s.busy = false
 		done(st.Count, res, nil)
 		if !s.busy {
 			s.resume()
 		}
+	}
+	// joinHere posts finish to the loop, the room's place on it reserved
+	// meanwhile: an event fanned out after this (e.g. the joined notice of
+	// a member who joined right after) runs on the loop after finish, and
+	// reaches the connection. (Without a history query too: a v1 joiner
+	// whose loop had no other member of the room missed such a notice, and
+	// kept a member count one short.)
+	joinHere := func(st broker.Membership, res broker.HistoryResult) {
+		n.rooms.Reserve(roomID, loop, class)
+		s.exec(func() {
+			finish(st, res)
+			n.rooms.Unreserve(roomID, loop, class)
+		})
 	}
 	b.Subscribe(roomID, func(err error) {
 		if err != nil {
@@ -79,7 +92,7 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 				return
 			}
 			if q == nil {
-				s.exec(func() { finish(st, broker.HistoryResult{}) })
+				joinHere(st, broker.HistoryResult{})
 				return
 			}
 			b.Sync(roomID, *q, func(res broker.HistoryResult, err error) {
@@ -93,11 +106,7 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 				// one. Those later ones must be fanned out to this loop
 				// although the connection joins the room's local members
 				// only in finish: its place is reserved until then.
-				n.rooms.Reserve(roomID, loop, class)
-				s.exec(func() {
-					finish(st, res)
-					n.rooms.Unreserve(roomID, loop, class)
-				})
+				joinHere(st, res)
 			})
 		})
 	})
@@ -119,7 +128,7 @@ func (s *Session) exit(i int, explicit bool, then func()) {
 	if explicit {
 		// Also on this node: the leaver may be back in the room (a re-join)
 		// before its own leave comes back from the cluster.
-		exclude, conn = s.userID, s.id
+		exclude, conn = s.UserID(), s.id
 	}
 	var answer func(func())
 	if then != nil {

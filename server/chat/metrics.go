@@ -22,6 +22,9 @@ type Metrics struct {
 	historyReads   prometheus.Counter
 	recoveries     *prometheus.CounterVec
 	noticesDropped prometheus.Counter
+	// presenceRereads counts member reads done again for their waiters: a
+	// join or leave of the room overtook the read under way.
+	presenceRereads prometheus.Counter
 
 	// Tokens.
 	refusals       *prometheus.CounterVec
@@ -65,6 +68,8 @@ func newMetrics(n *Node, reg prometheus.Registerer) *Metrics {
 
 	m.noticesDropped = counter("presence_notices_dropped_total",
 		"Joined/left notices not published: over -notice-rate in a room of more than -notice-room-size members.")
+	m.presenceRereads = counter("presence_rereads_total",
+		"Presence member reads done again because a join or leave of the room came while the read was under way (its requests wait for the newer read).")
 	m.refusals = vec("auth_refusals_total", "Tokens refused (upgrade 401, hello, refresh), by reason.", "reason")
 	m.tokensAccepted = counter("auth_tokens_accepted_total", "Tokens verified and accepted (upgrade URL, hello, refresh).")
 	m.refreshes = counter("auth_refreshes_total", "v2 refresh requests that replaced a connection's token.")

@@ -16,7 +16,7 @@ func (s *Session) Message(roomID, content string) (*Event, *Error) {
 	if content == "" {
 		return nil, ErrBadContent
 	}
-	return &Event{Kind: EvMessage, Room: roomID, Content: content, Name: s.name, UserID: s.userID,
+	return &Event{Kind: EvMessage, Room: roomID, Content: content, Name: s.Name(), UserID: s.UserID(),
 		Timestamp: JSTime(time.Now()), skip: s}, nil
 }
 
@@ -55,7 +55,7 @@ func (s *Session) Publish(ev *Event, ok func(offset uint64), fail func(*Error)) 
 // nodes leave the user out, this node the connection. Messages are stored
 // in the room's history.
 func (s *Session) publish(ev *Event, done func(uint64, error)) {
-	s.node.broker.Publish(&broker.Event{Room: ev.Room, Body: ev.Body(), Exclude: s.userID, Conn: s.id, Local: ev,
+	s.node.broker.Publish(&broker.Event{Room: ev.Room, Body: ev.Body(), Exclude: s.UserID(), Conn: s.id, Local: ev,
 		Store: ev.Kind == EvMessage}, done)
 }
 

@@ -56,6 +56,6 @@ func (s *Session) Typing(roomID string) *Error {
 		return nil
 	}
 	m.Stamp = now
-	s.publish(&Event{Kind: EvTyping, Room: roomID, Name: s.name, UserID: s.userID, skip: s}, nil)
+	s.publish(&Event{Kind: EvTyping, Room: roomID, Name: s.Name(), UserID: s.UserID(), skip: s}, nil)
 	return nil
 }

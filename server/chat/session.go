@@ -11,17 +11,22 @@ import (
 
 // Session is one connection's chat state. It lives on the connection's
 // event loop: every field is touched there only (cluster answers come back
-// through exec). It is 104 bytes: memory per idle connection is a product
-// target, so fields are packed and rarely used state lives elsewhere (a
-// token's claims in the node's registry, a request queue only while one is
-// needed).
+// through exec). It is 80 bytes, plus its 32-byte identity (who): memory
+// per idle connection is a product target, so fields are packed and rarely
+// used state lives elsewhere (a token's claims in the node's registry, a
+// request queue only while one is needed).
 type Session struct {
-	node   *Node
-	c      *eventloop.Conn
-	id     uint64 // the connection's number on this node (connIndex)
-	userID string
-	name   string    // the display name (v1: the username of the last join)
-	rooms  rooms.Set // the rooms joined, in the order joined (8 bytes; 16 per room)
+	node *Node
+	c    *eventloop.Conn
+	id   uint64 // the connection's number on this node (connIndex)
+	// who is the user id and display name (v1: the username of the last
+	// join), nil until identified. One record, never changed (a new name is
+	// a new one), that the broker may keep for each room joined instead of
+	// copying the two strings (broker.Identity): 8 bytes here and 32 in a
+	// record of its own take the allocator's same 112 bytes as the two
+	// strings in the session did.
+	who   *broker.Identity
+	rooms rooms.Set // the rooms joined, in the order joined (8 bytes; 16 per room)
 	// queue holds requests that arrived while one was in flight (busy), so
 	// that the requests of one connection are handled in the order sent: a
 	// message sent right after a join is not refused because the join has
@@ -67,13 +72,35 @@ func (s *Session) Node() *Node { return s.node }
 func (s *Session) Conn() *eventloop.Conn { return s.c }
 
 // UserID returns the session's user id ("" before it is identified).
-func (s *Session) UserID() string { return s.userID }
+func (s *Session) UserID() string {
+	if s.who == nil {
+		return ""
+	}
+	return s.who.User
+}
 
 // Name returns the user's display name.
-func (s *Session) Name() string { return s.name }
+func (s *Session) Name() string {
+	if s.who == nil {
+		return ""
+	}
+	return s.who.Name
+}
 
 // SetName changes the display name (v1: each join names the user anew).
-func (s *Session) SetName(name string) { s.name = name }
+// The rooms joined under the old name keep it (the broker holds the old
+// record).
+func (s *Session) SetName(name string) {
+	if name != s.Name() {
+		s.setIdentity(s.UserID(), name)
+	}
+}
+
+// setIdentity names the session's user with a new record (never by
+// changing the one the broker may hold).
+func (s *Session) setIdentity(user, name string) {
+	s.who = &broker.Identity{User: user, Name: name}
+}
 
 // Identified reports whether the session's user is known.
 func (s *Session) Identified() bool { return s.identified }
@@ -184,7 +211,7 @@ func (s *Session) Disconnect() {
 
 // member is this session's identity in a room.
 func (s *Session) member(room string) broker.Member {
-	return broker.Member{Room: room, User: s.userID, Name: s.name}
+	return broker.Member{Room: room, User: s.UserID(), Name: s.Name(), ID: s.who}
 }
 
 // in returns the session's place in room (its Ref), or nil.

@@ -37,6 +37,22 @@ function setTimer(fn, ms) {
 function clearTimer(handle) {
   if (handle !== void 0) host.clearTimeout(handle);
 }
+function nextTask() {
+  return new Promise((resolve) => {
+    if (typeof host.setImmediate === "function") {
+      host.setImmediate(resolve);
+    } else if (typeof host.MessageChannel === "function") {
+      const ch = new host.MessageChannel();
+      ch.port1.onmessage = () => {
+        ch.port1.close();
+        resolve();
+      };
+      ch.port2.postMessage(null);
+    } else {
+      host.setTimeout(resolve, 0);
+    }
+  });
+}
 function now() {
   return Date.now();
 }
@@ -769,9 +785,13 @@ var StreamConnection = class {
           buf = buf.slice(nl + 1);
           if (line === "") {
             if (ev.event === "session") gotSession = true;
-            this.dispatch(ev);
+            const delivered = this.dispatch(ev);
             ev = {};
             if (this.done) return;
+            if (delivered && buf !== "") {
+              await nextTask();
+              if (this.done) return;
+            }
             continue;
           }
           if (line.startsWith(":")) continue;
@@ -799,12 +819,12 @@ var StreamConnection = class {
         info = JSON.parse(ev.data ?? "");
       } catch {
         this.finish(1006, "bad session event");
-        return;
+        return false;
       }
-      if (info.resumed === true) return;
+      if (info.resumed === true) return false;
       if (typeof info.session !== "string" || !info.session) {
         this.finish(1006, "bad session event");
-        return;
+        return false;
       }
       this.sid = info.session;
       if (typeof info.heartbeat === "number" && info.heartbeat > 0) this.heartbeatMs = info.heartbeat;
@@ -812,7 +832,7 @@ var StreamConnection = class {
       this.lastPost = now();
       this.scheduleHeartbeat();
       this.h.open();
-      return;
+      return true;
     }
     if (ev.event === "close") {
       let code = 1006;
@@ -824,11 +844,12 @@ var StreamConnection = class {
       } catch {
       }
       this.finish(code, reason);
-      return;
+      return false;
     }
-    if (ev.data === void 0 || ev.event) return;
+    if (ev.data === void 0 || ev.event) return false;
     if (ev.id) this.lastID = Number(ev.id) || this.lastID;
     this.h.message(ev.data);
+    return true;
   }
   send(text) {
     if (this.done || !this.sid) throw new Error("the stream is not open");

@@ -16,6 +16,11 @@ interface Host {
   atob?: (data: string) => string;
   addEventListener?: (type: string, fn: () => void) => void;
   removeEventListener?: (type: string, fn: () => void) => void;
+  setImmediate?: (fn: () => void) => unknown;
+  MessageChannel?: new () => {
+    port1: { onmessage: (() => void) | null; close(): void };
+    port2: { postMessage(data: unknown): void };
+  };
 }
 
 const host = globalThis as unknown as Host;
@@ -28,6 +33,28 @@ export function setTimer(fn: () => void, ms: number): TimerHandle {
 /** @internal */
 export function clearTimer(handle: TimerHandle | undefined): void {
   if (handle !== undefined) host.clearTimeout(handle);
+}
+
+/**
+ * @internal Resolves in a later task of the host's event loop, not in a microtask: the promise
+ * callbacks queued meanwhile all run first, as between two messages of a WebSocket (each its own
+ * task). setImmediate in Node, a MessageChannel in browsers (no timer clamping), else a timer.
+ */
+export function nextTask(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof host.setImmediate === 'function') {
+      host.setImmediate(resolve);
+    } else if (typeof host.MessageChannel === 'function') {
+      const ch = new host.MessageChannel();
+      ch.port1.onmessage = () => {
+        ch.port1.close();
+        resolve();
+      };
+      ch.port2.postMessage(null);
+    } else {
+      host.setTimeout(resolve, 0);
+    }
+  });
 }
 
 /** @internal Milliseconds since the epoch. */

@@ -1,6 +1,6 @@
 import { ChatError, LocalErrorCode } from './errors.js';
 import {
-  clearTimer, hostAbortController, hostFetch, now, setTimer, utf8Decoder, type AbortLike, type FetchLike, type FetchResponse,
+  clearTimer, hostAbortController, hostFetch, nextTask, now, setTimer, utf8Decoder, type AbortLike, type FetchLike, type FetchResponse,
   type TimerHandle,
 } from './host.js';
 import type { Transport, TransportFactory, TransportHandlers } from './transport.js';
@@ -112,9 +112,16 @@ class StreamConnection {
           buf = buf.slice(nl + 1);
           if (line === '') {
             if (ev.event === 'session') gotSession = true;
-            this.dispatch(ev);
+            const delivered = this.dispatch(ev);
             ev = {};
             if (this.done) return;
+            if (delivered && buf !== '') {
+              // One message per task, as a WebSocket delivers them: what the last one settled (a
+              // reply's promise) is seen before the next one's events. Else a member list answered
+              // before a joined notice, both in one read, was applied after it and lost the joiner.
+              await nextTask();
+              if (this.done) return;
+            }
             continue;
           }
           if (line.startsWith(':')) continue; // a keepalive comment
@@ -138,19 +145,19 @@ class StreamConnection {
     this.finish(1006, 'the stream ended');
   }
 
-  private dispatch(ev: { id?: string; event?: string; data?: string }): void {
+  private dispatch(ev: { id?: string; event?: string; data?: string }): boolean {
     if (ev.event === 'session') {
       let info: { session?: unknown; heartbeat?: unknown; resumeWindow?: unknown; resumed?: unknown };
       try {
         info = JSON.parse(ev.data ?? '');
       } catch {
         this.finish(1006, 'bad session event');
-        return;
+        return false;
       }
-      if (info.resumed === true) return; // the same session, continued
+      if (info.resumed === true) return false; // the same session, continued
       if (typeof info.session !== 'string' || !info.session) {
         this.finish(1006, 'bad session event');
-        return;
+        return false;
       }
       this.sid = info.session;
       if (typeof info.heartbeat === 'number' && info.heartbeat > 0) this.heartbeatMs = info.heartbeat;
@@ -158,7 +165,7 @@ class StreamConnection {
       this.lastPost = now();
       this.scheduleHeartbeat();
       this.h.open();
-      return;
+      return true;
     }
     if (ev.event === 'close') {
       let code = 1006;
@@ -169,11 +176,12 @@ class StreamConnection {
         if (typeof c.reason === 'string') reason = c.reason;
       } catch { /* a bad close event: still the end */ }
       this.finish(code, reason);
-      return;
+      return false;
     }
-    if (ev.data === undefined || ev.event) return; // an event type of a later server: ignored
+    if (ev.data === undefined || ev.event) return false; // an event type of a later server: ignored
     if (ev.id) this.lastID = Number(ev.id) || this.lastID;
     this.h.message(ev.data);
+    return true;
   }
 
   private send(text: string): void {

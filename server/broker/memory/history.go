@@ -91,8 +91,8 @@ func (b *Broker) evict() {
 // they are told to resync first. Caller holds b.mu.
 func (b *Broker) named(room, epoch string) {
 	r := b.rooms[room]
-	if r == nil {
-		return // no member to tell
+	if r == nil || r.members.Len() == 0 {
+		return // no member to tell (an empty record is left for a Publish or Sync: Leave)
 	}
 	if r.epoch != "" && r.epoch != epoch {
 		b.r.Resync(room, "epoch")

@@ -8,6 +8,7 @@ import (
 	"container/list"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatd/chatd/server/broker"
@@ -28,6 +29,10 @@ type Broker struct {
 	lru       *list.List
 	histBytes int
 	histMsgs  int // messages in all rings (metrics.go)
+
+	// lockRoom, set by tests only, takes a Publish's or Sync's room lock in
+	// place of r.pubMu.Lock: the step between the room's lookup and its lock.
+	lockRoom func(r *room)
 }
 
 // Options configures a Broker. Every zero field takes the default of the
@@ -57,14 +62,27 @@ type Options struct {
 type room struct {
 	name      string
 	createdAt string
-	// members is each user's name in the room, by user id: 32 bytes a
-	// slot, the most a node pays per membership. A user with more than one
-	// connection in the room also has an entry in more (made for the first
-	// such user): its connections beyond the first.
-	members map[string]string
+	// members is the room's users (members.go), each named by its first
+	// connection. A user with more than one connection in the room also
+	// has an entry in more (made for the first such user): its connections
+	// beyond the first.
+	members broker.MemberSet[*broker.Identity]
 	more    map[string]int32
 	pubMu   sync.Mutex // one order of events for every member
 	epoch   string     // the history's epoch the members were last told (history.go, named); under Broker.mu
+
+	// uses counts the Publishes and Syncs that looked the record up (under
+	// Broker.mu) and have not released it yet (release, after unlocking
+	// pubMu). While there are any, the record stays in Broker.rooms even
+	// if the room empties (vacant, set by Leave): a joiner that makes the
+	// room again gets this record back, so that every Publish and Sync of
+	// the room takes this one pubMu. Were the record replaced, a Publish
+	// holding (or about to take) the old pubMu and a joiner's Sync holding
+	// the new one would not exclude each other, and the joiner could miss
+	// an event, stored after its history read and delivered before it
+	// became a member, or get one twice.
+	uses   atomic.Int32
+	vacant atomic.Bool
 }
 
 // New returns an empty Broker.
@@ -105,7 +123,9 @@ func (b *Broker) Unsubscribe(string) {}
 
 // Publish implements broker.Broker. Delivery happens before it returns; the
 // per-room lock gives every member the same order when several loops
-// publish at once, and stores in that order.
+// publish at once, and stores in that order. It excludes the room's Syncs:
+// both take the lock of the room's one record (room.uses) or, for a room
+// without one, the broker's lock.
 func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	b.mu.Lock()
 	r := b.rooms[ev.Room]
@@ -123,8 +143,9 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 		}
 		return
 	}
+	r.uses.Add(1) // r stays the room's record until released
 	b.mu.Unlock()
-	r.pubMu.Lock()
+	b.lock(r)
 	if ev.Store && b.opt.HistorySize > 0 {
 		b.mu.Lock()
 		ev.Delivered, _ = b.store(ev)
@@ -132,6 +153,7 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 	}
 	b.r.Deliver(ev)
 	r.pubMu.Unlock()
+	b.release(ev.Room, r)
 	if done != nil {
 		done(ev.Delivered.Offset, nil)
 	}
@@ -139,7 +161,8 @@ func (b *Broker) Publish(ev *broker.Event, done func(uint64, error)) {
 
 // Sync implements broker.Broker: under the room's publish lock (or the
 // broker's, for a room without members), nothing is delivered between the
-// history read and fn.
+// history read and fn. The record it locks stays the room's until released
+// (room.uses), so no Publish takes another one meanwhile.
 func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.HistoryResult, error)) {
 	b.mu.Lock()
 	r := b.rooms[room]
@@ -149,13 +172,40 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 		b.mu.Unlock()
 		return
 	}
+	r.uses.Add(1)
 	b.mu.Unlock()
-	r.pubMu.Lock()
+	defer b.release(room, r)
+	b.lock(r)
 	defer r.pubMu.Unlock()
 	b.mu.Lock()
 	res := b.syncRead(room, q)
 	b.mu.Unlock()
 	fn(res, nil)
+}
+
+// release ends a Publish's or Sync's use of r, the record of room, once it
+// unlocked r.pubMu: the last use of a room that emptied meanwhile removes
+// the record (Leave left it in place).
+func (b *Broker) release(room string, r *room) {
+	// Leave sets vacant, then reads uses (atomics: one order with this
+	// Add): a Leave that still counted this use, and so left the record in
+	// place, has set vacant by now.
+	if r.uses.Add(-1) == 0 && r.vacant.Load() {
+		b.mu.Lock()
+		if b.rooms[room] == r && r.members.Len() == 0 && r.uses.Load() == 0 {
+			delete(b.rooms, room)
+		}
+		b.mu.Unlock()
+	}
+}
+
+// lock takes r.pubMu (in tests, through lockRoom).
+func (b *Broker) lock(r *room) {
+	if b.lockRoom != nil {
+		b.lockRoom(r)
+		return
+	}
+	r.pubMu.Lock()
 }
 
 // History implements broker.Broker.
@@ -171,24 +221,29 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 	b.mu.Lock()
 	r := b.rooms[m.Room]
 	if r == nil {
-		r = &room{name: name, createdAt: isotime.Format(b.now()), members: make(map[string]string)}
+		r = &room{}
 		b.rooms[m.Room] = r
 	}
-	_, in := r.members[m.User]
-	if in {
+	if r.members.Len() == 0 {
+		// A new room, or one that emptied while a Publish or Sync used its
+		// record (room.uses): made as new.
+		r.name, r.createdAt, r.epoch = name, isotime.Format(b.now()), ""
+		r.vacant.Store(false)
+	}
+	added := r.members.Add(m.Identity())
+	if !added {
 		if r.more == nil {
 			r.more = make(map[string]int32)
 		}
 		r.more[m.User]++
-	} else {
-		r.members[m.User] = m.Name
 	}
-	st := broker.Membership{Count: len(r.members), Changed: !in}
+	st := broker.Membership{Count: r.members.Len(), Changed: added}
 	b.mu.Unlock()
 	done(st, nil)
 }
 
-// Leave implements broker.Broker. An empty room disappears.
+// Leave implements broker.Broker. An empty room disappears, at once or,
+// while a Publish or Sync uses its record, with the last of them (release).
 func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 	b.mu.Lock()
 	var st broker.Membership
@@ -199,13 +254,15 @@ func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 			} else {
 				r.more[m.User] = k - 1
 			}
-		} else if _, ok := r.members[m.User]; ok {
-			delete(r.members, m.User)
+		} else if r.members.Remove(m.User) {
 			st.Changed = true
 		}
-		st.Count = len(r.members)
+		st.Count = r.members.Len()
 		if st.Count == 0 {
-			delete(b.rooms, m.Room)
+			r.vacant.Store(true)
+			if r.uses.Load() == 0 {
+				delete(b.rooms, m.Room)
+			}
 		}
 	}
 	b.mu.Unlock()
@@ -218,14 +275,14 @@ func (b *Broker) Members(roomID string, limit int, done func([]broker.Member, in
 	r := b.rooms[roomID]
 	var list []broker.Member
 	n := 0
-	if r != nil {
-		n = len(r.members)
+	if r != nil && r.members.Len() > 0 { // an empty one is left for a Publish or Sync (Leave)
+		n = r.members.Len()
 		list = make([]broker.Member, 0, min(n, limit))
-		for uid, name := range r.members {
+		for id := range r.members.All() {
 			if len(list) == limit {
 				break
 			}
-			list = append(list, broker.Member{Room: roomID, User: uid, Name: name})
+			list = append(list, broker.Member{Room: roomID, User: id.User, Name: id.Name})
 		}
 	}
 	b.mu.Unlock()
@@ -237,7 +294,10 @@ func (b *Broker) Rooms(done func([]broker.Room, error)) {
 	b.mu.Lock()
 	list := make([]broker.Room, 0, len(b.rooms))
 	for id, r := range b.rooms {
-		list = append(list, broker.Room{ID: id, Name: r.name, Members: len(r.members), CreatedAt: r.createdAt})
+		if r.members.Len() == 0 {
+			continue // left for a Publish or Sync (Leave)
+		}
+		list = append(list, broker.Room{ID: id, Name: r.name, Members: r.members.Len(), CreatedAt: r.createdAt})
 	}
 	b.mu.Unlock()
 	// The order the Redis broker gives: creation times are milliseconds, so

@@ -111,6 +111,7 @@ type Broker struct {
 	departed      map[broker.Member]struct{}
 	stateq        chan *stateOp
 	needReconcile atomic.Bool
+	late          map[string]bool // nodes whose beat lapsed while their connection was active, logged (liveness loop only)
 	recorded      map[string]bool // cluster mode: slot tags in the node's slots set (state loop only)
 
 	// Room lists (coalesced).
@@ -137,6 +138,7 @@ type counters struct {
 	stored                         atomic.Int64
 	subscribeCmds, unsubscribeCmds atomic.Int64
 	reaped, reconciles, outages    atomic.Int64
+	reregistered, reapsDeferred    atomic.Int64
 	reconnects                     atomic.Int64
 	redirects, topologyLoads       atomic.Int64
 	failovers, movedRooms          atomic.Int64
@@ -162,7 +164,9 @@ type Stats struct {
 	SubscribeCmds   int64 // SUBSCRIBE commands sent (each may carry many channels)
 	UnsubscribeCmds int64 // UNSUBSCRIBE commands sent
 	Reaped          int64 // members of dead nodes this node removed
+	ReapsDeferred   int64 // looks at a node whose beat had lapsed but whose connection to Redis was active (not reaped)
 	Reconciles      int64 // re-registrations of this node's members
+	Reregistered    int64 // members those re-registrations wrote again (Redis did not list them for this node)
 	Outages         int64 // times Redis became unreachable
 	Reconnects      int64 // times Redis became reachable again after an outage
 	Subscribed      int   // rooms subscribed or being subscribed now
@@ -202,6 +206,7 @@ func New(o Options) (*Broker, error) {
 		local:       make(map[string]*localRoom),
 		stateq:      make(chan *stateOp, o.StateQueue),
 		recorded:    make(map[string]bool),
+		late:        make(map[string]bool),
 	}
 	b.sinkSlots = make(map[int]bool)
 	if b.keys.cluster {
@@ -316,7 +321,7 @@ func (b *Broker) Stats() Stats {
 		HistoryReads: c.historyReads.Load(), GapsFilled: c.gapsFilled.Load(), Filled: c.filled.Load(),
 		GapsUnfilled: c.gapsUnfilled.Load(), Duplicates: c.duplicates.Load(), EpochChanges: c.epochChanges.Load(),
 		SubscribeCmds: c.subscribeCmds.Load(), UnsubscribeCmds: c.unsubscribeCmds.Load(),
-		Reaped: c.reaped.Load(), Reconciles: c.reconciles.Load(), Outages: c.outages.Load(),
+		Reaped: c.reaped.Load(), ReapsDeferred: c.reapsDeferred.Load(), Reconciles: c.reconciles.Load(), Reregistered: c.reregistered.Load(), Outages: c.outages.Load(),
 		Reconnects: c.reconnects.Load(), Subscribed: n,
 		Redirects: c.redirects.Load(), TopologyLoads: c.topologyLoads.Load(), Failovers: c.failovers.Load(),
 		MovedRooms: c.movedRooms.Load(), Masters: masters,

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatd/chatd/server/broker"
 	"github.com/chatd/chatd/server/broker/redis"
 	"github.com/chatd/chatd/server/internal/redistest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,10 +39,24 @@ func metricValue(t *testing.T, b *redis.Broker, name string) float64 {
 func TestHistoryCounters(t *testing.T) {
 	rs := redistestStart(t)
 	a, _ := startNode(t, rs, "a", func(o *redis.Options) { o.HistorySize = 2 }, "r")
-	for i := 1; i <= 5; i++ {
+	for i := 1; i <= 4; i++ {
 		storeNow(t, a, "r", fmt.Sprintf(`{"n":%d}`, i))
 	}
-	st := a.Stats()
+	// The counters are read in the last publisher's callback: a publisher
+	// told its event is stored sees counters that include it.
+	got := make(chan redis.Stats, 1)
+	a.Publish(&broker.Event{Room: "r", Body: []byte(`{"n":5}`), Store: true}, func(_ uint64, err error) {
+		if err != nil {
+			t.Errorf("store: %v", err)
+		}
+		got <- a.Stats()
+	})
+	var st redis.Stats
+	select {
+	case st = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("store: no answer")
+	}
 	ctx := context.Background()
 	var kept int64
 	for _, e := range rs.Client().LRange(ctx, "chatd:{r}:log", 0, -1).Val() {

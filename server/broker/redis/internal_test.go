@@ -178,3 +178,26 @@ func TestStoredPosition(t *testing.T) {
 		}
 	}
 }
+
+// A node's connections are named after it unless Redis would refuse the
+// name; CLIENT LIST lines give back the name and the idle time.
+func TestClientNameAndFields(t *testing.T) {
+	for id, want := range map[string]string{"A": "chatd:A", "node-7f": "chatd:node-7f", "a b": "", "a\nb": "", "é": ""} {
+		if got := clientName(id); got != want {
+			t.Errorf("clientName(%q) = %q, want %q", id, got, want)
+		}
+	}
+	for line, want := range map[string]struct {
+		name string
+		idle time.Duration
+	}{
+		"id=3 addr=127.0.0.1:5 laddr=127.0.0.1:6 fd=8 name=chatd:A age=9 idle=4 flags=N db=0": {"chatd:A", 4 * time.Second},
+		"id=3 addr=127.0.0.1:5 name= age=9 idle=0":                                            {"", 0},
+		"id=3 name=chatd:B":        {"chatd:B", -1},
+		"id=3 name=chatd:B idle=x": {"chatd:B", -1},
+	} {
+		if name, idle := clientFields(line); name != want.name || idle != want.idle {
+			t.Errorf("clientFields(%q) = %q, %v; want %q, %v", line, name, idle, want.name, want.idle)
+		}
+	}
+}

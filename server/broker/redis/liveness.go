@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -16,7 +18,8 @@ import (
 // (HeartbeatTTL/10, at most HeartbeatInterval) a node looks at the
 // heartbeats of the other listed nodes. A beat lasts HeartbeatTTL minus one
 // check period, so a dead node is found at most
-// HeartbeatTTL after its last beat. Such a node is reaped (reap.go).
+// HeartbeatTTL after its last beat. Such a node is reaped (reap.go), unless
+// its connections show it alive (activeNodes: one Redis only).
 //
 // Redis Cluster: a node's heartbeat lives on one master. While that master
 // fails over, the node cannot beat (its requests fail fast, as in an outage
@@ -180,15 +183,83 @@ func (b *Broker) reapDead() {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return
 	}
+	var active map[string]time.Duration // (read once, when a beat has lapsed)
 	for i, n := range nodes {
 		if alive[i] == nil {
 			continue
 		}
 		if v, err := alive[i].Int64Slice(); err != nil || len(v) != 1 || v[0] != 0 {
+			delete(b.late, n)
 			continue
 		}
+		if active == nil {
+			active = b.activeNodes(ctx)
+		}
+		if idle, ok := active[n]; ok && idle < b.opt.HeartbeatTTL {
+			b.stats.reapsDeferred.Add(1)
+			if !b.late[n] { // (once per lapse, not every look)
+				b.late[n] = true
+				b.log.Warn("a node's heartbeat is late but its connection to Redis is active; not reaping it",
+					"late", n, "lastCommand", idle)
+			}
+			continue
+		}
+		delete(b.late, n)
 		b.reap(ctx, n)
 	}
+}
+
+// activeNodes tells, for each chatd node with a connection to this Redis,
+// how long ago its most recent command came (CLIENT LIST: the name and the
+// idle time, in whole seconds, of each connection). One Redis only: in a
+// cluster a node's connections are spread over the masters, and none is
+// looked at (a lapsed beat is taken for death, as before). An error (e.g.
+// CLIENT LIST disabled by the provider) reads as no node active.
+//
+// This is what keeps an overloaded cluster from reaping its live nodes: a
+// node whose beats are late (its process starved of CPU, Redis slow to
+// answer) still has commands arriving, while a node that died has no
+// connection left (its kernel closed them) or none used for a heartbeat TTL
+// (a hung process, a host cut off). Reaping a live node announces every one
+// of its members as gone and has it write them all again: under overload
+// that is the load that kept it overloaded (BENCHMARKS.md §8).
+func (b *Broker) activeNodes(ctx context.Context) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	if b.keys.cluster {
+		return out
+	}
+	list, err := b.single.ClientList(ctx).Result()
+	if err != nil {
+		b.log.Debug("CLIENT LIST failed; a node whose beat lapsed is taken for dead", "err", err)
+		return out
+	}
+	for line := range strings.SplitSeq(list, "\n") {
+		name, idle := clientFields(line)
+		node, ok := strings.CutPrefix(name, clientNamePrefix)
+		if !ok || node == "" || idle < 0 {
+			continue
+		}
+		if d, seen := out[node]; !seen || idle < d {
+			out[node] = idle
+		}
+	}
+	return out
+}
+
+// clientFields reads a CLIENT LIST line's name and idle time (-1: none).
+func clientFields(line string) (name string, idle time.Duration) {
+	idle = -1
+	for f := range strings.FieldsSeq(line) {
+		switch {
+		case strings.HasPrefix(f, "name="):
+			name = f[len("name="):]
+		case strings.HasPrefix(f, "idle="):
+			if n, err := strconv.Atoi(f[len("idle="):]); err == nil && n >= 0 {
+				idle = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return name, idle
 }
 
 // isAlive reports whether node's heartbeat has not lapsed.

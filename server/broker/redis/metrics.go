@@ -30,6 +30,9 @@ var (
 	descOutages    = desc("redis_outages_total", "Times Redis became unreachable.")
 	descReconnects = desc("redis_reconnects_total", "Times Redis became reachable again after an outage.")
 	descReaped     = desc("redis_reaped_members_total", "Members of dead nodes this node removed.")
+	descDeferred   = desc("redis_reaps_deferred_total", "Looks at a node whose heartbeat had lapsed but whose connection to Redis was active: not reaped.")
+	descReconciles = desc("redis_reregistrations_total", "Re-registrations of this node's members (after start, an outage, a reap, a failover).")
+	descRewritten  = desc("redis_reregistered_members_total", "Members those re-registrations wrote again because Redis did not list them for this node.")
 	descUp         = desc("redis_up", "1 when Redis is reachable (publish and subscribe sides).")
 	descStored     = desc("redis_stored_total", "Messages stored in a room's history (and published).")
 	descHistReads  = desc("redis_history_reads_total", "History reads: hole fills, joins with history or since, paging.")
@@ -55,7 +58,7 @@ var (
 // Describe implements prometheus.Collector.
 func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPublished, descPubErrors, descTrips, descReceived, descDropped,
-		descSubscribed, descOutages, descReconnects, descReaped, descUp, descStored, descHistReads, descGapsFilled,
+		descSubscribed, descOutages, descReconnects, descReaped, descDeferred, descReconciles, descRewritten, descUp, descStored, descHistReads, descGapsFilled,
 		descFilled, descUnfilled, descDupes, descEpochs, descFull, descLoads, descHistAdded, descHistCut, descHistCutB, descHistBytes, descRedirects, descFailovers, descMoved, descMasters} {
 		ch <- d
 	}
@@ -76,6 +79,9 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	count(descOutages, st.Outages)
 	count(descReconnects, st.Reconnects)
 	count(descReaped, st.Reaped)
+	count(descDeferred, st.ReapsDeferred)
+	count(descReconciles, st.Reconciles)
+	count(descRewritten, st.Reregistered)
 	count(descStored, st.Stored)
 	count(descHistReads, st.HistoryReads)
 	count(descGapsFilled, st.GapsFilled)

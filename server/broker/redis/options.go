@@ -167,5 +167,23 @@ func (o Options) clientOptions() (*goredis.Options, error) {
 	ro.Protocol = 2
 	ro.DisableIdentity = true
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	if ro.ClientName == "" {
+		ro.ClientName = clientName(o.NodeID)
+	}
 	return ro, nil
 }
+
+// clientName names the node's connections (CLIENT LIST shows it), so that
+// the other nodes can tell a node whose heartbeat is late from a dead one
+// (liveness.go); "" (no name) for a node id Redis refuses as a name.
+func clientName(node string) string {
+	for i := 0; i < len(node); i++ {
+		if node[i] <= ' ' || node[i] > '~' {
+			return ""
+		}
+	}
+	return clientNamePrefix + node
+}
+
+// clientNamePrefix starts the name of a chatd node's connections.
+const clientNamePrefix = "chatd:"

@@ -135,6 +135,18 @@ func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 	b.sendScripts(ctx, cmds)
 	b.metrics.publishTrip.Observe(time.Since(began).Seconds())
 	b.stats.publishTrips.Add(1)
+	// The history counters first: a publisher told its event is stored
+	// reads counters that include it.
+	for j, n := range counts {
+		if n == 0 {
+			continue
+		}
+		if vals, err := cmds[j].cmd.(*goredis.Cmd).Slice(); err == nil && len(vals) == 5 {
+			b.stats.historyAdded.Add(int64(toInt(vals[2])))
+			b.stats.historyTrimmed.Add(int64(toInt(vals[3])))
+			b.stats.historyTrimmedBytes.Add(int64(toInt(vals[4])))
+		}
+	}
 	var down error
 	for i := range batch {
 		it := &batch[i]
@@ -162,16 +174,6 @@ func (b *Broker) publishBatch(ctx context.Context, batch []pubItem) {
 		b.stats.published.Add(1)
 		if it.done != nil {
 			it.done(offset, nil)
-		}
-	}
-	for j, n := range counts {
-		if n == 0 {
-			continue
-		}
-		if vals, err := cmds[j].cmd.(*goredis.Cmd).Slice(); err == nil && len(vals) == 5 {
-			b.stats.historyAdded.Add(int64(toInt(vals[2])))
-			b.stats.historyTrimmed.Add(int64(toInt(vals[3])))
-			b.stats.historyTrimmedBytes.Add(int64(toInt(vals[4])))
 		}
 	}
 	b.commandFailed(down)

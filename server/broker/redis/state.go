@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -32,16 +33,40 @@ import (
 // localRoom is this node's view of one room it has members in.
 type localRoom struct {
 	name, createdAt string
-	members         map[string]localMember // by userId
+	members         broker.MemberSet[localMember]
 }
 
 // localMember is one user in a room on this node: in Redis once (the
 // node's member hash has one entry per room and user), however many of its
-// connections are in the room here.
+// connections are in the room here. 16 bytes, no allocation of its own: the
+// user's name is the node's record of its first connection here (shared,
+// not copied), and the join time a number formatted when it is sent again
+// (a string of 24 bytes in a value of 40 cost a node ~100 B a membership).
+//
+// A room's members are a broker.MemberSet, not a map by user id: a map
+// slot of 40 bytes (the key's header beside this) in groups that run part
+// empty cost ~60 B a membership; the set's sorted list ~30 with 24-byte
+// records, ~20 with these (issue 22).
 type localMember struct {
-	username, joinedAt string
-	conns              int32
+	who *broker.Identity
+	// The Unix ms when the user's first connection here joined (high
+	// bits, to the year 2109) and the user's connections here (low
+	// memberConnBits): one word, so that a record is 16 bytes, not 24.
+	packed uint64
 }
+
+// memberConnBits holds a user's connections in one room on one node: up to
+// 4,194,303 (more than a process can hold open; a join past it fails).
+const (
+	memberConnBits = 22
+	maxMemberConns = 1<<memberConnBits - 1
+)
+
+func (lm localMember) joinedAt() int64 { return int64(lm.packed >> memberConnBits) }
+func (lm localMember) conns() int      { return int(lm.packed & maxMemberConns) }
+
+// UserID makes a localMember a broker.MemberSet entry.
+func (lm localMember) UserID() string { return lm.who.User }
 
 type opKind int
 
@@ -75,21 +100,26 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 		done(broker.Membership{}, unavailable("redis unreachable", nil))
 		return
 	}
-	op := &stateOp{kind: opJoin, m: m, name: name, joinedAt: isotime.Format(time.Now()), done: done}
+	now := time.Now().UnixMilli()
+	op := &stateOp{kind: opJoin, m: m, name: name, done: done}
 	b.lmu.Lock()
 	r := b.local[m.Room]
 	if r == nil {
-		r = &localRoom{name: name, members: make(map[string]localMember)}
+		r = &localRoom{name: name}
 		b.local[m.Room] = r
 	}
-	lm, had := r.members[m.User]
-	if had {
-		op.joinedAt = lm.joinedAt // the user's first connection here joined then
-	} else {
-		lm = localMember{username: m.Name, joinedAt: op.joinedAt}
+	lm, had := r.members.Get(m.User)
+	if !had {
+		lm = localMember{who: m.Identity(), packed: uint64(now) << memberConnBits}
+	} else if lm.conns() == maxMemberConns {
+		b.lmu.Unlock()
+		done(broker.Membership{}, fmt.Errorf("redis broker: %d connections of user %s in room %s on this node", maxMemberConns,
+			m.User, m.Room))
+		return
 	}
-	lm.conns++
-	r.members[m.User] = lm
+	op.joinedAt = isotime.Format(time.UnixMilli(lm.joinedAt())) // the user's first connection here joined then
+	lm.packed++                                                 // one more connection
+	r.members.Set(lm)
 	// Even a user's further connection goes to Redis (the script changes
 	// nothing then): its join answers with the room's count.
 	ok := b.enqueueLocked(op)
@@ -132,6 +162,7 @@ func (b *Broker) departedLocked(m broker.Member) {
 	if b.departed == nil {
 		b.departed = make(map[broker.Member]struct{})
 	}
+	m.ID = nil // a key by value: the re-registration looks it up by room, user and name
 	b.departed[m] = struct{}{}
 }
 
@@ -142,16 +173,16 @@ func (b *Broker) dropConnLocked(m broker.Member) (last bool) {
 	if r == nil {
 		return true
 	}
-	lm, ok := r.members[m.User]
+	lm, ok := r.members.Get(m.User)
 	if !ok {
 		return true
 	}
-	if lm.conns--; lm.conns > 0 {
-		r.members[m.User] = lm
+	if lm.packed--; lm.conns() > 0 {
+		r.members.Set(lm)
 		return false
 	}
-	delete(r.members, m.User)
-	if len(r.members) == 0 {
+	r.members.Remove(m.User)
+	if r.members.Len() == 0 {
 		delete(b.local, m.Room)
 	}
 	return true
@@ -177,11 +208,7 @@ func (b *Broker) requestReconcile() {
 	b.lmu.Lock()
 	snap := make(map[string]*localRoom, len(b.local))
 	for id, r := range b.local {
-		c := &localRoom{name: r.name, createdAt: r.createdAt, members: make(map[string]localMember, len(r.members))}
-		for uid, m := range r.members {
-			c.members[uid] = m
-		}
-		snap[id] = c
+		snap[id] = &localRoom{name: r.name, createdAt: r.createdAt, members: r.members.Clone()}
 	}
 	ok := b.enqueueLocked(&stateOp{kind: opReconcile, snap: snap, departed: b.departed})
 	if ok {
@@ -515,7 +542,7 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 			continue
 		}
 		if r := snap[room]; r != nil {
-			if _, ok := r.members[uid]; ok {
+			if _, ok := r.members.Get(uid); ok {
 				continue
 			}
 		}
@@ -528,17 +555,34 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 	// after them carry a count that includes them: after a Redis that lost
 	// its data, a departed member's userLeft said 0 to members still in the
 	// room.
+	//
+	// Only members Redis does not list for this node (under their name) are
+	// recorded again: a registration and its membership are written by one
+	// script, in one slot, so a listed member is a member. After an outage
+	// in which Redis kept its data (most often: it was only slow, and a
+	// request timed out) that is none of them, and the re-registration costs
+	// Redis one read instead of one script per member: under overload, a
+	// script per member on every node that saw a timeout is what kept Redis
+	// overloaded (BENCHMARKS.md §8). A node that was reaped records them all
+	// again: reapers may still be removing what it read.
 	var joins []*stateOp
+	kept := 0
 	for id, r := range snap {
-		for uid, lm := range r.members {
-			joins = append(joins, &stateOp{kind: opJoin, m: broker.Member{Room: id, User: uid, Name: lm.username},
-				name: r.name, joinedAt: lm.joinedAt})
+		for lm := range r.members.All() {
+			uid := lm.who.User
+			if name, ok := listed[id+"\n"+uid]; ok && name == lm.who.Name && !reaped {
+				kept++
+				continue
+			}
+			joins = append(joins, &stateOp{kind: opJoin, m: broker.Member{Room: id, User: uid, Name: lm.who.Name},
+				name: r.name, joinedAt: isotime.Format(time.UnixMilli(lm.joinedAt()))})
 		}
 	}
+	rewritten := len(joins)
 	ops = append(joins, ops...)
 	for m := range departed {
 		if r := snap[m.Room]; r != nil {
-			if _, back := r.members[m.User]; back {
+			if _, back := r.members.Get(m.User); back {
 				continue // left and joined again
 			}
 		}
@@ -619,18 +663,19 @@ func (b *Broker) reconcile(snap map[string]*localRoom, departed map[broker.Membe
 		return
 	}
 	b.stats.reconciles.Add(1)
+	b.stats.reregistered.Add(int64(rewritten))
 	lv := slog.LevelDebug
 	if len(snap) > 0 || stale > 0 {
 		lv = slog.LevelInfo
 	}
-	b.log.Log(ctx, lv, "members registered in redis", "members", countMembers(snap), "removedStale", stale,
+	b.log.Log(ctx, lv, "members registered in redis", "members", countMembers(snap), "rewritten", rewritten, "listed", kept, "removedStale", stale,
 		"announced", announced, "wasReaped", reaped)
 }
 
 func countMembers(snap map[string]*localRoom) int {
 	n := 0
 	for _, r := range snap {
-		n += len(r.members)
+		n += r.members.Len()
 	}
 	return n
 }

@@ -80,7 +80,10 @@ func TestHistoryLayout(t *testing.T) {
 func TestStoreOneCallPerRoomPerBatch(t *testing.T) {
 	rs := redistest.Start(t)
 	needRealRedis(t, rs)
-	a, r := startNode(t, rs, "a", nil, "x", "y", "z")
+	// No heartbeat during the test: a beat held back by the pause would be
+	// one more script call in the count below.
+	quiet := func(o *redis.Options) { o.HeartbeatInterval, o.HeartbeatTTL = time.Hour, 2*time.Hour }
+	a, r := startNode(t, rs, "a", quiet, "x", "y", "z")
 	ctx := context.Background()
 	c := rs.Client()
 	storeNow(t, a, "x", `{"n":0}`) // the script is known now
@@ -106,7 +109,8 @@ func TestStoreOneCallPerRoomPerBatch(t *testing.T) {
 			mu.Unlock()
 		})
 	}
-	pub("x", `{"n":1}`, true) // the first waits alone on the pause
+	pub("x", `{"n":1}`, true) // the first goes alone and waits on the pause
+	waitPausedScript(t, func() string { return c.ClientList(ctx).Val() })
 	for i := 2; i <= 9; i++ {
 		pub("x", fmt.Sprintf(`{"n":%d}`, i), i%3 != 0)
 		pub("y", fmt.Sprintf(`{"n":%d}`, i), true)
@@ -134,16 +138,36 @@ func TestStoreOneCallPerRoomPerBatch(t *testing.T) {
 	if r.Wait(t, "z", 8)[7].Body != `{"n":9}` {
 		t.Fatal("room z out of order")
 	}
-	// One or two batches (the first event may go alone, before the others
-	// queue behind the pause): one call for x and one for y in the batch
-	// after the pause, so 2 or 3 calls for 14 stored messages; every event
-	// is published once (commandstats counts a script's commands too).
+	// Two batches: the first event alone, then the rest, queued behind the
+	// pause: one call for x and one for y in it, so 3 calls for 14 stored
+	// messages; every event is published once (commandstats counts a
+	// script's commands too).
 	info := c.Info(ctx, "commandstats").Val()
-	if calls := statCalls(info, "evalsha"); calls != 2 && calls != 3 {
-		t.Fatalf("%d store script calls, want 2 or 3\n%s", calls, info)
+	if calls := statCalls(info, "evalsha"); calls != 3 {
+		t.Fatalf("%d store script calls, want 3\n%s", calls, info)
 	}
 	if calls := statCalls(info, "publish"); calls != 25 {
 		t.Fatalf("%d PUBLISH commands, want 25 (x 9, y 8, z 8)", calls)
+	}
+}
+
+// waitPausedScript waits until Redis holds a script call back on its
+// CLIENT PAUSE (CLIENT LIST shows it blocked, flag b, on evalsha): the first
+// batch is then on its way alone.
+func waitPausedScript(t *testing.T, clientList func() string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, line := range strings.Split(clientList(), "\n") {
+			f := strings.Fields(line)
+			if slices.Contains(f, "flags=b") && slices.Contains(f, "cmd=evalsha") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no store script call held back by the pause within 5 s")
+		}
+		time.Sleep(time.Millisecond) // polling Redis for the state; nothing to await
 	}
 }
 
@@ -243,9 +267,14 @@ func TestOldStreamHistory(t *testing.T) {
 	c := rs.Client()
 	c.HSet(ctx, "chatd:{r}:meta", "epoch", "old", "offset", 5)
 	c.Do(ctx, "XADD", "chatd:{r}:history", "5-0", "p", `{"n":5,"offset":5,"epoch":"old"}`, "t", time.Now().UnixMilli())
-	a, _ := startNode(t, rs, "a", nil, "r")
+	a, ra := startNode(t, rs, "a", nil, "r")
 	if off := storeNow(t, a, "r", `{"n":6}`); off != 6 {
 		t.Fatalf("offset %d", off)
+	}
+	// A Sync answers at the room's delivered position: offset 6 has to reach
+	// this node before a recovery since 5 can hold it.
+	if ev := ra.Wait(t, "r", 1); ev[0].Pos.Offset != 6 {
+		t.Fatalf("first delivery %+v, want offset 6", ev[0])
 	}
 	if h := syncNow(t, a, "r", broker.HistoryQuery{Since: &broker.Position{Epoch: "old", Offset: 4}}); h.Recovered {
 		t.Fatalf("recovered from the old stream: %+v", h)

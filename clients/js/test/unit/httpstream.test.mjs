@@ -274,3 +274,37 @@ test('without a WebSocket in the runtime the client starts on HTTP streaming; fa
   assert.throws(() => new ChatClient({ url: 'ws://a/ws', name: 'a', streamUrl: 'ws://a/stream' }), /streamUrl/);
   assert.throws(() => new ChatClient({ url: ['ws://a/ws', 'ws://b/ws'], name: 'a', streamUrl: 'http://a/stream' }), /streamUrl/);
 });
+
+test('a reply and a notice in one read: the reply settles before the notice is emitted, as over a WebSocket', async () => {
+  const http = new FakeHTTP();
+  const c = new ChatClient({ url: 'ws://a/ws', name: 'alice', fetch: http.fetch, fallback: true });
+  c.connect();
+  await settle();
+  await helloOverStream(http);
+  assert.equal(c.transportName, 'http-stream');
+  const room = c.room('r');
+  const joined = room.join();
+  await settle();
+  const join = http.requests().find((r) => r.type === 'join');
+  http.stream.event(2, { type: 'ok', id: join.id, roomId: 'r', memberCount: 1, epoch: 'e', offset: 0, messages: [] });
+  await joined;
+  // The web client's member list: a presence answer replaces it, a joined notice adds to it. The
+  // server answered (alice alone) before bob joined; both arrive in one read of the stream.
+  const members = new Set();
+  const order = [];
+  room.on('joined', (m) => { order.push('joined'); members.add(m.name); });
+  const asked = room.presence().then((res) => {
+    order.push('presence');
+    members.clear();
+    for (const m of res.members) members.add(m.name);
+  });
+  await settle();
+  const pres = http.requests().find((r) => r.type === 'presence');
+  http.stream.write(`id: 3\ndata: ${JSON.stringify({ type: 'ok', id: pres.id, roomId: 'r', memberCount: 1, members: [{ userId: 'u1', name: 'alice' }] })}\n\n` +
+    `id: 4\ndata: ${JSON.stringify({ type: 'joined', roomId: 'r', userId: 'u2', name: 'bob', memberCount: 2 })}\n\n`);
+  await asked;
+  await settle();
+  assert.deepEqual(order, ['presence', 'joined']);
+  assert.deepEqual([...members].sort(), ['alice', 'bob']);
+  c.close();
+});
