@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+set -u
+out=/work/tmp/clusterpairs2.txt
+: > "$out"
+run() {
+	local dir=/work/tmp/$1
+	echo "=== $1, $2 room(s) per client, $(date -u +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg)" >> "$out"
+	(cd "$dir" && CHATD_FLAGS="-addr-room-create-burst 2000" CHATBENCH_FLAGS="-proto v2 -rooms-per-client $2 -connect-timeout 60s -join-timeout 10m" \
+		scripts/measure/idle-rss.sh cluster 18000) >> "$out" 2>&1
+}
+for b in after2 after after2; do run "$b" 4; run "$b" 1; done
+echo "=== done $(date -u +%H:%M:%S)" >> "$out"
