@@ -34,7 +34,10 @@ import (
 // the keys are already on the target: sent there after ASKING), TRYAGAIN
 // (the keys of a multi-key command are split by a migration) and
 // CLUSTERDOWN, LOADING, MASTERDOWN (a failover or restart in progress: sent
-// again after a short backoff, within the request's deadline). Commands of
+// again after a short backoff, within the request's deadline). A command
+// whose slot has no master in the broker's map (a map read from a node that
+// had not yet heard of every master, or a slot between owners) is not sent:
+// the map is reloaded and it waits the same backoff. Commands of
 // one slot keep their order: a redirected command and the ones after it in
 // its slot are redirected alike, and rounds keep the original order.
 
@@ -116,7 +119,14 @@ func (b *Broker) sendCluster(ctx context.Context, cmds []rcmd) {
 		var next []int
 		backoff := false
 		for _, i := range todo {
-			r := redirectOf(cmds[i].cmd.Err())
+			err := cmds[i].cmd.Err()
+			if err == errNoOwner { // not sent: the map may be behind the cluster
+				backoff = true
+				b.refreshTopology()
+				next = append(next, i)
+				continue
+			}
+			r := redirectOf(err)
 			switch r.kind {
 			case redirectNone:
 				continue

@@ -42,7 +42,9 @@ func (b *Broker) abandonLanes() {
 	var gone []string
 	b.lnmu.Lock()
 	for addr, l := range b.lanes {
-		if b.topo.isMaster(addr) {
+		// ("": the lane of rooms whose master was unknown; its batch waits
+		// in exec.go for a map that names one.)
+		if addr == "" || b.topo.isMaster(addr) {
 			continue
 		}
 		l.mu.Lock()
@@ -77,8 +79,9 @@ func (b *Broker) laneFor(room string) chan pubItem {
 		addr := b.topo.owner(b.keys.roomSlot(room))
 		l := b.lanes[addr]
 		if l == nil {
-			// ("" — no master known — is a lane too: its events fail in
-			// exec.go, in order.)
+			// ("" — no master known — is a lane too: its events wait in
+			// exec.go for a slot map that names their master, in order,
+			// and fail if none does within their rounds.)
 			l = &pubLane{q: make(chan pubItem, b.opt.PublishQueue)}
 			b.lanes[addr] = l
 			b.wg.Add(1)

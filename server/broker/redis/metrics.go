@@ -49,7 +49,7 @@ var (
 	descLoads      = desc("redis_script_reloads_total", "Store script calls sent again in full after NOSCRIPT (a restarted Redis or a new master).")
 
 	// Redis Cluster mode (zero with one Redis).
-	descRedirects = desc("redis_redirects_total", "Writes sent again after MOVED, ASK, TRYAGAIN or CLUSTERDOWN (they had not run).")
+	descRedirects = desc("redis_redirects_total", "Writes sent again after MOVED, ASK, TRYAGAIN or CLUSTERDOWN, or held for a slot with no known master (they had not run).")
 	descFailovers = desc("redis_failovers_total", "Slot map changes where a Redis master was replaced by its replica.")
 	descMoved     = desc("redis_moved_rooms_total", "Room subscriptions moved to another master (failover, slot migration).")
 	descMasters   = desc("redis_masters", "Redis masters this node has a subscriber connection to.")
