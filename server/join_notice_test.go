@@ -21,13 +21,12 @@ type noticeAfterJoin struct {
 }
 
 func (b *noticeAfterJoin) Join(m broker.Member, name string, done func(broker.Membership, error)) {
-	b.Broker.Join(m, name, func(st broker.Membership, err error) {
-		done(st, err)
-		if u, _ := b.user.Load().(string); m.User == u {
-			ev := &chat.Event{Kind: chat.EvJoined, Room: m.Room, Name: "late", UserID: "late-user1", Count: st.Count + 1}
-			b.Publish(&broker.Event{Room: m.Room, Body: ev.Body(), Local: ev}, nil)
-		}
-	})
+	var st broker.Membership
+	b.Broker.Join(m, name, func(s broker.Membership, err error) { st = s; done(s, err) }) // (done runs within)
+	if u, _ := b.user.Load().(string); m.User == u {
+		ev := &chat.Event{Kind: chat.EvJoined, Room: m.Room, Name: "late", UserID: "late-user1", Count: st.Count + 1}
+		b.Publish(&broker.Event{Room: m.Room, Body: ev.Body(), Local: ev}, nil)
+	}
 }
 
 // A joined notice fanned out after a v1 join was recorded, while the

@@ -70,12 +70,18 @@ type Broker interface {
 	// the room named name if it is new, and reports the membership after the
 	// join. A user is one member however many connections it has in the
 	// room, on however many nodes: Changed tells whether this one made the
-	// user a member.
+	// user a member. A join that changed the membership is announced: the
+	// event Receiver.Announce makes of it is published before done runs.
+	// An in-process broker delivers it, and runs done, in the same step of
+	// the room's order as the change, so that a member whose join came
+	// after it (and counts this user already) does not get it, and what
+	// done sets up comes before any later event; done then runs under the
+	// room's lock and must not call the broker (it may hand work on).
 	Join(m Member, name string, done func(Membership, error))
 	// Leave removes one connection of m.User on this node from m.Room (one
 	// taken by Join) and reports the membership after it: Changed tells
 	// whether the user left the room with it (its last connection, cluster-
-	// wide).
+	// wide). A leave that changed the membership is announced as a join is.
 	Leave(m Member, done func(Membership, error))
 	// Members lists up to limit members of room, cluster-wide, and reports
 	// the room's member count (which may exceed limit).
@@ -109,6 +115,13 @@ type Receiver interface {
 	// or a member announced again after its node was wrongly reaped (joined
 	// true). count is the room's member count after the change.
 	PresenceBody(joined bool, m Member, count int) []byte
+	// Announce makes the event that announces a change a Join (joined) or
+	// a Leave of m made, count being the room's member count after it; nil
+	// when the change is not to be announced. The broker publishes it
+	// (never stored). It is called by the broker's Join or Leave, maybe
+	// under the room's lock of an in-process broker: it must not call the
+	// broker.
+	Announce(joined bool, m Member, count int) *Event
 }
 
 // Event is one room event on its way through a broker.
@@ -189,6 +202,11 @@ type Member struct {
 	// outlives the call: a broker that keeps members may keep this pointer
 	// instead of the strings. Optional: a broker given none makes its own.
 	ID *Identity
+	// Conn, in a Join or Leave, is the connection that asked for it, as a
+	// number meaningful only on this node (0: none, e.g. a disconnect): the
+	// announcement of the change leaves it out (Receiver.Announce). Brokers
+	// do not keep it.
+	Conn uint64
 }
 
 // Identity is a user as one connection names it. A chat node keeps one per

@@ -24,17 +24,15 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 	n := s.node
 	b := n.broker
 	bm := s.member(roomID)
+	bm.Conn = s.id // the joiner is not told about itself
 	loop, class := s.c.Loop(), int(s.class)
 	failed := func(err error) { answer(func() { done(0, broker.HistoryResult{}, err) }) }
 	// undo takes back a join whose connection closed meanwhile, or whose
-	// history read failed.
+	// history read failed (the broker announces the leave to every member).
 	undo := func() {
-		b.Leave(bm, func(st broker.Membership, err error) {
-			b.Unsubscribe(roomID)
-			if err == nil && st.Changed {
-				n.publishPresence(false, bm, st.Count, "", 0)
-			}
-		})
+		gone := bm
+		gone.Conn = 0
+		b.Leave(gone, func(broker.Membership, error) { b.Unsubscribe(roomID) })
 	}
 	// finish runs on the loop: the connection joins the room's local
 	// members.
@@ -47,13 +45,9 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 		n.forgetPresence(roomID)
 		n.m.joins.Inc()
 		n.joined.Add(1)
-		if st.Changed && n.noticeAllowed(roomID, st.Count) {
-			// Before the requests queued behind the join (answer resumes
-			// them), so that a message sent right after the join follows
-			// its joined notice. The joiner is not told about itself (the
-			// event leaves its connection out).
-			n.publishPresence(true, bm, st.Count, s.UserID(), s.id)
-		}
+		// (The joined notice went out with the broker's join, before the
+		// requests queued behind the join: a message sent right after the
+		// join follows it.)
 		s.busy = false
 		done(st.Count, res, nil)
 		if !s.busy {
@@ -84,20 +78,25 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 				failed(err)
 				return
 			}
+			// (This runs in the join's step of the room's order, maybe
+			// under the room's lock: the broker is called from elsewhere.)
 			if st.Changed && st.Count == 1 && !s.mayCreate() {
 				// The join made a new room, over the user's allowance:
 				// take it back.
-				undo()
+				go undo()
 				failed(errTooManyNewRooms)
 				return
 			}
 			if q == nil {
+				// The place is reserved in the join's step: every event
+				// after the join reaches the connection (the joined notice
+				// of a user who joined right after it, too).
 				joinHere(st, broker.HistoryResult{})
 				return
 			}
-			b.Sync(roomID, *q, func(res broker.HistoryResult, err error) {
+			go b.Sync(roomID, *q, func(res broker.HistoryResult, err error) {
 				if err != nil {
-					undo()
+					go undo() // (fn runs on the delivery path)
 					failed(err)
 					return
 				}
@@ -124,11 +123,11 @@ func (s *Session) exit(i int, explicit bool, then func()) {
 	bm := s.member(roomID)
 	n.rooms.Leave(s.c, int(s.class), i)
 	n.m.leaves.Inc()
-	exclude, conn := "", uint64(0)
 	if explicit {
-		// Also on this node: the leaver may be back in the room (a re-join)
-		// before its own leave comes back from the cluster.
-		exclude, conn = s.UserID(), s.id
+		// The leaver is not told (also on this node: it may be back in the
+		// room, a re-join, before its own leave comes back from the
+		// cluster).
+		bm.Conn = s.id
 	}
 	var answer func(func())
 	if then != nil {
@@ -141,8 +140,6 @@ func (s *Session) exit(i int, explicit bool, then func()) {
 		n.forgetPresence(roomID)
 		if err != nil {
 			n.logClusterError("leave failed", err, "room", roomID, "user", bm.User)
-		} else if st.Changed && n.noticeAllowed(roomID, st.Count+1) {
-			n.publishPresence(false, bm, st.Count, exclude, conn)
 		}
 		if answer != nil {
 			answer(then)
@@ -157,17 +154,27 @@ func (s *Session) exitAll() {
 	}
 }
 
-// publishPresence announces that m's user joined or left its room: the
-// reference app's userJoined/userLeft, which v2 members get as joined/left.
-// exclude is the user the reference nodes leave out, conn the connection
-// this node leaves out.
-func (n *Node) publishPresence(joined bool, m broker.Member, count int, exclude string, conn uint64) {
+// Announce implements broker.Receiver: the notice that m's user joined or
+// left its room, the reference app's userJoined/userLeft, which v2 members
+// get as joined/left. m.Conn, the connection that asked, is left out, and
+// its user on reference nodes; a disconnect leaves nobody out. Big rooms
+// announce within their notice budget (noticeAllowed).
+func (n *Node) Announce(joined bool, m broker.Member, count int) *broker.Event {
+	size := count
+	if !joined {
+		size++ // the room's size before the leave
+	}
+	if !n.noticeAllowed(m.Room, size) {
+		return nil
+	}
 	ev := &Event{Kind: EvLeft, Room: m.Room, Name: m.Name, UserID: m.User, Count: count}
 	if joined {
 		ev.Kind = EvJoined
 	}
-	if conn != 0 {
-		ev.skip = n.conns.get(conn)
+	exclude := ""
+	if m.Conn != 0 {
+		exclude = m.User
+		ev.skip = n.conns.get(m.Conn)
 	}
-	n.broker.Publish(&broker.Event{Room: m.Room, Body: ev.Body(), Exclude: exclude, Conn: conn, Local: ev}, nil)
+	return &broker.Event{Room: m.Room, Body: ev.Body(), Exclude: exclude, Conn: m.Conn, Local: ev}
 }

@@ -34,6 +34,8 @@ func (nopReceiver) Deliver(*broker.Event)                        {}
 func (nopReceiver) Resync(string, string)                        {}
 func (nopReceiver) PresenceBody(bool, broker.Member, int) []byte { return nil }
 
+func (nopReceiver) Announce(bool, broker.Member, int) *broker.Event { return nil }
+
 func main() {
 	url := flag.String("redis", "redis://127.0.0.1:16400", "a private, empty Redis")
 	rooms := flag.Int("rooms", 10000, "new rooms (at most 1,000,000)")

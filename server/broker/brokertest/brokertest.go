@@ -41,6 +41,7 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{"DeliveryAfterSubscribe", deliveryAfterSubscribe},
 		{"Exclusion", exclusion},
 		{"Membership", membership},
+		{"Announcements", announcements},
 		{"Members", memberList},
 		{"RoomList", roomList},
 		{"TwoNodes", twoNodes},
@@ -71,6 +72,12 @@ type Event struct {
 // members back from serialized payloads, so memory and wire deliveries
 // compare equal.
 type Receiver struct {
+	// Announcing makes Announce return an event: PresenceBody's, leaving
+	// out the member's connection. By default it returns nil (the
+	// contract's other checks count the events of a room). Set it before
+	// the broker starts.
+	Announcing bool
+
 	mu     sync.Mutex
 	events []Event
 	signal chan struct{}
@@ -142,6 +149,18 @@ func (r *Receiver) Resync(room, reason string) {
 func (r *Receiver) PresenceBody(joined bool, m broker.Member, count int) []byte {
 	b, _ := json.Marshal(map[string]any{"joined": joined, "user": m.User, "count": count})
 	return b
+}
+
+// Announce implements broker.Receiver.
+func (r *Receiver) Announce(joined bool, m broker.Member, count int) *broker.Event {
+	if !r.Announcing {
+		return nil
+	}
+	ev := &broker.Event{Room: m.Room, Body: r.PresenceBody(joined, m, count), Conn: m.Conn}
+	if m.Conn != 0 {
+		ev.Exclude = m.User
+	}
+	return ev
 }
 
 // Wait returns the events of room once there are n of them, failing the test
@@ -363,6 +382,37 @@ func membership(t *testing.T, c Cluster) {
 	}
 	if list, n := members(t, b, "m", 10); len(list) != 0 || n != 0 {
 		t.Fatalf("members of an emptied room: %v, %d", list, n)
+	}
+}
+
+// A join or a leave that changed the room's members is announced
+// (Receiver.Announce's event, published), with the count after it; the
+// connection that asked (Member.Conn) and, for reference nodes, its user
+// are left out; a disconnect (Conn 0) leaves nobody out. A further
+// connection's join or leave is not announced.
+func announcements(t *testing.T, c Cluster) {
+	r := NewReceiver()
+	r.Announcing = true
+	b := c.Node(t, r)
+	subscribe(t, b, "a")
+	m := func(u string, conn uint64) broker.Member {
+		return broker.Member{Room: "a", User: u, Name: "name " + u, Conn: conn}
+	}
+	join(t, b, m("u1", 7), "A")
+	join(t, b, m("u1", 8), "A") // a further connection
+	join(t, b, m("u2", 9), "A")
+	leave(t, b, m("u1", 8)) // u1 keeps a connection
+	leave(t, b, m("u1", 0)) // its last, closed
+	publish(t, b, &broker.Event{Room: "a", Body: body(99)})
+	got := r.Wait(t, "a", 4)
+	want := []Event{
+		{Room: "a", Body: `{"count":1,"joined":true,"user":"u1"}`, Exclude: "u1", Conn: 7},
+		{Room: "a", Body: `{"count":2,"joined":true,"user":"u2"}`, Exclude: "u2", Conn: 9},
+		{Room: "a", Body: `{"count":1,"joined":false,"user":"u1"}`},
+		{Room: "a", Body: `{"n":99}`},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }
 

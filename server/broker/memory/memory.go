@@ -216,38 +216,43 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 	done(res, nil)
 }
 
-// Join implements broker.Broker.
+// Join implements broker.Broker. The change, its announcement and done are
+// one step of the room's order of events (step): a later joiner, whose
+// change comes after, is not yet a member anywhere when the announcement is
+// fanned out, so a joiner never hears of a member its count already holds;
+// and what done sets up (the node reserving the joiner's place) comes
+// before any later event, so the joiner hears of every change after its
+// own. done runs under the room's lock: it must not call the broker.
 func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership, error)) {
-	b.mu.Lock()
-	r := b.rooms[m.Room]
-	if r == nil {
-		r = &room{}
-		b.rooms[m.Room] = r
-	}
-	if r.members.Len() == 0 {
-		// A new room, or one that emptied while a Publish or Sync used its
-		// record (room.uses): made as new.
-		r.name, r.createdAt, r.epoch = name, isotime.Format(b.now()), ""
-		r.vacant.Store(false)
-	}
-	added := r.members.Add(m.Identity())
-	if !added {
-		if r.more == nil {
-			r.more = make(map[string]int32)
+	var st broker.Membership
+	b.step(m.Room, true, func(r *room) {
+		if r.members.Len() == 0 {
+			// A new room, or one that emptied while a Publish, Sync or
+			// membership change used its record (room.uses): made as new.
+			r.name, r.createdAt, r.epoch = name, isotime.Format(b.now()), ""
+			r.vacant.Store(false)
 		}
-		r.more[m.User]++
-	}
-	st := broker.Membership{Count: r.members.Len(), Changed: added}
-	b.mu.Unlock()
-	done(st, nil)
+		added := r.members.Add(m.Identity())
+		if !added {
+			if r.more == nil {
+				r.more = make(map[string]int32)
+			}
+			r.more[m.User]++
+		}
+		st = broker.Membership{Count: r.members.Len(), Changed: added}
+	}, func() *broker.Event {
+		if !st.Changed {
+			return nil
+		}
+		return b.r.Announce(true, m, st.Count)
+	}, func() { done(st, nil) })
 }
 
-// Leave implements broker.Broker. An empty room disappears, at once or,
-// while a Publish or Sync uses its record, with the last of them (release).
+// Leave implements broker.Broker, announcing as Join does. An empty room
+// disappears with the last use of its record (release).
 func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
-	b.mu.Lock()
 	var st broker.Membership
-	if r := b.rooms[m.Room]; r != nil {
+	b.step(m.Room, false, func(r *room) {
 		if k := r.more[m.User]; k > 0 {
 			if k == 1 {
 				delete(r.more, m.User)
@@ -260,13 +265,47 @@ func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 		st.Count = r.members.Len()
 		if st.Count == 0 {
 			r.vacant.Store(true)
-			if r.uses.Load() == 0 {
-				delete(b.rooms, m.Room)
-			}
+		}
+	}, func() *broker.Event {
+		if !st.Changed {
+			return nil
+		}
+		return b.r.Announce(false, m, st.Count)
+	}, nil)
+	done(st, nil)
+}
+
+// step runs change on room's record (made if create and the room has none)
+// under the broker's lock, then delivers what announce makes, then runs
+// then (if not nil), all under the room's publish lock: one step in the
+// room's order of events. Without a record and create false, nothing runs.
+func (b *Broker) step(roomID string, create bool, change func(*room), announce func() *broker.Event, then func()) {
+	b.mu.Lock()
+	r := b.rooms[roomID]
+	if r == nil {
+		if !create {
+			b.mu.Unlock()
+			return
+		}
+		r = &room{}
+		b.rooms[roomID] = r
+	}
+	r.uses.Add(1) // r stays the room's record until released
+	b.mu.Unlock()
+	b.lock(r)
+	b.mu.Lock()
+	change(r)
+	b.mu.Unlock()
+	if b.r != nil { // (not started: nobody to announce to)
+		if ev := announce(); ev != nil {
+			b.r.Deliver(ev)
 		}
 	}
-	b.mu.Unlock()
-	done(st, nil)
+	if then != nil {
+		then()
+	}
+	r.pubMu.Unlock()
+	b.release(roomID, r)
 }
 
 // Members implements broker.Broker.

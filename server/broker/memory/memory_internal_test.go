@@ -77,14 +77,15 @@ func TestPublishOrderedWithSyncOfRoomMadeAgain(t *testing.T) {
 	}
 }
 
-// A stored event whose Publish is delivering when its room empties and is
-// made again by a joiner is not got twice by the joiner, in its history
-// read and by delivery after it became a member: the joiner's Sync waits
-// for the delivery. The delivery is held (the receiver) while the last
-// member leaves and the joiner joins and Syncs; it goes on once the Sync
-// has run fn or waits for the room lock (lockRoom). Were the Sync to lock
-// the room's new record while the Publish holds the old one, it would read
-// the stored event and run fn before the delivery.
+// A stored event whose Publish is delivering when its room's last member
+// leaves and a joiner makes the room again is not got twice by the joiner,
+// in its history read and by delivery after it became a member. The
+// delivery is held (the receiver) while the leave, the join and the
+// joiner's Sync are asked for; they wait for the room lock (lockRoom: a
+// membership change is a step of the room's order, as a Sync is), and the
+// delivery then goes on. Were the Sync to lock a new record of the room
+// while the Publish holds the old one, it would read the stored event and
+// run fn before the delivery.
 func TestSyncOrderedWithDeliveryOfRoomMadeAgain(t *testing.T) {
 	b, rec := newRecorded(t)
 	delivering := make(chan struct{})
@@ -96,14 +97,13 @@ func TestSyncOrderedWithDeliveryOfRoomMadeAgain(t *testing.T) {
 		defer close(published)
 		b.Publish(&broker.Event{Room: "r", Body: []byte(`{"n":1}`), Store: true}, nil)
 	}()
-	<-delivering             // stored, delivering
-	b.Leave(old, nop)        // the room empties
-	b.Join(joiner, "R", nop) // and is made again
+	<-delivering // stored, delivering
 
 	held := make(chan struct{})
+	var contended sync.Once
 	b.lockRoom = func(r *room) {
 		if !r.pubMu.TryLock() {
-			close(held) // by the Publish, which waits for this
+			contended.Do(func() { close(held) }) // by the Publish, which waits for this
 			r.pubMu.Lock()
 		}
 	}
@@ -111,6 +111,8 @@ func TestSyncOrderedWithDeliveryOfRoomMadeAgain(t *testing.T) {
 	synced := make(chan struct{})
 	go func() {
 		defer close(synced)
+		b.Leave(old, nop)        // the room empties
+		b.Join(joiner, "R", nop) // and is made again
 		b.Sync("r", broker.HistoryQuery{Limit: 10}, func(h broker.HistoryResult, err error) {
 			if err != nil {
 				t.Error(err)
@@ -121,9 +123,10 @@ func TestSyncOrderedWithDeliveryOfRoomMadeAgain(t *testing.T) {
 	}()
 	select {
 	case <-synced:
+		t.Fatal("the leave, the join and the Sync ran while the delivery was held")
 	case <-held:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the Sync neither ran nor waits for a room lock")
+		t.Fatal("the leave neither ran nor waits for the room lock")
 	}
 	close(rec.deliver)
 	<-published
@@ -202,3 +205,5 @@ func (r *joinRecorder) Deliver(*broker.Event) {
 func (r *joinRecorder) Resync(string, string) {}
 
 func (r *joinRecorder) PresenceBody(bool, broker.Member, int) []byte { return nil }
+
+func (r *joinRecorder) Announce(bool, broker.Member, int) *broker.Event { return nil }

@@ -53,3 +53,5 @@ func (nopReceiver) Receive(string, string) error                 { return nil }
 func (nopReceiver) Deliver(*broker.Event)                        {}
 func (nopReceiver) Resync(string, string)                        {}
 func (nopReceiver) PresenceBody(bool, broker.Member, int) []byte { return nil }
+
+func (nopReceiver) Announce(bool, broker.Member, int) *broker.Event { return nil }

@@ -145,6 +145,8 @@ func (r *recordingReceiver) Deliver(*broker.Event) {}
 
 func (r *recordingReceiver) Resync(room, reason string) {}
 
+func (r *recordingReceiver) Announce(bool, broker.Member, int) *broker.Event { return nil }
+
 func (r *recordingReceiver) PresenceBody(joined bool, m broker.Member, count int) []byte {
 	return []byte(`{"type":"presence"}`)
 }

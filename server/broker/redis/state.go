@@ -162,7 +162,7 @@ func (b *Broker) departedLocked(m broker.Member) {
 	if b.departed == nil {
 		b.departed = make(map[broker.Member]struct{})
 	}
-	m.ID = nil // a key by value: the re-registration looks it up by room, user and name
+	m.ID, m.Conn = nil, 0 // a key by value: the re-registration looks it up by room, user and name
 	b.departed[m] = struct{}{}
 }
 
@@ -461,7 +461,18 @@ func (b *Broker) applyBatch(batch []*stateOp) {
 				b.lmu.Unlock()
 			}
 		}
-		op.done(broker.Membership{Count: count, Changed: toInt(vals[i][1]) == 1}, nil)
+		st := broker.Membership{Count: count, Changed: toInt(vals[i][1]) == 1}
+		if st.Changed {
+			// Before done: the announcement goes out ahead of anything the
+			// member publishes after its join (the room's lane keeps the
+			// order), and as soon after the change as this node can.
+			// (Another node's joiner may still count the user and then
+			// get this: docs/protocol-v1.md §5.)
+			if ev := b.recv.Announce(op.kind == opJoin, op.m, count); ev != nil {
+				b.Publish(ev, nil)
+			}
+		}
+		op.done(st, nil)
 	}
 	b.commandFailed(down)
 	b.indexRooms(ctx, joined)
