@@ -70,18 +70,20 @@ type Broker interface {
 	// the room named name if it is new, and reports the membership after the
 	// join. A user is one member however many connections it has in the
 	// room, on however many nodes: Changed tells whether this one made the
-	// user a member. A join that changed the membership is announced: the
-	// event Receiver.Announce makes of it is published before done runs.
-	// An in-process broker delivers it, and runs done, in the same step of
-	// the room's order as the change, so that a member whose join came
-	// after it (and counts this user already) does not get it, and what
-	// done sets up comes before any later event; done then runs under the
-	// room's lock and must not call the broker (it may hand work on).
+	// user a member. An in-process broker announces a join that changed the
+	// membership (Membership.Announced): it delivers the event
+	// Receiver.Announce makes of it, and runs done, in the same step of the
+	// room's order as the change, so that a member whose join came after
+	// it (and counts this user already) does not get it, and what done
+	// sets up comes before any later event; done then runs under the room's
+	// lock and must not call the broker (it may hand work on). (The Redis
+	// broker does not: the change and its announcement are not one step in
+	// Redis, and the node publishes the announcement.)
 	Join(m Member, name string, done func(Membership, error))
 	// Leave removes one connection of m.User on this node from m.Room (one
 	// taken by Join) and reports the membership after it: Changed tells
 	// whether the user left the room with it (its last connection, cluster-
-	// wide). A leave that changed the membership is announced as a join is.
+	// wide). An in-process broker announces a leave as a join, before done.
 	Leave(m Member, done func(Membership, error))
 	// Members lists up to limit members of room, cluster-wide, and reports
 	// the room's member count (which may exceed limit).
@@ -117,9 +119,9 @@ type Receiver interface {
 	PresenceBody(joined bool, m Member, count int) []byte
 	// Announce makes the event that announces a change a Join (joined) or
 	// a Leave of m made, count being the room's member count after it; nil
-	// when the change is not to be announced. The broker publishes it
-	// (never stored). It is called by the broker's Join or Leave, maybe
-	// under the room's lock of an in-process broker: it must not call the
+	// when the change is not to be announced. A broker that announces
+	// changes (Membership.Announced) delivers it, never stored, from its
+	// Join or Leave under the room's lock: Announce must not call the
 	// broker.
 	Announce(joined bool, m Member, count int) *Event
 }
@@ -240,6 +242,10 @@ type Membership struct {
 	// the user was a member already (join), or still is or never was one
 	// (leave).
 	Changed bool
+	// Announced tells that the broker published the change's announcement
+	// itself (Receiver.Announce's event): an in-process broker does, in the
+	// step of the change. Otherwise the node announces a change it made.
+	Announced bool
 }
 
 // Room is one entry of the cluster's room list.

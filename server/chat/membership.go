@@ -32,7 +32,12 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 	undo := func() {
 		gone := bm
 		gone.Conn = 0
-		b.Leave(gone, func(broker.Membership, error) { b.Unsubscribe(roomID) })
+		b.Leave(gone, func(st broker.Membership, err error) {
+			b.Unsubscribe(roomID)
+			if err == nil {
+				n.announce(false, gone, st)
+			}
+		})
 	}
 	// finish runs on the loop: the connection joins the room's local
 	// members.
@@ -45,9 +50,11 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 		n.forgetPresence(roomID)
 		n.m.joins.Inc()
 		n.joined.Add(1)
-		// (The joined notice went out with the broker's join, before the
-		// requests queued behind the join: a message sent right after the
-		// join follows it.)
+		// Before the requests queued behind the join (answer resumes
+		// them), so that a message sent right after the join follows its
+		// joined notice (unless the broker announced it in the join's
+		// step, earlier still).
+		n.announce(true, bm, st)
 		s.busy = false
 		done(st.Count, res, nil)
 		if !s.busy {
@@ -140,6 +147,8 @@ func (s *Session) exit(i int, explicit bool, then func()) {
 		n.forgetPresence(roomID)
 		if err != nil {
 			n.logClusterError("leave failed", err, "room", roomID, "user", bm.User)
+		} else {
+			n.announce(false, bm, st)
 		}
 		if answer != nil {
 			answer(then)
@@ -151,6 +160,17 @@ func (s *Session) exit(i int, explicit bool, then func()) {
 func (s *Session) exitAll() {
 	for k := s.rooms.Len(); k > 0; k-- {
 		s.exit(k-1, false, nil)
+	}
+}
+
+// announce publishes the notice of a change that m's join or leave made,
+// unless the broker announced it (st.Announced).
+func (n *Node) announce(joined bool, m broker.Member, st broker.Membership) {
+	if !st.Changed || st.Announced {
+		return
+	}
+	if ev := n.Announce(joined, m, st.Count); ev != nil {
+		n.broker.Publish(ev, nil)
 	}
 }
 

@@ -385,11 +385,13 @@ func membership(t *testing.T, c Cluster) {
 	}
 }
 
-// A join or a leave that changed the room's members is announced
-// (Receiver.Announce's event, published), with the count after it; the
-// connection that asked (Member.Conn) and, for reference nodes, its user
-// are left out; a disconnect (Conn 0) leaves nobody out. A further
-// connection's join or leave is not announced.
+// A broker that announces changes (in-process) announces every join or
+// leave that changed the room's members, and says so (Announced), with the
+// count after it: Receiver.Announce's event, delivered before done. The
+// connection that asked (Member.Conn) and, for reference nodes, its user are
+// left out; a disconnect (Conn 0) leaves nobody out. A further connection's
+// join or leave is not announced. A broker that does not announce says so
+// and delivers nothing of the kind.
 func announcements(t *testing.T, c Cluster) {
 	r := NewReceiver()
 	r.Announcing = true
@@ -398,20 +400,29 @@ func announcements(t *testing.T, c Cluster) {
 	m := func(u string, conn uint64) broker.Member {
 		return broker.Member{Room: "a", User: u, Name: "name " + u, Conn: conn}
 	}
-	join(t, b, m("u1", 7), "A")
-	join(t, b, m("u1", 8), "A") // a further connection
-	join(t, b, m("u2", 9), "A")
-	leave(t, b, m("u1", 8)) // u1 keeps a connection
-	leave(t, b, m("u1", 0)) // its last, closed
-	publish(t, b, &broker.Event{Room: "a", Body: body(99)})
-	got := r.Wait(t, "a", 4)
-	want := []Event{
-		{Room: "a", Body: `{"count":1,"joined":true,"user":"u1"}`, Exclude: "u1", Conn: 7},
-		{Room: "a", Body: `{"count":2,"joined":true,"user":"u2"}`, Exclude: "u2", Conn: 9},
-		{Room: "a", Body: `{"count":1,"joined":false,"user":"u1"}`},
-		{Room: "a", Body: `{"n":99}`},
+	sts := []broker.Membership{
+		join(t, b, m("u1", 7), "A"),
+		join(t, b, m("u1", 8), "A"), // a further connection
+		join(t, b, m("u2", 9), "A"),
+		leave(t, b, m("u1", 8)), // u1 keeps a connection
+		leave(t, b, m("u1", 0)), // its last, closed
 	}
-	if !slices.Equal(got, want) {
+	announced := sts[0].Announced
+	for i, st := range sts {
+		if st.Announced != (announced && st.Changed) {
+			t.Fatalf("step %d: %+v; the first join's Announced was %v", i, st, announced)
+		}
+	}
+	publish(t, b, &broker.Event{Room: "a", Body: body(99)})
+	want := []Event{{Room: "a", Body: `{"n":99}`}}
+	if announced {
+		want = append([]Event{
+			{Room: "a", Body: `{"count":1,"joined":true,"user":"u1"}`, Exclude: "u1", Conn: 7},
+			{Room: "a", Body: `{"count":2,"joined":true,"user":"u2"}`, Exclude: "u2", Conn: 9},
+			{Room: "a", Body: `{"count":1,"joined":false,"user":"u1"}`},
+		}, want...)
+	}
+	if got := r.Wait(t, "a", len(want)); !slices.Equal(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }

@@ -239,7 +239,7 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 			}
 			r.more[m.User]++
 		}
-		st = broker.Membership{Count: r.members.Len(), Changed: added}
+		st = broker.Membership{Count: r.members.Len(), Changed: added, Announced: added}
 	}, func() *broker.Event {
 		if !st.Changed {
 			return nil
@@ -260,7 +260,7 @@ func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 				r.more[m.User] = k - 1
 			}
 		} else if r.members.Remove(m.User) {
-			st.Changed = true
+			st.Changed, st.Announced = true, true
 		}
 		st.Count = r.members.Len()
 		if st.Count == 0 {

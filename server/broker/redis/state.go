@@ -461,18 +461,7 @@ func (b *Broker) applyBatch(batch []*stateOp) {
 				b.lmu.Unlock()
 			}
 		}
-		st := broker.Membership{Count: count, Changed: toInt(vals[i][1]) == 1}
-		if st.Changed {
-			// Before done: the announcement goes out ahead of anything the
-			// member publishes after its join (the room's lane keeps the
-			// order), and as soon after the change as this node can.
-			// (Another node's joiner may still count the user and then
-			// get this: docs/protocol-v1.md §5.)
-			if ev := b.recv.Announce(op.kind == opJoin, op.m, count); ev != nil {
-				b.Publish(ev, nil)
-			}
-		}
-		op.done(st, nil)
+		op.done(broker.Membership{Count: count, Changed: toInt(vals[i][1]) == 1}, nil)
 	}
 	b.commandFailed(down)
 	b.indexRooms(ctx, joined)
