@@ -22,6 +22,12 @@ type afterSync struct {
 
 func (b *afterSync) Start(r broker.Receiver) error { b.recv = r; return b.Broker.Start(r) }
 
+// Join offers no read in the join's step (Membership.Sync), as the Redis
+// broker: the joiner's history read is the Sync below.
+func (b *afterSync) Join(m broker.Member, name string, done func(broker.Membership, error)) {
+	b.Broker.Join(m, name, func(st broker.Membership, err error) { st.Sync = nil; done(st, err) })
+}
+
 func (b *afterSync) Sync(room string, q broker.HistoryQuery, fn func(broker.HistoryResult, error)) {
 	var pos broker.Position
 	b.Broker.Sync(room, q, func(res broker.HistoryResult, err error) { pos = res.Position; fn(res, err) })

@@ -130,6 +130,12 @@ func (b *heldSync) arm(after func()) (held <-chan struct{}, release func()) {
 	return b.held, func() { close(gate) }
 }
 
+// Join offers no read in the join's step (Membership.Sync), as the Redis
+// broker: the joiner's history read is the Sync above.
+func (b *heldSync) Join(m broker.Member, name string, done func(broker.Membership, error)) {
+	b.Broker.Join(m, name, func(st broker.Membership, err error) { st.Sync = nil; done(st, err) })
+}
+
 func (b *heldSync) Sync(room string, q broker.HistoryQuery, fn func(broker.HistoryResult, error)) {
 	b.mu.Lock()
 	gate, held, after := b.gate, b.held, b.after

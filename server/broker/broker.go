@@ -246,6 +246,11 @@ type Membership struct {
 	// itself (Receiver.Announce's event): an in-process broker does, in the
 	// step of the change. Otherwise the node announces a change it made.
 	Announced bool
+	// Sync, if not nil, reads the room's history at the join's place in
+	// the room's order, as Broker.Sync would there (nothing delivered
+	// between the join and the read): an in-process broker offers it to a
+	// Join's done, which runs in the join's step. Valid during done only.
+	Sync func(q HistoryQuery) HistoryResult
 }
 
 // Room is one entry of the cluster's room list.

@@ -101,6 +101,14 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 				joinHere(st, broker.HistoryResult{})
 				return
 			}
+			if st.Sync != nil {
+				// The history read at the join's place, in its step: the
+				// connection's place is reserved there too, so it gets
+				// every event after the join (the joined notice of a user
+				// who joined right after it, too), none twice.
+				joinHere(st, st.Sync(*q))
+				return
+			}
 			go b.Sync(roomID, *q, func(res broker.HistoryResult, err error) {
 				if err != nil {
 					go undo() // (fn runs on the delivery path)

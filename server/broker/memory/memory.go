@@ -245,7 +245,15 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 			return nil
 		}
 		return b.r.Announce(true, m, st.Count)
-	}, func() { done(st, nil) })
+	}, func() {
+		// Under the room's lock: nothing is delivered until done returns.
+		st.Sync = func(q broker.HistoryQuery) broker.HistoryResult {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return b.syncRead(m.Room, q)
+		}
+		done(st, nil)
+	})
 }
 
 // Leave implements broker.Broker, announcing as Join does. An empty room
