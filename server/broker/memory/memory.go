@@ -83,6 +83,10 @@ type room struct {
 	// became a member, or get one twice.
 	uses   atomic.Int32
 	vacant atomic.Bool
+
+	// read is the room's history read for a join's done (Membership.Sync),
+	// made once per record (a closure per join would cost an allocation).
+	read func(broker.HistoryQuery) broker.HistoryResult
 }
 
 // New returns an empty Broker.
@@ -225,7 +229,17 @@ func (b *Broker) History(room string, q broker.HistoryQuery, done func(broker.Hi
 // own. done runs under the room's lock: it must not call the broker.
 func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership, error)) {
 	var st broker.Membership
+	var rec *room
 	b.step(m.Room, true, func(r *room) {
+		rec = r
+		if r.read == nil {
+			room := m.Room
+			r.read = func(q broker.HistoryQuery) broker.HistoryResult {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				return b.syncRead(room, q)
+			}
+		}
 		if r.members.Len() == 0 {
 			// A new room, or one that emptied while a Publish, Sync or
 			// membership change used its record (room.uses): made as new.
@@ -247,11 +261,7 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 		return b.r.Announce(true, m, st.Count)
 	}, func() {
 		// Under the room's lock: nothing is delivered until done returns.
-		st.Sync = func(q broker.HistoryQuery) broker.HistoryResult {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			return b.syncRead(m.Room, q)
-		}
+		st.Sync = rec.read
 		done(st, nil)
 	})
 }
