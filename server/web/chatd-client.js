@@ -1040,6 +1040,8 @@ var ChatClient = class extends Emitter {
     this.onStream = false;
     // the next attempts use HTTP streaming
     this.streamWorked = false;
+    // HTTP streaming said hello since connect(): keep to it
+    this.socketWorked = false;
     this.carrier = "";
     this.urlIndex = 0;
     this.session = 0;
@@ -1107,7 +1109,7 @@ var ChatClient = class extends Emitter {
     this.attempt = 0;
     this.everConnected = false;
     this.authRetried = false;
-    this.streamWorked = false;
+    this.streamWorked = this.socketWorked = false;
     this.factory = this.streamFactory = void 0;
     let failure;
     try {
@@ -1345,10 +1347,14 @@ var ChatClient = class extends Emitter {
   // WebSocket that failed before its first message gives way to HTTP streaming, tried at once (it
   // returns true); when that fails too before HTTP streaming ever worked, the network may be down
   // altogether, and the attempts go on from the WebSocket. A carrier that received something
-  // failed as any connection can: it is kept.
+  // failed as any connection can: it is kept. So is a WebSocket that has worked since connect():
+  // this network lets WebSockets through, and one that cannot open now is a node down or
+  // restarting, which HTTP streaming would only reach in the moment it came back, and then be kept
+  // on the slower carrier for good.
   switchCarrier() {
     if (this.opts.transport || !this.streamFactory || !this.factory || this.received > 0) return false;
     if (!this.onStream) {
+      if (this.socketWorked) return false;
       this.onStream = true;
       return true;
     }
@@ -1365,6 +1371,7 @@ var ChatClient = class extends Emitter {
       this.connectTimer = void 0;
       this.helloDone = true;
       if (this.onStream) this.streamWorked = true;
+      else this.socketWorked = true;
       this.me = { userId: String(res.userId ?? ""), name: String(res.name ?? ""), node: String(res.node ?? "") };
       this.connectedAt = now();
       this.everConnected = true;

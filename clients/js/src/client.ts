@@ -72,9 +72,10 @@ export interface ClientOptions {
   /**
    * When the WebSocket cannot be opened, or closes before its first message (a proxy that strips
    * `Upgrade`, TLS inspection), switch at once to HTTP streaming (Server-Sent Events down, POSTs
-   * up, at the node's `/stream`) and stay on it while it works; the state events and
-   * {@link ChatClient.transportName} say which is in use. In a runtime without a WebSocket the
-   * client starts on HTTP streaming. Default true; not used with `transport`.
+   * up, at the node's `/stream`) and stay on it while it works. A WebSocket that has worked since
+   * `connect()` is kept: one that cannot open later is a node down, not a blocked network. The
+   * state events and {@link ChatClient.transportName} say which is in use. In a runtime without a
+   * WebSocket the client starts on HTTP streaming. Default true; not used with `transport`.
    */
   fallback?: boolean;
   /**
@@ -150,6 +151,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly streamURLs: string[];
   private onStream = false; // the next attempts use HTTP streaming
   private streamWorked = false; // HTTP streaming said hello since connect(): keep to it
+  private socketWorked = false; // the WebSocket said hello since connect(): keep to it
   private transport: Transport | undefined;
   private carrier = '';
   private urlIndex = 0;
@@ -232,7 +234,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.attempt = 0;
     this.everConnected = false;
     this.authRetried = false;
-    this.streamWorked = false;
+    this.streamWorked = this.socketWorked = false;
     this.factory = this.streamFactory = undefined;
     let failure: unknown;
     try {
@@ -481,10 +483,14 @@ export class ChatClient extends Emitter<ClientEvents> {
   // WebSocket that failed before its first message gives way to HTTP streaming, tried at once (it
   // returns true); when that fails too before HTTP streaming ever worked, the network may be down
   // altogether, and the attempts go on from the WebSocket. A carrier that received something
-  // failed as any connection can: it is kept.
+  // failed as any connection can: it is kept. So is a WebSocket that has worked since connect():
+  // this network lets WebSockets through, and one that cannot open now is a node down or
+  // restarting, which HTTP streaming would only reach in the moment it came back, and then be kept
+  // on the slower carrier for good.
   private switchCarrier(): boolean {
     if (this.opts.transport || !this.streamFactory || !this.factory || this.received > 0) return false;
     if (!this.onStream) {
+      if (this.socketWorked) return false;
       this.onStream = true;
       return true;
     }
@@ -502,6 +508,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       this.connectTimer = undefined;
       this.helloDone = true;
       if (this.onStream) this.streamWorked = true;
+      else this.socketWorked = true;
       this.me = { userId: String(res.userId ?? ''), name: String(res.name ?? ''), node: String(res.node ?? '') };
       this.connectedAt = now();
       this.everConnected = true;

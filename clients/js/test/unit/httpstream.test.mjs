@@ -238,6 +238,49 @@ test('a WebSocket that works is kept, also across a drop after messages', async 
   c.close();
 });
 
+test('a WebSocket that worked is kept when a later one cannot open (a node restarting): no HTTP streaming', async () => {
+  let mode = 'work';
+  const { c, http, ws, states } = fallbackClient(() => mode);
+  c.connect();
+  await settle();
+  const s = ws.sockets[0];
+  const hello = s.sent.find((m) => m.type === 'hello');
+  s.onmessage({ data: JSON.stringify({ type: 'ok', id: hello.id, userId: 'u1', name: 'alice', node: 'A' }) });
+  await settle();
+  assert.equal(c.transportName, 'websocket');
+  mode = 'refuse'; // the node is down: its sockets are refused
+  s.onclose({ code: 1006, reason: '' });
+  await settle();
+  await tick(1000);
+  await settle();
+  assert.equal(ws.sockets.length, 2, 'the second attempt');
+  await tick(0);
+  await settle();
+  assert.equal(http.streams.length, 0, 'HTTP streaming was tried after a WebSocket that had worked');
+  const last = states[states.length - 1];
+  assert.equal(last.transport, 'websocket', 'the next attempt\'s carrier');
+  assert.ok(last.delayMs >= 500, `retried after ${last.delayMs} ms, want the backoff`);
+  mode = 'work'; // the node is back
+  await tick(1000);
+  await settle();
+  assert.equal(ws.sockets.length, 3);
+  const s3 = ws.sockets[2];
+  const hello3 = s3.sent.find((m) => m.type === 'hello');
+  s3.onmessage({ data: JSON.stringify({ type: 'ok', id: hello3.id, userId: 'u1', name: 'alice', node: 'B' }) });
+  await settle();
+  assert.equal(c.state, 'connected');
+  assert.equal(c.transportName, 'websocket');
+  // connect() again forgets it: a network that blocks WebSockets now is found out again.
+  c.close();
+  mode = 'refuse';
+  c.connect();
+  await settle();
+  await tick(0);
+  await settle();
+  assert.equal(http.streams.length, 1, 'after connect() again, a refused WebSocket gives way to HTTP streaming');
+  c.close();
+});
+
 test('when HTTP streaming fails too, the next attempt goes back to the WebSocket, with backoff', async () => {
   const { c, http, ws, states } = fallbackClient(() => 'refuse');
   http.getAnswers.push('reject');
