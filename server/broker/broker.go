@@ -126,6 +126,21 @@ type Receiver interface {
 	Announce(joined bool, m Member, count int) *Event
 }
 
+// AnnounceTemplater is a Receiver that lets a broker announce a change in
+// the change's own step outside this process: the Redis broker's membership
+// scripts publish the announcement with the count they make, so that it
+// holds its place in the room's order among the other changes.
+type AnnounceTemplater interface {
+	// AnnounceTemplate returns the event Announce would make for m's join
+	// (joined) or leave, but for its body, which is cut where the room's
+	// count goes: head, the count in decimal, tail. upTo is the largest
+	// room size (after a join, before a leave) at which Announce announces
+	// every change; past it the broker leaves the change to the node, which
+	// announces it within its notice budget. ok false: no template (the
+	// node announces).
+	AnnounceTemplate(joined bool, m Member) (ev *Event, head, tail []byte, upTo int, ok bool)
+}
+
 // Event is one room event on its way through a broker.
 type Event struct {
 	// Room is the room's id.
@@ -247,10 +262,14 @@ type Membership struct {
 	// step of the change. Otherwise the node announces a change it made.
 	Announced bool
 	// Sync, if not nil, reads the room's history at the join's place in
-	// the room's order, as Broker.Sync would there (nothing delivered
-	// between the join and the read): an in-process broker offers it to a
-	// Join's done, which runs in the join's step. Valid during done only.
-	Sync func(q HistoryQuery) HistoryResult
+	// the room's order, as Broker.Sync would there: fn gets the read (or
+	// its error) before any later event of the room is delivered. A broker
+	// offers it to a Join's done when done runs at the join's place in the
+	// room's order: an in-process broker in the join's step (fn runs before
+	// Sync returns), the Redis broker where the join's own announcement
+	// passes the node (fn runs later, on another goroutine, when the read
+	// needed Redis). Valid during done only; fn must not call the broker.
+	Sync func(q HistoryQuery, fn func(HistoryResult, error))
 }
 
 // Room is one entry of the cluster's room list.

@@ -1,6 +1,9 @@
 package chat
 
 import (
+	"bytes"
+	"math"
+
 	"github.com/chatd/chatd/server/broker"
 )
 
@@ -102,11 +105,19 @@ func (s *Session) enter(roomID, name string, q *broker.HistoryQuery,
 				return
 			}
 			if st.Sync != nil {
-				// The history read at the join's place, in its step: the
-				// connection's place is reserved there too, so it gets
-				// every event after the join (the joined notice of a user
-				// who joined right after it, too), none twice.
-				joinHere(st, st.Sync(*q))
+				// The history read at the join's place: the connection's
+				// place is reserved there too (no event is delivered
+				// before the read's fn), so it gets every event after the
+				// join (the joined notice of a user who joined right after
+				// it, too), none twice.
+				st.Sync(*q, func(res broker.HistoryResult, err error) {
+					if err != nil {
+						go undo()
+						failed(err)
+						return
+					}
+					joinHere(st, res)
+				})
 				return
 			}
 			go b.Sync(roomID, *q, func(res broker.HistoryResult, err error) {
@@ -205,4 +216,34 @@ func (n *Node) Announce(joined bool, m broker.Member, count int) *broker.Event {
 		ev.skip = n.conns.get(m.Conn)
 	}
 	return &broker.Event{Room: m.Room, Body: ev.Body(), Exclude: exclude, Conn: m.Conn, Local: ev}
+}
+
+// countKey is where a presence body holds the room's count: the last member
+// of the reference app's userJoined/userLeft (refPresence).
+var countKey = []byte(`"memberCount":`)
+
+// AnnounceTemplate implements broker.AnnounceTemplater: Announce's event for
+// a change of rooms up to NoticeRoomSize members (every change announced),
+// its body cut where the count goes. A quote ends no JSON string, so the
+// key cannot be found inside a name.
+func (n *Node) AnnounceTemplate(joined bool, m broker.Member) (*broker.Event, []byte, []byte, int, bool) {
+	ev := &Event{Kind: EvLeft, Room: m.Room, Name: m.Name, UserID: m.User}
+	if joined {
+		ev.Kind = EvJoined
+	}
+	body := ev.Body()
+	i := bytes.LastIndex(body, countKey)
+	if i < 0 || !bytes.HasPrefix(body[i+len(countKey):], []byte("0")) {
+		return nil, nil, nil, 0, false
+	}
+	head, tail := body[:i+len(countKey)], body[i+len(countKey)+1:]
+	upTo := n.cfg.NoticeRoomSize
+	if upTo < 0 {
+		upTo = math.MaxInt32
+	}
+	exclude := ""
+	if m.Conn != 0 {
+		exclude = m.User
+	}
+	return &broker.Event{Room: m.Room, Exclude: exclude, Conn: m.Conn}, head, tail, upTo, true
 }

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,6 +162,36 @@ func (r *Receiver) Announce(joined bool, m broker.Member, count int) *broker.Eve
 		ev.Exclude = m.User
 	}
 	return ev
+}
+
+// AnnounceTemplate implements broker.AnnounceTemplater: Announce's event
+// with PresenceBody's body cut where the count goes (first: the keys are
+// sorted), at every room size; none unless Announcing.
+func (r *Receiver) AnnounceTemplate(joined bool, m broker.Member) (*broker.Event, []byte, []byte, int, bool) {
+	if !r.Announcing {
+		return nil, nil, nil, 0, false
+	}
+	ev := r.Announce(joined, m, 0)
+	const head = `{"count":`
+	body := string(ev.Body)
+	if !strings.HasPrefix(body, head+"0,") {
+		panic("brokertest: PresenceBody does not begin with the count: " + body)
+	}
+	ev.Body = nil
+	return ev, []byte(head), []byte(body[len(head)+1:]), math.MaxInt32, true
+}
+
+// Len returns how many events of room the receiver has got so far.
+func (r *Receiver) Len(room string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ev := range r.events {
+		if ev.Room == room {
+			n++
+		}
+	}
+	return n
 }
 
 // Wait returns the events of room once there are n of them, failing the test

@@ -86,7 +86,7 @@ type room struct {
 
 	// read is the room's history read for a join's done (Membership.Sync),
 	// made once per record (a closure per join would cost an allocation).
-	read func(broker.HistoryQuery) broker.HistoryResult
+	read func(broker.HistoryQuery, func(broker.HistoryResult, error))
 }
 
 // New returns an empty Broker.
@@ -234,10 +234,11 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 		rec = r
 		if r.read == nil {
 			room := m.Room
-			r.read = func(q broker.HistoryQuery) broker.HistoryResult {
+			r.read = func(q broker.HistoryQuery, fn func(broker.HistoryResult, error)) {
 				b.mu.Lock()
-				defer b.mu.Unlock()
-				return b.syncRead(room, q)
+				res := b.syncRead(room, q)
+				b.mu.Unlock()
+				fn(res, nil)
 			}
 		}
 		if r.members.Len() == 0 {

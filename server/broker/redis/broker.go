@@ -135,6 +135,7 @@ type counters struct {
 	historyReads, gapsFilled       atomic.Int64
 	gapsUnfilled, filled           atomic.Int64
 	duplicates, epochChanges       atomic.Int64
+	joinsPlaced, noticesLate       atomic.Int64
 	stored                         atomic.Int64
 	subscribeCmds, unsubscribeCmds atomic.Int64
 	reaped, reconciles, outages    atomic.Int64
@@ -161,6 +162,8 @@ type Stats struct {
 	GapsUnfilled    int64 // holes the history no longer covered (members told to resync)
 	Duplicates      int64 // stored events dropped as already delivered
 	EpochChanges    int64 // rooms whose history started a new epoch under this node (members told to resync)
+	JoinsPlaced     int64 // joins placed where their own announcement (published by the join's script) passed the node
+	NoticesLate     int64 // joins answered unplaced: their script's announcement did not pass the node within a second of the reply
 	SubscribeCmds   int64 // SUBSCRIBE commands sent (each may carry many channels)
 	UnsubscribeCmds int64 // UNSUBSCRIBE commands sent
 	Reaped          int64 // members of dead nodes this node removed
@@ -320,6 +323,7 @@ func (b *Broker) Stats() Stats {
 		Received: c.received.Load(), Dropped: c.dropped.Load(), Stored: c.stored.Load(),
 		HistoryReads: c.historyReads.Load(), GapsFilled: c.gapsFilled.Load(), Filled: c.filled.Load(),
 		GapsUnfilled: c.gapsUnfilled.Load(), Duplicates: c.duplicates.Load(), EpochChanges: c.epochChanges.Load(),
+		JoinsPlaced: c.joinsPlaced.Load(), NoticesLate: c.noticesLate.Load(),
 		SubscribeCmds: c.subscribeCmds.Load(), UnsubscribeCmds: c.unsubscribeCmds.Load(),
 		Reaped: c.reaped.Load(), ReapsDeferred: c.reapsDeferred.Load(), Reconciles: c.reconciles.Load(), Reregistered: c.reregistered.Load(), Outages: c.outages.Load(),
 		Reconnects: c.reconnects.Load(), Subscribed: n,
@@ -400,6 +404,7 @@ wait:
 	// still send fails at once.
 	err := b.closeClients()
 	b.wg.Wait()
+	b.settleAwaiting() // (after the reply path ended: what it left waiting)
 	return err
 }
 

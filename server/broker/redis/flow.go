@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatd/chatd/server/broker"
@@ -39,6 +40,13 @@ type roomFlow struct {
 	renewed time.Time       // a Sync last named the epoch in Redis (renewing an empty epoch's TTL)
 	busy    bool            // a step is reading Redis; the queue waits
 	queue   []flowItem
+
+	// The joins of this node waiting to be placed where their
+	// announcement passes (notice.go), under amu (taken under mu, or
+	// alone); waiting is their number, read without amu by run.
+	amu      sync.Mutex
+	awaiting []*stateOp
+	waiting  atomic.Int32
 }
 
 // flowItem is one thing to do in a room's delivery order.
@@ -98,6 +106,9 @@ func (b *Broker) run(room string, f *roomFlow) {
 				f.busy = true
 				b.spawn(func() { b.fill(room, f, from, to) })
 				return
+			}
+			if f.waiting.Load() > 0 {
+				b.placeJoin(room, f, it.payload) // (at the head still: a Sync goes right after it)
 			}
 		case it.sync != nil:
 			if it.sync(f.pos) {
@@ -244,7 +255,18 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 		fn(broker.HistoryResult{}, unavailable("room not subscribed", nil))
 		return
 	}
-	barrier := func(pos broker.Position) bool {
+	f.mu.Lock()
+	f.queue = append(f.queue, flowItem{sync: b.barrier(room, f, q, fn)})
+	if !f.busy {
+		b.run(room, f)
+	}
+	f.mu.Unlock()
+}
+
+// barrier is the flow step of a Sync: fn gets the history read at the
+// step's place in the room's order (under f.mu), before any later event.
+func (b *Broker) barrier(room string, f *roomFlow, q broker.HistoryQuery, fn func(broker.HistoryResult, error)) func(broker.Position) bool {
+	return func(pos broker.Position) bool {
 		// The room's epoch, even before its first message. When this node
 		// knows none (its flow has delivered no stored message since the
 		// room's history was last found empty), it is read from Redis and
@@ -317,12 +339,6 @@ func (b *Broker) Sync(room string, q broker.HistoryQuery, fn func(broker.History
 		}
 		return true
 	}
-	f.mu.Lock()
-	f.queue = append(f.queue, flowItem{sync: barrier})
-	if !f.busy {
-		b.run(room, f)
-	}
-	f.mu.Unlock()
 }
 
 // storedPosition reads the offset and epoch our store script appends to a

@@ -41,6 +41,8 @@ var (
 	descUnfilled   = desc("redis_gaps_unfilled_total", "Holes the history no longer covered (the room's members were told to resync).")
 	descDupes      = desc("redis_duplicates_dropped_total", "Stored events dropped as already delivered.")
 	descEpochs     = desc("redis_epoch_changes_total", "Rooms whose history started a new epoch under this node (members told to resync).")
+	descPlaced     = desc("redis_joins_placed_total", "Joins placed where the announcement their script published passed this node: the joiner hears of exactly the changes after its own.")
+	descLate       = desc("redis_join_notices_late_total", "Joins whose script's announcement did not pass this node within a second of the reply (Pub/Sub dropped it): answered unplaced.")
 	descFull       = desc("redis_storage_full_total", "Writes Redis refused at maxmemory (noeviction): publishes, joins, epochs; the clients were told (storage_full).")
 	descHistAdded  = desc("redis_history_stored_bytes_total", "Bytes of history entries this node stored (each message's payload plus 14).")
 	descHistCut    = desc("redis_history_trimmed_total", "History entries the store script trimmed to keep a room within -history-size and -history-room-bytes.")
@@ -59,7 +61,7 @@ var (
 func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPublished, descPubErrors, descTrips, descReceived, descDropped,
 		descSubscribed, descOutages, descReconnects, descReaped, descDeferred, descReconciles, descRewritten, descUp, descStored, descHistReads, descGapsFilled,
-		descFilled, descUnfilled, descDupes, descEpochs, descFull, descLoads, descHistAdded, descHistCut, descHistCutB, descHistBytes, descRedirects, descFailovers, descMoved, descMasters} {
+		descFilled, descUnfilled, descDupes, descEpochs, descPlaced, descLate, descFull, descLoads, descHistAdded, descHistCut, descHistCutB, descHistBytes, descRedirects, descFailovers, descMoved, descMasters} {
 		ch <- d
 	}
 	b.metrics.publishTrip.Describe(ch)
@@ -89,6 +91,8 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	count(descUnfilled, st.GapsUnfilled)
 	count(descDupes, st.Duplicates)
 	count(descEpochs, st.EpochChanges)
+	count(descPlaced, st.JoinsPlaced)
+	count(descLate, st.NoticesLate)
 	count(descFull, st.StorageFull)
 	count(descLoads, st.ScriptLoads)
 	count(descHistAdded, st.HistoryAdded)

@@ -15,9 +15,12 @@ import goredis "github.com/redis/go-redis/v9"
 // first node on (chatd:room_users:<roomId> counts the nodes that have it).
 // KEYS: the node's registration hash, room_info, room_members, user_data,
 // room_users, [the room index, the node list]. ARGV: roomId, userId,
-// username, room name (if new), createdAt (if new), joinedAt, node id.
-// Returns {count, added, name, createdAt}: added is 1 when the user became a
-// member.
+// username, room name (if new), createdAt (if new), joinedAt, node id, then
+// the announcement (notice.go): its payload before and after the count
+// (empty: none), the largest count it is published at, the room's channel,
+// PUBLISH or SPUBLISH. Returns {count, added, name, createdAt, told}: added
+// is 1 when the user became a member, told when the script published the
+// announcement.
 const srcJoin = `
 local room, uid = ARGV[1], ARGV[2]
 if redis.call('EXISTS', KEYS[2]) == 0 then
@@ -31,7 +34,12 @@ redis.call('HSET', KEYS[4], 'username', ARGV[3], 'joinedAt', ARGV[6])
 if KEYS[6] then redis.call('SADD', KEYS[6], room) end
 if KEYS[7] then redis.call('SADD', KEYS[7], ARGV[7]) end
 local info = redis.call('HMGET', KEYS[2], 'name', 'createdAt')
-return {redis.call('SCARD', KEYS[3]), added, info[1] or '', info[2] or ''}
+local n, told = redis.call('SCARD', KEYS[3]), 0
+if added == 1 and ARGV[8] ~= '' and n <= tonumber(ARGV[10]) then
+  redis.call(ARGV[12], ARGV[11], ARGV[8] .. n .. ARGV[9])
+  told = 1
+end
+return {n, added, info[1] or '', info[2] or '', told}
 `
 
 // srcLeave removes one user's registration by a node from a room: the user
@@ -39,11 +47,13 @@ return {redis.call('SCARD', KEYS[3]), added, info[1] or '', info[2] or ''}
 // who are on no node of ours, at once), and the room is deleted when it
 // empties, as the reference app does. KEYS: the node's registration hash,
 // room_info, room_members, user_data, room_users, [the room index]. ARGV:
-// roomId, userId, and "1" when only the registration is to be removed (a
-// reaper: if another reaper removed it first, nothing happens). Returns
-// {count, removed, hit}: removed is 1 when the user stopped being a member,
-// hit when this call removed the node's registration, so that of several
-// reapers exactly one counts and announces it.
+// roomId, userId, "1" when only the registration is to be removed (a
+// reaper: if another reaper removed it first, nothing happens), then the
+// announcement as for srcJoin (the largest size is the room's before the
+// leave). Returns {count, removed, hit, told}: removed is 1 when the user
+// stopped being a member, hit when this call removed the node's
+// registration, so that of several reapers exactly one counts and announces
+// it, told when the script published the announcement.
 const srcLeave = `
 local room, uid = ARGV[1], ARGV[2]
 local last, hit = true, 0
@@ -55,7 +65,7 @@ if redis.call('HDEL', KEYS[1], room .. '\n' .. uid) == 1 then
     redis.call('HDEL', KEYS[5], uid)
   end
 elseif ARGV[3] == '1' then
-  return {redis.call('SCARD', KEYS[3]), 0, 0}
+  return {redis.call('SCARD', KEYS[3]), 0, 0, 0}
 elseif tonumber(redis.call('HGET', KEYS[5], uid) or '0') > 0 then
   last = false
 end
@@ -69,7 +79,12 @@ if n == 0 then
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[5])
   if KEYS[6] then redis.call('SREM', KEYS[6], room) end
 end
-return {n, removed, hit}
+local told = 0
+if removed == 1 and ARGV[4] ~= '' and n + 1 <= tonumber(ARGV[6]) then
+  redis.call(ARGV[8], ARGV[7], ARGV[4] .. n .. ARGV[5])
+  told = 1
+end
+return {n, removed, hit, told}
 `
 
 // The heartbeat carries no TTL: under maxmemory with a volatile-* policy

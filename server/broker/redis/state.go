@@ -88,6 +88,7 @@ type stateOp struct {
 	announce    bool                       // reconcile: announce this leave even if Redis no longer had it
 	wasDeparted bool                       // reconcile: a leave that had not reached Redis
 	created     string                     // createdAt of the room if the join creates it
+	notice      *ownNotice                 // join, leave: the announcement its script publishes (notice.go)
 }
 
 // Join implements broker.Broker.
@@ -120,6 +121,16 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 	op.joinedAt = isotime.Format(time.UnixMilli(lm.joinedAt())) // the user's first connection here joined then
 	lm.packed++                                                 // one more connection
 	r.members.Set(lm)
+	if !had {
+		// The script announces the join if it makes the user a member;
+		// the joiner is placed where that announcement passes (notice.go),
+		// if the room is subscribed here (as the chat's joins are).
+		if op.notice = b.ownNotice(true, m); op.notice != nil {
+			if f := b.flowOf(m.Room); f != nil {
+				b.awaitNotice(op, f)
+			}
+		}
+	}
 	// Even a user's further connection goes to Redis (the script changes
 	// nothing then): its join answers with the room's count.
 	ok := b.enqueueLocked(op)
@@ -127,7 +138,7 @@ func (b *Broker) Join(m broker.Member, name string, done func(broker.Membership,
 		b.dropConnLocked(m)
 	}
 	b.lmu.Unlock()
-	if !ok {
+	if !ok && b.claimFailure(op) {
 		done(broker.Membership{}, unavailable("join queue full", nil))
 	}
 }
@@ -144,7 +155,8 @@ func (b *Broker) Leave(m broker.Member, done func(broker.Membership, error)) {
 		done(broker.Membership{Count: -1}, nil)
 		return
 	}
-	ok := !b.closed.Load() && b.cmdOK.Load() && b.enqueueLocked(&stateOp{kind: opLeave, m: m, done: done})
+	ok := !b.closed.Load() && b.cmdOK.Load() &&
+		b.enqueueLocked(&stateOp{kind: opLeave, m: m, done: done, notice: b.ownNotice(false, m)})
 	if !ok {
 		b.departedLocked(m)
 	}
@@ -268,7 +280,7 @@ func (b *Broker) failQueuedState() {
 		select {
 		case op := <-b.stateq:
 			b.finished(1)
-			if op.done != nil {
+			if op.done != nil && b.claimFailure(op) {
 				op.done(broker.Membership{}, errBrokerClosed)
 			}
 		default:
@@ -294,10 +306,15 @@ func (b *Broker) opCmd(ctx context.Context, op *stateOp) rcmd {
 		if !b.keys.cluster {
 			keys = append(keys, keyRooms, keyNodes)
 		}
-		return rcmd{slot, evalCmd(ctx, srcJoin, keys, m.Room, m.User, m.Name, op.name, op.created, op.joinedAt,
-			b.opt.NodeID)}
+		return rcmd{slot, evalCmd(ctx, srcJoin, keys, append([]any{m.Room, m.User, m.Name, op.name, op.created,
+			op.joinedAt, b.opt.NodeID}, b.noticeArgs(op.notice, m.Room)...)...)}
 	}
-	return b.leaveCmd(ctx, b.opt.NodeID, m, false)
+	keys = b.regKeys(b.opt.NodeID, m.Room, m.User)
+	if !b.keys.cluster {
+		keys = append(keys, keyRooms)
+	}
+	return rcmd{slot, evalCmd(ctx, srcLeave, keys, append([]any{m.Room, m.User, "0"},
+		b.noticeArgs(op.notice, m.Room)...)...)}
 }
 
 // leaveCmd returns the leave script for node's registration of m; reaping
@@ -311,7 +328,8 @@ func (b *Broker) leaveCmd(ctx context.Context, node string, m broker.Member, rea
 	if reaping {
 		only = "1"
 	}
-	return rcmd{b.keys.roomSlot(m.Room), evalCmd(ctx, srcLeave, keys, m.Room, m.User, only)}
+	return rcmd{b.keys.roomSlot(m.Room), evalCmd(ctx, srcLeave, keys, append([]any{m.Room, m.User, only},
+		b.noticeArgs(nil, m.Room)...)...)}
 }
 
 // keySlot is the slot of a key (-1 in single mode).
@@ -461,7 +479,16 @@ func (b *Broker) applyBatch(batch []*stateOp) {
 				b.lmu.Unlock()
 			}
 		}
-		op.done(broker.Membership{Count: count, Changed: toInt(vals[i][1]) == 1}, nil)
+		st := broker.Membership{Count: count, Changed: toInt(vals[i][1]) == 1}
+		told := len(vals[i]) >= 5 && toInt(vals[i][4]) == 1 // (a leave's: its fourth)
+		if op.kind == opLeave {
+			st.Announced = len(vals[i]) >= 4 && toInt(vals[i][3]) == 1
+		} else if !b.claimReply(op, st, told) {
+			continue // answered where its announcement passes (notice.go)
+		} else {
+			st.Announced = told
+		}
+		op.done(st, nil)
 	}
 	b.commandFailed(down)
 	b.indexRooms(ctx, joined)
@@ -470,6 +497,9 @@ func (b *Broker) applyBatch(batch []*stateOp) {
 // opFailed reports a failed join or leave; the connection of a failed join
 // is forgotten locally (the client was told it failed).
 func (b *Broker) opFailed(op *stateOp, err error) {
+	if !b.claimFailure(op) {
+		return // its announcement passed: it was answered, placed (the script ran)
+	}
 	if op.kind == opJoin {
 		b.lmu.Lock()
 		b.dropConnLocked(op.m)
