@@ -119,10 +119,10 @@ type Receiver interface {
 	PresenceBody(joined bool, m Member, count int) []byte
 	// Announce makes the event that announces a change a Join (joined) or
 	// a Leave of m made, count being the room's member count after it; nil
-	// when the change is not to be announced. A broker that announces
-	// changes (Membership.Announced) delivers it, never stored, from its
-	// Join or Leave under the room's lock: Announce must not call the
-	// broker.
+	// when the change is not to be announced. An in-process broker that
+	// announces changes (Membership.Announced) delivers it, never stored,
+	// from its Join or Leave under the room's lock: Announce must not call
+	// the broker. (The Redis broker's scripts publish AnnounceTemplate's.)
 	Announce(joined bool, m Member, count int) *Event
 }
 
