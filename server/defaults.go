@@ -95,6 +95,7 @@ const (
 	DefaultPublishQueue        = broker.DefaultPublishQueue         // publishes waiting for Redis; more fail with cluster_unavailable
 	DefaultStateQueue          = broker.DefaultStateQueue           // joins/leaves waiting for Redis; more fail with cluster_unavailable
 	DefaultRoomScanInterval    = broker.DefaultRoomScanInterval     // room lists SCAN for reference-app rooms (not in our index) at most this often
+	DefaultRedisNoticeWait     = broker.DefaultNoticeWait           // a join its Redis script announced waits this long for the announcement to pass its node (no flag), then completes without that place
 
 	DefaultAuth            = "off"                   // -auth: off (self-declared names, as the reference app), optional or required
 	DefaultJWTLeeway       = 5 * time.Second         // clock skew allowed on a token's exp, nbf and iat

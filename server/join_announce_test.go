@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatd/chatd/server"
+	redisbroker "github.com/chatd/chatd/server/broker/redis"
 	"github.com/chatd/chatd/server/internal/redistest"
 )
 
@@ -18,7 +20,10 @@ func pairNodes(t *testing.T, check func(t *testing.T, nodes [2]*server.Server)) 
 	})
 	t.Run("two nodes", func(t *testing.T) {
 		rs := redistest.Start(t)
-		check(t, [2]*server.Server{startClusterNode(t, rs, "A", nil).srv, startClusterNode(t, rs, "B", nil).srv})
+		// (A join whose announcement came late would be answered unplaced:
+		// on a slow machine that must not pass for a placement.)
+		wait := func(o *redisbroker.Options) { o.NoticeWait = time.Minute }
+		check(t, [2]*server.Server{startClusterNode(t, rs, "A", wait).srv, startClusterNode(t, rs, "B", wait).srv})
 	})
 }
 

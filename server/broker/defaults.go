@@ -16,6 +16,7 @@ const (
 	DefaultPublishQueue      = 65536            // publishes waiting for the store; more fail with ErrUnavailable
 	DefaultStateQueue        = 65536            // joins/leaves waiting for the store; more fail with ErrUnavailable
 	DefaultRoomScanInterval  = 10 * time.Second // room lists also SCAN for reference-app rooms at most this often
+	DefaultNoticeWait        = time.Second      // Redis: a join its script announced waits this long for the announcement to pass its node, then completes without that place
 	DefaultHistorySize       = 100              // stored messages per room (the newest)
 	DefaultHistoryAge        = 24 * time.Hour   // stored messages older than this are gone; an idle room's history expires after it
 	DefaultHistoryMaxBytes   = 256 << 20        // memory broker: bytes of history per node; past it the least recently written rooms lose theirs

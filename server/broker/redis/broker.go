@@ -163,7 +163,7 @@ type Stats struct {
 	Duplicates      int64 // stored events dropped as already delivered
 	EpochChanges    int64 // rooms whose history started a new epoch under this node (members told to resync)
 	JoinsPlaced     int64 // joins placed where their own announcement (published by the join's script) passed the node
-	NoticesLate     int64 // joins answered unplaced: their script's announcement did not pass the node within a second of the reply
+	NoticesLate     int64 // joins answered unplaced: their script's announcement did not pass the node within NoticeWait (1 s) of the reply
 	SubscribeCmds   int64 // SUBSCRIBE commands sent (each may carry many channels)
 	UnsubscribeCmds int64 // UNSUBSCRIBE commands sent
 	Reaped          int64 // members of dead nodes this node removed

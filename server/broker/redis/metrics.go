@@ -42,7 +42,7 @@ var (
 	descDupes      = desc("redis_duplicates_dropped_total", "Stored events dropped as already delivered.")
 	descEpochs     = desc("redis_epoch_changes_total", "Rooms whose history started a new epoch under this node (members told to resync).")
 	descPlaced     = desc("redis_joins_placed_total", "Joins placed where the announcement their script published passed this node: the joiner hears of exactly the changes after its own.")
-	descLate       = desc("redis_join_notices_late_total", "Joins whose script's announcement did not pass this node within a second of the reply (Pub/Sub dropped it): answered unplaced.")
+	descLate       = desc("redis_join_notices_late_total", "Joins whose script's announcement did not pass this node within 1 s (the default wait) of the reply (Pub/Sub dropped it): answered unplaced.")
 	descFull       = desc("redis_storage_full_total", "Writes Redis refused at maxmemory (noeviction): publishes, joins, epochs; the clients were told (storage_full).")
 	descHistAdded  = desc("redis_history_stored_bytes_total", "Bytes of history entries this node stored (each message's payload plus 14).")
 	descHistCut    = desc("redis_history_trimmed_total", "History entries the store script trimmed to keep a room within -history-size and -history-room-bytes.")

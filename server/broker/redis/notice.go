@@ -28,13 +28,9 @@ import (
 // after it. So the joiner hears of exactly the changes after its own, as
 // with the in-process broker. The script's reply and the announcement come
 // on different connections, in either order; if the announcement does not
-// come within noticeWait of the reply (its subscription reconnected and
-// Pub/Sub dropped it), the join is answered from the reply, unplaced, and
-// counted (NoticesLate).
-
-// noticeWait bounds how long a join whose script announced it waits for the
-// announcement on the room's subscription after the reply.
-const noticeWait = time.Second
+// come within Options.NoticeWait of the reply (its subscription reconnected
+// and Pub/Sub dropped it), the join is answered from the reply, unplaced,
+// and counted (NoticesLate).
 
 // ownNotice is the announcement a membership script publishes: prefix, the
 // count, suffix. A join's also records its wait (under its flow's amu).
@@ -128,7 +124,7 @@ func (b *Broker) claimReply(op *stateOp, st broker.Membership, told bool) bool {
 	}
 	st.Announced = true
 	nt.st, nt.state = st, noticeReplied
-	nt.timer = time.AfterFunc(noticeWait, func() { b.noticeLate(op) })
+	nt.timer = time.AfterFunc(b.opt.NoticeWait, func() { b.noticeLate(op) })
 	return false
 }
 

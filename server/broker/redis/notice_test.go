@@ -80,7 +80,9 @@ func checkJoinsPlaced(t *testing.T, url, seeds string) {
 	var bs [2]*redis.Broker
 	var rs [2]*brokertest.Receiver
 	for n := range bs {
-		bs[n], rs[n] = announcingNode(t, url, seeds, fmt.Sprintf("n%d", n), nil)
+		// (A late announcement would be answered unplaced: on a slow
+		// machine that must not pass for a placement.)
+		bs[n], rs[n] = announcingNode(t, url, seeds, fmt.Sprintf("n%d", n), func(o *redis.Options) { o.NoticeWait = time.Minute })
 		subscribeRoom(t, bs[n], "r")
 	}
 	results := make(chan placed, 2*per)

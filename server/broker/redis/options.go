@@ -78,6 +78,12 @@ type Options struct {
 	// byte bound. Zero: broker.DefaultHistoryRoomBytes.
 	HistoryRoomBytes int
 
+	// NoticeWait is how long a join whose script announced it waits for
+	// that announcement to pass the node (notice.go), after the script's
+	// reply; then it completes without its place in the room's order.
+	// Zero: broker.DefaultNoticeWait.
+	NoticeWait time.Duration
+
 	// DropDelivery, if set, is asked about every event received from Redis
 	// before anything else: true drops it, as a lost Pub/Sub message would
 	// be. For tests of gap filling only.
@@ -98,6 +104,7 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.HeartbeatInterval, broker.DefaultHeartbeatInterval)
 	setDefault(&o.HeartbeatTTL, broker.DefaultHeartbeatTTL)
 	setDefault(&o.RoomScanInterval, broker.DefaultRoomScanInterval)
+	setDefault(&o.NoticeWait, broker.DefaultNoticeWait)
 	setDefault(&o.PublishBatch, broker.DefaultPublishBatch)
 	setDefault(&o.PublishQueue, broker.DefaultPublishQueue)
 	setDefault(&o.StateQueue, broker.DefaultStateQueue)
