@@ -112,9 +112,9 @@ func (b *Broker) reapChunk(ctx context.Context, node, key string, marked *bool) 
 			continue // another survivor reaped it
 		}
 		n++
-		if toInt(vals[1]) == 1 {
-			// The reference form of a leave after a disconnect: nobody
-			// excluded.
+		if toInt(vals[1]) == 1 && (len(vals) < 4 || toInt(vals[3]) != 1) {
+			// (Unless the script announced it.) The reference form of a
+			// leave after a disconnect: nobody excluded.
 			b.publishPresence(false, ms[i], toInt(vals[0]), "")
 		}
 	}

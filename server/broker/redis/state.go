@@ -318,7 +318,9 @@ func (b *Broker) opCmd(ctx context.Context, op *stateOp) rcmd {
 }
 
 // leaveCmd returns the leave script for node's registration of m; reaping
-// removes nothing but that registration.
+// removes nothing but that registration, and the script announces the
+// leave (nobody left out) if it ends the membership, in rooms where every
+// leave is announced.
 func (b *Broker) leaveCmd(ctx context.Context, node string, m broker.Member, reaping bool) rcmd {
 	keys := b.regKeys(node, m.Room, m.User)
 	if !b.keys.cluster {
@@ -328,8 +330,9 @@ func (b *Broker) leaveCmd(ctx context.Context, node string, m broker.Member, rea
 	if reaping {
 		only = "1"
 	}
+	m.Conn = 0 // a disconnect
 	return rcmd{b.keys.roomSlot(m.Room), evalCmd(ctx, srcLeave, keys, append([]any{m.Room, m.User, only},
-		b.noticeArgs(nil, m.Room)...)...)}
+		b.noticeArgs(b.ownNotice(false, m), m.Room)...)...)}
 }
 
 // keySlot is the slot of a key (-1 in single mode).
