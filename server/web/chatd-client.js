@@ -1030,6 +1030,7 @@ var REJOIN_BURST = 32;
 var LIST_RETRIES = 5;
 var LIST_RETRY_MS = 1100;
 var REFRESH_RETRY_MS = 2e3;
+var SOCKET_FAILURES_BEFORE_FALLBACK = 5;
 function connect(options) {
   return new ChatClient(options).connect();
 }
@@ -1042,6 +1043,8 @@ var ChatClient = class extends Emitter {
     this.streamWorked = false;
     // HTTP streaming said hello since connect(): keep to it
     this.socketWorked = false;
+    // the WebSocket said hello since connect(): keep to it a while
+    this.socketFailures = 0;
     this.carrier = "";
     this.urlIndex = 0;
     this.session = 0;
@@ -1110,6 +1113,7 @@ var ChatClient = class extends Emitter {
     this.everConnected = false;
     this.authRetried = false;
     this.streamWorked = this.socketWorked = false;
+    this.socketFailures = 0;
     this.factory = this.streamFactory = void 0;
     let failure;
     try {
@@ -1347,14 +1351,16 @@ var ChatClient = class extends Emitter {
   // WebSocket that failed before its first message gives way to HTTP streaming, tried at once (it
   // returns true); when that fails too before HTTP streaming ever worked, the network may be down
   // altogether, and the attempts go on from the WebSocket. A carrier that received something
-  // failed as any connection can: it is kept. So is a WebSocket that has worked since connect():
-  // this network lets WebSockets through, and one that cannot open now is a node down or
-  // restarting, which HTTP streaming would only reach in the moment it came back, and then be kept
-  // on the slower carrier for good.
+  // failed as any connection can: it is kept. So is, for SOCKET_FAILURES_BEFORE_FALLBACK
+  // attempts, a WebSocket that has worked since connect(): this network let WebSockets through, and
+  // one that cannot open now is most likely a node down or restarting, which HTTP streaming would
+  // only reach in the moment it came back, and then be kept on the slower carrier for good. Past
+  // that many, the network may have changed (a laptop moved behind a proxy that strips Upgrade).
   switchCarrier() {
     if (this.opts.transport || !this.streamFactory || !this.factory || this.received > 0) return false;
     if (!this.onStream) {
-      if (this.socketWorked) return false;
+      if (this.socketWorked && ++this.socketFailures < SOCKET_FAILURES_BEFORE_FALLBACK) return false;
+      this.socketFailures = 0;
       this.onStream = true;
       return true;
     }
@@ -1371,7 +1377,10 @@ var ChatClient = class extends Emitter {
       this.connectTimer = void 0;
       this.helloDone = true;
       if (this.onStream) this.streamWorked = true;
-      else this.socketWorked = true;
+      else {
+        this.socketWorked = true;
+        this.socketFailures = 0;
+      }
       this.me = { userId: String(res.userId ?? ""), name: String(res.name ?? ""), node: String(res.node ?? "") };
       this.connectedAt = now();
       this.everConnected = true;

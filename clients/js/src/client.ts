@@ -72,10 +72,12 @@ export interface ClientOptions {
   /**
    * When the WebSocket cannot be opened, or closes before its first message (a proxy that strips
    * `Upgrade`, TLS inspection), switch at once to HTTP streaming (Server-Sent Events down, POSTs
-   * up, at the node's `/stream`) and stay on it while it works. A WebSocket that has worked since
-   * `connect()` is kept: one that cannot open later is a node down, not a blocked network. The
-   * state events and {@link ChatClient.transportName} say which is in use. In a runtime without a
-   * WebSocket the client starts on HTTP streaming. Default true; not used with `transport`.
+   * up, at the node's `/stream`) and stay on it while it works. After a WebSocket has worked since
+   * `connect()`, a later one that cannot open is taken for a node down or restarting for five
+   * attempts in a row (~8-15 s of backoff), then HTTP streaming is tried (the network may have
+   * changed). The state events and {@link ChatClient.transportName} say which is in use. In a
+   * runtime without a WebSocket the client starts on HTTP streaming. Default true; not used with
+   * `transport`.
    */
   fallback?: boolean;
   /**
@@ -128,6 +130,10 @@ const LIST_RETRIES = 5;
 const LIST_RETRY_MS = 1100;
 // A token refresh that failed is tried again after this, while the token is still valid.
 const REFRESH_RETRY_MS = 2000;
+// After a WebSocket has worked, this many attempts in a row whose WebSocket failed before its first
+// message (~8-15 s of backoff) pass for a node down or restarting; the next tries HTTP streaming (a
+// network that now blocks WebSockets).
+const SOCKET_FAILURES_BEFORE_FALLBACK = 5;
 
 /** Connects with `options` at once; see {@link ChatClient}. */
 export function connect(options: ClientOptions): ChatClient {
@@ -151,7 +157,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly streamURLs: string[];
   private onStream = false; // the next attempts use HTTP streaming
   private streamWorked = false; // HTTP streaming said hello since connect(): keep to it
-  private socketWorked = false; // the WebSocket said hello since connect(): keep to it
+  private socketWorked = false; // the WebSocket said hello since connect(): keep to it a while
+  private socketFailures = 0; // attempts in a row since, whose WebSocket failed before its first message
   private transport: Transport | undefined;
   private carrier = '';
   private urlIndex = 0;
@@ -235,6 +242,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.everConnected = false;
     this.authRetried = false;
     this.streamWorked = this.socketWorked = false;
+    this.socketFailures = 0;
     this.factory = this.streamFactory = undefined;
     let failure: unknown;
     try {
@@ -483,14 +491,16 @@ export class ChatClient extends Emitter<ClientEvents> {
   // WebSocket that failed before its first message gives way to HTTP streaming, tried at once (it
   // returns true); when that fails too before HTTP streaming ever worked, the network may be down
   // altogether, and the attempts go on from the WebSocket. A carrier that received something
-  // failed as any connection can: it is kept. So is a WebSocket that has worked since connect():
-  // this network lets WebSockets through, and one that cannot open now is a node down or
-  // restarting, which HTTP streaming would only reach in the moment it came back, and then be kept
-  // on the slower carrier for good.
+  // failed as any connection can: it is kept. So is, for SOCKET_FAILURES_BEFORE_FALLBACK
+  // attempts, a WebSocket that has worked since connect(): this network let WebSockets through, and
+  // one that cannot open now is most likely a node down or restarting, which HTTP streaming would
+  // only reach in the moment it came back, and then be kept on the slower carrier for good. Past
+  // that many, the network may have changed (a laptop moved behind a proxy that strips Upgrade).
   private switchCarrier(): boolean {
     if (this.opts.transport || !this.streamFactory || !this.factory || this.received > 0) return false;
     if (!this.onStream) {
-      if (this.socketWorked) return false;
+      if (this.socketWorked && ++this.socketFailures < SOCKET_FAILURES_BEFORE_FALLBACK) return false;
+      this.socketFailures = 0;
       this.onStream = true;
       return true;
     }
@@ -508,7 +518,10 @@ export class ChatClient extends Emitter<ClientEvents> {
       this.connectTimer = undefined;
       this.helloDone = true;
       if (this.onStream) this.streamWorked = true;
-      else this.socketWorked = true;
+      else {
+        this.socketWorked = true;
+        this.socketFailures = 0;
+      }
       this.me = { userId: String(res.userId ?? ''), name: String(res.name ?? ''), node: String(res.node ?? '') };
       this.connectedAt = now();
       this.everConnected = true;

@@ -238,46 +238,60 @@ test('a WebSocket that works is kept, also across a drop after messages', async 
   c.close();
 });
 
-test('a WebSocket that worked is kept when a later one cannot open (a node restarting): no HTTP streaming', async () => {
+test('a WebSocket that worked is kept when later ones cannot open (a node restarting), for five attempts; then HTTP streaming', async () => {
   let mode = 'work';
   const { c, http, ws, states } = fallbackClient(() => mode);
+  const hello = async (s, node) => {
+    const h = s.sent.find((m) => m.type === 'hello');
+    s.onmessage({ data: JSON.stringify({ type: 'ok', id: h.id, userId: 'u1', name: 'alice', node }) });
+    await settle();
+  };
   c.connect();
   await settle();
-  const s = ws.sockets[0];
-  const hello = s.sent.find((m) => m.type === 'hello');
-  s.onmessage({ data: JSON.stringify({ type: 'ok', id: hello.id, userId: 'u1', name: 'alice', node: 'A' }) });
-  await settle();
+  await hello(ws.sockets[0], 'A');
   assert.equal(c.transportName, 'websocket');
   mode = 'refuse'; // the node is down: its sockets are refused
-  s.onclose({ code: 1006, reason: '' });
+  ws.sockets[0].onclose({ code: 1006, reason: '' });
   await settle();
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    await tick(1000);
+    await settle();
+    assert.equal(ws.sockets.length, 1 + attempt, `attempt ${attempt}`);
+    await tick(0);
+    await settle();
+    assert.equal(http.streams.length, 0, `HTTP streaming was tried after ${attempt} refused WebSocket(s), having had one that worked`);
+    const last = states[states.length - 1];
+    assert.equal(last.transport, 'websocket', 'the next attempt\'s carrier');
+    assert.ok(last.delayMs >= 500, `retried after ${last.delayMs} ms, want the backoff`);
+  }
+  mode = 'work'; // the node is back: the WebSocket works, and the count starts again
   await tick(1000);
   await settle();
-  assert.equal(ws.sockets.length, 2, 'the second attempt');
-  await tick(0);
-  await settle();
-  assert.equal(http.streams.length, 0, 'HTTP streaming was tried after a WebSocket that had worked');
-  const last = states[states.length - 1];
-  assert.equal(last.transport, 'websocket', 'the next attempt\'s carrier');
-  assert.ok(last.delayMs >= 500, `retried after ${last.delayMs} ms, want the backoff`);
-  mode = 'work'; // the node is back
-  await tick(1000);
-  await settle();
-  assert.equal(ws.sockets.length, 3);
-  const s3 = ws.sockets[2];
-  const hello3 = s3.sent.find((m) => m.type === 'hello');
-  s3.onmessage({ data: JSON.stringify({ type: 'ok', id: hello3.id, userId: 'u1', name: 'alice', node: 'B' }) });
-  await settle();
+  assert.equal(ws.sockets.length, 6);
+  await hello(ws.sockets[5], 'A');
   assert.equal(c.state, 'connected');
   assert.equal(c.transportName, 'websocket');
-  // connect() again forgets it: a network that blocks WebSockets now is found out again.
+  mode = 'refuse'; // now the network blocks WebSockets for good
+  ws.sockets[5].onclose({ code: 1006, reason: '' });
+  await settle();
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    await tick(1000);
+    await settle();
+    assert.equal(ws.sockets.length, 6 + attempt, `attempt ${attempt} after the second drop`);
+    await tick(0);
+    await settle();
+    assert.equal(http.streams.length, attempt < 5 ? 0 : 1, `HTTP streaming after ${attempt} refused WebSocket(s)`);
+  }
+  await helloOverStream(http);
+  assert.equal(c.state, 'connected');
+  assert.equal(c.transportName, 'http-stream', 'five refused WebSockets in a row: the network blocks them now');
+  // connect() again forgets that a WebSocket worked: a refused one gives way at once.
   c.close();
-  mode = 'refuse';
   c.connect();
   await settle();
   await tick(0);
   await settle();
-  assert.equal(http.streams.length, 1, 'after connect() again, a refused WebSocket gives way to HTTP streaming');
+  assert.equal(http.streams.length, 2, 'after connect() again, a refused WebSocket gives way to HTTP streaming at once');
   c.close();
 });
 
