@@ -108,16 +108,23 @@ func TestPendingBurstIdleNode(t *testing.T) {
 }
 
 // stall opens connections from src that send part of an upgrade request and
-// stop there (a slowloris), one at a time, each seen by the engine before the
-// next. It returns them in order.
+// stop there (a slowloris), one at a time, each held or refused by the engine
+// before the next. It returns them in order.
 func stall(t *testing.T, e *eventloop.Engine, src string, n int) []*rawClient {
 	t.Helper()
+	// (Not Accepted: the engine counts a connection accepted before it
+	// decides to hold or refuse it. Stats read in between once found one
+	// connection neither pending nor refused, under the race detector.)
+	decided := func() int64 {
+		st := e.Stats()
+		return st.PendingHandshakes + st.HandshakeFailures[eventloop.HandshakePerIP] + st.HandshakeFailures[eventloop.HandshakeFull]
+	}
 	cs := make([]*rawClient, n)
 	for i := range cs {
-		before := e.Stats().Accepted
+		before := decided()
 		cs[i] = dialFrom(t, e, src)
 		_, _ = cs[i].Write([]byte("GET /ws HTTP/1.1\r\nHost: example.com\r\n")) // may fail on a refused one
-		waitFor(t, "the engine to see the connection", func() bool { return e.Stats().Accepted > before })
+		waitFor(t, "the engine to hold or refuse the connection", func() bool { return decided() > before })
 	}
 	return cs
 }

@@ -95,7 +95,9 @@ func (b *Broker) reapChunk(ctx context.Context, node, key string, marked *bool) 
 			continue
 		}
 		m := broker.Member{Room: room, User: uid, Name: kv[i+1]}
-		cmds = append(cmds, b.leaveCmd(ctx, node, m, true))
+		// The script announces the member gone (a disconnect: nobody left
+		// out) in rooms where every leave is announced.
+		cmds = append(cmds, b.leaveCmd(ctx, node, m, true, b.ownNotice(false, m)))
 		ms = append(ms, m)
 	}
 	b.send(ctx, cmds)

@@ -309,19 +309,13 @@ func (b *Broker) opCmd(ctx context.Context, op *stateOp) rcmd {
 		return rcmd{slot, evalCmd(ctx, srcJoin, keys, append([]any{m.Room, m.User, m.Name, op.name, op.created,
 			op.joinedAt, b.opt.NodeID}, b.noticeArgs(op.notice, m.Room)...)...)}
 	}
-	keys = b.regKeys(b.opt.NodeID, m.Room, m.User)
-	if !b.keys.cluster {
-		keys = append(keys, keyRooms)
-	}
-	return rcmd{slot, evalCmd(ctx, srcLeave, keys, append([]any{m.Room, m.User, "0"},
-		b.noticeArgs(op.notice, m.Room)...)...)}
+	return b.leaveCmd(ctx, b.opt.NodeID, m, false, op.notice)
 }
 
-// leaveCmd returns the leave script for node's registration of m; reaping
-// removes nothing but that registration, and the script announces the
-// leave (nobody left out) if it ends the membership, in rooms where every
-// leave is announced.
-func (b *Broker) leaveCmd(ctx context.Context, node string, m broker.Member, reaping bool) rcmd {
+// leaveCmd returns the leave script for node's registration of m, which
+// publishes nt if it ends the membership (nil: none); reaping removes
+// nothing but that registration.
+func (b *Broker) leaveCmd(ctx context.Context, node string, m broker.Member, reaping bool, nt *ownNotice) rcmd {
 	keys := b.regKeys(node, m.Room, m.User)
 	if !b.keys.cluster {
 		keys = append(keys, keyRooms)
@@ -330,9 +324,8 @@ func (b *Broker) leaveCmd(ctx context.Context, node string, m broker.Member, rea
 	if reaping {
 		only = "1"
 	}
-	m.Conn = 0 // a disconnect
 	return rcmd{b.keys.roomSlot(m.Room), evalCmd(ctx, srcLeave, keys, append([]any{m.Room, m.User, only},
-		b.noticeArgs(b.ownNotice(false, m), m.Room)...)...)}
+		b.noticeArgs(nt, m.Room)...)...)}
 }
 
 // keySlot is the slot of a key (-1 in single mode).
@@ -483,12 +476,13 @@ func (b *Broker) applyBatch(batch []*stateOp) {
 			}
 		}
 		st := broker.Membership{Count: count, Changed: toInt(vals[i][1]) == 1}
-		told := len(vals[i]) >= 5 && toInt(vals[i][4]) == 1 // (a leave's: its fourth)
 		if op.kind == opLeave {
-			st.Announced = len(vals[i]) >= 4 && toInt(vals[i][3]) == 1
-		} else if !b.claimReply(op, st, told) {
-			continue // answered where its announcement passes (notice.go)
+			st.Announced = len(vals[i]) >= 4 && toInt(vals[i][3]) == 1 // the script published it
 		} else {
+			told := len(vals[i]) >= 5 && toInt(vals[i][4]) == 1
+			if !b.claimReply(op, st, told) {
+				continue // answered where its announcement passes (notice.go)
+			}
 			st.Announced = told
 		}
 		op.done(st, nil)
