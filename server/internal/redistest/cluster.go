@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,13 +125,38 @@ func (c *Cluster) startNode(i int) *clusterNode {
 	c.t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		n := &clusterNode{port: freePort(c.t)}
+		n := &clusterNode{port: freeClusterPort(c.t)}
 		if lastErr = c.run(n); lastErr == nil {
 			return n
 		}
 	}
 	c.t.Fatalf("redistest: cannot start cluster node %d: %v", i, lastErr)
 	return nil
+}
+
+// freeClusterPort returns a loopback TCP port that was free a moment ago,
+// with its cluster bus port (10,000 higher) free too. redis-server refuses
+// cluster mode on a port above 55535, and the kernel hands out ephemeral
+// ports up to 60999 (on this machine), in runs of nearby numbers: five
+// tries of freePort alone once all fell above it.
+func freeClusterPort(t testing.TB) int { return clusterPortFrom(t, func() int { return freePort(t) }) }
+
+// clusterPortFrom is freeClusterPort over the ports next returns.
+func clusterPortFrom(t testing.TB, next func() int) int {
+	for range 1000 {
+		p := next()
+		if p > 55535 {
+			continue
+		}
+		bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000))
+		if err != nil {
+			continue
+		}
+		bus.Close()
+		return p
+	}
+	t.Fatal("redistest: no free port with a free cluster bus port")
+	return 0
 }
 
 // run starts n's redis-server and waits until it answers PING.
