@@ -22,11 +22,18 @@ func startNode(t *testing.T, rs *redistest.Server, id string, mod func(*redis.Op
 	if mod != nil {
 		mod(&o)
 	}
+	r := brokertest.NewReceiver()
+	return startBroker(t, o, r, rooms...), r
+}
+
+// startBroker starts a broker with options o and receiver r, and subscribes
+// it to rooms.
+func startBroker(t *testing.T, o redis.Options, r *brokertest.Receiver, rooms ...string) *redis.Broker {
+	t.Helper()
 	b, err := redis.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := brokertest.NewReceiver()
 	if err := b.Start(r); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +45,7 @@ func startNode(t *testing.T, rs *redistest.Server, id string, mod func(*redis.Op
 			t.Fatalf("subscribe %s: %v", room, err)
 		}
 	}
-	return b, r
+	return b
 }
 
 func syncNow(t *testing.T, b broker.Broker, room string, q broker.HistoryQuery) broker.HistoryResult {

@@ -15,38 +15,16 @@ import (
 )
 
 // announcingNode starts a broker on Redis (url) or a Redis Cluster (seeds)
-// whose receiver offers announcement templates.
-func announcingNode(t *testing.T, url, seeds string, id string, tweak func(*redis.Options)) (*redis.Broker, *brokertest.Receiver) {
+// whose receiver offers announcement templates, subscribed to room "r".
+func announcingNode(t *testing.T, url, seeds, id string, tweak func(*redis.Options)) (*redis.Broker, *brokertest.Receiver) {
 	t.Helper()
 	o := redis.Options{URL: url, Cluster: seeds, NodeID: id, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if tweak != nil {
 		tweak(&o)
 	}
-	b, err := redis.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := brokertest.NewReceiver()
 	r.Announcing = true
-	if err := b.Start(r); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b, r
-}
-
-func subscribeRoom(t *testing.T, b broker.Broker, room string) {
-	t.Helper()
-	ch := make(chan error, 1)
-	b.Subscribe(room, func(err error) { ch <- err })
-	select {
-	case err := <-ch:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no subscription")
-	}
+	return startBroker(t, o, r, "r"), r
 }
 
 // Users of two nodes join one room at once. Each join's script announces it,
@@ -83,7 +61,6 @@ func checkJoinsPlaced(t *testing.T, url, seeds string) {
 		// (A late announcement would be answered unplaced: on a slow
 		// machine that must not pass for a placement.)
 		bs[n], rs[n] = announcingNode(t, url, seeds, fmt.Sprintf("n%d", n), func(o *redis.Options) { o.NoticeWait = time.Minute })
-		subscribeRoom(t, bs[n], "r")
 	}
 	results := make(chan placed, 2*per)
 	for i := 0; i < per; i++ {
@@ -153,7 +130,6 @@ func TestJoinAnnouncementLostAndLeaveAnnounced(t *testing.T) {
 	b, r := announcingNode(t, rs.URL(), "", "n", func(o *redis.Options) {
 		o.DropDelivery = func(_, payload string) bool { return strings.Contains(payload, `"joined":true,"user":"lost"`) }
 	})
-	subscribeRoom(t, b, "r")
 	type res struct {
 		st  broker.Membership
 		err error
